@@ -1,0 +1,306 @@
+//! Writing the bundle: one zip holding one BagIt 1.0 bag (DESIGN §4, RFC 8493).
+//!
+//! Payload files are streamed into the zip while their SHA-256 and size are taken;
+//! the tag files (`bagit.txt`, `bag-info.txt`, the manifests) follow. Everything
+//! that could vary between machines is pinned: entry order, timestamps (the release
+//! date), Unix attributes, the compression backend and level. The zip is written
+//! to a temporary file beside its final path and renamed into place only when
+//! complete.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+use crate::error::{Error, Result};
+use crate::policy::Compression;
+
+/// The bundle format this writes.
+pub const FORMAT: &str = "disclose-bundle/1";
+
+/// A payload file as written: its path inside the bag, size, hash and row count.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PayloadFile {
+    /// Path relative to the bag root (`data/...`).
+    pub path: String,
+    /// Data rows for CSV files, lines for other text files.
+    pub rows: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+}
+
+struct Current {
+    path: String,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+/// Streams payload and tag files into a deterministic zip.
+pub struct BundleWriter {
+    zip: ZipWriter<BufWriter<File>>,
+    zip_path: PathBuf,
+    root: String,
+    time: DateTime,
+    compression: Compression,
+    files: Vec<PayloadFile>,
+    current: Option<Current>,
+}
+
+/// bag-info.txt fields.
+#[derive(Debug, Clone)]
+pub struct BagInfo {
+    /// Source-Organization.
+    pub organisation: String,
+    /// External-Description.
+    pub description: String,
+    /// External-Identifier: the release name.
+    pub identifier: String,
+    /// Bagging-Date: the release date.
+    pub date: String,
+}
+
+impl BundleWriter {
+    /// Starts a bundle in `file` (reported as `zip_path`), with all entries under
+    /// `root/` and dated `date` (`YYYY-MM-DD`).
+    pub fn new(
+        file: File,
+        zip_path: &Path,
+        root: &str,
+        date: &str,
+        compression: Compression,
+    ) -> Result<Self> {
+        let y: u16 = date[0..4].parse().unwrap_or(1980);
+        let m: u8 = date[5..7].parse().unwrap_or(1);
+        let d: u8 = date[8..10].parse().unwrap_or(1);
+        let time = DateTime::from_date_and_time(y, m, d, 0, 0, 0).map_err(|_| Error::Zip {
+            path: zip_path.to_path_buf(),
+            message: format!("release date {date} cannot be a zip timestamp"),
+        })?;
+        Ok(BundleWriter {
+            zip: ZipWriter::new(BufWriter::with_capacity(1 << 20, file)),
+            zip_path: zip_path.to_path_buf(),
+            root: root.to_string(),
+            time,
+            compression,
+            files: Vec::new(),
+            current: None,
+        })
+    }
+
+    fn zip_err(&self, e: impl std::fmt::Display) -> Error {
+        Error::Zip {
+            path: self.zip_path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn options(&self, large: bool) -> SimpleFileOptions {
+        let (method, level) = match self.compression {
+            Compression::Deflate(level) => (CompressionMethod::Deflated, Some(i64::from(level))),
+            Compression::Stored => (CompressionMethod::Stored, None),
+        };
+        SimpleFileOptions::default()
+            .compression_method(method)
+            .compression_level(level)
+            .last_modified_time(self.time)
+            .system(zip::System::Unix)
+            .unix_permissions(0o644)
+            .large_file(large)
+    }
+
+    /// Starts a payload file at `rel` (relative to the bag root, `data/...`). `large`
+    /// must be set when the file may reach 4 GiB.
+    pub fn begin(&mut self, rel: &str, large: bool) -> Result<()> {
+        assert!(self.current.is_none(), "previous payload file not ended");
+        let name = format!("{}/{rel}", self.root);
+        let opts = self.options(large);
+        self.zip
+            .start_file(name, opts)
+            .map_err(|e| self.zip_err(e))?;
+        self.current = Some(Current {
+            path: rel.to_string(),
+            hasher: Sha256::new(),
+            bytes: 0,
+        });
+        Ok(())
+    }
+
+    /// Appends to the current payload file.
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        let cur = self.current.as_mut().expect("no payload file started");
+        cur.hasher.update(data);
+        cur.bytes += data.len() as u64;
+        self.zip
+            .write_all(data)
+            .map_err(|e| Error::io(&self.zip_path, e))
+    }
+
+    /// Bytes written to the current payload file so far.
+    pub fn current_bytes(&self) -> u64 {
+        self.current.as_ref().map_or(0, |c| c.bytes)
+    }
+
+    /// Ends the current payload file, recording `rows`.
+    pub fn end(&mut self, rows: u64) -> PayloadFile {
+        let cur = self.current.take().expect("no payload file started");
+        let file = PayloadFile {
+            path: cur.path,
+            rows,
+            bytes: cur.bytes,
+            sha256: hex::encode(cur.hasher.finalize()),
+        };
+        self.files.push(file.clone());
+        file
+    }
+
+    /// Writes a whole small payload file.
+    pub fn add(&mut self, rel: &str, data: &[u8], rows: u64) -> Result<PayloadFile> {
+        self.begin(rel, false)?;
+        self.write(data)?;
+        Ok(self.end(rows))
+    }
+
+    /// The payload files written so far.
+    pub fn files(&self) -> &[PayloadFile] {
+        &self.files
+    }
+
+    fn add_tag(&mut self, name: &str, data: &[u8]) -> Result<String> {
+        let opts = self.options(false);
+        self.zip
+            .start_file(format!("{}/{name}", self.root), opts)
+            .map_err(|e| self.zip_err(e))?;
+        self.zip
+            .write_all(data)
+            .map_err(|e| Error::io(&self.zip_path, e))?;
+        Ok(hex::encode(Sha256::digest(data)))
+    }
+
+    /// Writes the tag files and the zip's central directory; returns the file, synced.
+    pub fn finish(mut self, info: &BagInfo) -> Result<File> {
+        assert!(self.current.is_none(), "payload file not ended");
+        let mut files = self.files.clone();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let oxum_bytes: u64 = files.iter().map(|f| f.bytes).sum();
+        let mut manifest = String::new();
+        for f in &files {
+            manifest.push_str(&format!("{}  {}\n", f.sha256, f.path));
+        }
+        let bagit = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n";
+        let one_line = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut bag_info = String::new();
+        if !info.organisation.is_empty() {
+            bag_info.push_str(&format!(
+                "Source-Organization: {}\n",
+                one_line(&info.organisation)
+            ));
+        }
+        if !info.description.is_empty() {
+            bag_info.push_str(&format!(
+                "External-Description: {}\n",
+                one_line(&info.description)
+            ));
+        }
+        bag_info.push_str(&format!(
+            "External-Identifier: {}\nBagging-Date: {}\nPayload-Oxum: {}.{}\nBag-Software-Agent: disclose {} ({})\n",
+            info.identifier,
+            info.date,
+            oxum_bytes,
+            files.len(),
+            env!("CARGO_PKG_VERSION"),
+            FORMAT
+        ));
+        let mut tags = Vec::new();
+        for (name, data) in [
+            ("bagit.txt", bagit.as_bytes()),
+            ("bag-info.txt", bag_info.as_bytes()),
+            ("manifest-sha256.txt", manifest.as_bytes()),
+        ] {
+            let sum = self.add_tag(name, data)?;
+            tags.push(format!("{sum}  {name}\n"));
+        }
+        self.add_tag("tagmanifest-sha256.txt", tags.concat().as_bytes())?;
+        let zip_path = self.zip_path.clone();
+        let buf = self.zip.finish().map_err(|e| Error::Zip {
+            path: zip_path.clone(),
+            message: e.to_string(),
+        })?;
+        let file = buf
+            .into_inner()
+            .map_err(|e| Error::io(&zip_path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&zip_path, e))?;
+        Ok(file)
+    }
+}
+
+/// A temporary file beside the bundle's final path, removed unless persisted.
+pub struct PendingBundle {
+    tmp: tempfile::NamedTempFile,
+    dest: PathBuf,
+}
+
+impl PendingBundle {
+    /// Creates the temporary file in `dest`'s directory. Refuses early when `dest`
+    /// exists and `force` is off.
+    pub fn create(dest: &Path, force: bool) -> Result<Self> {
+        if dest.exists() && !force {
+            return Err(Error::Usage(format!(
+                "{} already exists; pass --force to replace it",
+                dest.display()
+            )));
+        }
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        Ok(PendingBundle {
+            tmp,
+            dest: dest.to_path_buf(),
+        })
+    }
+
+    /// A handle to write the zip into.
+    pub fn file(&self) -> Result<File> {
+        self.tmp
+            .as_file()
+            .try_clone()
+            .map_err(|e| Error::io(self.tmp.path(), e))
+    }
+
+    /// Moves the complete bundle to its final path.
+    pub fn persist(self, force: bool) -> Result<()> {
+        let dest = self.dest.clone();
+        let result = if force {
+            self.tmp.persist(&dest).map(|_| ())
+        } else {
+            self.tmp.persist_noclobber(&dest).map(|_| ())
+        };
+        result.map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::Usage(format!(
+                    "{} already exists; pass --force to replace it",
+                    dest.display()
+                ))
+            } else {
+                Error::io(&dest, e.error)
+            }
+        })?;
+        if let Some(dir) = dest.parent() {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}

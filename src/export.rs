@@ -1,0 +1,359 @@
+//! Reading the internal export (DESIGN §1).
+//!
+//! `accounts.csv` and `directory.csv` are small enough to hold in memory; `tweets.csv`
+//! is only ever streamed, by [`open_csv`] and the build loop. Every check here reports
+//! the file, line and column, and header checks enforce deny-by-default: a column the
+//! policy does not classify stops the build before any row is read.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Location, Result};
+use crate::policy::{ColumnRule, Policy, Table};
+
+/// The role of an account in the takedown network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// The operation itself.
+    Core,
+    /// The wider (spam) network.
+    Network,
+    /// Unrelated spam swept up in the takedown.
+    Unrelated,
+}
+
+impl Role {
+    /// Parses `core`, `network` or `unrelated`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "core" => Some(Role::Core),
+            "network" => Some(Role::Network),
+            "unrelated" => Some(Role::Unrelated),
+            _ => None,
+        }
+    }
+
+    /// The role's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Core => "core",
+            Role::Network => "network",
+            Role::Unrelated => "unrelated",
+        }
+    }
+}
+
+/// One row of `accounts.csv`.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// User ID (decimal, no leading zeros).
+    pub userid: String,
+    /// Screen name as written.
+    pub screen_name: String,
+    /// Role.
+    pub role: Role,
+    /// Follower count at suspension, `None` when unknown.
+    pub followers: Option<u64>,
+    /// Line of the row in `accounts.csv`.
+    pub line: u64,
+    /// All fields of the row, in header order.
+    pub record: csv::StringRecord,
+}
+
+/// One row of `directory.csv`: an account referenced from outside the network.
+#[derive(Debug, Clone)]
+pub struct DirectoryEntry {
+    /// User ID.
+    pub userid: String,
+    /// Screen name.
+    pub screen_name: String,
+    /// Follower count, `None` when unknown.
+    pub followers: Option<u64>,
+}
+
+/// The in-memory part of an export.
+#[derive(Debug)]
+pub struct Export {
+    /// The export directory.
+    pub dir: PathBuf,
+    /// `accounts.csv`'s header.
+    pub account_header: csv::StringRecord,
+    /// Its rows, in file order.
+    pub accounts: Vec<Account>,
+    /// `directory.csv`'s rows (empty when the file is absent).
+    pub directory: Vec<DirectoryEntry>,
+}
+
+/// Opens a CSV file of the export for streaming. A UTF-8 BOM is skipped.
+pub fn open_csv(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(BufReader::with_capacity(1 << 20, file)))
+}
+
+/// Reads and checks a header: non-empty, no duplicate names, BOM stripped.
+pub fn read_header(
+    path: &Path,
+    rdr: &mut csv::Reader<BufReader<File>>,
+) -> Result<csv::StringRecord> {
+    let header = rdr
+        .headers()
+        .map_err(|e| Error::csv(path, None, e))?
+        .clone();
+    let mut fields: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+    if let Some(first) = fields.first_mut() {
+        if let Some(stripped) = first.strip_prefix('\u{feff}') {
+            *first = stripped.to_string();
+        }
+    }
+    if fields.is_empty() || fields.iter().all(|f| f.is_empty()) {
+        return Err(Error::input(
+            Location::file(path),
+            "the file is empty: expected a header row",
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for f in &fields {
+        if f.is_empty() {
+            return Err(Error::input(
+                Location::line(path, 1),
+                "a header field is empty",
+            ));
+        }
+        if !seen.insert(f.as_str()) {
+            return Err(Error::input(
+                Location::cell(path, 1, f),
+                "the column appears twice in the header",
+            ));
+        }
+    }
+    let header = csv::StringRecord::from(fields);
+    rdr.set_headers(header.clone());
+    Ok(header)
+}
+
+/// Deny by default: every column of the header must be classified by the policy.
+pub fn check_classified(
+    path: &Path,
+    header: &csv::StringRecord,
+    rules: &std::collections::BTreeMap<String, ColumnRule>,
+    table: Table,
+) -> Result<()> {
+    for col in header.iter() {
+        if !rules.contains_key(col) {
+            return Err(Error::input(
+                Location::cell(path, 1, col),
+                format!(
+                    "column `{col}` is not classified by the policy: add it under [columns.{}] (for example `{col} = \"drop\"`) so that nothing unreviewed is published",
+                    match table {
+                        Table::Accounts => "accounts",
+                        Table::Tweets => "tweets",
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Index of a required column, or an error naming the file and column.
+pub fn require(path: &Path, header: &csv::StringRecord, col: &str, why: &str) -> Result<usize> {
+    header.iter().position(|h| h == col).ok_or_else(|| {
+        Error::input(
+            Location::file(path),
+            format!("the header lacks column `{col}`, which {why}"),
+        )
+    })
+}
+
+/// Checks a decimal ID: digits only, no leading zeros.
+pub fn check_id(value: &str) -> std::result::Result<(), String> {
+    if value.is_empty() {
+        return Err("an ID is empty".into());
+    }
+    if !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{value}` is not an ID (decimal digits only)"));
+    }
+    if value.len() > 1 && value.starts_with('0') {
+        return Err(format!("`{value}` is not an ID (leading zero)"));
+    }
+    Ok(())
+}
+
+/// Parses a follower count: empty means unknown.
+pub fn parse_count(value: &str) -> std::result::Result<Option<u64>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "`{value}` is not a count (decimal digits, or empty for unknown)"
+        ));
+    }
+    value
+        .parse::<u64>()
+        .map(Some)
+        .map_err(|_| format!("`{value}` is too large for a count"))
+}
+
+impl Export {
+    /// Reads `accounts.csv` and `directory.csv` of `dir`, checked against the policy.
+    pub fn read(dir: &Path, policy: &Policy) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::input(
+                Location::file(dir),
+                "the input directory does not exist or is not a directory",
+            ));
+        }
+        let path = dir.join("accounts.csv");
+        if !path.is_file() {
+            return Err(Error::input(
+                Location::file(&path),
+                "missing: every export needs accounts.csv",
+            ));
+        }
+        let mut rdr = open_csv(&path)?;
+        let header = read_header(&path, &mut rdr)?;
+        check_classified(&path, &header, &policy.account_columns, Table::Accounts)?;
+        let i_id = require(&path, &header, "userid", "identifies each account")?;
+        let i_name = require(
+            &path,
+            &header,
+            "user_screen_name",
+            "is rewritten in mentions",
+        )?;
+        let i_fol = require(&path, &header, "follower_count", "decides pseudonymisation")?;
+        let i_role = require(&path, &header, "network_role", "decides selection")?;
+        for col in &policy.users.columns {
+            require(&path, &header, col, "the policy's users file publishes")?;
+        }
+
+        let mut accounts = Vec::new();
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        let mut record = csv::StringRecord::new();
+        loop {
+            match rdr.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(Error::csv(&path, Some(header.as_byte_record()), e)),
+            }
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let cell = |i: usize| Location::cell(&path, line, &header[i]);
+            let userid = &record[i_id];
+            check_id(userid).map_err(|m| Error::input(cell(i_id), m))?;
+            if let Some(first) = seen.insert(userid.to_string(), line) {
+                return Err(Error::input(
+                    cell(i_id),
+                    format!("duplicate userid {userid} (first on line {first})"),
+                ));
+            }
+            let role = Role::parse(&record[i_role]).ok_or_else(|| {
+                Error::input(
+                    cell(i_role),
+                    format!(
+                        "`{}` is not a role (core, network or unrelated)",
+                        &record[i_role]
+                    ),
+                )
+            })?;
+            let followers =
+                parse_count(&record[i_fol]).map_err(|m| Error::input(cell(i_fol), m))?;
+            accounts.push(Account {
+                userid: userid.to_string(),
+                screen_name: record[i_name].to_string(),
+                role,
+                followers,
+                line,
+                record: record.clone(),
+            });
+        }
+        if accounts.is_empty() {
+            return Err(Error::input(
+                Location::file(&path),
+                "has a header but no accounts",
+            ));
+        }
+
+        let directory = read_directory(&dir.join("directory.csv"), &seen)?;
+        Ok(Export {
+            dir: dir.to_path_buf(),
+            account_header: header,
+            accounts,
+            directory,
+        })
+    }
+}
+
+fn read_directory(path: &Path, accounts: &HashMap<String, u64>) -> Result<Vec<DirectoryEntry>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let mut rdr = open_csv(path)?;
+    let header = read_header(path, &mut rdr)?;
+    let i_id = require(path, &header, "userid", "identifies each account")?;
+    let i_name = require(
+        path,
+        &header,
+        "user_screen_name",
+        "is rewritten in mentions",
+    )?;
+    let i_fol = require(path, &header, "follower_count", "decides pseudonymisation")?;
+    let mut out = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(Error::csv(path, Some(header.as_byte_record()), e)),
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let cell = |i: usize| Location::cell(path, line, &header[i]);
+        let userid = &record[i_id];
+        check_id(userid).map_err(|m| Error::input(cell(i_id), m))?;
+        if let Some(first) = seen.insert(userid.to_string(), line) {
+            return Err(Error::input(
+                cell(i_id),
+                format!("duplicate userid {userid} (first on line {first})"),
+            ));
+        }
+        let followers = parse_count(&record[i_fol]).map_err(|m| Error::input(cell(i_fol), m))?;
+        if accounts.contains_key(userid) {
+            // accounts.csv is authoritative for accounts of the network.
+            continue;
+        }
+        out.push(DirectoryEntry {
+            userid: userid.to_string(),
+            screen_name: record[i_name].to_string(),
+            followers,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(check_id("0").is_ok());
+        assert!(check_id("123").is_ok());
+        assert!(check_id("0123").is_err());
+        assert!(check_id("12a").is_err());
+        assert!(check_id("").is_err());
+        assert!(check_id("-1").is_err());
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(parse_count(""), Ok(None));
+        assert_eq!(parse_count("4999"), Ok(Some(4999)));
+        assert!(parse_count("1,000").is_err());
+        assert!(parse_count("n/a").is_err());
+    }
+}

@@ -1,0 +1,165 @@
+//! Who is pseudonymised, and what every user ID and screen name becomes.
+//!
+//! The registry knows every account of the export and of the directory. Each known
+//! account is classified once (fewer followers than the threshold, or an unknown
+//! count, means pseudonymised) and its pseudonym is computed once. Anything the
+//! registry does not know is pseudonymised on sight (fail closed): an unknown user
+//! ID with the account scheme, an unknown handle with the handle scheme.
+
+use std::collections::HashMap;
+
+use crate::export::Export;
+use crate::pseudonym::Pseudonymizer;
+
+/// How a known account is published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Published {
+    /// Under its own ID and names.
+    Public,
+    /// Under this pseudonym.
+    Pseudonym(String),
+}
+
+/// The registry of known accounts and their published form.
+#[derive(Debug)]
+pub struct Registry {
+    pseudonymizer: Pseudonymizer,
+    /// user ID → published form.
+    ids: HashMap<String, Published>,
+    /// lowercase screen name → published form. A name shared by several accounts of
+    /// which any is pseudonymised maps to the handle-scheme pseudonym.
+    handles: HashMap<String, Published>,
+    /// Longest pseudonymised screen name or ID, to skip longer tokens quickly.
+    max_private_len: usize,
+}
+
+/// Whether an account with this follower count is pseudonymised.
+pub fn is_pseudonymised(followers: Option<u64>, threshold: u64) -> bool {
+    followers.is_none_or(|f| f < threshold)
+}
+
+impl Registry {
+    /// Classifies every account of the export and the directory.
+    pub fn new(export: &Export, threshold: u64, pseudonymizer: Pseudonymizer) -> Self {
+        let mut ids = HashMap::new();
+        let mut handles: HashMap<String, Published> = HashMap::new();
+        let mut handle_owner: HashMap<String, String> = HashMap::new();
+        let entries = export
+            .accounts
+            .iter()
+            .map(|a| (&a.userid, &a.screen_name, a.followers))
+            .chain(
+                export
+                    .directory
+                    .iter()
+                    .map(|d| (&d.userid, &d.screen_name, d.followers)),
+            );
+        for (userid, name, followers) in entries {
+            let published = if is_pseudonymised(followers, threshold) {
+                Published::Pseudonym(pseudonymizer.account(userid))
+            } else {
+                Published::Public
+            };
+            if !name.is_empty() {
+                let lower = name.to_lowercase();
+                match handle_owner.get(&lower) {
+                    Some(owner) if owner != userid => {
+                        // Two accounts claim one name: publish it raw only if both are public.
+                        let both_public = published == Published::Public
+                            && handles.get(&lower) == Some(&Published::Public);
+                        if !both_public {
+                            handles.insert(
+                                lower.clone(),
+                                Published::Pseudonym(pseudonymizer.handle(&lower)),
+                            );
+                        }
+                    }
+                    _ => {
+                        handle_owner.insert(lower.clone(), userid.clone());
+                        handles.insert(lower, published.clone());
+                    }
+                }
+            }
+            ids.insert(userid.clone(), published);
+        }
+        let max_private_len = ids
+            .iter()
+            .chain(handles.iter())
+            .filter(|(_, p)| matches!(p, Published::Pseudonym(_)))
+            .map(|(k, _)| k.len())
+            .max()
+            .unwrap_or(0);
+        Registry {
+            pseudonymizer,
+            ids,
+            handles,
+            max_private_len,
+        }
+    }
+
+    /// The pseudonymizer in use.
+    pub fn pseudonymizer(&self) -> &Pseudonymizer {
+        &self.pseudonymizer
+    }
+
+    /// Whether the account with this ID is published under a pseudonym (unknown: yes).
+    pub fn id_is_private(&self, userid: &str) -> bool {
+        !matches!(self.ids.get(userid), Some(Published::Public))
+    }
+
+    /// What a user ID becomes: itself for a public account, else a pseudonym.
+    pub fn publish_id(&self, userid: &str, out: &mut String) {
+        match self.ids.get(userid) {
+            Some(Published::Public) => out.push_str(userid),
+            Some(Published::Pseudonym(p)) => out.push_str(p),
+            None => out.push_str(&self.pseudonymizer.account(userid)),
+        }
+    }
+
+    /// What a screen name mentioned by handle becomes (case-insensitive).
+    /// Returns `None` when it is published as written.
+    pub fn publish_handle(&self, name: &str) -> Option<String> {
+        let lower = name.to_ascii_lowercase();
+        match self.handles.get(&lower) {
+            Some(Published::Public) => None,
+            Some(Published::Pseudonym(p)) => Some(p.clone()),
+            None => Some(self.pseudonymizer.handle(&lower)),
+        }
+    }
+
+    /// Whether `name` is the screen name of a known public account.
+    pub fn handle_is_public(&self, name: &str) -> bool {
+        matches!(
+            self.handles.get(&name.to_ascii_lowercase()),
+            Some(Published::Public)
+        )
+    }
+
+    /// For a bare word in free text: the pseudonym when the word is the screen name or
+    /// user ID of a known pseudonymised account (screen names case-insensitively).
+    pub fn private_token(&self, token: &str) -> Option<&str> {
+        if token.len() > self.max_private_len {
+            return None;
+        }
+        let hit = if token.bytes().all(|b| b.is_ascii_digit()) {
+            self.ids.get(token)
+        } else if token.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.handles.get(&token.to_ascii_lowercase())
+        } else {
+            self.handles.get(token)
+        };
+        match hit {
+            Some(Published::Pseudonym(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Every known user ID and screen name that is pseudonymised (for leak scans).
+    pub fn private_identifiers(&self) -> impl Iterator<Item = &str> {
+        self.ids
+            .iter()
+            .chain(self.handles.iter())
+            .filter(|(_, p)| matches!(p, Published::Pseudonym(_)))
+            .map(|(k, _)| k.as_str())
+    }
+}

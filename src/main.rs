@@ -1,0 +1,226 @@
+//! The `disclose` command line: parses flags, calls the library, prints results.
+//!
+//! Exit codes: 0 success; 1 a check failed (verify); 2 the command could not run
+//! (bad arguments, unreadable or invalid input, policy or key). Human messages go to
+//! stderr; `--json` prints one JSON document on stdout.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use disclose::build::{build, BuildOptions};
+use disclose::error::Error;
+use disclose::pseudonym::Key;
+use disclose::synth::{synth, SynthOptions};
+
+/// Exit codes, stable for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Ok = 0,
+    #[allow(dead_code)]
+    CheckFailed = 1,
+    CannotRun = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+#[derive(Parser)]
+#[command(
+    name = "disclose",
+    version,
+    about = "Turn a takedown's internal export into a verifiable public disclosure bundle",
+    after_help = "Exit codes: 0 success, 1 a check failed, 2 the command could not run."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make a fresh 32-byte release key (mode 0600; never overwrites).
+    ///
+    /// Example: disclose keygen --out release.key
+    Keygen {
+        /// Where to write the key file.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Print a JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build the disclosure bundle DIR/<release>.zip from an internal export.
+    ///
+    /// Example: disclose build --policy policies/io-archive.toml --input export/ --key-file release.key --seed "$SEED" --out dist/
+    Build {
+        /// The release policy (TOML).
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// The internal export directory (accounts.csv, tweets.csv, ...).
+        #[arg(long, value_name = "DIR")]
+        input: PathBuf,
+        /// The release key (64 hex digits).
+        #[arg(long, value_name = "FILE")]
+        key_file: PathBuf,
+        /// The directory to write the bundle to (must exist).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The sampling seed (overrides the policy's sample.seed).
+        #[arg(long, value_name = "SEED")]
+        seed: Option<String>,
+        /// Replace an existing bundle.
+        #[arg(long)]
+        force: bool,
+        /// Print a JSON summary on stdout instead of the human summary.
+        #[arg(long)]
+        json: bool,
+        /// No human messages on stderr.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Write a synthetic export (for examples and benchmarks).
+    ///
+    /// Example: disclose synth --out /tmp/export --accounts 20000 --tweets 3000000
+    Synth {
+        /// The directory to write accounts.csv, tweets.csv and directory.csv to.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Number of accounts.
+        #[arg(long, default_value_t = 300)]
+        accounts: usize,
+        /// Number of posts.
+        #[arg(long, default_value_t = 3000)]
+        tweets: u64,
+        /// Generator seed: the same seed gives the same files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code.into(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::CannotRun.into()
+        }
+    }
+}
+
+fn print_json(value: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(value).expect("json")
+    );
+}
+
+fn run(cli: Cli) -> Result<Exit, Error> {
+    match cli.command {
+        Command::Keygen { out, json } => {
+            let fingerprint = Key::generate(&out)?;
+            if json {
+                print_json(&json!({"key_file": out, "key_fingerprint": fingerprint}));
+            } else {
+                eprintln!(
+                    "wrote {} (mode 0600), fingerprint {fingerprint}; keep it secret and never put it in a bundle",
+                    out.display()
+                );
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Build {
+            policy,
+            input,
+            key_file,
+            out,
+            seed,
+            force,
+            json,
+            quiet,
+        } => {
+            let summary = build(&BuildOptions {
+                policy,
+                input,
+                key_file,
+                out_dir: out,
+                seed,
+                force,
+            })?;
+            if !quiet {
+                for w in &summary.warnings {
+                    eprintln!("warning: {w}");
+                }
+            }
+            let c = &summary.counts;
+            if json {
+                print_json(&json!({
+                    "bundle": summary.bundle,
+                    "bytes": summary.bundle_bytes,
+                    "counts": c,
+                    "sampling": summary.sampling,
+                    "files": summary.files,
+                    "warnings": summary.warnings,
+                }));
+            } else if !quiet {
+                eprintln!(
+                    "wrote {} ({} bytes)",
+                    summary.bundle.display(),
+                    summary.bundle_bytes
+                );
+                eprintln!(
+                    "accounts: {} released ({} included by role, {} sampled of {}), {} pseudonymised, {} public",
+                    c.released_accounts,
+                    c.included_accounts,
+                    c.sampled_accounts,
+                    summary.sampling.as_ref().map_or(0, |s| s.population),
+                    c.pseudonymised_accounts,
+                    c.public_accounts
+                );
+                eprintln!(
+                    "posts: {} released of {}",
+                    c.posts_released, c.posts_in_export
+                );
+                let bytes: u64 = summary.files.iter().map(|f| f.bytes).sum();
+                eprintln!(
+                    "files: {} in data/, {} bytes uncompressed",
+                    summary.files.len(),
+                    bytes
+                );
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Synth {
+            out,
+            accounts,
+            tweets,
+            seed,
+        } => {
+            let s = synth(&SynthOptions {
+                out: out.clone(),
+                accounts,
+                tweets,
+                seed,
+            })
+            .map_err(|e| Error::io(&out, e))?;
+            eprintln!(
+                "wrote {}: {} accounts, {} directory entries, {} posts, {} bytes",
+                out.display(),
+                s.accounts,
+                s.directory,
+                s.tweets,
+                s.bytes
+            );
+            Ok(Exit::Ok)
+        }
+    }
+}

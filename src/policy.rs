@@ -1,0 +1,1053 @@
+//! The release policy: one TOML file that says everything about a release.
+//!
+//! The file is parsed into raw serde structs (unknown keys are errors, and every error
+//! names the dotted key at fault), then checked into a [`Policy`] whose values are all
+//! valid: a column action that could publish an identifier raw is refused here, before
+//! any row is read. See README.md, "Policy reference", for the user-facing text.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::pseudonym;
+use crate::sample::{SampleSize, StratumExpr};
+
+/// Account roles an export may hold (DESIGN §1).
+pub const ROLES: [&str; 3] = ["core", "network", "unrelated"];
+
+/// Columns that name an account: they may only be published through an identifier
+/// action (or not at all), never kept raw.
+const IDENTITY_COLUMNS: [(&str, Kind); 7] = [
+    ("userid", Kind::Id),
+    ("user_screen_name", Kind::Name),
+    ("user_display_name", Kind::Name),
+    ("in_reply_to_userid", Kind::Id),
+    ("retweet_userid", Kind::Id),
+    ("user_mentions", Kind::IdList),
+    ("user_profile_url", Kind::Text),
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Id,
+    Name,
+    IdList,
+    Text,
+}
+
+/// Which post IDs are replaced by pseudonyms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PostIds {
+    /// Post IDs are published as they are (the public archive's choice).
+    Raw,
+    /// Posts by pseudonymised accounts, and posts whose author is not known, are hashed.
+    PseudonymisedAccounts,
+    /// Every post ID is hashed.
+    All,
+}
+
+/// A value type for a kept column, used to validate input and to type the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// Any text.
+    String,
+    /// Decimal integer (an empty field means missing).
+    Integer,
+    /// Decimal number.
+    Number,
+    /// `true` or `false`.
+    Boolean,
+    /// `YYYY-MM-DD`.
+    Date,
+    /// `YYYY-MM-DD HH:MM`.
+    DateTime,
+}
+
+impl FieldType {
+    fn parse(text: &str) -> std::result::Result<Self, String> {
+        Ok(match text {
+            "string" => FieldType::String,
+            "integer" => FieldType::Integer,
+            "number" => FieldType::Number,
+            "boolean" => FieldType::Boolean,
+            "date" => FieldType::Date,
+            "datetime" => FieldType::DateTime,
+            other => {
+                return Err(format!(
+                "unknown type `{other}` (expected string, integer, number, boolean, date or datetime)"
+            ))
+            }
+        })
+    }
+}
+
+/// How much of a date or time is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Precision {
+    /// `YYYY`.
+    Year,
+    /// `YYYY-MM`.
+    Month,
+    /// `YYYY-MM-DD`.
+    Day,
+    /// `YYYY-MM-DD HH`.
+    Hour,
+    /// `YYYY-MM-DD HH:MM`.
+    Minute,
+}
+
+impl Precision {
+    fn parse(text: &str, allow_time: bool) -> std::result::Result<Self, String> {
+        let p = match text {
+            "year" => Precision::Year,
+            "month" => Precision::Month,
+            "day" => Precision::Day,
+            "hour" if allow_time => Precision::Hour,
+            "minute" if allow_time => Precision::Minute,
+            other => {
+                return Err(format!(
+                    "unknown precision `{other}` (expected {})",
+                    if allow_time {
+                        "year, month, day, hour or minute"
+                    } else {
+                        "year, month or day"
+                    }
+                ))
+            }
+        };
+        Ok(p)
+    }
+
+    /// Number of leading characters of `YYYY-MM-DD HH:MM` kept at this precision.
+    pub fn chars(self) -> usize {
+        match self {
+            Precision::Year => 4,
+            Precision::Month => 7,
+            Precision::Day => 10,
+            Precision::Hour => 13,
+            Precision::Minute => 16,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Precision::Year => "year",
+            Precision::Month => "month",
+            Precision::Day => "day",
+            Precision::Hour => "hour",
+            Precision::Minute => "minute",
+        }
+    }
+}
+
+/// What is done to coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoordMode {
+    /// Published as they are (validated as numbers).
+    Keep,
+    /// Rounded to this many decimals.
+    Round(u8),
+    /// `present` when the field has a value, `absent` when empty.
+    Presence,
+}
+
+/// What one column action does to a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Published as it is, validated as the type.
+    Keep(FieldType),
+    /// Never published.
+    Drop,
+    /// A user ID: the pseudonym when that account is pseudonymised.
+    AccountId,
+    /// The screen or display name of the row's own account: the pseudonym when the
+    /// account is pseudonymised.
+    AccountName,
+    /// A list of user IDs (`[1, 2]`), each replaced as for `AccountId`.
+    AccountIds,
+    /// A post ID, hashed per `pseudonymisation.post_ids`.
+    PostId,
+    /// Free text: `@mentions`, platform links and names of pseudonymised accounts rewritten.
+    Text,
+    /// Published empty.
+    Blank,
+    /// Published as this fixed value.
+    Constant(String),
+    /// A `YYYY-MM-DD` date cut to a precision.
+    Date(Precision),
+    /// A `YYYY-MM-DD HH:MM` time cut to a precision.
+    DateTime(Precision),
+    /// Latitude or longitude.
+    Coordinates(CoordMode),
+}
+
+impl Action {
+    /// The short name used in the policy and the data dictionary.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Keep(t) => match t {
+                FieldType::String => "kept as is".into(),
+                t => format!("kept as is ({})", schema_type_name(*t)),
+            },
+            Action::Drop => "dropped".into(),
+            Action::AccountId => {
+                "user ID; replaced by the account's pseudonym when the account is pseudonymised"
+                    .into()
+            }
+            Action::AccountName => {
+                "account name; replaced by the account's pseudonym when the account is pseudonymised"
+                    .into()
+            }
+            Action::AccountIds => {
+                "list of user IDs; each pseudonymised account's ID replaced by its pseudonym".into()
+            }
+            Action::PostId => "post ID".into(),
+            Action::Text => "free text; @mentions, profile and post links and names of pseudonymised accounts replaced by their pseudonyms".into(),
+            Action::Blank => "always empty".into(),
+            Action::Constant(v) => format!("always `{v}`"),
+            Action::Date(p) | Action::DateTime(p) => format!("cut to the {}", p.name()),
+            Action::Coordinates(CoordMode::Keep) => "kept as is (number)".into(),
+            Action::Coordinates(CoordMode::Round(n)) => format!("rounded to {n} decimals"),
+            Action::Coordinates(CoordMode::Presence) => {
+                "`present` when the post had coordinates, `absent` when not".into()
+            }
+        }
+    }
+
+    /// The Frictionless field type and format of the values this action produces.
+    pub fn schema_type(&self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Action::Keep(FieldType::DateTime) => ("datetime", Some("%Y-%m-%d %H:%M")),
+            Action::Keep(t) => (schema_type_name(*t), None),
+            Action::Date(p) | Action::DateTime(p) => match p {
+                Precision::Year => ("year", None),
+                Precision::Month => ("yearmonth", None),
+                Precision::Day => ("date", None),
+                Precision::Hour => ("string", None),
+                Precision::Minute => ("datetime", Some("%Y-%m-%d %H:%M")),
+            },
+            Action::Coordinates(CoordMode::Keep | CoordMode::Round(_)) => ("number", None),
+            _ => ("string", None),
+        }
+    }
+}
+
+fn schema_type_name(t: FieldType) -> &'static str {
+    match t {
+        FieldType::String => "string",
+        FieldType::Integer => "integer",
+        FieldType::Number => "number",
+        FieldType::Boolean => "boolean",
+        FieldType::Date => "date",
+        FieldType::DateTime => "datetime",
+    }
+}
+
+/// A column's classification: its action, and optionally another for the rows of
+/// pseudonymised accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnRule {
+    /// For every row.
+    pub action: Action,
+    /// For rows of pseudonymised accounts, when different.
+    pub pseudonymised: Option<Action>,
+}
+
+impl ColumnRule {
+    /// The action for a row whose account is (or is not) pseudonymised.
+    pub fn action_for(&self, pseudonymised: bool) -> &Action {
+        match (&self.pseudonymised, pseudonymised) {
+            (Some(a), true) => a,
+            _ => &self.action,
+        }
+    }
+
+    /// Whether the column is never published.
+    pub fn is_dropped(&self) -> bool {
+        self.action == Action::Drop
+    }
+}
+
+/// Which input file a column belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    /// `accounts.csv`.
+    Accounts,
+    /// `tweets.csv`.
+    Tweets,
+}
+
+impl Table {
+    /// The input file name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Table::Accounts => "accounts.csv",
+            Table::Tweets => "tweets.csv",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Table::Accounts => "accounts",
+            Table::Tweets => "tweets",
+        }
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.file_name())
+    }
+}
+
+/// Release metadata.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    /// File-name-safe release name (`saudi_arabia_112019`).
+    pub name: String,
+    /// The release date, `YYYY-MM-DD` (the bag's Bagging-Date and the zip timestamps).
+    pub date: String,
+    /// One paragraph for the data dictionary and bag-info.
+    #[serde(default)]
+    pub description: String,
+    /// The publishing organisation.
+    #[serde(default)]
+    pub organisation: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPseudonymisation {
+    #[serde(default = "default_threshold")]
+    follower_threshold: u64,
+    #[serde(default = "default_length")]
+    length: usize,
+    #[serde(default = "default_post_ids")]
+    post_ids: PostIds,
+}
+
+fn default_threshold() -> u64 {
+    5000
+}
+fn default_length() -> usize {
+    pseudonym::MAX_LENGTH
+}
+fn default_post_ids() -> PostIds {
+    PostIds::Raw
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSelection {
+    #[serde(default = "default_include")]
+    include_roles: Vec<String>,
+}
+
+fn default_include() -> Vec<String> {
+    vec!["core".into()]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum FractionValue {
+    Text(String),
+    Float(f64),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSample {
+    #[serde(default = "default_population")]
+    population_roles: Vec<String>,
+    fraction: Option<FractionValue>,
+    size: Option<u64>,
+    #[serde(default)]
+    strata: Vec<String>,
+    seed: Option<String>,
+}
+
+fn default_population() -> Vec<String> {
+    vec!["network".into()]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    columns: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    #[serde(default = "default_part_bytes")]
+    tweets_part_bytes: u64,
+    #[serde(default = "default_compression")]
+    compression: String,
+    #[serde(default = "default_level")]
+    compression_level: i64,
+    users: RawFile,
+    tweets: RawFile,
+}
+
+fn default_part_bytes() -> u64 {
+    1_000_000_000
+}
+fn default_compression() -> String {
+    "deflate".into()
+}
+fn default_level() -> i64 {
+    6
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumns {
+    accounts: toml::Table,
+    tweets: toml::Table,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    release: Release,
+    pseudonymisation: RawPseudonymisation,
+    #[serde(default = "default_selection")]
+    selection: RawSelection,
+    sample: Option<RawSample>,
+    output: RawOutput,
+    columns: RawColumns,
+}
+
+fn default_selection() -> RawSelection {
+    RawSelection {
+        include_roles: default_include(),
+    }
+}
+
+/// Pseudonymisation settings.
+#[derive(Debug, Clone)]
+pub struct Pseudonymisation {
+    /// Accounts with fewer followers than this are pseudonymised.
+    pub follower_threshold: u64,
+    /// Pseudonym length in hex digits.
+    pub length: usize,
+    /// Which post IDs are hashed.
+    pub post_ids: PostIds,
+}
+
+/// Sampling settings (DESIGN §3).
+#[derive(Debug, Clone)]
+pub struct SampleSpec {
+    /// Roles whose accounts form the population.
+    pub population_roles: Vec<String>,
+    /// `size` or `fraction`.
+    pub size: SampleSize,
+    /// Stratum expressions, in order.
+    pub strata: Vec<StratumExpr>,
+    /// The seed, when the policy fixes it.
+    pub seed: Option<String>,
+}
+
+/// Compression of the bundle's entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Deflate at a level 0..=9.
+    Deflate(u8),
+    /// No compression.
+    Stored,
+}
+
+/// One output CSV's columns, in order.
+#[derive(Debug, Clone)]
+pub struct OutputFile {
+    /// Column names; for the posts file, a name is looked up among the post columns
+    /// first, then among the author's account columns.
+    pub columns: Vec<String>,
+}
+
+/// A checked policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// SHA-256 of the policy file's bytes.
+    pub sha256: String,
+    /// Release metadata.
+    pub release: Release,
+    /// Pseudonymisation settings.
+    pub pseudonymisation: Pseudonymisation,
+    /// Roles always released in full.
+    pub include_roles: Vec<String>,
+    /// The sample of the wider network, if any.
+    pub sample: Option<SampleSpec>,
+    /// The users file.
+    pub users: OutputFile,
+    /// The posts file.
+    pub tweets: OutputFile,
+    /// Split the posts file into parts of at most this many bytes (one row more at most).
+    pub tweets_part_bytes: u64,
+    /// Entry compression.
+    pub compression: Compression,
+    /// Rules for `accounts.csv` columns.
+    pub account_columns: BTreeMap<String, ColumnRule>,
+    /// Rules for `tweets.csv` columns.
+    pub tweet_columns: BTreeMap<String, ColumnRule>,
+}
+
+impl Policy {
+    /// Reads and checks a policy file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let text = String::from_utf8(bytes.clone()).map_err(|_| Error::Policy {
+            file: path.to_path_buf(),
+            key: "(file)".into(),
+            message: "not UTF-8 text".into(),
+        })?;
+        let mut policy = Policy::parse(&text, path)?;
+        policy.sha256 = hex::encode(Sha256::digest(&bytes));
+        Ok(policy)
+    }
+
+    /// Parses and checks policy text; `path` is used in messages only.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let err = |key: &str, message: String| Error::Policy {
+            file: path.to_path_buf(),
+            key: key.to_string(),
+            message,
+        };
+        let de = toml::Deserializer::new(text);
+        let raw: RawPolicy = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.message().to_string();
+            let at = inner
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!(" (line {line})")
+                })
+                .unwrap_or_default();
+            err(
+                if key == "." { "(file)" } else { &key },
+                format!("{message}{at}"),
+            )
+        })?;
+
+        check_release_name(&raw.release.name).map_err(|m| err("release.name", m))?;
+        check_date(&raw.release.date)
+            .map_err(|m| err("release.date", m))
+            .and_then(|_| {
+                if &raw.release.date[..4] < "1980" {
+                    Err(err("release.date", "must be 1980 or later".into()))
+                } else {
+                    Ok(())
+                }
+            })?;
+
+        let p = &raw.pseudonymisation;
+        if p.follower_threshold == 0 {
+            return Err(err(
+                "pseudonymisation.follower_threshold",
+                "must be at least 1 (0 would publish every account unhashed)".into(),
+            ));
+        }
+        if !(pseudonym::MIN_LENGTH..=pseudonym::MAX_LENGTH).contains(&p.length) {
+            return Err(err(
+                "pseudonymisation.length",
+                format!(
+                    "must be between {} and {} hex digits, found {}",
+                    pseudonym::MIN_LENGTH,
+                    pseudonym::MAX_LENGTH,
+                    p.length
+                ),
+            ));
+        }
+
+        check_roles(&raw.selection.include_roles).map_err(|m| err("selection.include_roles", m))?;
+
+        let sample = match raw.sample {
+            None => None,
+            Some(s) => {
+                check_roles(&s.population_roles).map_err(|m| err("sample.population_roles", m))?;
+                if let Some(r) = s
+                    .population_roles
+                    .iter()
+                    .find(|r| raw.selection.include_roles.contains(r))
+                {
+                    return Err(err(
+                        "sample.population_roles",
+                        format!("role `{r}` is also in selection.include_roles"),
+                    ));
+                }
+                let size = match (s.fraction, s.size) {
+                    (Some(_), Some(_)) => {
+                        return Err(err(
+                            "sample",
+                            "give either `size` or `fraction`, not both".into(),
+                        ))
+                    }
+                    (None, None) => return Err(err("sample", "give `size` or `fraction`".into())),
+                    (None, Some(n)) => SampleSize::Count(n),
+                    (Some(FractionValue::Text(t)), None) => {
+                        SampleSize::parse_fraction(&t).map_err(|m| err("sample.fraction", m))?
+                    }
+                    (Some(FractionValue::Float(f)), None) => {
+                        SampleSize::parse_fraction(&format!("{f}"))
+                            .map_err(|m| err("sample.fraction", m))?
+                    }
+                };
+                let strata = s
+                    .strata
+                    .iter()
+                    .map(|t| StratumExpr::parse(t))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|m| err("sample.strata", m))?;
+                if let Some(seed) = &s.seed {
+                    if seed.is_empty() {
+                        return Err(err("sample.seed", "must not be empty".into()));
+                    }
+                }
+                Some(SampleSpec {
+                    population_roles: s.population_roles,
+                    size,
+                    strata,
+                    seed: s.seed,
+                })
+            }
+        };
+
+        let o = &raw.output;
+        if o.tweets_part_bytes < 1024 {
+            return Err(err(
+                "output.tweets_part_bytes",
+                "must be at least 1024 bytes".into(),
+            ));
+        }
+        let compression = match o.compression.as_str() {
+            "deflate" => {
+                if !(0..=9).contains(&o.compression_level) {
+                    return Err(err(
+                        "output.compression_level",
+                        format!("must be 0 to 9, found {}", o.compression_level),
+                    ));
+                }
+                Compression::Deflate(o.compression_level as u8)
+            }
+            "stored" => Compression::Stored,
+            other => {
+                return Err(err(
+                    "output.compression",
+                    format!("unknown compression `{other}` (expected deflate or stored)"),
+                ))
+            }
+        };
+
+        let account_columns =
+            parse_rules(&raw.columns.accounts, Table::Accounts).map_err(|(k, m)| err(&k, m))?;
+        let tweet_columns =
+            parse_rules(&raw.columns.tweets, Table::Tweets).map_err(|(k, m)| err(&k, m))?;
+
+        for (col, key) in [
+            ("userid", "columns.accounts.userid"),
+            ("user_screen_name", "columns.accounts.user_screen_name"),
+            ("follower_count", "columns.accounts.follower_count"),
+            ("network_role", "columns.accounts.network_role"),
+        ] {
+            if !account_columns.contains_key(col) {
+                return Err(err(key, "must be classified: the build needs it".into()));
+            }
+        }
+        if !tweet_columns.contains_key("userid") {
+            return Err(err(
+                "columns.tweets.userid",
+                "must be classified: the build needs it".into(),
+            ));
+        }
+        if let Some(s) = &sample {
+            for e in &s.strata {
+                if !account_columns.contains_key(e.column()) {
+                    return Err(err(
+                        "sample.strata",
+                        format!(
+                            "`{e}` reads column `{}`, which columns.accounts does not classify",
+                            e.column()
+                        ),
+                    ));
+                }
+            }
+        }
+
+        check_output(&o.users.columns, "output.users.columns", |c| {
+            account_columns.get(c)
+        })
+        .map_err(|(k, m)| err(&k, m))?;
+        check_output(&o.tweets.columns, "output.tweets.columns", |c| {
+            tweet_columns.get(c).or_else(|| account_columns.get(c))
+        })
+        .map_err(|(k, m)| err(&k, m))?;
+
+        Ok(Policy {
+            path: path.to_path_buf(),
+            sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            release: raw.release,
+            pseudonymisation: Pseudonymisation {
+                follower_threshold: p.follower_threshold,
+                length: p.length,
+                post_ids: p.post_ids,
+            },
+            include_roles: raw.selection.include_roles,
+            sample,
+            users: OutputFile {
+                columns: o.users.columns.clone(),
+            },
+            tweets: OutputFile {
+                columns: o.tweets.columns.clone(),
+            },
+            tweets_part_bytes: o.tweets_part_bytes,
+            compression,
+            account_columns,
+            tweet_columns,
+        })
+    }
+
+    /// The rules for one input table.
+    pub fn rules(&self, table: Table) -> &BTreeMap<String, ColumnRule> {
+        match table {
+            Table::Accounts => &self.account_columns,
+            Table::Tweets => &self.tweet_columns,
+        }
+    }
+}
+
+fn check_output<'a>(
+    columns: &[String],
+    key: &str,
+    lookup: impl Fn(&str) -> Option<&'a ColumnRule>,
+) -> std::result::Result<(), (String, String)> {
+    if columns.is_empty() {
+        return Err((key.to_string(), "lists no columns".into()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in columns {
+        if !seen.insert(c.as_str()) {
+            return Err((key.to_string(), format!("column `{c}` is listed twice")));
+        }
+        match lookup(c) {
+            None => {
+                return Err((
+                    key.to_string(),
+                    format!("column `{c}` is not classified under [columns]"),
+                ))
+            }
+            Some(rule) if rule.is_dropped() => {
+                return Err((
+                    key.to_string(),
+                    format!("column `{c}` is classified `drop` and cannot be published"),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checks a release name: it becomes a folder and file names, so no separators.
+pub fn check_release_name(name: &str) -> std::result::Result<(), String> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if name.is_empty()
+        || name.len() > 100
+        || !ok_chars
+        || name.contains("..")
+        || !name.as_bytes()[0].is_ascii_alphanumeric()
+    {
+        return Err(format!(
+            "`{name}` is not a valid release name: 1 to 100 characters of letters, digits, `_`, `-` and `.`, starting with a letter or digit, without `..` or `/`"
+        ));
+    }
+    Ok(())
+}
+
+fn check_roles(roles: &[String]) -> std::result::Result<(), String> {
+    for r in roles {
+        if !ROLES.contains(&r.as_str()) {
+            return Err(format!(
+                "unknown role `{r}` (expected core, network or unrelated)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a `YYYY-MM-DD` date (calendar-valid).
+pub fn check_date(text: &str) -> std::result::Result<(), String> {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(|c| c.is_ascii_digit());
+    if b.len() != 10
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !digits(0..4)
+        || !digits(5..7)
+        || !digits(8..10)
+    {
+        return Err(format!("`{text}` is not a date (YYYY-MM-DD)"));
+    }
+    let year: u32 = text[0..4].parse().unwrap_or(0);
+    let month: u32 = text[5..7].parse().unwrap_or(0);
+    let day: u32 = text[8..10].parse().unwrap_or(0);
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return Err(format!("`{text}` is not a date: month {month}")),
+    };
+    if day == 0 || day > days {
+        return Err(format!("`{text}` is not a date: day {day}"));
+    }
+    Ok(())
+}
+
+/// Checks a `YYYY-MM-DD HH:MM` time.
+pub fn check_datetime(text: &str) -> std::result::Result<(), String> {
+    let b = text.as_bytes();
+    let bad = || format!("`{text}` is not a time (YYYY-MM-DD HH:MM, UTC)");
+    if b.len() != 16 || b[10] != b' ' || b[13] != b':' {
+        return Err(bad());
+    }
+    check_date(&text[..10]).map_err(|_| bad())?;
+    let hh: u32 = text[11..13].parse().map_err(|_| bad())?;
+    let mm: u32 = text[14..16].parse().map_err(|_| bad())?;
+    if !b[11..13].iter().chain(&b[14..16]).all(u8::is_ascii_digit) || hh > 23 || mm > 59 {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+fn parse_rules(
+    table: &toml::Table,
+    which: Table,
+) -> std::result::Result<BTreeMap<String, ColumnRule>, (String, String)> {
+    let mut rules = BTreeMap::new();
+    for (col, value) in table {
+        let key = format!("columns.{}.{col}", which.key());
+        let rule = parse_rule(value, &key)?;
+        check_identity(col, &rule, &key)?;
+        rules.insert(col.clone(), rule);
+    }
+    Ok(rules)
+}
+
+/// Refuses rules that would publish an identity column raw.
+fn check_identity(
+    col: &str,
+    rule: &ColumnRule,
+    key: &str,
+) -> std::result::Result<(), (String, String)> {
+    let Some((_, kind)) = IDENTITY_COLUMNS.iter().find(|(c, _)| *c == col) else {
+        return Ok(());
+    };
+    let allowed = |a: &Action| {
+        matches!(a, Action::Drop | Action::Blank | Action::Constant(_))
+            || match kind {
+                Kind::Id => *a == Action::AccountId,
+                Kind::Name => *a == Action::AccountName,
+                Kind::IdList => *a == Action::AccountIds,
+                Kind::Text => *a == Action::Text,
+            }
+    };
+    for a in std::iter::once(&rule.action).chain(rule.pseudonymised.as_ref()) {
+        if !allowed(a) {
+            let want = match kind {
+                Kind::Id => "account_id",
+                Kind::Name => "account_name",
+                Kind::IdList => "account_ids",
+                Kind::Text => "text",
+            };
+            return Err((
+                key.to_string(),
+                format!(
+                    "`{col}` names accounts: its action must be `{want}`, `drop`, `blank` or `constant`, so that no pseudonymised account is published raw"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn parse_rule(value: &toml::Value, key: &str) -> std::result::Result<ColumnRule, (String, String)> {
+    match value {
+        toml::Value::String(name) => Ok(ColumnRule {
+            action: parse_action(name, &toml::Table::new(), key)?,
+            pseudonymised: None,
+        }),
+        toml::Value::Table(t) => {
+            let Some(action) = t.get("action") else {
+                return Err((key.to_string(), "needs an `action`".into()));
+            };
+            let Some(name) = action.as_str() else {
+                return Err((format!("{key}.action"), "must be a string".into()));
+            };
+            let action = parse_action(name, t, key)?;
+            let pseudonymised = match t.get("pseudonymised") {
+                None => None,
+                Some(v) => {
+                    let k = format!("{key}.pseudonymised");
+                    let inner = parse_rule(v, &k)?;
+                    if inner.pseudonymised.is_some() {
+                        return Err((k, "cannot nest `pseudonymised`".into()));
+                    }
+                    if (inner.action == Action::Drop) != (action == Action::Drop) {
+                        return Err((
+                            k,
+                            "`drop` must apply to all rows or none (use `blank` for some rows)"
+                                .into(),
+                        ));
+                    }
+                    Some(inner.action)
+                }
+            };
+            Ok(ColumnRule {
+                action,
+                pseudonymised,
+            })
+        }
+        _ => Err((
+            key.to_string(),
+            "must be an action name or a table with `action`".into(),
+        )),
+    }
+}
+
+fn parse_action(
+    name: &str,
+    t: &toml::Table,
+    key: &str,
+) -> std::result::Result<Action, (String, String)> {
+    let allowed: &[&str] = match name {
+        "keep" => &["type"],
+        "constant" => &["value"],
+        "date" | "datetime" => &["precision"],
+        "coordinates" => &["mode", "decimals"],
+        _ => &[],
+    };
+    for k in t.keys() {
+        if k != "action" && k != "pseudonymised" && !allowed.contains(&k.as_str()) {
+            return Err((
+                format!("{key}.{k}"),
+                format!("unknown key for action `{name}`"),
+            ));
+        }
+    }
+    let str_opt = |k: &str| -> std::result::Result<Option<&str>, (String, String)> {
+        match t.get(k) {
+            None => Ok(None),
+            Some(v) => v
+                .as_str()
+                .map(Some)
+                .ok_or_else(|| (format!("{key}.{k}"), "must be a string".into())),
+        }
+    };
+    Ok(match name {
+        "keep" => Action::Keep(match str_opt("type")? {
+            None => FieldType::String,
+            Some(t) => FieldType::parse(t).map_err(|m| (format!("{key}.type"), m))?,
+        }),
+        "drop" => Action::Drop,
+        "account_id" => Action::AccountId,
+        "account_name" => Action::AccountName,
+        "account_ids" => Action::AccountIds,
+        "post_id" => Action::PostId,
+        "text" => Action::Text,
+        "blank" => Action::Blank,
+        "constant" => Action::Constant(
+            str_opt("value")?
+                .ok_or_else(|| (format!("{key}.value"), "`constant` needs a `value`".into()))?
+                .to_string(),
+        ),
+        "date" | "datetime" => {
+            let p = match str_opt("precision")? {
+                None if name == "date" => Precision::Day,
+                None => Precision::Minute,
+                Some(p) => {
+                    Precision::parse(p, name == "datetime").map_err(|m| (format!("{key}.precision"), m))?
+                }
+            };
+            if name == "date" {
+                Action::Date(p)
+            } else {
+                Action::DateTime(p)
+            }
+        }
+        "coordinates" => {
+            let mode = str_opt("mode")?.unwrap_or("keep");
+            match mode {
+                "keep" => Action::Coordinates(CoordMode::Keep),
+                "present" | "presence" => Action::Coordinates(CoordMode::Presence),
+                "round" => {
+                    let d = t.get("decimals").ok_or_else(|| {
+                        (
+                            format!("{key}.decimals"),
+                            "`round` needs `decimals`".to_string(),
+                        )
+                    })?;
+                    let d = d.as_integer().filter(|d| (0..=8).contains(d)).ok_or_else(|| {
+                        (
+                            format!("{key}.decimals"),
+                            "must be an integer from 0 to 8".to_string(),
+                        )
+                    })?;
+                    Action::Coordinates(CoordMode::Round(d as u8))
+                }
+                other => {
+                    return Err((
+                        format!("{key}.mode"),
+                        format!("unknown mode `{other}` (expected keep, round or present)"),
+                    ))
+                }
+            }
+        }
+        other => {
+            return Err((
+                key.to_string(),
+                format!(
+                    "unknown action `{other}` (expected keep, drop, account_id, account_name, account_ids, post_id, text, blank, constant, date, datetime or coordinates)"
+                ),
+            ))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert!(check_date("2019-02-28").is_ok());
+        assert!(check_date("2019-02-29").is_err());
+        assert!(check_date("2020-02-29").is_ok());
+        assert!(check_date("2019-13-01").is_err());
+        assert!(check_date("2019-1-01").is_err());
+        assert!(check_datetime("2019-01-01 23:59").is_ok());
+        assert!(check_datetime("2019-01-01 24:00").is_err());
+        assert!(check_datetime("2019-01-01T10:00").is_err());
+    }
+
+    #[test]
+    fn release_names() {
+        assert!(check_release_name("saudi_arabia_112019").is_ok());
+        assert!(check_release_name("a/b").is_err());
+        assert!(check_release_name("a..b").is_err());
+        assert!(check_release_name(".hidden").is_err());
+        assert!(check_release_name("").is_err());
+    }
+}

@@ -1,0 +1,231 @@
+//! The pseudonym scheme `hmac-sha256/v1` (DESIGN §2) and the release key.
+//!
+//! Auditors and staff re-implement these functions, so they follow the design text
+//! byte for byte: a domain string, a NUL byte, then the value. The key never leaves
+//! this module in printable form: [`Key`] has no `Debug` or `Display` that shows it.
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Identifies this scheme in the release record.
+pub const SCHEME: &str = "hmac-sha256/v1";
+
+/// The shortest pseudonym length a policy may ask for (hex digits).
+pub const MIN_LENGTH: usize = 32;
+
+/// Full pseudonym length (hex digits of an HMAC-SHA256).
+pub const MAX_LENGTH: usize = 64;
+
+/// A release key: 32 secret bytes.
+#[derive(Clone)]
+pub struct Key([u8; 32]);
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(<secret>)")
+    }
+}
+
+impl Key {
+    /// Wraps raw key bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Key(bytes)
+    }
+
+    /// Parses a key file's text: 64 hex digits, one trailing newline allowed.
+    /// The error never quotes the text.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let body = text
+            .strip_suffix("\r\n")
+            .or_else(|| text.strip_suffix('\n'))
+            .unwrap_or(text);
+        if body.len() != 64 {
+            return Err(format!(
+                "expected exactly 64 hex digits (a trailing newline allowed), found {} characters",
+                body.chars().count()
+            ));
+        }
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(body, &mut bytes)
+            .map_err(|_| "expected exactly 64 hex digits, found a non-hex character".to_string())?;
+        Ok(Key(bytes))
+    }
+
+    /// Reads a key file. Warns (returns a note) when the file is readable by others.
+    pub fn read(path: &Path) -> Result<(Self, Option<String>)> {
+        let meta = fs::metadata(path).map_err(|e| Error::Key {
+            file: path.to_path_buf(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let mut warning = None;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                warning = Some(format!(
+                    "key file {} is readable by others (mode {:o}); run chmod 600 on it",
+                    path.display(),
+                    mode & 0o777
+                ));
+            }
+        }
+        let _ = meta;
+        let raw = fs::read(path).map_err(|e| Error::Key {
+            file: path.to_path_buf(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let text = String::from_utf8(raw).map_err(|_| Error::Key {
+            file: path.to_path_buf(),
+            message: "expected 64 hex digits, found bytes that are not text".into(),
+        })?;
+        let key = Key::parse(&text).map_err(|message| Error::Key {
+            file: path.to_path_buf(),
+            message,
+        })?;
+        Ok((key, warning))
+    }
+
+    /// Makes a fresh key from the OS CSPRNG and writes it to `path` with mode 0600.
+    /// Never overwrites an existing file. Returns the key's fingerprint.
+    pub fn generate(path: &Path) -> Result<String> {
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let key = Key(bytes);
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut file = opts.open(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::Key {
+                    file: path.to_path_buf(),
+                    message: "already exists; keygen never overwrites a key".into(),
+                }
+            } else {
+                Error::io(path, e)
+            }
+        })?;
+        let mut text = hex::encode(key.0);
+        text.push('\n');
+        file.write_all(text.as_bytes())
+            .and_then(|_| file.sync_all())
+            .map_err(|e| Error::io(path, e))?;
+        Ok(key.fingerprint())
+    }
+
+    /// First 16 hex digits of `SHA-256("disclose/v1/key-fingerprint" || 0x00 || key)`.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"disclose/v1/key-fingerprint\0");
+        h.update(self.0);
+        hex::encode(h.finalize())[..16].to_string()
+    }
+
+    /// Whether `needle` holds this key, raw or in hex (for leak tests and scans).
+    pub fn appears_in(&self, haystack: &[u8]) -> bool {
+        let hex_lower = hex::encode(self.0);
+        let hex_upper = hex_lower.to_ascii_uppercase();
+        contains(haystack, &self.0)
+            || contains(haystack, hex_lower.as_bytes())
+            || contains(haystack, hex_upper.as_bytes())
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Computes pseudonyms with one key at one length.
+#[derive(Clone)]
+pub struct Pseudonymizer {
+    mac: Hmac<Sha256>,
+    length: usize,
+}
+
+impl fmt::Debug for Pseudonymizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pseudonymizer(length {})", self.length)
+    }
+}
+
+impl Pseudonymizer {
+    /// A pseudonymizer for `key`, truncating to `length` hex digits (32..=64).
+    pub fn new(key: &Key, length: usize) -> Self {
+        assert!((MIN_LENGTH..=MAX_LENGTH).contains(&length));
+        Pseudonymizer {
+            mac: Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes any key length"),
+            length,
+        }
+    }
+
+    /// The length of the pseudonyms this makes.
+    pub fn length(&self) -> usize {
+        self.length
+    }
+
+    fn hash(&self, domain: &[u8], value: &[u8]) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(domain);
+        mac.update(b"\0");
+        mac.update(value);
+        let mut out = hex::encode(mac.finalize().into_bytes());
+        out.truncate(self.length);
+        out
+    }
+
+    /// Pseudonym of an account by user ID (decimal digits, no leading zeros).
+    pub fn account(&self, userid: &str) -> String {
+        self.hash(b"disclose/v1/account", userid.as_bytes())
+    }
+
+    /// Pseudonym of a screen name with no known user ID (case-insensitive).
+    pub fn handle(&self, screen_name: &str) -> String {
+        self.hash(b"disclose/v1/handle", screen_name.to_lowercase().as_bytes())
+    }
+
+    /// Pseudonym of a post ID.
+    pub fn tweet(&self, tweetid: &str) -> String {
+        self.hash(b"disclose/v1/tweet", tweetid.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_parse_accepts_trailing_newline_only() {
+        let hex = "00".repeat(32);
+        assert!(Key::parse(&hex).is_ok());
+        assert!(Key::parse(&format!("{hex}\n")).is_ok());
+        assert!(Key::parse(&format!("{hex}\n\n")).is_err());
+        assert!(Key::parse(&hex[..62]).is_err());
+        assert!(Key::parse(&format!("{}zz", &hex[..62])).is_err());
+    }
+
+    #[test]
+    fn key_debug_hides_material() {
+        let key = Key::from_bytes([0xab; 32]);
+        assert!(!format!("{key:?}").contains("abab"));
+    }
+
+    #[test]
+    fn short_pseudonyms_are_prefixes() {
+        let key = Key::from_bytes([7; 32]);
+        let full = Pseudonymizer::new(&key, 64).account("12");
+        let short = Pseudonymizer::new(&key, 32).account("12");
+        assert_eq!(&full[..32], short);
+    }
+}

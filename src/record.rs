@@ -1,0 +1,437 @@
+//! What the bundle says about itself: `datapackage.json` (Frictionless Data Package
+//! v2), `disclosure.json` (the release record auditors read, DESIGN §4) and the
+//! generated data dictionary `README.md`.
+//!
+//! All three are rendered from plain serde structs with a fixed member order, so the
+//! same release always gives the same bytes.
+
+use serde::Serialize;
+
+use crate::bundle::{PayloadFile, FORMAT};
+use crate::policy::{Action, Policy};
+use crate::pseudonym;
+use crate::sample::{self, StratumRecord};
+
+/// One published column: its name, what was done to it, and its schema type.
+#[derive(Debug, Clone)]
+pub struct PublishedColumn {
+    /// Column name.
+    pub name: String,
+    /// The action for most rows.
+    pub action: Action,
+    /// The action for rows of pseudonymised accounts, when different.
+    pub pseudonymised: Option<Action>,
+    /// Which input file it comes from (`accounts.csv` or `tweets.csv`).
+    pub source: &'static str,
+}
+
+impl PublishedColumn {
+    fn schema_type(&self) -> (&'static str, Option<&'static str>) {
+        let main = self.action.schema_type();
+        match &self.pseudonymised {
+            Some(other) if other.schema_type() != main => ("string", None),
+            _ => main,
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut s = self.action.describe();
+        if let Some(p) = &self.pseudonymised {
+            s.push_str(&format!("; for pseudonymised accounts: {}", p.describe()));
+        }
+        s
+    }
+}
+
+/// A published CSV file and its columns.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Resource name in the data package.
+    pub name: String,
+    /// The file as written.
+    pub file: PayloadFile,
+    /// Its columns in order.
+    pub columns: Vec<PublishedColumn>,
+}
+
+/// The sampling part of the release record (DESIGN §3).
+#[derive(Debug, Clone, Serialize)]
+pub struct SamplingRecord {
+    /// `consistent-sample/v1`.
+    pub scheme: &'static str,
+    /// The seed.
+    pub seed: String,
+    /// SHA-256 of the seed.
+    pub seed_sha256: String,
+    /// Roles forming the population.
+    pub population_roles: Vec<String>,
+    /// The size rule as written (`fraction` or `size`).
+    pub rule: SizeRule,
+    /// Stratum expressions.
+    pub strata_expressions: Vec<String>,
+    /// N.
+    pub population: u64,
+    /// Commitment to the population's user IDs.
+    pub population_sha256: String,
+    /// n.
+    pub size: u64,
+    /// Strata in key order.
+    pub strata: Vec<StratumRecord>,
+}
+
+/// The sample size as the policy gave it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeRule {
+    /// `fraction` or `size`.
+    pub kind: &'static str,
+    /// The value as a decimal string.
+    pub value: String,
+}
+
+/// Account and post counts by class.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    /// Rows of accounts.csv.
+    pub accounts_in_export: u64,
+    /// Rows of accounts.csv with role core.
+    pub core_in_export: u64,
+    /// ... network.
+    pub network_in_export: u64,
+    /// ... unrelated.
+    pub unrelated_in_export: u64,
+    /// Rows of directory.csv used (accounts outside the network).
+    pub directory_accounts: u64,
+    /// Accounts in the users file.
+    pub released_accounts: u64,
+    /// Released because their role is always included.
+    pub included_accounts: u64,
+    /// Released because the sample drew them.
+    pub sampled_accounts: u64,
+    /// Released accounts published under a pseudonym.
+    pub pseudonymised_accounts: u64,
+    /// Released accounts published under their own ID and names.
+    pub public_accounts: u64,
+    /// Rows of tweets.csv.
+    pub posts_in_export: u64,
+    /// Posts in the posts files.
+    pub posts_released: u64,
+}
+
+#[derive(Serialize)]
+struct ReleaseMeta<'a> {
+    name: &'a str,
+    date: &'a str,
+    description: &'a str,
+    organisation: &'a str,
+}
+
+#[derive(Serialize)]
+struct ToolMeta {
+    name: &'static str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct PolicyMeta<'a> {
+    file: String,
+    sha256: &'a str,
+    include_roles: &'a [String],
+}
+
+#[derive(Serialize)]
+struct PseudonymMeta<'a> {
+    scheme: &'static str,
+    key_fingerprint: &'a str,
+    follower_threshold: u64,
+    length: usize,
+    post_ids: crate::policy::PostIds,
+}
+
+#[derive(Serialize)]
+struct Disclosure<'a> {
+    format: &'static str,
+    release: ReleaseMeta<'a>,
+    tool: ToolMeta,
+    policy: PolicyMeta<'a>,
+    pseudonymisation: PseudonymMeta<'a>,
+    sampling: Option<&'a SamplingRecord>,
+    counts: &'a Counts,
+    files: &'a [PayloadFile],
+}
+
+/// Renders `disclosure.json`.
+pub fn disclosure_json(
+    policy: &Policy,
+    fingerprint: &str,
+    sampling: Option<&SamplingRecord>,
+    counts: &Counts,
+    files: &[PayloadFile],
+) -> Vec<u8> {
+    let r = &policy.release;
+    let doc = Disclosure {
+        format: FORMAT,
+        release: ReleaseMeta {
+            name: &r.name,
+            date: &r.date,
+            description: &r.description,
+            organisation: &r.organisation,
+        },
+        tool: ToolMeta {
+            name: "disclose",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        policy: PolicyMeta {
+            file: policy
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256: &policy.sha256,
+            include_roles: &policy.include_roles,
+        },
+        pseudonymisation: PseudonymMeta {
+            scheme: pseudonym::SCHEME,
+            key_fingerprint: fingerprint,
+            follower_threshold: policy.pseudonymisation.follower_threshold,
+            length: policy.pseudonymisation.length,
+            post_ids: policy.pseudonymisation.post_ids,
+        },
+        sampling,
+        counts,
+        files,
+    };
+    let mut out = serde_json::to_vec_pretty(&doc).expect("plain data serialises");
+    out.push(b'\n');
+    out
+}
+
+#[derive(Serialize)]
+struct Field {
+    name: String,
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format: Option<&'static str>,
+    description: String,
+}
+
+#[derive(Serialize)]
+struct Schema {
+    fields: Vec<Field>,
+}
+
+#[derive(Serialize)]
+struct Resource {
+    name: String,
+    #[serde(rename = "type")]
+    ty: &'static str,
+    path: String,
+    scheme: &'static str,
+    format: &'static str,
+    mediatype: &'static str,
+    encoding: &'static str,
+    bytes: u64,
+    hash: String,
+    schema: Schema,
+}
+
+#[derive(Serialize)]
+struct DataPackage {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    name: String,
+    title: String,
+    description: String,
+    version: &'static str,
+    created: String,
+    resources: Vec<Resource>,
+}
+
+/// Renders `datapackage.json` for the published tables.
+pub fn datapackage_json(policy: &Policy, tables: &[Table]) -> Vec<u8> {
+    let r = &policy.release;
+    let resources = tables
+        .iter()
+        .map(|t| Resource {
+            name: t.name.clone(),
+            ty: "table",
+            path: t
+                .file
+                .path
+                .strip_prefix("data/")
+                .unwrap_or(&t.file.path)
+                .to_string(),
+            scheme: "file",
+            format: "csv",
+            mediatype: "text/csv",
+            encoding: "utf-8",
+            bytes: t.file.bytes,
+            hash: format!("sha256:{}", t.file.sha256),
+            schema: Schema {
+                fields: t
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        let (ty, format) = c.schema_type();
+                        Field {
+                            name: c.name.clone(),
+                            ty,
+                            format,
+                            description: column_description(&c.name),
+                        }
+                    })
+                    .collect(),
+            },
+        })
+        .collect();
+    let doc = DataPackage {
+        schema: "https://datapackage.org/profiles/2.0/datapackage.json",
+        name: resource_name(&r.name),
+        title: r.name.clone(),
+        description: r.description.clone(),
+        version: "1.0.0",
+        created: format!("{}T00:00:00Z", r.date),
+        resources,
+    };
+    let mut out = serde_json::to_vec_pretty(&doc).expect("plain data serialises");
+    out.push(b'\n');
+    out
+}
+
+/// A Frictionless resource or package name: lowercase, `[a-z0-9._-]`.
+pub fn resource_name(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// What a column of the input format holds (DESIGN §1), for the dictionary.
+pub fn column_description(name: &str) -> String {
+    let d = match name {
+        "userid" => "the account's user ID",
+        "user_display_name" => "the account's display name",
+        "user_screen_name" => "the account's screen name (handle)",
+        "user_reported_location" => "the location the account gave in its profile",
+        "user_profile_description" => "the account's profile description",
+        "user_profile_url" => "the link in the account's profile",
+        "follower_count" => "followers at suspension",
+        "following_count" => "accounts followed at suspension",
+        "account_creation_date" => "the date the account was created (UTC)",
+        "account_language" => "the account's interface language",
+        "tweetid" => "the post's ID",
+        "tweet_language" => "the post's detected language",
+        "tweet_text" => "the post's text",
+        "tweet_time" => "when the post was made (UTC)",
+        "tweet_client_name" => "the application used to post",
+        "in_reply_to_userid" => "the user ID of the account replied to",
+        "in_reply_to_tweetid" => "the ID of the post replied to",
+        "quoted_tweet_tweetid" => "the ID of the post quoted",
+        "is_retweet" => "whether the post is a retweet",
+        "retweet_userid" => "for a retweet, the user ID of the original's author",
+        "retweet_tweetid" => "for a retweet, the ID of the original post",
+        "latitude" => "latitude the post was geotagged with",
+        "longitude" => "longitude the post was geotagged with",
+        "quote_count" => "times the post was quoted",
+        "reply_count" => "replies to the post",
+        "like_count" => "likes of the post",
+        "retweet_count" => "retweets of the post",
+        "hashtags" => "hashtags in the post, as a list",
+        "urls" => "links in the post, as a list",
+        "user_mentions" => "user IDs of the accounts mentioned, as a list",
+        "poll_choices" => "the choices of a poll, separated by |",
+        _ => "",
+    };
+    d.to_string()
+}
+
+/// Renders the data dictionary `README.md`.
+pub fn dictionary(
+    policy: &Policy,
+    fingerprint: &str,
+    sampling: Option<&SamplingRecord>,
+    counts: &Counts,
+    tables: &[Table],
+) -> String {
+    let r = &policy.release;
+    let p = &policy.pseudonymisation;
+    let mut s = String::new();
+    s.push_str(&format!("# {}\n\n", r.name));
+    if !r.description.is_empty() {
+        s.push_str(&format!("{}\n\n", r.description.trim()));
+    }
+    if !r.organisation.is_empty() {
+        s.push_str(&format!(
+            "Published by {} on {}.\n\n",
+            r.organisation, r.date
+        ));
+    } else {
+        s.push_str(&format!("Published on {}.\n\n", r.date));
+    }
+    s.push_str("This folder is the payload of a BagIt bag: `manifest-sha256.txt` beside it lists the SHA-256 of every file here, and `disclosure.json` records how the release was made. `datapackage.json` describes the tables for Frictionless Data tools.\n\n");
+    s.push_str("## Accounts\n\n");
+    s.push_str(&format!(
+        "{} accounts are released: {} from the roles always included ({}) and {} drawn by the sample. {} of them are pseudonymised and {} are published under their own names.\n\n",
+        counts.released_accounts,
+        counts.included_accounts,
+        policy.include_roles.join(", "),
+        counts.sampled_accounts,
+        counts.pseudonymised_accounts,
+        counts.public_accounts
+    ));
+    s.push_str(&format!(
+        "{} posts by these accounts are released.\n\n",
+        counts.posts_released
+    ));
+    s.push_str("## Pseudonymisation\n\n");
+    s.push_str(&format!(
+        "Accounts with fewer than {} followers at suspension, or whose follower count is unknown, are pseudonymised: their user ID, screen name and display name are replaced by the same pseudonym everywhere in this release, including replies, retweets, mention lists, `@mentions` and profile links in text. Pseudonyms follow the scheme `{}` (HMAC-SHA256 with a release key kept by the publisher; {} hex digits). The key's fingerprint is `{}`. Post IDs: {}.\n\n",
+        p.follower_threshold,
+        pseudonym::SCHEME,
+        p.length,
+        fingerprint,
+        match p.post_ids {
+            crate::policy::PostIds::Raw => "published as they are",
+            crate::policy::PostIds::PseudonymisedAccounts =>
+                "replaced by pseudonyms for posts of pseudonymised accounts and posts whose author is not known",
+            crate::policy::PostIds::All => "all replaced by pseudonyms",
+        }
+    ));
+    if let Some(sm) = sampling {
+        s.push_str("## Sample\n\n");
+        s.push_str(&format!(
+            "Of the {} accounts with role {}, {} were drawn with the scheme `{}` ({} {}), seed `{}` (SHA-256 `{}`){}. Anyone holding the population list can redo the draw; `disclosure.json` lists the strata.\n\n",
+            sm.population,
+            sm.population_roles.join(", "),
+            sm.size,
+            sample::SCHEME,
+            sm.rule.kind,
+            sm.rule.value,
+            sm.seed,
+            sm.seed_sha256,
+            if sm.strata_expressions.is_empty() {
+                String::new()
+            } else {
+                format!(", stratified by {}", sm.strata_expressions.join(", "))
+            }
+        ));
+    }
+    s.push_str("## Files\n\n");
+    for t in tables {
+        s.push_str(&format!(
+            "### `{}`\n\n{} rows, {} bytes, SHA-256 `{}`.\n\n| column | type | content | treatment |\n|---|---|---|---|\n",
+            t.file.path.strip_prefix("data/").unwrap_or(&t.file.path),
+            t.file.rows,
+            t.file.bytes,
+            t.file.sha256
+        ));
+        for c in &t.columns {
+            s.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                c.name,
+                c.schema_type().0,
+                column_description(&c.name),
+                c.describe()
+            ));
+        }
+        s.push('\n');
+    }
+    s
+}

@@ -1,0 +1,211 @@
+//! Applying a column's action to one value.
+//!
+//! Every value the bundle publishes passes through [`apply`], which validates the
+//! input (so that malformed IDs, dates or lists stop the build with their location)
+//! and writes the published form. Identifier actions consult the [`Registry`].
+
+use crate::export::check_id;
+use crate::identity::Registry;
+use crate::policy::{check_date, check_datetime, Action, CoordMode, FieldType, PostIds};
+use crate::rewrite::rewrite_text;
+
+/// What a row contributes to its values' transformation.
+#[derive(Debug, Clone, Copy)]
+pub struct RowContext<'a> {
+    /// The row's account is pseudonymised.
+    pub private: bool,
+    /// The row's account's published ID (its pseudonym when private).
+    pub published_id: &'a str,
+    /// How post IDs are treated.
+    pub post_ids: PostIds,
+}
+
+/// Applies `action` to `value`, appending the published form to `out`.
+/// `post_private` is used by `PostId` only: whether the post's author is
+/// pseudonymised or unknown.
+pub fn apply(
+    action: &Action,
+    value: &str,
+    row: &RowContext<'_>,
+    post_private: bool,
+    reg: &Registry,
+    out: &mut String,
+) -> Result<(), String> {
+    match action {
+        Action::Drop | Action::Blank => {}
+        Action::Keep(ty) => {
+            check_type(*ty, value)?;
+            out.push_str(value);
+        }
+        Action::Constant(v) => out.push_str(v),
+        Action::AccountId => {
+            if !value.is_empty() {
+                check_id(value)?;
+                reg.publish_id(value, out);
+            }
+        }
+        Action::AccountName => {
+            if row.private {
+                out.push_str(row.published_id);
+            } else {
+                out.push_str(value);
+            }
+        }
+        Action::AccountIds => {
+            let items = parse_list(value)?;
+            if value.is_empty() {
+                return Ok(());
+            }
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                check_id(item).map_err(|m| format!("in the list: {m}"))?;
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                reg.publish_id(item, out);
+            }
+            out.push(']');
+        }
+        Action::PostId => {
+            if !value.is_empty() {
+                check_id(value)?;
+                let hash = match row.post_ids {
+                    PostIds::Raw => false,
+                    PostIds::All => true,
+                    PostIds::PseudonymisedAccounts => post_private,
+                };
+                if hash {
+                    out.push_str(&reg.pseudonymizer().tweet(value));
+                } else {
+                    out.push_str(value);
+                }
+            }
+        }
+        Action::Text => rewrite_text(value, reg, row.post_ids, out),
+        Action::Date(p) => {
+            if !value.is_empty() {
+                check_date(value)?;
+                out.push_str(&value[..p.chars().min(10)]);
+            }
+        }
+        Action::DateTime(p) => {
+            if !value.is_empty() {
+                check_datetime(value)?;
+                out.push_str(&value[..p.chars()]);
+            }
+        }
+        Action::Coordinates(mode) => {
+            if value.is_empty() {
+                if *mode == CoordMode::Presence {
+                    out.push_str("absent");
+                }
+                return Ok(());
+            }
+            let v = parse_number(value)?;
+            match mode {
+                CoordMode::Keep => out.push_str(value),
+                CoordMode::Round(n) => {
+                    let s = format!("{:.*}", usize::from(*n), v);
+                    // Never publish "-0.00": it is the same place as "0.00".
+                    if s.starts_with('-') && s[1..].bytes().all(|b| b == b'0' || b == b'.') {
+                        out.push_str(&s[1..]);
+                    } else {
+                        out.push_str(&s);
+                    }
+                }
+                CoordMode::Presence => out.push_str("present"),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_number(value: &str) -> Result<f64, String> {
+    let ok_chars = value
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+    match value.parse::<f64>() {
+        Ok(v) if ok_chars && v.is_finite() => Ok(v),
+        _ => Err(format!("`{value}` is not a number")),
+    }
+}
+
+/// Validates a kept value against its declared type (empty is always allowed).
+pub fn check_type(ty: FieldType, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    match ty {
+        FieldType::String => Ok(()),
+        FieldType::Integer => {
+            let digits = value.strip_prefix('-').unwrap_or(value);
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(())
+            } else {
+                Err(format!("`{value}` is not an integer"))
+            }
+        }
+        FieldType::Number => parse_number(value).map(|_| ()),
+        FieldType::Boolean => match value {
+            "true" | "false" => Ok(()),
+            _ => Err(format!("`{value}` is not `true` or `false`")),
+        },
+        FieldType::Date => check_date(value),
+        FieldType::DateTime => check_datetime(value),
+    }
+}
+
+/// Parses a list column: `[a, b]`, `[]` or empty. Items may be quoted with `'` or `"`.
+pub fn parse_list(value: &str) -> Result<Vec<&str>, String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inner = v
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .ok_or_else(|| format!("`{value}` is not a list (expected `[a, b]` or `[]`)"))?;
+    if inner.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    inner
+        .split(',')
+        .map(|item| {
+            let t = item.trim();
+            let t = t
+                .strip_prefix('\'')
+                .and_then(|r| r.strip_suffix('\''))
+                .or_else(|| t.strip_prefix('"').and_then(|r| r.strip_suffix('"')))
+                .unwrap_or(t);
+            if t.is_empty() {
+                Err(format!("`{value}` has an empty list item"))
+            } else {
+                Ok(t)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists() {
+        assert_eq!(parse_list("[1, 2]").unwrap(), vec!["1", "2"]);
+        assert_eq!(parse_list("['1', '2']").unwrap(), vec!["1", "2"]);
+        assert!(parse_list("[]").unwrap().is_empty());
+        assert!(parse_list("").unwrap().is_empty());
+        assert!(parse_list("1, 2").is_err());
+        assert!(parse_list("[1,,2]").is_err());
+    }
+
+    #[test]
+    fn types() {
+        assert!(check_type(FieldType::Integer, "12").is_ok());
+        assert!(check_type(FieldType::Integer, "1.5").is_err());
+        assert!(check_type(FieldType::Number, "24.7136").is_ok());
+        assert!(check_type(FieldType::Number, "inf").is_err());
+        assert!(check_type(FieldType::Boolean, "True").is_err());
+    }
+}
