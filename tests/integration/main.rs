@@ -1,0 +1,7 @@
+//! Integration tests: every test runs the real `disclose` binary in a fresh
+//! temporary directory (see `workdir`).
+
+mod build;
+mod privacy;
+mod vectors;
+mod workdir;

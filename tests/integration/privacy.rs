@@ -1,0 +1,382 @@
+//! Every identifier path: no raw user ID or screen name of a pseudonymised account
+//! survives anywhere in the bundle, and public accounts are left alone.
+
+use crate::workdir::*;
+
+/// Asserts that no entry of the bundle names `raw` as a whole word.
+fn assert_absent(bundle: &Bundle, raw: &str) {
+    for (name, data) in &bundle.entries {
+        let text = String::from_utf8_lossy(data);
+        assert!(
+            !contains_word(&text, raw),
+            "{raw} leaked in {name}:\n{}",
+            text.lines()
+                .filter(|l| contains_word(l, raw))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+fn p(id: &str) -> String {
+    pseudonym("account", id)
+}
+
+/// Core accounts: 1001 private (10 followers), 1002 public, 1003 private (unknown
+/// count); a network account 1004 private; an unrelated account 1005 private.
+fn base_accounts() -> Vec<Row> {
+    vec![
+        account("1001", "SecretSam", "10", "core"),
+        account("1002", "PublicPaula", "250000", "core"),
+        account("1003", "UnknownUma", "", "core"),
+        account("1004", "NetNed", "300", "network"),
+        account("1005", "SpamSid", "1", "unrelated"),
+    ]
+}
+
+#[test]
+fn account_columns_are_pseudonymised_in_users_and_posts() {
+    let wd = Workdir::new();
+    wd.export(
+        &base_accounts(),
+        &[
+            tweet("9001", "1001", "hello"),
+            tweet("9002", "1002", "hello"),
+            tweet("9003", "1003", "hello"),
+        ],
+    );
+    let bundle = wd.build_ok(&[]);
+    let users = bundle.users();
+    for id in ["1001", "1003", "1004"] {
+        let u = users.iter().find(|u| u["userid"] == p(id)).expect(id);
+        assert_eq!(u["user_screen_name"], p(id));
+        assert_eq!(u["user_display_name"], p(id));
+    }
+    assert!(users.iter().any(|u| u["userid"] == "1002"
+        && u["user_screen_name"] == "PublicPaula"
+        && u["user_display_name"] == "Display PublicPaula"));
+    let tweets = bundle.tweets();
+    assert_eq!(tweets.len(), 3);
+    assert_eq!(tweets[0]["userid"], p("1001"));
+    assert_eq!(tweets[0]["user_screen_name"], p("1001"));
+    assert_eq!(tweets[0]["user_display_name"], p("1001"));
+    assert_eq!(tweets[1]["userid"], "1002");
+    for raw in ["1001", "SecretSam", "1003", "UnknownUma", "1004", "NetNed"] {
+        assert_absent(&bundle, raw);
+    }
+    // The unrelated account is not released at all.
+    assert!(!bundle.all_text().contains(&p("1005")));
+    assert_absent(&bundle, "SpamSid");
+}
+
+#[test]
+fn follower_threshold_boundary() {
+    let wd = Workdir::new();
+    wd.export(
+        &[
+            account("2001", "Below", "4999", "core"),
+            account("2002", "AtThreshold", "5000", "core"),
+            account("2003", "Unknown", "", "core"),
+        ],
+        &[tweet("1", "2001", "x")],
+    );
+    let bundle = wd.build_ok(&[]);
+    let ids: Vec<String> = bundle.users().iter().map(|u| u["userid"].clone()).collect();
+    assert!(
+        ids.contains(&p("2001")),
+        "4999 followers must be pseudonymised"
+    );
+    assert!(
+        ids.contains(&"2002".to_string()),
+        "5000 followers is public"
+    );
+    assert!(
+        ids.contains(&p("2003")),
+        "unknown follower count must be pseudonymised"
+    );
+    assert_eq!(bundle.disclosure()["counts"]["pseudonymised_accounts"], 2);
+}
+
+#[test]
+fn reply_and_retweet_user_ids() {
+    let wd = Workdir::new();
+    wd.directory(&[("3001", "OutsideLow", "12"), ("3002", "BigNews", "900000")]);
+    wd.export(
+        &base_accounts(),
+        &[
+            tweet("1", "1002", "reply")
+                .set("in_reply_to_userid", "1001")
+                .set("in_reply_to_tweetid", "77"),
+            tweet("2", "1002", "rt")
+                .set("is_retweet", "true")
+                .set("retweet_userid", "3001")
+                .set("retweet_tweetid", "78"),
+            tweet("3", "1002", "rt")
+                .set("is_retweet", "true")
+                .set("retweet_userid", "3002")
+                .set("retweet_tweetid", "79"),
+            tweet("4", "1002", "reply to a stranger").set("in_reply_to_userid", "3999"),
+            tweet("5", "1002", "reply to an unreleased network account")
+                .set("in_reply_to_userid", "1004"),
+        ],
+    );
+    let bundle = wd.build_ok(&[]);
+    let t = bundle.tweets();
+    assert_eq!(t[0]["in_reply_to_userid"], p("1001"));
+    assert_eq!(t[1]["retweet_userid"], p("3001"));
+    assert_eq!(t[2]["retweet_userid"], "3002");
+    assert_eq!(
+        t[3]["in_reply_to_userid"],
+        p("3999"),
+        "unknown IDs are pseudonymised"
+    );
+    assert_eq!(t[4]["in_reply_to_userid"], p("1004"));
+    for raw in ["1001", "3001", "3999", "1004"] {
+        assert_absent(&bundle, raw);
+    }
+}
+
+#[test]
+fn mention_lists() {
+    let wd = Workdir::new();
+    wd.directory(&[("3002", "BigNews", "900000")]);
+    wd.export(
+        &base_accounts(),
+        &[
+            tweet("1", "1002", "x").set("user_mentions", "[1001, 1002, 3002, 3999]"),
+            tweet("2", "1002", "x").set("user_mentions", "['1003']"),
+            tweet("3", "1002", "x").set("user_mentions", ""),
+        ],
+    );
+    let bundle = wd.build_ok(&[]);
+    let t = bundle.tweets();
+    assert_eq!(
+        t[0]["user_mentions"],
+        format!("[{}, 1002, 3002, {}]", p("1001"), p("3999"))
+    );
+    assert_eq!(t[1]["user_mentions"], format!("[{}]", p("1003")));
+    assert_eq!(t[2]["user_mentions"], "");
+    for raw in ["1001", "1003", "3999"] {
+        assert_absent(&bundle, raw);
+    }
+}
+
+#[test]
+fn at_mentions_are_case_insensitive_and_whole_handle() {
+    let wd = Workdir::new();
+    let mut accounts = base_accounts();
+    accounts.push(account("1006", "SecretSamuel", "900000", "core"));
+    wd.export(
+        &accounts,
+        &[tweet(
+            "1",
+            "1002",
+            "RT @secretsam: hi @SECRETSAM, @SecretSam! cc @SecretSamuel and @PublicPaula (@unknownuma)",
+        )],
+    );
+    let bundle = wd.build_ok(&[]);
+    let text = &bundle.tweets()[0]["tweet_text"];
+    let ps = p("1001");
+    assert_eq!(
+        text,
+        &format!(
+            "RT @{ps}: hi @{ps}, @{ps}! cc @SecretSamuel and @PublicPaula (@{})",
+            p("1003")
+        )
+    );
+    assert_absent(&bundle, "SecretSam");
+    assert_absent(&bundle, "UnknownUma");
+}
+
+#[test]
+fn unknown_handles_use_the_handle_scheme() {
+    let wd = Workdir::new();
+    wd.directory(&[("3002", "BigNews", "900000")]);
+    wd.export(
+        &base_accounts(),
+        &[tweet("1", "1002", "ask @NoBodyKnows and @BigNews")],
+    );
+    let bundle = wd.build_ok(&[]);
+    assert_eq!(
+        bundle.tweets()[0]["tweet_text"],
+        format!("ask @{} and @BigNews", pseudonym("handle", "nobodyknows"))
+    );
+    assert_absent(&bundle, "NoBodyKnows");
+}
+
+#[test]
+fn profile_and_post_links_in_every_form() {
+    let wd = Workdir::new();
+    let forms = [
+        "twitter.com/SecretSam",
+        "https://twitter.com/secretsam",
+        "http://www.twitter.com/SECRETSAM",
+        "https://mobile.twitter.com/SecretSam/",
+        "https://x.com/SecretSam",
+        "www.x.com/secretsam?lang=en",
+        "https://twitter.com/SecretSam/status/123456789",
+        "https://twitter.com/intent/user?screen_name=SecretSam",
+    ];
+    let text = forms.join(" ");
+    let mut accounts = base_accounts();
+    accounts[0] = accounts[0]
+        .clone()
+        .set("user_profile_description", &format!("see {}", forms[1]))
+        .set("user_profile_url", "https://twitter.com/SecretSam");
+    accounts[1] = accounts[1]
+        .clone()
+        .set(
+            "user_profile_description",
+            "backup: https://x.com/UnknownUma",
+        )
+        .set("user_profile_url", "https://twitter.com/PublicPaula");
+    wd.export(
+        &accounts,
+        &[tweet("1", "1002", &text)
+            .set("urls", "[https://twitter.com/SecretSam, https://t.co/abc]")],
+    );
+    let bundle = wd.build_ok(&[]);
+    let t = &bundle.tweets()[0];
+    let ps = p("1001");
+    assert_eq!(
+        t["tweet_text"],
+        format!(
+            "twitter.com/{ps} https://twitter.com/{ps} http://www.twitter.com/{ps} https://mobile.twitter.com/{ps}/ https://x.com/{ps} www.x.com/{ps}?lang=en https://twitter.com/{ps}/status/123456789 https://twitter.com/intent/user?screen_name={ps}"
+        )
+    );
+    assert_eq!(
+        t["urls"],
+        format!("[https://twitter.com/{ps}, https://t.co/abc]")
+    );
+    let users = bundle.users();
+    let sam = users.iter().find(|u| u["userid"] == ps).unwrap();
+    assert_eq!(
+        sam["user_profile_url"], "",
+        "pseudonymised accounts' profile URL is blanked"
+    );
+    assert_eq!(
+        sam["user_profile_description"],
+        format!("see https://twitter.com/{ps}")
+    );
+    let paula = users.iter().find(|u| u["userid"] == "1002").unwrap();
+    assert_eq!(paula["user_profile_url"], "https://twitter.com/PublicPaula");
+    assert_eq!(
+        paula["user_profile_description"],
+        format!("backup: https://x.com/{}", p("1003"))
+    );
+    assert_absent(&bundle, "SecretSam");
+    assert_absent(&bundle, "UnknownUma");
+}
+
+#[test]
+fn names_written_without_at_are_rewritten() {
+    let wd = Workdir::new();
+    wd.export(
+        &base_accounts(),
+        &[tweet(
+            "1",
+            "1002",
+            "thanks SecretSam and user 1001, not SecretSamX",
+        )],
+    );
+    let bundle = wd.build_ok(&[]);
+    assert_eq!(
+        bundle.tweets()[0]["tweet_text"],
+        format!(
+            "thanks {} and user {}, not SecretSamX",
+            p("1001"),
+            p("1001")
+        )
+    );
+}
+
+#[test]
+fn post_ids_of_pseudonymised_accounts_can_be_hashed() {
+    let wd = Workdir::new();
+    wd.edit_policy(
+        "post_ids = \"raw\"",
+        "post_ids = \"pseudonymised-accounts\"",
+    );
+    wd.export(
+        &base_accounts(),
+        &[
+            tweet("11", "1001", "see https://twitter.com/PublicPaula/status/55 and https://twitter.com/SecretSam/status/56"),
+            tweet("12", "1002", "mine").set("in_reply_to_userid", "1001").set("in_reply_to_tweetid", "11").set("quoted_tweet_tweetid", "99"),
+        ],
+    );
+    let bundle = wd.build_ok(&[]);
+    let t = bundle.tweets();
+    let h = |id: &str| pseudonym("tweet", id);
+    assert_eq!(t[0]["tweetid"], h("11"));
+    assert_eq!(
+        t[0]["tweet_text"],
+        format!(
+            "see https://twitter.com/PublicPaula/status/55 and https://twitter.com/{}/status/{}",
+            p("1001"),
+            h("56")
+        )
+    );
+    assert_eq!(t[1]["tweetid"], "12");
+    assert_eq!(t[1]["in_reply_to_tweetid"], h("11"));
+    assert_eq!(
+        t[1]["quoted_tweet_tweetid"],
+        h("99"),
+        "unknown author: hashed"
+    );
+}
+
+#[test]
+fn internal_columns_never_leave() {
+    let wd = Workdir::new();
+    wd.export(
+        &base_accounts(),
+        &[tweet("1", "1001", "x"), tweet("2", "1002", "y")],
+    );
+    let bundle = wd.build_ok(&[]);
+    let all = bundle.all_text();
+    for secret in [
+        "internal.example",
+        "+966500000000",
+        "203.0.113.77",
+        "198.51.100.23",
+        "device-4f1c9a",
+        "2019-11-01 10:00",
+    ] {
+        assert!(!all.contains(secret), "internal value {secret} leaked");
+    }
+    for col in [
+        "email",
+        "phone_number",
+        "registration_ip",
+        "network_role",
+        "cluster_id",
+        "suspended_at",
+        "client_ip",
+        "device_id",
+    ] {
+        let header = bundle.text("data/test_release_users_csv_hashed.csv");
+        assert!(!header.lines().next().unwrap().split(',').any(|c| c == col));
+        let header = bundle.text("data/test_release_tweets_csv_hashed_1.csv");
+        assert!(!header.lines().next().unwrap().split(',').any(|c| c == col));
+    }
+}
+
+#[test]
+fn the_key_appears_nowhere() {
+    let wd = Workdir::new();
+    wd.export(&base_accounts(), &[tweet("1", "1001", "x")]);
+    let out = wd.build(&[]);
+    assert_ok(&out);
+    let key = hex::decode(KEY_HEX).unwrap();
+    let zip = std::fs::read(wd.path("out/test_release.zip")).unwrap();
+    let bundle = Bundle::read(&wd.path("out/test_release.zip"));
+    let mut haystacks: Vec<Vec<u8>> = bundle.entries.iter().map(|(_, d)| d.clone()).collect();
+    haystacks.push(zip);
+    haystacks.push(out.stderr.clone());
+    haystacks.push(out.stdout.clone());
+    for h in haystacks {
+        assert!(!h.windows(32).any(|w| w == key.as_slice()));
+        let t = String::from_utf8_lossy(&h).to_ascii_lowercase();
+        assert!(!t.contains(KEY_HEX));
+    }
+}
