@@ -5,8 +5,9 @@
 //! the resolution of every output column against the headers. [`Plan::execute`] then
 //! streams the posts once and writes the bundle.
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 use std::path::PathBuf;
+use std::sync::mpsc;
 
 use crate::bundle::{BagInfo, BundleWriter, PayloadFile, PendingBundle};
 use crate::csvout;
@@ -95,8 +96,9 @@ pub struct Plan {
     by_id: HashMap<String, Option<usize>>,
     counts: Counts,
     users_columns: Vec<(usize, ColumnRule)>,
-    /// Published values of the account columns the posts file joins, per released account.
-    joined: Vec<Vec<String>>,
+    /// Published values of the account columns the posts file joins, per released
+    /// account, already CSV-escaped.
+    joined: Vec<Vec<Vec<u8>>>,
     tweets_path: PathBuf,
     tweets_header: csv::StringRecord,
     tweet_author: usize,
@@ -373,7 +375,9 @@ impl Plan {
                 .map_err(|m| {
                     Error::input(Location::cell(&accounts_path, a.line, &header[*i]), m)
                 })?;
-                values.push(v);
+                let mut escaped = Vec::with_capacity(v.len() + 2);
+                csvout::push_field(&mut escaped, &v);
+                values.push(escaped);
             }
             joined.push(values);
         }
@@ -564,25 +568,78 @@ impl Plan {
         Ok(bundle.end(self.released.len() as u64))
     }
 
+    /// Writes the posts files. Reading and transforming run on this thread; hashing,
+    /// compressing and writing on a second one, fed with chunks in order, so the
+    /// bytes are the same as a single-threaded write.
     fn write_tweets(&mut self, bundle: &mut BundleWriter, name: &str) -> Result<Vec<PayloadFile>> {
+        let large = self.policy.tweets_part_bytes > 3_500_000_000;
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel::<Chunk>(CHANNEL_CHUNKS);
+            let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<u8>>();
+            let writer = scope.spawn(move || -> Result<Vec<PayloadFile>> {
+                let mut parts = Vec::new();
+                let mut rows_written = None;
+                for chunk in rx {
+                    match chunk {
+                        Chunk::Begin(path) => {
+                            bundle.begin(&path, large)?;
+                            rows_written = Some(0);
+                        }
+                        Chunk::Data(buf) => {
+                            bundle.write(&buf)?;
+                            let _ = recycle_tx.send(buf);
+                        }
+                        Chunk::End(rows) => {
+                            rows_written.take();
+                            parts.push(bundle.end(rows));
+                        }
+                    }
+                }
+                Ok(parts)
+            });
+            let produced = self.transform_tweets(name, &tx, &recycle_rx);
+            drop(tx);
+            let written = writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            match (produced, written) {
+                (Err(e), _) => Err(e),
+                (Ok(_), Err(e)) => Err(e),
+                (Ok(true), Ok(parts)) => Ok(parts),
+                (Ok(false), Ok(_)) => unreachable!("the writer stops only on error"),
+            }
+        })
+    }
+
+    /// Streams `tweets.csv`, sending the published rows in chunks. Returns `false`
+    /// when the writer hung up (it failed; its error is the one to report).
+    fn transform_tweets(
+        &mut self,
+        name: &str,
+        tx: &mpsc::SyncSender<Chunk>,
+        recycled: &mpsc::Receiver<Vec<u8>>,
+    ) -> Result<bool> {
         let path = self.tweets_path.clone();
         let header = self.tweets_header.clone();
         let mut rdr = export::open_csv(&path)?;
         export::read_header(&path, &mut rdr)?;
         let post_ids = self.policy.pseudonymisation.post_ids;
         let limit = self.policy.tweets_part_bytes;
-        let large = limit > 3_500_000_000;
+        let part_name = |n: usize| format!("data/{name}_tweets_csv_hashed_{n}.csv");
         let mut header_row = Vec::new();
         csvout::push_row(&mut header_row, &self.policy.tweets.columns);
-        let mut row = Vec::with_capacity(4096);
-        let mut parts = Vec::new();
-        let mut part_rows = 0u64;
-        let mut values: Vec<String> = vec![String::new(); self.tweet_sources.len()];
-        let mut record = csv::StringRecord::new();
-        let part_name = |n: usize| format!("data/{name}_tweets_csv_hashed_{n}.csv");
+        let one_column = self.tweet_sources.len() == 1;
 
-        bundle.begin(&part_name(1), large)?;
-        bundle.write(&header_row)?;
+        let mut parts = 1;
+        let mut part_rows = 0u64;
+        let mut part_bytes = header_row.len() as u64;
+        let mut buf = Vec::with_capacity(CHUNK_BYTES + (1 << 16));
+        buf.extend_from_slice(&header_row);
+        if tx.send(Chunk::Begin(part_name(1))).is_err() {
+            return Ok(false);
+        }
+        let mut scratch = String::with_capacity(1024);
+        let mut record = csv::StringRecord::new();
         loop {
             match rdr.read_record(&mut record) {
                 Ok(true) => {}
@@ -590,11 +647,11 @@ impl Plan {
                 Err(e) => return Err(Error::csv(&path, Some(header.as_byte_record()), e)),
             }
             self.counts.posts_in_export += 1;
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
             let author = &record[self.tweet_author];
             let slot = match self.by_id.get(author) {
                 Some(slot) => *slot,
                 None => {
+                    let line = record.position().map_or(0, |p| p.line());
                     let loc = Location::cell(&path, line, &header[self.tweet_author]);
                     let msg = match export::check_id(author) {
                         Err(m) => m,
@@ -612,10 +669,13 @@ impl Plan {
                 published_id: &acc.published_id,
                 post_ids,
             };
-            for (src, v) in self.tweet_sources.iter().zip(values.iter_mut()) {
-                v.clear();
+            let row_start = buf.len();
+            for (i, src) in self.tweet_sources.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
                 match src {
-                    Source::Account { slot: j } => v.push_str(&self.joined[slot][*j]),
+                    Source::Account { slot: j } => buf.extend_from_slice(&self.joined[slot][*j]),
                     Source::Tweet {
                         index,
                         rule,
@@ -626,35 +686,76 @@ impl Plan {
                             PostAuthor::Column(c) => self.registry.id_is_private(&record[*c]),
                             PostAuthor::Unknown => true,
                         };
+                        scratch.clear();
                         apply(
                             rule.action_for(acc.private),
                             &record[*index],
                             &ctx,
                             post_private,
                             &self.registry,
-                            v,
+                            &mut scratch,
                         )
                         .map_err(|m| {
+                            let line = record.position().map_or(0, |p| p.line());
                             Error::input(Location::cell(&path, line, &header[*index]), m)
                         })?;
+                        csvout::push_field(&mut buf, &scratch);
                     }
                 }
             }
-            row.clear();
-            csvout::push_row(&mut row, &values);
-            if part_rows > 0 && bundle.current_bytes() + row.len() as u64 > limit {
-                parts.push(bundle.end(part_rows));
-                part_rows = 0;
-                bundle.begin(&part_name(parts.len() + 1), large)?;
-                bundle.write(&header_row)?;
+            if one_column && buf.len() == row_start {
+                buf.extend_from_slice(b"\"\"");
             }
-            bundle.write(&row)?;
+            buf.push(b'\n');
+            let row_len = (buf.len() - row_start) as u64;
+            if part_rows > 0 && part_bytes + row_len > limit {
+                // This row opens the next part.
+                let row = buf.split_off(row_start);
+                let sent = tx.send(Chunk::Data(std::mem::take(&mut buf))).is_ok()
+                    && tx.send(Chunk::End(part_rows)).is_ok()
+                    && tx.send(Chunk::Begin(part_name(parts + 1))).is_ok();
+                if !sent {
+                    return Ok(false);
+                }
+                parts += 1;
+                buf = recycled.try_recv().unwrap_or_default();
+                buf.clear();
+                buf.extend_from_slice(&header_row);
+                buf.extend_from_slice(&row);
+                part_rows = 0;
+                part_bytes = header_row.len() as u64;
+            }
+            part_bytes += row_len;
             part_rows += 1;
             self.counts.posts_released += 1;
+            if buf.len() >= CHUNK_BYTES {
+                let next = recycled
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + (1 << 16)));
+                if tx.send(Chunk::Data(std::mem::replace(&mut buf, next))).is_err() {
+                    return Ok(false);
+                }
+                buf.clear();
+            }
         }
-        parts.push(bundle.end(part_rows));
-        Ok(parts)
+        let sent = tx.send(Chunk::Data(buf)).is_ok() && tx.send(Chunk::End(part_rows)).is_ok();
+        Ok(sent)
     }
+}
+
+/// Bytes of published rows sent to the writer thread at a time.
+const CHUNK_BYTES: usize = 1 << 20;
+/// Chunks in flight between the threads (bounds memory: about this many MiB).
+const CHANNEL_CHUNKS: usize = 8;
+
+/// What the transforming thread sends the writing thread, in order.
+enum Chunk {
+    /// Start a posts file at this path.
+    Begin(String),
+    /// Bytes of the current file.
+    Data(Vec<u8>),
+    /// End the current file, which holds this many rows.
+    End(u64),
 }
 
 /// Runs a whole build.

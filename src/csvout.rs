@@ -7,18 +7,21 @@
 /// Appends one field, quoted when needed.
 pub fn push_field(out: &mut Vec<u8>, field: &str) {
     let b = field.as_bytes();
-    if b.iter().any(|&c| matches!(c, b',' | b'"' | b'\n' | b'\r')) {
-        out.push(b'"');
-        for &c in b {
-            if c == b'"' {
-                out.push(b'"');
-            }
-            out.push(c);
-        }
-        out.push(b'"');
-    } else {
+    let needs_quotes =
+        memchr::memchr3(b',', b'"', b'\n', b).is_some() || memchr::memchr(b'\r', b).is_some();
+    if !needs_quotes {
         out.extend_from_slice(b);
+        return;
     }
+    out.push(b'"');
+    let mut rest = b;
+    while let Some(i) = memchr::memchr(b'"', rest) {
+        out.extend_from_slice(&rest[..=i]);
+        out.push(b'"');
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
 }
 
 /// Appends a whole row, fields separated by commas and ended by `\n`.

@@ -6,7 +6,9 @@
 //! registry does not know is pseudonymised on sight (fail closed): an unknown user
 //! ID with the account scheme, an unknown handle with the handle scheme.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+
+use ahash::AHashMap as HashMap;
 
 use crate::export::Export;
 use crate::pseudonym::Pseudonymizer;
@@ -41,9 +43,9 @@ pub fn is_pseudonymised(followers: Option<u64>, threshold: u64) -> bool {
 impl Registry {
     /// Classifies every account of the export and the directory.
     pub fn new(export: &Export, threshold: u64, pseudonymizer: Pseudonymizer) -> Self {
-        let mut ids = HashMap::new();
-        let mut handles: HashMap<String, Published> = HashMap::new();
-        let mut handle_owner: HashMap<String, String> = HashMap::new();
+        let mut ids = HashMap::default();
+        let mut handles: HashMap<String, Published> = HashMap::default();
+        let mut handle_owner: HashMap<String, String> = HashMap::default();
         let entries = export
             .accounts
             .iter()
@@ -118,13 +120,12 @@ impl Registry {
 
     /// What a screen name mentioned by handle becomes (case-insensitive).
     /// Returns `None` when it is published as written.
-    pub fn publish_handle(&self, name: &str) -> Option<String> {
-        let lower = name.to_ascii_lowercase();
-        match self.handles.get(&lower) {
+    pub fn publish_handle(&self, name: &str) -> Option<Cow<'_, str>> {
+        with_ascii_lowercase(name, |lower| match self.handles.get(lower) {
             Some(Published::Public) => None,
-            Some(Published::Pseudonym(p)) => Some(p.clone()),
-            None => Some(self.pseudonymizer.handle(&lower)),
-        }
+            Some(Published::Pseudonym(p)) => Some(Cow::Borrowed(p.as_str())),
+            None => Some(Cow::Owned(self.pseudonymizer.handle(lower))),
+        })
     }
 
     /// Whether `name` is the screen name of a known public account.
@@ -143,10 +144,8 @@ impl Registry {
         }
         let hit = if token.bytes().all(|b| b.is_ascii_digit()) {
             self.ids.get(token)
-        } else if token.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.handles.get(&token.to_ascii_lowercase())
         } else {
-            self.handles.get(token)
+            with_ascii_lowercase(token, |lower| self.handles.get(lower))
         };
         match hit {
             Some(Published::Pseudonym(p)) => Some(p),
@@ -161,5 +160,23 @@ impl Registry {
             .chain(self.handles.iter())
             .filter(|(_, p)| matches!(p, Published::Pseudonym(_)))
             .map(|(k, _)| k.as_str())
+    }
+}
+
+/// Calls `f` with the ASCII-lowercase form of `s`, without allocating for short
+/// strings (handles are at most a few dozen bytes).
+fn with_ascii_lowercase<T>(s: &str, f: impl FnOnce(&str) -> T) -> T {
+    if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return f(s);
+    }
+    let mut buf = [0u8; 64];
+    if s.len() <= buf.len() {
+        let b = &mut buf[..s.len()];
+        b.copy_from_slice(s.as_bytes());
+        b.make_ascii_lowercase();
+        // Lowercasing ASCII bytes keeps UTF-8 valid.
+        f(std::str::from_utf8(b).expect("ASCII lowercasing keeps UTF-8"))
+    } else {
+        f(&s.to_ascii_lowercase())
     }
 }

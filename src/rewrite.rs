@@ -15,6 +15,8 @@
 //!   (case-insensitive) or user ID of a known pseudonymised account. This catches
 //!   names written without `@`, which a mention rule alone would leave raw.
 
+use std::borrow::Cow;
+
 use crate::identity::Registry;
 use crate::policy::PostIds;
 
@@ -125,13 +127,12 @@ pub fn rewrite_text(text: &str, reg: &Registry, post_ids: PostIds, out: &mut Str
             i += 1;
         }
         let word = &text[start..i];
-        let replacement: Option<String> = match context(bytes, start) {
+        let replacement: Option<Cow<'_, str>> = match context(bytes, start) {
             Context::Mention | Context::IntentName => reg.publish_handle(word),
             Context::Link => {
-                let lower = word.to_ascii_lowercase();
-                let reserved = RESERVED_PATHS.contains(&lower.as_str());
+                let reserved = RESERVED_PATHS.iter().any(|r| r.eq_ignore_ascii_case(word));
                 let (replacement, link_private) = if reserved {
-                    (reg.private_token(word).map(str::to_string), true)
+                    (reg.private_token(word).map(Cow::Borrowed), true)
                 } else {
                     let r = reg.publish_handle(word);
                     let private = r.is_some();
@@ -165,12 +166,12 @@ pub fn rewrite_text(text: &str, reg: &Registry, post_ids: PostIds, out: &mut Str
                 if word.bytes().all(|b| b.is_ascii_digit()) {
                     let mut s = String::new();
                     reg.publish_id(word, &mut s);
-                    (s != word).then_some(s)
+                    (s != word).then_some(Cow::Owned(s))
                 } else {
                     None
                 }
             }
-            Context::Plain => reg.private_token(word).map(str::to_string),
+            Context::Plain => reg.private_token(word).map(Cow::Borrowed),
         };
         if let Some(r) = replacement {
             out.push_str(&text[copied..start]);
