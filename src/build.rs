@@ -35,6 +35,8 @@ pub struct BuildOptions {
     pub seed: Option<String>,
     /// Replace an existing bundle.
     pub force: bool,
+    /// Threads to use (1: everything on one thread). Never changes the output.
+    pub threads: usize,
 }
 
 /// What a build produced.
@@ -105,6 +107,7 @@ pub struct Plan {
     tweet_sources: Vec<Source>,
     bundle_path: PathBuf,
     force: bool,
+    threads: usize,
     warnings: Vec<String>,
 }
 
@@ -399,6 +402,7 @@ impl Plan {
             tweet_sources,
             bundle_path,
             force: opts.force,
+            threads: opts.threads,
             warnings,
         })
     }
@@ -568,37 +572,56 @@ impl Plan {
         Ok(bundle.end(self.released.len() as u64))
     }
 
-    /// Writes the posts files. Reading and transforming run on this thread; hashing,
-    /// compressing and writing on a second one, fed with chunks in order, so the
-    /// bytes are the same as a single-threaded write.
+    /// Writes the posts files. With two or more threads, reading and transforming
+    /// run on this thread and hashing, compressing and writing on a second one, fed
+    /// with chunks in order; with one, everything runs here. The bytes are the same.
     fn write_tweets(&mut self, bundle: &mut BundleWriter, name: &str) -> Result<Vec<PayloadFile>> {
         let large = self.policy.tweets_part_bytes > 3_500_000_000;
+        if self.threads < 2 {
+            let mut sink = InlineSink {
+                bundle,
+                large,
+                parts: Vec::new(),
+                error: None,
+                spare: Vec::new(),
+            };
+            let produced = self.transform_tweets(name, &mut sink)?;
+            return match (produced, sink.error) {
+                (_, Some(e)) => Err(e),
+                (_, None) => Ok(sink.parts),
+            };
+        }
         std::thread::scope(|scope| {
             let (tx, rx) = mpsc::sync_channel::<Chunk>(CHANNEL_CHUNKS);
             let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<u8>>();
             let writer = scope.spawn(move || -> Result<Vec<PayloadFile>> {
-                let mut parts = Vec::new();
-                let mut rows_written = None;
+                let mut sink = InlineSink {
+                    bundle,
+                    large,
+                    parts: Vec::new(),
+                    error: None,
+                    spare: Vec::new(),
+                };
                 for chunk in rx {
-                    match chunk {
-                        Chunk::Begin(path) => {
-                            bundle.begin(&path, large)?;
-                            rows_written = Some(0);
-                        }
-                        Chunk::Data(buf) => {
-                            bundle.write(&buf)?;
-                            let _ = recycle_tx.send(buf);
-                        }
-                        Chunk::End(rows) => {
-                            rows_written.take();
-                            parts.push(bundle.end(rows));
-                        }
+                    if !sink.send(chunk) {
+                        break;
+                    }
+                    let spare = std::mem::take(&mut sink.spare);
+                    if spare.capacity() > 0 {
+                        let _ = recycle_tx.send(spare);
                     }
                 }
-                Ok(parts)
+                match sink.error {
+                    Some(e) => Err(e),
+                    None => Ok(sink.parts),
+                }
             });
-            let produced = self.transform_tweets(name, &tx, &recycle_rx);
-            drop(tx);
+            let mut sink = ChannelSink {
+                tx,
+                recycled: recycle_rx,
+            };
+            let produced = self.transform_tweets(name, &mut sink);
+            drop(sink);
             let written = writer
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -613,12 +636,7 @@ impl Plan {
 
     /// Streams `tweets.csv`, sending the published rows in chunks. Returns `false`
     /// when the writer hung up (it failed; its error is the one to report).
-    fn transform_tweets(
-        &mut self,
-        name: &str,
-        tx: &mpsc::SyncSender<Chunk>,
-        recycled: &mpsc::Receiver<Vec<u8>>,
-    ) -> Result<bool> {
+    fn transform_tweets(&mut self, name: &str, sink: &mut impl ChunkSink) -> Result<bool> {
         let path = self.tweets_path.clone();
         let header = self.tweets_header.clone();
         let mut rdr = export::open_csv(&path)?;
@@ -635,7 +653,7 @@ impl Plan {
         let mut part_bytes = header_row.len() as u64;
         let mut buf = Vec::with_capacity(CHUNK_BYTES + (1 << 16));
         buf.extend_from_slice(&header_row);
-        if tx.send(Chunk::Begin(part_name(1))).is_err() {
+        if !sink.send(Chunk::Begin(part_name(1))) {
             return Ok(false);
         }
         let mut scratch = String::with_capacity(1024);
@@ -711,15 +729,14 @@ impl Plan {
             if part_rows > 0 && part_bytes + row_len > limit {
                 // This row opens the next part.
                 let row = buf.split_off(row_start);
-                let sent = tx.send(Chunk::Data(std::mem::take(&mut buf))).is_ok()
-                    && tx.send(Chunk::End(part_rows)).is_ok()
-                    && tx.send(Chunk::Begin(part_name(parts + 1))).is_ok();
+                let sent = sink.send(Chunk::Data(std::mem::take(&mut buf)))
+                    && sink.send(Chunk::End(part_rows))
+                    && sink.send(Chunk::Begin(part_name(parts + 1)));
                 if !sent {
                     return Ok(false);
                 }
                 parts += 1;
-                buf = recycled.try_recv().unwrap_or_default();
-                buf.clear();
+                buf = sink.spare();
                 buf.extend_from_slice(&header_row);
                 buf.extend_from_slice(&row);
                 part_rows = 0;
@@ -729,17 +746,13 @@ impl Plan {
             part_rows += 1;
             self.counts.posts_released += 1;
             if buf.len() >= CHUNK_BYTES {
-                let next = recycled
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + (1 << 16)));
-                if tx.send(Chunk::Data(std::mem::replace(&mut buf, next))).is_err() {
+                let next = sink.spare();
+                if !sink.send(Chunk::Data(std::mem::replace(&mut buf, next))) {
                     return Ok(false);
                 }
-                buf.clear();
             }
         }
-        let sent = tx.send(Chunk::Data(buf)).is_ok() && tx.send(Chunk::End(part_rows)).is_ok();
-        Ok(sent)
+        Ok(sink.send(Chunk::Data(buf)) && sink.send(Chunk::End(part_rows)))
     }
 }
 
@@ -748,7 +761,74 @@ const CHUNK_BYTES: usize = 1 << 20;
 /// Chunks in flight between the threads (bounds memory: about this many MiB).
 const CHANNEL_CHUNKS: usize = 8;
 
-/// What the transforming thread sends the writing thread, in order.
+/// Where the transformed posts go, chunk by chunk, in order.
+trait ChunkSink {
+    /// Takes a chunk; `false` when writing failed and the build must stop.
+    fn send(&mut self, chunk: Chunk) -> bool;
+    /// An empty buffer for the next chunk (recycled when possible).
+    fn spare(&mut self) -> Vec<u8>;
+}
+
+/// Writes chunks into the bundle on the calling thread.
+struct InlineSink<'a> {
+    bundle: &'a mut BundleWriter,
+    large: bool,
+    parts: Vec<PayloadFile>,
+    error: Option<Error>,
+    spare: Vec<u8>,
+}
+
+impl ChunkSink for InlineSink<'_> {
+    fn send(&mut self, chunk: Chunk) -> bool {
+        let result = match chunk {
+            Chunk::Begin(path) => self.bundle.begin(&path, self.large),
+            Chunk::Data(mut buf) => {
+                let r = self.bundle.write(&buf);
+                buf.clear();
+                self.spare = buf;
+                r
+            }
+            Chunk::End(rows) => {
+                self.parts.push(self.bundle.end(rows));
+                Ok(())
+            }
+        };
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                self.error = Some(e);
+                false
+            }
+        }
+    }
+
+    fn spare(&mut self) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut self.spare);
+        buf.reserve(CHUNK_BYTES + (1 << 16));
+        buf
+    }
+}
+
+/// Sends chunks to a writer thread.
+struct ChannelSink {
+    tx: mpsc::SyncSender<Chunk>,
+    recycled: mpsc::Receiver<Vec<u8>>,
+}
+
+impl ChunkSink for ChannelSink {
+    fn send(&mut self, chunk: Chunk) -> bool {
+        self.tx.send(chunk).is_ok()
+    }
+
+    fn spare(&mut self) -> Vec<u8> {
+        let mut buf = self.recycled.try_recv().unwrap_or_default();
+        buf.clear();
+        buf.reserve(CHUNK_BYTES + (1 << 16));
+        buf
+    }
+}
+
+/// What the transforming side sends the writing side, in order.
 enum Chunk {
     /// Start a posts file at this path.
     Begin(String),

@@ -24,6 +24,7 @@
 //!     out_dir: "target".into(),
 //!     seed: Some("demo-only-seed".into()),
 //!     force: true,
+//!     threads: 2,
 //! })?;
 //! println!("{} accounts released", summary.counts.released_accounts);
 //! # Ok::<(), disclose::error::Error>(())

@@ -78,6 +78,10 @@ enum Command {
         /// Replace an existing bundle.
         #[arg(long)]
         force: bool,
+        /// Threads (default: 2 when the machine has two cores or more). The bundle's
+        /// bytes never depend on it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
         /// Print a JSON summary on stdout instead of the human summary.
         #[arg(long)]
         json: bool,
@@ -115,6 +119,10 @@ fn main() -> ExitCode {
     }
 }
 
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+}
+
 fn print_json(value: &serde_json::Value) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
@@ -145,9 +153,11 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             out,
             seed,
             force,
+            threads,
             json,
             quiet,
         } => {
+            let threads = threads.map_or_else(default_threads, usize::from);
             let summary = build(&BuildOptions {
                 policy,
                 input,
@@ -155,6 +165,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 out_dir: out,
                 seed,
                 force,
+                threads,
             })?;
             if !quiet {
                 for w in &summary.warnings {

@@ -397,3 +397,49 @@ fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
 }
+
+#[test]
+fn bundle_bytes_do_not_depend_on_threads() {
+    // The example export: several 1 MiB chunks, and parts that end mid-chunk.
+    let wd = Workdir::new();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/export");
+    for f in ["accounts.csv", "tweets.csv", "directory.csv"] {
+        fs::copy(src.join(f), wd.path(&format!("export/{f}"))).unwrap();
+    }
+    wd.edit_policy(
+        "tweets_part_bytes = 1_000_000_000",
+        "tweets_part_bytes = 700_000",
+    );
+    let mut bundles = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let dir = format!("out-{threads}");
+        fs::create_dir(wd.path(&dir)).unwrap();
+        let out = wd.run(&[
+            "build",
+            "--policy",
+            "policy.toml",
+            "--input",
+            "export",
+            "--key-file",
+            "key",
+            "--out",
+            &dir,
+            "--seed",
+            "test-seed",
+            "--threads",
+            threads,
+        ]);
+        assert_ok(&out);
+        bundles.push(fs::read(wd.path(&format!("{dir}/test_release.zip"))).unwrap());
+    }
+    let parts = Bundle::read(&wd.path("out-1/test_release.zip"))
+        .entries
+        .iter()
+        .filter(|(n, _)| n.contains("_tweets_csv_hashed_"))
+        .count();
+    assert!(parts >= 3, "expected several parts, got {parts}");
+    assert!(
+        bundles[0] == bundles[1] && bundles[1] == bundles[2],
+        "bytes depend on threads"
+    );
+}
