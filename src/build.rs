@@ -13,15 +13,15 @@ use crate::bundle::{BagInfo, BundleWriter, PayloadFile, PendingBundle};
 use crate::csvout;
 use crate::error::{Error, Location, Result};
 use crate::export::{self, Export, Role};
-use crate::identity::{is_pseudonymised, Registry};
-use crate::policy::{Action, ColumnRule, Policy, Table};
+use crate::identity::{is_pseudonymised, References, Registry};
+use crate::policy::{Action, ColumnRule, Compression, Policy, Table};
 use crate::pseudonym::{Key, Pseudonymizer};
 use crate::record::{self, Counts, PublishedColumn, SamplingRecord, SizeRule};
 use crate::sample::{self, Member, SampleSize};
 use crate::transform::{apply, RowContext};
 
 /// What `disclose build` is asked to do.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BuildOptions {
     /// The policy file.
     pub policy: PathBuf,
@@ -37,6 +37,48 @@ pub struct BuildOptions {
     pub force: bool,
     /// Threads to use (1: everything on one thread). Never changes the output.
     pub threads: usize,
+    /// Called as the posts are read, with (bytes read, total bytes of tweets.csv).
+    pub progress: Option<Progress>,
+}
+
+/// A progress callback: (bytes of tweets.csv read, its total size).
+pub type Progress = std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+impl std::fmt::Debug for BuildOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildOptions")
+            .field("policy", &self.policy)
+            .field("input", &self.input)
+            .field("out_dir", &self.out_dir)
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a plan reads: everything but where the bundle goes.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// The policy file.
+    pub policy: PathBuf,
+    /// The export directory.
+    pub input: PathBuf,
+    /// The release key file; without one (a dry run) pseudonyms use a throwaway key.
+    pub key_file: Option<PathBuf>,
+    /// The sampling seed, overriding the policy's.
+    pub seed: Option<String>,
+}
+
+/// What one pass over the posts found, besides the rows themselves.
+#[derive(Debug, Clone, Default)]
+pub struct PostFigures {
+    /// Released posts per month (`YYYY-MM` of `tweet_time`).
+    pub per_month: std::collections::BTreeMap<String, u64>,
+    /// Released posts by pseudonymised accounts.
+    pub by_pseudonymised: u64,
+    /// Accounts the released values refer to.
+    pub references: References,
+    /// Bytes of the posts files, uncompressed.
+    pub bytes: u64,
 }
 
 /// What a build produced.
@@ -44,6 +86,8 @@ pub struct BuildOptions {
 pub struct BuildSummary {
     /// The bundle's path.
     pub bundle: PathBuf,
+    /// The release report's path (beside the bundle, never inside).
+    pub report: PathBuf,
     /// Its size in bytes.
     pub bundle_bytes: u64,
     /// Account and post counts.
@@ -54,6 +98,8 @@ pub struct BuildSummary {
     pub sampling: Option<SamplingRecord>,
     /// Things the user should know (a world-readable key file, ...).
     pub warnings: Vec<String>,
+    /// Everything the plan decided and the posts pass found.
+    pub plan: crate::plan::PlanReport,
 }
 
 /// One released account, ready to publish.
@@ -89,7 +135,8 @@ enum PostAuthor {
 /// Everything decided before the posts are read.
 pub struct Plan {
     policy: Policy,
-    fingerprint: String,
+    /// `None` in a dry run without a key.
+    fingerprint: Option<String>,
     export: Export,
     registry: Registry,
     sampling: Option<SamplingRecord>,
@@ -105,43 +152,31 @@ pub struct Plan {
     tweets_header: csv::StringRecord,
     tweet_author: usize,
     tweet_sources: Vec<Source>,
-    bundle_path: PathBuf,
-    force: bool,
-    threads: usize,
+    /// Index of `tweet_time` in tweets.csv, for posts per month.
+    tweet_time: Option<usize>,
     warnings: Vec<String>,
+    posts: PostFigures,
 }
 
 impl Plan {
     /// Checks everything and decides everything that needs no pass over the posts.
-    pub fn new(opts: &BuildOptions) -> Result<Self> {
+    pub fn new(opts: &Inputs) -> Result<Self> {
         let policy = Policy::load(&opts.policy)?;
         let mut warnings = Vec::new();
-        let (key, warn) = Key::read(&opts.key_file)?;
-        warnings.extend(warn);
-
-        let out_dir = &opts.out_dir;
-        if !out_dir.is_dir() {
-            return Err(Error::Usage(format!(
-                "output directory {} does not exist",
-                out_dir.display()
-            )));
-        }
-        if let (Ok(o), Ok(i)) = (out_dir.canonicalize(), opts.input.canonicalize()) {
-            if o.starts_with(&i) {
-                return Err(Error::Usage(format!(
-                    "output directory {} is inside the input directory {}: write the bundle elsewhere",
-                    out_dir.display(),
-                    opts.input.display()
-                )));
+        let (key, fingerprint) = match &opts.key_file {
+            Some(path) => {
+                let (key, warn) = Key::read(path)?;
+                warnings.extend(warn);
+                let fp = key.fingerprint();
+                (key, Some(fp))
             }
-        }
-        let bundle_path = out_dir.join(format!("{}.zip", policy.release.name));
-        if bundle_path.exists() && !opts.force {
-            return Err(Error::Usage(format!(
-                "{} already exists; pass --force to replace it",
-                bundle_path.display()
-            )));
-        }
+            None => {
+                use rand::RngCore;
+                let mut bytes = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut bytes);
+                (Key::from_bytes(bytes), None)
+            }
+        };
 
         let seed = match &policy.sample {
             None => None,
@@ -386,7 +421,7 @@ impl Plan {
         }
 
         Ok(Plan {
-            fingerprint: key.fingerprint(),
+            fingerprint,
             policy,
             export,
             registry,
@@ -397,13 +432,12 @@ impl Plan {
             users_columns,
             joined,
             tweets_path,
+            tweet_time: tweets_header.iter().position(|h| h == "tweet_time"),
             tweets_header,
             tweet_author,
             tweet_sources,
-            bundle_path,
-            force: opts.force,
-            threads: opts.threads,
             warnings,
+            posts: PostFigures::default(),
         })
     }
 
@@ -450,12 +484,16 @@ impl Plan {
 
     /// Streams the posts, writes the bundle beside its final path and renames it
     /// into place when complete.
-    pub fn execute(mut self) -> Result<BuildSummary> {
-        let pending = PendingBundle::create(&self.bundle_path, self.force)?;
+    pub fn execute(mut self, opts: &BuildOptions) -> Result<BuildSummary> {
+        let bundle_path = check_output(opts, &self.policy.release.name)?;
+        let Some(fingerprint) = self.fingerprint.clone() else {
+            return Err(Error::Usage("a build needs --key-file".into()));
+        };
+        let pending = PendingBundle::create(&bundle_path, opts.force)?;
         let name = self.policy.release.name.clone();
         let mut bundle = BundleWriter::new(
             pending.file()?,
-            &self.bundle_path,
+            &bundle_path,
             &name,
             &self.policy.release.date,
             self.policy.compression,
@@ -471,7 +509,7 @@ impl Plan {
         });
 
         // Posts.
-        let parts = self.write_tweets(&mut bundle, &name)?;
+        let parts = self.write_tweets(&mut bundle, &name, opts.threads, opts.progress.as_ref())?;
         let tweet_columns = self.tweets_published();
         let many = parts.len() > 1;
         for (i, file) in parts.into_iter().enumerate() {
@@ -488,7 +526,7 @@ impl Plan {
 
         let dict = record::dictionary(
             &self.policy,
-            &self.fingerprint,
+            &fingerprint,
             self.sampling.as_ref(),
             &self.counts,
             &tables,
@@ -501,7 +539,7 @@ impl Plan {
         let files_so_far = bundle.files().to_vec();
         let disclosure = record::disclosure_json(
             &self.policy,
-            &self.fingerprint,
+            &fingerprint,
             self.sampling.as_ref(),
             &self.counts,
             &files_so_far,
@@ -519,18 +557,67 @@ impl Plan {
         let file = bundle.finish(&info)?;
         let bundle_bytes = file
             .metadata()
-            .map_err(|e| Error::io(&self.bundle_path, e))?
+            .map_err(|e| Error::io(&bundle_path, e))?
             .len();
         drop(file);
-        pending.persist(self.force)?;
+        pending.persist(opts.force)?;
+        let plan = self.report(Some(bundle_bytes));
+        let report_path = opts.out_dir.join(format!("{name}.report.html"));
+        write_atomically(
+            &report_path,
+            crate::report::render_html(&plan, &format!("{name}.zip")).as_bytes(),
+        )?;
         Ok(BuildSummary {
-            bundle: self.bundle_path.clone(),
+            bundle: bundle_path,
+            report: report_path,
             bundle_bytes,
-            counts: std::mem::take(&mut self.counts),
+            counts: self.counts.clone(),
             files,
-            sampling: self.sampling.take(),
+            sampling: self.sampling.clone(),
             warnings: std::mem::take(&mut self.warnings),
+            plan,
         })
+    }
+
+    /// Everything `build` would decide and find, without writing a bundle: the posts
+    /// are transformed and counted, and a sample of them compressed to estimate the
+    /// bundle's size.
+    pub fn dry_run(mut self, progress: Option<&Progress>) -> Result<crate::plan::PlanReport> {
+        let mut sink = EstimateSink::new(self.policy.compression);
+        let name = self.policy.release.name.clone();
+        self.posts_pass(&name, &mut sink, progress)?;
+        let users_bytes: u64 = self.estimate_users_bytes();
+        // The records, dictionary and bag files add a few kilobytes.
+        let estimate = sink.estimate(self.posts.bytes + users_bytes) + 16_384;
+        Ok(self.report(Some(estimate)))
+    }
+
+    fn report(&self, bundle_bytes: Option<u64>) -> crate::plan::PlanReport {
+        crate::plan::PlanReport::new(&crate::plan::PlanParts {
+            policy: &self.policy,
+            export: &self.export,
+            registry: &self.registry,
+            counts: &self.counts,
+            sampling: self.sampling.as_ref(),
+            released: self.released.iter().map(|r| (r.index, r.private)).collect(),
+            tweets_header: &self.tweets_header,
+            posts: &self.posts,
+            bundle_bytes,
+            warnings: &self.warnings,
+        })
+    }
+
+    fn estimate_users_bytes(&self) -> u64 {
+        self.released
+            .iter()
+            .map(|r| {
+                let a = &self.export.accounts[r.index];
+                self.users_columns
+                    .iter()
+                    .map(|(i, _)| a.record[*i].len() as u64 + 1)
+                    .sum::<u64>()
+            })
+            .sum()
     }
 
     fn write_users(&self, bundle: &mut BundleWriter, name: &str) -> Result<PayloadFile> {
@@ -575,9 +662,15 @@ impl Plan {
     /// Writes the posts files. With two or more threads, reading and transforming
     /// run on this thread and hashing, compressing and writing on a second one, fed
     /// with chunks in order; with one, everything runs here. The bytes are the same.
-    fn write_tweets(&mut self, bundle: &mut BundleWriter, name: &str) -> Result<Vec<PayloadFile>> {
+    fn write_tweets(
+        &mut self,
+        bundle: &mut BundleWriter,
+        name: &str,
+        threads: usize,
+        progress: Option<&Progress>,
+    ) -> Result<Vec<PayloadFile>> {
         let large = self.policy.tweets_part_bytes > 3_500_000_000;
-        if self.threads < 2 {
+        if threads < 2 {
             let mut sink = InlineSink {
                 bundle,
                 large,
@@ -585,7 +678,7 @@ impl Plan {
                 error: None,
                 spare: Vec::new(),
             };
-            let produced = self.transform_tweets(name, &mut sink)?;
+            let produced = self.posts_pass(name, &mut sink, progress)?;
             return match (produced, sink.error) {
                 (_, Some(e)) => Err(e),
                 (_, None) => Ok(sink.parts),
@@ -620,7 +713,7 @@ impl Plan {
                 tx,
                 recycled: recycle_rx,
             };
-            let produced = self.transform_tweets(name, &mut sink);
+            let produced = self.posts_pass(name, &mut sink, progress);
             drop(sink);
             let written = writer
                 .join()
@@ -636,7 +729,25 @@ impl Plan {
 
     /// Streams `tweets.csv`, sending the published rows in chunks. Returns `false`
     /// when the writer hung up (it failed; its error is the one to report).
-    fn transform_tweets(&mut self, name: &str, sink: &mut impl ChunkSink) -> Result<bool> {
+    fn posts_pass(
+        &mut self,
+        name: &str,
+        sink: &mut impl ChunkSink,
+        progress: Option<&Progress>,
+    ) -> Result<bool> {
+        self.registry.record();
+        let result = self.transform_tweets(name, sink, progress);
+        self.posts.references = self.registry.take_references();
+        result
+    }
+
+    fn transform_tweets(
+        &mut self,
+        name: &str,
+        sink: &mut impl ChunkSink,
+        progress: Option<&Progress>,
+    ) -> Result<bool> {
+        let total = std::fs::metadata(&self.tweets_path).map_or(0, |m| m.len());
         let path = self.tweets_path.clone();
         let header = self.tweets_header.clone();
         let mut rdr = export::open_csv(&path)?;
@@ -665,6 +776,11 @@ impl Plan {
                 Err(e) => return Err(Error::csv(&path, Some(header.as_byte_record()), e)),
             }
             self.counts.posts_in_export += 1;
+            if self.counts.posts_in_export % 8192 == 0 {
+                if let Some(p) = progress {
+                    p(record.position().map_or(0, |p| p.byte()), total);
+                }
+            }
             let author = &record[self.tweet_author];
             let slot = match self.by_id.get(author) {
                 Some(slot) => *slot,
@@ -745,6 +861,19 @@ impl Plan {
             part_bytes += row_len;
             part_rows += 1;
             self.counts.posts_released += 1;
+            self.posts.bytes += row_len;
+            if acc.private {
+                self.posts.by_pseudonymised += 1;
+            }
+            if let Some(t) = self.tweet_time {
+                let month = record[t].get(..7).unwrap_or("");
+                match self.posts.per_month.get_mut(month) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.posts.per_month.insert(month.to_string(), 1);
+                    }
+                }
+            }
             if buf.len() >= CHUNK_BYTES {
                 let next = sink.spare();
                 if !sink.send(Chunk::Data(std::mem::replace(&mut buf, next))) {
@@ -752,6 +881,10 @@ impl Plan {
                 }
             }
         }
+        if let Some(p) = progress {
+            p(total, total);
+        }
+        self.posts.bytes += header_row.len() as u64 * parts as u64;
         Ok(sink.send(Chunk::Data(buf)) && sink.send(Chunk::End(part_rows)))
     }
 }
@@ -809,6 +942,75 @@ impl ChunkSink for InlineSink<'_> {
     }
 }
 
+/// Counts the posts files' bytes and compresses the first few chunks, to estimate
+/// the bundle's size in a dry run.
+struct EstimateSink {
+    compression: Compression,
+    sampled_in: u64,
+    sampled_out: u64,
+    spare: Vec<u8>,
+}
+
+/// How much of the posts a dry run compresses to estimate the ratio.
+const ESTIMATE_SAMPLE_BYTES: u64 = 8 << 20;
+
+impl EstimateSink {
+    fn new(compression: Compression) -> Self {
+        EstimateSink {
+            compression,
+            sampled_in: 0,
+            sampled_out: 0,
+            spare: Vec::new(),
+        }
+    }
+
+    /// The estimated compressed size of `uncompressed` bytes of CSV.
+    fn estimate(&self, uncompressed: u64) -> u64 {
+        let ratio = if self.sampled_in == 0 {
+            1.0
+        } else {
+            self.sampled_out as f64 / self.sampled_in as f64
+        };
+        (uncompressed as f64 * ratio) as u64
+    }
+}
+
+impl ChunkSink for EstimateSink {
+    fn send(&mut self, chunk: Chunk) -> bool {
+        if let Chunk::Data(mut buf) = chunk {
+            if self.sampled_in < ESTIMATE_SAMPLE_BYTES {
+                let level = match self.compression {
+                    Compression::Deflate(l) => Some(u32::from(l)),
+                    Compression::Stored => None,
+                };
+                let out = match level {
+                    Some(l) => {
+                        use std::io::Write;
+                        let mut enc = flate2::write::DeflateEncoder::new(
+                            Vec::new(),
+                            flate2::Compression::new(l),
+                        );
+                        let _ = enc.write_all(&buf);
+                        enc.finish().map_or(buf.len(), |v| v.len())
+                    }
+                    None => buf.len(),
+                };
+                self.sampled_in += buf.len() as u64;
+                self.sampled_out += out as u64;
+            }
+            buf.clear();
+            self.spare = buf;
+        }
+        true
+    }
+
+    fn spare(&mut self) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut self.spare);
+        buf.reserve(CHUNK_BYTES + (1 << 16));
+        buf
+    }
+}
+
 /// Sends chunks to a writer thread.
 struct ChannelSink {
     tx: mpsc::SyncSender<Chunk>,
@@ -838,7 +1040,60 @@ enum Chunk {
     End(u64),
 }
 
+/// Checks where the bundle goes, before any work: the output directory exists and
+/// is outside the input, and the bundle is not there already (unless forced).
+fn check_output(opts: &BuildOptions, release: &str) -> Result<PathBuf> {
+    let out_dir = &opts.out_dir;
+    if !out_dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "output directory {} does not exist",
+            out_dir.display()
+        )));
+    }
+    if let (Ok(o), Ok(i)) = (out_dir.canonicalize(), opts.input.canonicalize()) {
+        if o.starts_with(&i) {
+            return Err(Error::Usage(format!(
+                "output directory {} is inside the input directory {}: write the bundle elsewhere",
+                out_dir.display(),
+                opts.input.display()
+            )));
+        }
+    }
+    let bundle_path = out_dir.join(format!("{release}.zip"));
+    if bundle_path.exists() && !opts.force {
+        return Err(Error::Usage(format!(
+            "{} already exists; pass --force to replace it",
+            bundle_path.display()
+        )));
+    }
+    Ok(bundle_path)
+}
+
+/// Writes a small file beside its final path and renames it into place.
+fn write_atomically(path: &std::path::Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".report.")
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(data)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
 /// Runs a whole build.
 pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
-    Plan::new(opts)?.execute()
+    let policy = Policy::load(&opts.policy)?;
+    check_output(opts, &policy.release.name)?;
+    let plan = Plan::new(&Inputs {
+        policy: opts.policy.clone(),
+        input: opts.input.clone(),
+        key_file: Some(opts.key_file.clone()),
+        seed: opts.seed.clone(),
+    })?;
+    plan.execute(opts)
 }

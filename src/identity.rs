@@ -7,6 +7,8 @@
 //! ID with the account scheme, an unknown handle with the handle scheme.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashSet;
 
 use ahash::AHashMap as HashMap;
 
@@ -33,6 +35,21 @@ pub struct Registry {
     handles: HashMap<String, Published>,
     /// Longest pseudonymised screen name or ID, to skip longer tokens quickly.
     max_private_len: usize,
+    /// What published values referred to, when recording (see [`Registry::record`]).
+    seen: RefCell<Option<References>>,
+}
+
+/// The accounts that published values referred to, by user ID or handle.
+#[derive(Debug, Default, Clone)]
+pub struct References {
+    /// Known user IDs referred to by ID (replies, retweets, mention lists, links).
+    pub ids: HashSet<String>,
+    /// User IDs that neither accounts.csv nor directory.csv knows.
+    pub unknown_ids: HashSet<String>,
+    /// Known handles (lowercase) referred to by name (`@mentions`, profile links).
+    pub handles: HashSet<String>,
+    /// Handles (lowercase) nobody knows.
+    pub unknown_handles: HashSet<String>,
 }
 
 /// Whether an account with this follower count is pseudonymised.
@@ -96,6 +113,7 @@ impl Registry {
             ids,
             handles,
             max_private_len,
+            seen: RefCell::new(None),
         }
     }
 
@@ -111,6 +129,13 @@ impl Registry {
 
     /// What a user ID becomes: itself for a public account, else a pseudonym.
     pub fn publish_id(&self, userid: &str, out: &mut String) {
+        if let Some(seen) = self.seen.borrow_mut().as_mut() {
+            if self.ids.contains_key(userid) {
+                seen.ids.insert(userid.to_string());
+            } else {
+                seen.unknown_ids.insert(userid.to_string());
+            }
+        }
         match self.ids.get(userid) {
             Some(Published::Public) => out.push_str(userid),
             Some(Published::Pseudonym(p)) => out.push_str(p),
@@ -121,11 +146,48 @@ impl Registry {
     /// What a screen name mentioned by handle becomes (case-insensitive).
     /// Returns `None` when it is published as written.
     pub fn publish_handle(&self, name: &str) -> Option<Cow<'_, str>> {
-        with_ascii_lowercase(name, |lower| match self.handles.get(lower) {
+        with_ascii_lowercase(name, |lower| {
+            if let Some(seen) = self.seen.borrow_mut().as_mut() {
+                if self.handles.contains_key(lower) {
+                    seen.handles.insert(lower.to_string());
+                } else {
+                    seen.unknown_handles.insert(lower.to_string());
+                }
+            }
+            self.publish_lower(lower)
+        })
+    }
+
+    fn publish_lower(&self, lower: &str) -> Option<Cow<'_, str>> {
+        match self.handles.get(lower) {
             Some(Published::Public) => None,
             Some(Published::Pseudonym(p)) => Some(Cow::Borrowed(p.as_str())),
             None => Some(Cow::Owned(self.pseudonymizer.handle(lower))),
-        })
+        }
+    }
+
+    /// Starts recording which accounts published values refer to.
+    pub fn record(&self) {
+        *self.seen.borrow_mut() = Some(References::default());
+    }
+
+    /// Stops recording and returns what was recorded.
+    pub fn take_references(&self) -> References {
+        self.seen.borrow_mut().take().unwrap_or_default()
+    }
+
+    /// Whether the known account with this ID is pseudonymised (`None`: unknown).
+    pub fn known_id_private(&self, userid: &str) -> Option<bool> {
+        self.ids
+            .get(userid)
+            .map(|p| matches!(p, Published::Pseudonym(_)))
+    }
+
+    /// Whether the known handle (lowercase) is pseudonymised (`None`: unknown).
+    pub fn known_handle_private(&self, lower: &str) -> Option<bool> {
+        self.handles
+            .get(lower)
+            .map(|p| matches!(p, Published::Pseudonym(_)))
     }
 
     /// Whether `name` is the screen name of a known public account.

@@ -25,6 +25,7 @@
 //!     seed: Some("demo-only-seed".into()),
 //!     force: true,
 //!     threads: 2,
+//!     progress: None,
 //! })?;
 //! println!("{} accounts released", summary.counts.released_accounts);
 //! # Ok::<(), disclose::error::Error>(())
@@ -38,9 +39,11 @@ pub mod csvout;
 pub mod error;
 pub mod export;
 pub mod identity;
+pub mod plan;
 pub mod policy;
 pub mod pseudonym;
 pub mod record;
+pub mod report;
 pub mod rewrite;
 pub mod sample;
 pub mod synth;

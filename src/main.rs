@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use disclose::build::{build, BuildOptions};
+use disclose::build::{build, BuildOptions, Inputs, Plan};
 use disclose::error::Error;
 use disclose::pseudonym::Key;
 use disclose::synth::{synth, SynthOptions};
@@ -89,6 +89,34 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Show everything `build` would decide, without writing a bundle.
+    ///
+    /// Accounts by role and class, references met, posts, the sample per stratum, the
+    /// estimated bundle size, every input column's action, and warnings: accounts
+    /// re-identifiable through quasi-identifiers, raw post IDs of pseudonymised accounts,
+    /// free text published unrewritten, strata the sample misses.
+    ///
+    /// Example: disclose plan --policy policies/io-archive.toml --input export/ --seed "$SEED"
+    Plan {
+        /// The release policy (TOML).
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// The internal export directory.
+        #[arg(long, value_name = "DIR")]
+        input: PathBuf,
+        /// The sampling seed (overrides the policy's sample.seed).
+        #[arg(long, value_name = "SEED")]
+        seed: Option<String>,
+        /// The release key (optional: only checked; pseudonyms are not shown).
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+        /// Print the plan as one JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+        /// No progress or messages on stderr.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Write a synthetic export (for examples and benchmarks).
     ///
     /// Example: disclose synth --out /tmp/export --accounts 20000 --tweets 3000000
@@ -117,6 +145,44 @@ fn main() -> ExitCode {
             Exit::CannotRun.into()
         }
     }
+}
+
+/// A progress bar on stderr, shown only when stderr is a terminal.
+struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    fn callback(&self) -> disclose::build::Progress {
+        let pb = self.0.clone();
+        std::sync::Arc::new(move |done, total| {
+            if pb.length() != Some(total) {
+                pb.set_length(total);
+            }
+            pb.set_position(done);
+        })
+    }
+
+    fn finish(self) {
+        self.0.finish_and_clear();
+    }
+}
+
+fn progress_bar(silent: bool) -> Option<Bar> {
+    use std::io::IsTerminal;
+    if silent || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb =
+        indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}, {eta} left",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    pb.set_message("reading posts");
+    pb.tick();
+    Some(Bar(pb))
 }
 
 fn default_threads() -> usize {
@@ -158,6 +224,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             quiet,
         } => {
             let threads = threads.map_or_else(default_threads, usize::from);
+            let bar = progress_bar(json || quiet);
             let summary = build(&BuildOptions {
                 policy,
                 input,
@@ -166,7 +233,12 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 seed,
                 force,
                 threads,
-            })?;
+                progress: bar.as_ref().map(|b| b.callback()),
+            });
+            if let Some(b) = bar {
+                b.finish();
+            }
+            let summary = summary?;
             if !quiet {
                 for w in &summary.warnings {
                     eprintln!("warning: {w}");
@@ -207,6 +279,34 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     summary.files.len(),
                     bytes
                 );
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Plan {
+            policy,
+            input,
+            seed,
+            key_file,
+            json,
+            quiet,
+        } => {
+            let plan = Plan::new(&Inputs {
+                policy,
+                input,
+                key_file,
+                seed,
+            })?;
+            let bar = progress_bar(json || quiet);
+            let callback = bar.as_ref().map(|b| b.callback());
+            let report = plan.dry_run(callback.as_ref());
+            if let Some(b) = bar {
+                b.finish();
+            }
+            let report = report?;
+            if json {
+                print_json(&serde_json::to_value(&report).expect("json"));
+            } else {
+                print!("{}", report.to_text(true));
             }
             Ok(Exit::Ok)
         }

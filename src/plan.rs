@@ -1,0 +1,716 @@
+//! What a release would publish, for staff deciding a policy: `disclose plan`, the
+//! `plan` member of `build --json`, and the release report.
+//!
+//! [`PlanReport`] gathers the figures of a [`crate::build::Plan`] and its pass over
+//! the posts, and raises the warnings a careful reviewer would: accounts that stay
+//! re-identifiable through their quasi-identifiers, raw post IDs of pseudonymised
+//! accounts, free text published without rewriting, strata the sample misses.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::build::PostFigures;
+use crate::export::Export;
+use crate::identity::Registry;
+use crate::policy::{Action, FieldType, Policy, PostIds};
+use crate::record::{Counts, SamplingRecord};
+use crate::transform::{apply, RowContext};
+
+/// Free-text columns of DESIGN §1: publishing them with `keep` skips rewriting.
+const FREE_TEXT: [&str; 6] = [
+    "tweet_text",
+    "user_profile_description",
+    "user_profile_url",
+    "user_reported_location",
+    "urls",
+    "poll_choices",
+];
+
+/// Follower bands for the distribution tables.
+pub const FOLLOWER_BANDS: [&str; 7] = [
+    "unknown",
+    "0-99",
+    "100-999",
+    "1,000-4,999",
+    "5,000-9,999",
+    "10,000-99,999",
+    "100,000+",
+];
+
+fn band(followers: Option<u64>) -> usize {
+    match followers {
+        None => 0,
+        Some(f) if f < 100 => 1,
+        Some(f) if f < 1_000 => 2,
+        Some(f) if f < 5_000 => 3,
+        Some(f) if f < 10_000 => 4,
+        Some(f) if f < 100_000 => 5,
+        Some(_) => 6,
+    }
+}
+
+/// What the plan is made from (borrowed from a [`crate::build::Plan`]).
+pub struct PlanParts<'a> {
+    /// The policy.
+    pub policy: &'a Policy,
+    /// The export's accounts and directory.
+    pub export: &'a Export,
+    /// Who is pseudonymised.
+    pub registry: &'a Registry,
+    /// Counts.
+    pub counts: &'a Counts,
+    /// The sample.
+    pub sampling: Option<&'a SamplingRecord>,
+    /// Released accounts: (index into the export's accounts, pseudonymised).
+    pub released: Vec<(usize, bool)>,
+    /// tweets.csv's header.
+    pub tweets_header: &'a csv::StringRecord,
+    /// What the posts pass found.
+    pub posts: &'a PostFigures,
+    /// The bundle's size (built) or its estimate (dry run).
+    pub bundle_bytes: Option<u64>,
+    /// Warnings raised while planning (key file mode, ...).
+    pub warnings: &'a [String],
+}
+
+/// One input column and what happens to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnPlan {
+    /// `accounts.csv` or `tweets.csv`.
+    pub file: &'static str,
+    /// The column.
+    pub column: String,
+    /// The action, described.
+    pub action: String,
+    /// Output files that publish it (`users`, `tweets`).
+    pub published_in: Vec<&'static str>,
+}
+
+/// Accounts the released values name, outside the released accounts themselves.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReferenceFigures {
+    /// Known accounts (export or directory) referred to by ID or handle, not released.
+    pub referenced_accounts: u64,
+    /// ... of which pseudonymised.
+    pub referenced_pseudonymised: u64,
+    /// ... of which public.
+    pub referenced_public: u64,
+    /// Distinct user IDs met that nobody knows (pseudonymised).
+    pub unknown_ids: u64,
+    /// Distinct handles met that nobody knows (pseudonymised).
+    pub unknown_handles: u64,
+}
+
+/// Posts figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostPlan {
+    /// Rows of tweets.csv.
+    pub in_export: u64,
+    /// Posts released.
+    pub released: u64,
+    /// Released posts by pseudonymised accounts.
+    pub by_pseudonymised_accounts: u64,
+    /// Uncompressed bytes of the posts files.
+    pub bytes: u64,
+    /// Released posts per month.
+    pub per_month: Vec<MonthCount>,
+}
+
+/// Posts in one month.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthCount {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Posts.
+    pub posts: u64,
+}
+
+/// How identifiable pseudonymised accounts stay through their published attributes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reidentification {
+    /// The published columns considered quasi-identifiers.
+    pub quasi_identifiers: Vec<String>,
+    /// Released pseudonymised accounts.
+    pub pseudonymised_accounts: u64,
+    /// Groups of accounts sharing all quasi-identifiers.
+    pub groups: u64,
+    /// Accounts alone in their group.
+    pub unique: u64,
+    /// The smallest group (k of k-anonymity); 0 when there are no accounts.
+    pub smallest_group: u64,
+    /// Coarsenings in order, each applied on top of the previous ones, with what
+    /// they leave.
+    pub if_coarsened: Vec<Coarsening>,
+}
+
+/// One way to coarsen the quasi-identifiers, and what it leaves.
+#[derive(Debug, Clone, Serialize)]
+pub struct Coarsening {
+    /// What to change in the policy.
+    pub change: String,
+    /// Unique accounts left.
+    pub unique: u64,
+    /// Smallest group left.
+    pub smallest_group: u64,
+}
+
+/// Follower distributions by band.
+#[derive(Debug, Clone, Serialize)]
+pub struct FollowerBands {
+    /// Band labels.
+    pub bands: Vec<&'static str>,
+    /// The sample's population.
+    pub population: Vec<u64>,
+    /// The sampled accounts.
+    pub sample: Vec<u64>,
+    /// All released accounts.
+    pub released: Vec<u64>,
+}
+
+/// A reviewer's warning.
+#[derive(Debug, Clone, Serialize)]
+pub struct Warning {
+    /// `reidentification`, `linkage`, `free-text`, `strata` or `key`.
+    pub kind: &'static str,
+    /// What and what to do.
+    pub message: String,
+}
+
+/// Everything `build` decides and finds.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanReport {
+    /// Release name.
+    pub release: String,
+    /// Release date.
+    pub date: String,
+    /// SHA-256 of the policy file.
+    pub policy_sha256: String,
+    /// Account and post counts (the same as the bundle's record).
+    pub counts: Counts,
+    /// The sample (the same as the bundle's record).
+    pub sampling: Option<SamplingRecord>,
+    /// References to accounts outside the release.
+    pub references: ReferenceFigures,
+    /// Posts.
+    pub posts: PostPlan,
+    /// The bundle's size: exact after a build, estimated by a plan.
+    pub bundle_bytes: Option<u64>,
+    /// Every input column and its action.
+    pub columns: Vec<ColumnPlan>,
+    /// Re-identification risk of pseudonymised accounts.
+    pub reidentification: Reidentification,
+    /// Follower distributions.
+    pub followers: FollowerBands,
+    /// Warnings.
+    pub warnings: Vec<Warning>,
+}
+
+impl PlanReport {
+    /// Gathers the figures and raises the warnings.
+    pub fn new(p: &PlanParts<'_>) -> Self {
+        let policy = p.policy;
+        let export = p.export;
+        let columns = column_plans(policy, export, p.tweets_header);
+        let reid = reidentification(p);
+        let followers = follower_bands(p);
+        let references = reference_figures(p);
+
+        let mut warnings: Vec<Warning> = p
+            .warnings
+            .iter()
+            .map(|w| Warning {
+                kind: "key",
+                message: w.clone(),
+            })
+            .collect();
+        if reid.unique > 0 {
+            let best = reid
+                .if_coarsened
+                .iter()
+                .map(|c| format!("{} ({} unique)", c.change, c.unique))
+                .collect::<Vec<_>>();
+            let best = if best.is_empty() {
+                String::new()
+            } else {
+                format!(" Suggested: {}.", best.join(", "))
+            };
+            warnings.push(Warning {
+                kind: "reidentification",
+                message: format!(
+                    "{} of {} pseudonymised accounts are unique on their published {} (smallest group: {}); coarsen or drop these columns.{best}",
+                    reid.unique,
+                    reid.pseudonymised_accounts,
+                    reid.quasi_identifiers.join(", "),
+                    reid.smallest_group
+                ),
+            });
+        }
+        if policy.pseudonymisation.post_ids == PostIds::Raw && p.posts.by_pseudonymised > 0 {
+            warnings.push(Warning {
+                kind: "linkage",
+                message: format!(
+                    "{} posts of pseudonymised accounts are published with their raw post IDs, which can be looked up on the platform to find the account; set pseudonymisation.post_ids = \"pseudonymised-accounts\" to hash them",
+                    p.posts.by_pseudonymised
+                ),
+            });
+        }
+        for c in &columns {
+            if FREE_TEXT.contains(&c.column.as_str())
+                && !c.published_in.is_empty()
+                && c.action.starts_with("kept as is")
+            {
+                warnings.push(Warning {
+                    kind: "free-text",
+                    message: format!(
+                        "{} column {} is free text published without rewriting: @mentions and links of pseudonymised accounts in it stay raw; use action \"text\"",
+                        c.file, c.column
+                    ),
+                });
+            }
+        }
+        if let Some(s) = p.sampling {
+            let missed: Vec<String> = s
+                .strata
+                .iter()
+                .filter(|st| st.size == 0 && st.population > 0)
+                .map(|st| format!("[{}] ({} accounts)", st.key.join(", "), st.population))
+                .collect();
+            if !missed.is_empty() {
+                warnings.push(Warning {
+                    kind: "strata",
+                    message: format!(
+                        "{} of {} strata are too small to get a place in the sample: {}",
+                        missed.len(),
+                        s.strata.len(),
+                        missed.join(", ")
+                    ),
+                });
+            }
+        }
+
+        PlanReport {
+            release: policy.release.name.clone(),
+            date: policy.release.date.clone(),
+            policy_sha256: policy.sha256.clone(),
+            counts: p.counts.clone(),
+            sampling: p.sampling.cloned(),
+            references,
+            posts: PostPlan {
+                in_export: p.counts.posts_in_export,
+                released: p.counts.posts_released,
+                by_pseudonymised_accounts: p.posts.by_pseudonymised,
+                bytes: p.posts.bytes,
+                per_month: p
+                    .posts
+                    .per_month
+                    .iter()
+                    .map(|(m, n)| MonthCount {
+                        month: m.clone(),
+                        posts: *n,
+                    })
+                    .collect(),
+            },
+            bundle_bytes: p.bundle_bytes,
+            columns,
+            reidentification: reid,
+            followers,
+            warnings,
+        }
+    }
+
+    /// The plan as readable tables.
+    pub fn to_text(&self, estimated: bool) -> String {
+        let mut s = String::new();
+        let c = &self.counts;
+        let _ = writeln!(s, "release {} ({})", self.release, self.date);
+        let _ = writeln!(s, "\nAccounts");
+        let rows = [
+            ("in the export", c.accounts_in_export),
+            ("  core", c.core_in_export),
+            ("  network", c.network_in_export),
+            ("  unrelated", c.unrelated_in_export),
+            ("released", c.released_accounts),
+            ("  included by role", c.included_accounts),
+            ("  sampled", c.sampled_accounts),
+            ("  pseudonymised", c.pseudonymised_accounts),
+            ("  public", c.public_accounts),
+            (
+                "referenced, not released",
+                self.references.referenced_accounts,
+            ),
+            ("  pseudonymised", self.references.referenced_pseudonymised),
+            ("  public", self.references.referenced_public),
+            ("unknown user IDs met", self.references.unknown_ids),
+            ("unknown handles met", self.references.unknown_handles),
+        ];
+        for (k, v) in rows {
+            let _ = writeln!(s, "  {k:<28} {v:>12}");
+        }
+        let _ = writeln!(s, "\nPosts");
+        let _ = writeln!(s, "  {:<28} {:>12}", "in the export", self.posts.in_export);
+        let _ = writeln!(s, "  {:<28} {:>12}", "released", self.posts.released);
+        let _ = writeln!(
+            s,
+            "  {:<28} {:>12}",
+            "  by pseudonymised accounts", self.posts.by_pseudonymised_accounts
+        );
+        if let Some(b) = self.bundle_bytes {
+            let _ = writeln!(
+                s,
+                "  {:<28} {:>12}",
+                if estimated {
+                    "bundle bytes (estimate)"
+                } else {
+                    "bundle bytes"
+                },
+                b
+            );
+        }
+        if let Some(sm) = &self.sampling {
+            let _ = writeln!(
+                s,
+                "\nSample ({}, seed SHA-256 {}): {} of {}",
+                sm.scheme, sm.seed_sha256, sm.size, sm.population
+            );
+            let _ = writeln!(
+                s,
+                "  {:<32} {:>10} {:>8}",
+                "stratum", "population", "sample"
+            );
+            for st in &sm.strata {
+                let _ = writeln!(
+                    s,
+                    "  {:<32} {:>10} {:>8}",
+                    format!("[{}]", st.key.join(", ")),
+                    st.population,
+                    st.size
+                );
+            }
+        }
+        let r = &self.reidentification;
+        let _ = writeln!(
+            s,
+            "\nRe-identification: {} pseudonymised accounts, {} unique on ({}), smallest group {}",
+            r.pseudonymised_accounts,
+            r.unique,
+            r.quasi_identifiers.join(", "),
+            r.smallest_group
+        );
+        for co in &r.if_coarsened {
+            let _ = writeln!(
+                s,
+                "  {:<52} leaves {} unique, smallest group {}",
+                co.change, co.unique, co.smallest_group
+            );
+        }
+        let _ = writeln!(s, "\nColumns");
+        let _ = writeln!(
+            s,
+            "  {:<13} {:<26} {:<14} action",
+            "file", "column", "published in"
+        );
+        for col in &self.columns {
+            let _ = writeln!(
+                s,
+                "  {:<13} {:<26} {:<14} {}",
+                col.file,
+                col.column,
+                if col.published_in.is_empty() {
+                    "-".to_string()
+                } else {
+                    col.published_in.join(",")
+                },
+                col.action
+            );
+        }
+        if !self.warnings.is_empty() {
+            let _ = writeln!(s, "\nWarnings");
+            for w in &self.warnings {
+                let _ = writeln!(s, "  [{}] {}", w.kind, w.message);
+            }
+        }
+        s
+    }
+}
+
+fn column_plans(
+    policy: &Policy,
+    export: &Export,
+    tweets_header: &csv::StringRecord,
+) -> Vec<ColumnPlan> {
+    let mut out = Vec::new();
+    for (file, header, rules) in [
+        (
+            "accounts.csv",
+            &export.account_header,
+            &policy.account_columns,
+        ),
+        ("tweets.csv", tweets_header, &policy.tweet_columns),
+    ] {
+        for col in header.iter() {
+            let Some(rule) = rules.get(col) else { continue };
+            let mut action = rule.action.describe();
+            if let Some(p) = &rule.pseudonymised {
+                action.push_str(&format!("; pseudonymised accounts: {}", p.describe()));
+            }
+            let mut published_in = Vec::new();
+            let in_users = file == "accounts.csv" && policy.users.columns.iter().any(|c| c == col);
+            if in_users {
+                published_in.push("users");
+            }
+            let in_tweets = policy.tweets.columns.iter().any(|c| c == col)
+                && (file == "tweets.csv" || !tweets_header.iter().any(|h| h == col));
+            if in_tweets {
+                published_in.push("tweets");
+            }
+            out.push(ColumnPlan {
+                file,
+                column: col.to_string(),
+                action,
+                published_in,
+            });
+        }
+    }
+    out
+}
+
+fn reference_figures(p: &PlanParts<'_>) -> ReferenceFigures {
+    let refs = &p.posts.references;
+    let released: std::collections::HashSet<&str> = p
+        .released
+        .iter()
+        .map(|(i, _)| p.export.accounts[*i].userid.as_str())
+        .collect();
+    let released_handles: std::collections::HashSet<String> = p
+        .released
+        .iter()
+        .map(|(i, _)| p.export.accounts[*i].screen_name.to_lowercase())
+        .collect();
+    // Known accounts referred to, by ID and by handle, as (key, pseudonymised).
+    let mut seen: HashMap<String, bool> = HashMap::new();
+    for id in &refs.ids {
+        if !released.contains(id.as_str()) {
+            if let Some(private) = p.registry.known_id_private(id) {
+                seen.insert(format!("id:{id}"), private);
+            }
+        }
+    }
+    for h in &refs.handles {
+        if !released_handles.contains(h) {
+            if let Some(private) = p.registry.known_handle_private(h) {
+                seen.insert(format!("handle:{h}"), private);
+            }
+        }
+    }
+    // An account referred to both by ID and by handle counts once.
+    let mut by_account: HashMap<&str, bool> = HashMap::new();
+    let name_to_id: HashMap<String, &str> = p
+        .export
+        .accounts
+        .iter()
+        .map(|a| (a.screen_name.to_lowercase(), a.userid.as_str()))
+        .chain(
+            p.export
+                .directory
+                .iter()
+                .map(|d| (d.screen_name.to_lowercase(), d.userid.as_str())),
+        )
+        .collect();
+    for (k, private) in &seen {
+        let id = if let Some(id) = k.strip_prefix("id:") {
+            id
+        } else {
+            let h = &k["handle:".len()..];
+            name_to_id.get(h).copied().unwrap_or(h)
+        };
+        by_account.insert(id, *private);
+    }
+    let pseudonymised = by_account.values().filter(|p| **p).count() as u64;
+    ReferenceFigures {
+        referenced_accounts: by_account.len() as u64,
+        referenced_pseudonymised: pseudonymised,
+        referenced_public: by_account.len() as u64 - pseudonymised,
+        unknown_ids: refs.unknown_ids.len() as u64,
+        unknown_handles: refs.unknown_handles.len() as u64,
+    }
+}
+
+fn follower_bands(p: &PlanParts<'_>) -> FollowerBands {
+    let mut population = vec![0u64; FOLLOWER_BANDS.len()];
+    let mut sample = vec![0u64; FOLLOWER_BANDS.len()];
+    let mut released = vec![0u64; FOLLOWER_BANDS.len()];
+    if let Some(s) = p.sampling {
+        for a in &p.export.accounts {
+            if s.population_roles.iter().any(|r| r == a.role.name()) {
+                population[band(a.followers)] += 1;
+            }
+        }
+    }
+    let include = &p.policy.include_roles;
+    for (i, _) in &p.released {
+        let a = &p.export.accounts[*i];
+        released[band(a.followers)] += 1;
+        if !include.iter().any(|r| r == a.role.name()) {
+            sample[band(a.followers)] += 1;
+        }
+    }
+    FollowerBands {
+        bands: FOLLOWER_BANDS.to_vec(),
+        population,
+        sample,
+        released,
+    }
+}
+
+/// A quasi-identifier: a published account column, as published for pseudonymised
+/// accounts.
+struct Quasi {
+    name: String,
+    column: usize,
+    action: Action,
+}
+
+fn reidentification(p: &PlanParts<'_>) -> Reidentification {
+    let policy = p.policy;
+    let header = &p.export.account_header;
+    let published = |c: &str| {
+        policy.users.columns.iter().any(|x| x == c) || policy.tweets.columns.iter().any(|x| x == c)
+    };
+    let mut quasi = Vec::new();
+    for c in [
+        "account_creation_date",
+        "account_language",
+        "user_reported_location",
+        "follower_count",
+        "following_count",
+    ] {
+        if published(c) {
+            if let (Some(i), Some(rule)) = (
+                header.iter().position(|h| h == c),
+                policy.account_columns.get(c),
+            ) {
+                let action = rule.action_for(true).clone();
+                if !matches!(action, Action::Blank | Action::Constant(_) | Action::Drop) {
+                    quasi.push(Quasi {
+                        name: c.to_string(),
+                        column: i,
+                        action,
+                    });
+                }
+            }
+        }
+    }
+
+    let private: Vec<usize> = p
+        .released
+        .iter()
+        .filter(|(_, private)| *private)
+        .map(|(i, _)| *i)
+        .collect();
+    // Published values of each quasi-identifier for each pseudonymised account.
+    let values: Vec<Vec<String>> = private
+        .iter()
+        .map(|&i| {
+            let a = &p.export.accounts[i];
+            quasi
+                .iter()
+                .map(|q| {
+                    let ctx = RowContext {
+                        private: true,
+                        published_id: "",
+                        post_ids: policy.pseudonymisation.post_ids,
+                    };
+                    let mut v = String::new();
+                    let _ = apply(
+                        &q.action,
+                        &a.record[q.column],
+                        &ctx,
+                        true,
+                        p.registry,
+                        &mut v,
+                    );
+                    v
+                })
+                .collect()
+        })
+        .collect();
+
+    let (groups, unique, smallest) = group_stats(&values, |v| v.to_vec());
+    // Greedy, cumulative: at each step take the change that leaves the fewest unique
+    // accounts, until none are unique or nothing helps.
+    let mut keep: Vec<Option<usize>> = quasi.iter().map(|_| Some(usize::MAX)).collect();
+    let mut if_coarsened = Vec::new();
+    let mut current = unique;
+    while current > 0 {
+        let mut best: Option<Step> = None;
+        for (qi, q) in quasi.iter().enumerate() {
+            let Some(chars) = keep[qi] else { continue };
+            let mut options = vec![(None, format!("drop or blank {}", q.name))];
+            let is_date = matches!(q.action, Action::Date(_) | Action::Keep(FieldType::Date));
+            if is_date {
+                for (c, p) in [(7, "month"), (4, "year")] {
+                    if c < chars {
+                        options.push((Some(c), format!("{} precision = \"{p}\"", q.name)));
+                    }
+                }
+            }
+            for (option, change) in options {
+                let mut trial = keep.clone();
+                trial[qi] = option;
+                // Fewest unique first; among equals, the fewest groups (the most merging).
+                let (g, u, k) = group_stats(&values, |v| coarsen(v, &trial));
+                if best.as_ref().is_none_or(|b| (u, g) < b.0) {
+                    best = Some(((u, g), k, qi, option, change));
+                }
+            }
+        }
+        let Some(((u, _), k, qi, option, change)) = best else {
+            break;
+        };
+        if u > current {
+            break;
+        }
+        keep[qi] = option;
+        current = u;
+        let prefix = if if_coarsened.is_empty() { "" } else { "then " };
+        if_coarsened.push(Coarsening {
+            change: format!("{prefix}{change}"),
+            unique: u,
+            smallest_group: k,
+        });
+    }
+    Reidentification {
+        quasi_identifiers: quasi.iter().map(|q| q.name.clone()).collect(),
+        pseudonymised_accounts: private.len() as u64,
+        groups,
+        unique,
+        smallest_group: smallest,
+        if_coarsened,
+    }
+}
+
+/// A candidate step of the greedy coarsening: ((unique, groups) left, smallest
+/// group, quasi-identifier index, its new setting, the change described).
+type Step = ((u64, u64), u64, usize, Option<usize>, String);
+
+/// Applies a coarsening: `None` drops a value, `Some(n)` keeps its first n characters.
+fn coarsen(values: &[String], keep: &[Option<usize>]) -> Vec<String> {
+    values
+        .iter()
+        .zip(keep)
+        .filter_map(|(v, k)| k.map(|n| v.chars().take(n).collect()))
+        .collect()
+}
+
+/// (groups, accounts alone in their group, smallest group) under a key function.
+fn group_stats(values: &[Vec<String>], key: impl Fn(&[String]) -> Vec<String>) -> (u64, u64, u64) {
+    let mut groups: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+    for v in values {
+        *groups.entry(key(v)).or_default() += 1;
+    }
+    let unique = groups.values().filter(|&&n| n == 1).count() as u64;
+    let smallest = groups.values().copied().min().unwrap_or(0);
+    (groups.len() as u64, unique, smallest)
+}
