@@ -248,11 +248,13 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             if json {
                 print_json(&json!({
                     "bundle": summary.bundle,
+                    "report": summary.report,
                     "bytes": summary.bundle_bytes,
                     "counts": c,
                     "sampling": summary.sampling,
                     "files": summary.files,
                     "warnings": summary.warnings,
+                    "plan": summary.plan,
                 }));
             } else if !quiet {
                 eprintln!(
@@ -260,6 +262,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     summary.bundle.display(),
                     summary.bundle_bytes
                 );
+                eprintln!("release report (staff only): {}", summary.report.display());
                 eprintln!(
                     "accounts: {} released ({} included by role, {} sampled of {}), {} pseudonymised, {} public",
                     c.released_accounts,

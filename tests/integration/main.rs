@@ -3,5 +3,6 @@
 
 mod build;
 mod privacy;
+mod staff;
 mod vectors;
 mod workdir;
