@@ -46,5 +46,6 @@ pub mod record;
 pub mod report;
 pub mod rewrite;
 pub mod sample;
+pub mod sign;
 pub mod synth;
 pub mod transform;

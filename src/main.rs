@@ -49,9 +49,13 @@ enum Command {
     ///
     /// Example: disclose keygen --out release.key
     Keygen {
-        /// Where to write the key file.
+        /// Where to write the key file (with --signing: the secret key; the public key
+        /// goes to FILE.pub).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Make an Ed25519 signing key pair in minisign's format instead of a release key.
+        #[arg(long)]
+        signing: bool,
         /// Print a JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -78,6 +82,9 @@ enum Command {
         /// Replace an existing bundle.
         #[arg(long)]
         force: bool,
+        /// Sign the bundle with this minisign secret key: writes <release>.zip.minisig.
+        #[arg(long, value_name = "SECRET_KEY")]
+        sign: Option<PathBuf>,
         /// Threads (default: 2 when the machine has two cores or more). The bundle's
         /// bytes never depend on it.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -200,7 +207,30 @@ fn print_json(value: &serde_json::Value) {
 
 fn run(cli: Cli) -> Result<Exit, Error> {
     match cli.command {
-        Command::Keygen { out, json } => {
+        Command::Keygen {
+            out,
+            signing: true,
+            json,
+        } => {
+            let (public, id) = disclose::sign::generate(&out)?;
+            if json {
+                print_json(
+                    &json!({"secret_key_file": out, "public_key_file": public, "key_id": id}),
+                );
+            } else {
+                eprintln!(
+                    "wrote {} (secret, mode 0600) and {} (public, key ID {id}); publish the public key, keep the secret key private",
+                    out.display(),
+                    public.display()
+                );
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Keygen {
+            out,
+            signing: false,
+            json,
+        } => {
             let fingerprint = Key::generate(&out)?;
             if json {
                 print_json(&json!({"key_file": out, "key_fingerprint": fingerprint}));
@@ -219,11 +249,13 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             out,
             seed,
             force,
+            sign,
             threads,
             json,
             quiet,
         } => {
             let threads = threads.map_or_else(default_threads, usize::from);
+            let signing_key = sign.as_deref().map(disclose::sign::load).transpose()?;
             let bar = progress_bar(json || quiet);
             let summary = build(&BuildOptions {
                 policy,
@@ -239,6 +271,10 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 b.finish();
             }
             let summary = summary?;
+            let signature = match &signing_key {
+                Some(key) => Some(disclose::sign::sign(key, &summary.bundle)?),
+                None => None,
+            };
             if !quiet {
                 for w in &summary.warnings {
                     eprintln!("warning: {w}");
@@ -255,6 +291,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     "files": summary.files,
                     "warnings": summary.warnings,
                     "plan": summary.plan,
+                    "signature": signature,
                 }));
             } else if !quiet {
                 eprintln!(
@@ -263,6 +300,9 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     summary.bundle_bytes
                 );
                 eprintln!("release report (staff only): {}", summary.report.display());
+                if let Some(sig) = &signature {
+                    eprintln!("signature: {}", sig.display());
+                }
                 eprintln!(
                     "accounts: {} released ({} included by role, {} sampled of {}), {} pseudonymised, {} public",
                     c.released_accounts,

@@ -3,6 +3,7 @@
 
 mod build;
 mod privacy;
+mod sign;
 mod staff;
 mod vectors;
 mod workdir;

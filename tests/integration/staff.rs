@@ -23,13 +23,23 @@ fn example() -> Workdir {
 fn json(out: &std::process::Output) -> Value {
     assert_ok(out);
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout))
+        panic!(
+            "stdout is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
     })
 }
 
 fn plan_json(wd: &Workdir) -> Value {
     json(&wd.run(&[
-        "plan", "--policy", "policy.toml", "--input", "export", "--seed", "test-seed", "--json",
+        "plan",
+        "--policy",
+        "policy.toml",
+        "--input",
+        "export",
+        "--seed",
+        "test-seed",
+        "--json",
     ]))
 }
 
@@ -48,12 +58,21 @@ fn plan_agrees_with_build() {
     let d = bundle.disclosure();
     assert_eq!(d["counts"], plan["counts"]);
     assert_eq!(d["sampling"], plan["sampling"]);
-    assert_eq!(bundle.users().len() as u64, plan["counts"]["released_accounts"].as_u64().unwrap());
-    assert_eq!(bundle.tweets().len() as u64, plan["counts"]["posts_released"].as_u64().unwrap());
+    assert_eq!(
+        bundle.users().len() as u64,
+        plan["counts"]["released_accounts"].as_u64().unwrap()
+    );
+    assert_eq!(
+        bundle.tweets().len() as u64,
+        plan["counts"]["posts_released"].as_u64().unwrap()
+    );
     // The estimate is within a factor of two of the real size.
     let est = plan["bundle_bytes"].as_f64().unwrap();
     let real = build["bytes"].as_f64().unwrap();
-    assert!(est > real / 2.0 && est < real * 2.0, "estimate {est} vs {real}");
+    assert!(
+        est > real / 2.0 && est < real * 2.0,
+        "estimate {est} vs {real}"
+    );
     // Every input column is listed with its action.
     let cols = plan["columns"].as_array().unwrap();
     assert_eq!(cols.len(), ACCOUNT_COLUMNS.len() + TWEET_COLUMNS.len());
@@ -82,27 +101,52 @@ fn plan_warns_like_a_reviewer() {
     assert_eq!(r["smallest_group"], 1);
 
     // Hashing post IDs and rewriting all free text removes those warnings.
-    wd.edit_policy("post_ids = \"raw\"", "post_ids = \"pseudonymised-accounts\"");
+    wd.edit_policy(
+        "post_ids = \"raw\"",
+        "post_ids = \"pseudonymised-accounts\"",
+    );
     let plan = plan_json(&wd);
-    assert!(!plan["warnings"].as_array().unwrap().iter().any(|w| w["kind"] == "linkage"));
+    assert!(!plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["kind"] == "linkage"));
 
     // Publishing tweet_text unrewritten is flagged.
     wd.edit_policy("tweet_text = \"text\"", "tweet_text = \"keep\"");
     let plan = plan_json(&wd);
-    assert!(plan["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|w| w["kind"] == "free-text" && w["message"].as_str().unwrap().contains("tweet_text")));
+    assert!(
+        plan["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["kind"] == "free-text"
+                && w["message"].as_str().unwrap().contains("tweet_text"))
+    );
 }
 
 #[test]
 fn plan_human_output_has_the_tables() {
     let wd = example();
-    let out = wd.run(&["plan", "--policy", "policy.toml", "--input", "export", "--seed", "test-seed"]);
+    let out = wd.run(&[
+        "plan",
+        "--policy",
+        "policy.toml",
+        "--input",
+        "export",
+        "--seed",
+        "test-seed",
+    ]);
     assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
-    for needle in ["Accounts", "Posts", "Sample (consistent-sample/v1", "Columns", "Warnings", "email"] {
+    for needle in [
+        "Accounts",
+        "Posts",
+        "Sample (consistent-sample/v1",
+        "Columns",
+        "Warnings",
+        "email",
+    ] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }
     assert!(!wd.path("out/test_release.zip").exists());
@@ -142,7 +186,10 @@ fn progress_only_under_a_terminal() {
         .unwrap();
     assert_ok(&out);
     let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(screen.contains("reading posts"), "no progress bar:\n{screen}");
+    assert!(
+        screen.contains("reading posts"),
+        "no progress bar:\n{screen}"
+    );
     // --quiet silences it even under a terminal.
     let out = Command::new("script")
         .args(["-qec", &format!("{cmd} --quiet"), "/dev/null"])
@@ -158,30 +205,57 @@ fn release_report_beside_the_bundle_matches_the_plan() {
     let wd = example();
     let b = json(&wd.build(&["--json"]));
     let report = wd.path("out/test_release.report.html");
-    assert_eq!(b["report"].as_str().unwrap(), "out/test_release.report.html");
+    assert_eq!(
+        b["report"].as_str().unwrap(),
+        "out/test_release.report.html"
+    );
     let html = fs::read_to_string(&report).unwrap();
     // Never inside the bundle.
     let bundle = Bundle::read(&wd.path("out/test_release.zip"));
     assert!(!bundle.entries.iter().any(|(n, _)| n.contains("report")));
     // Four charts.
-    for id in ["chart-strata", "chart-followers", "chart-months", "chart-pseudonymised"] {
-        let start = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("{id} missing"));
+    for id in [
+        "chart-strata",
+        "chart-followers",
+        "chart-months",
+        "chart-pseudonymised",
+    ] {
+        let start = html
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id} missing"));
         assert!(html[start..].find("<svg").unwrap() < 200, "{id} has no svg");
     }
     // The embedded plan is the build's plan, and the figures shown are its numbers.
-    let start = html.find("<script type=\"application/json\" id=\"plan\">").unwrap();
+    let start = html
+        .find("<script type=\"application/json\" id=\"plan\">")
+        .unwrap();
     let body = &html[start..];
     let body = &body[body.find('>').unwrap() + 1..body.find("</script>").unwrap()];
     let embedded: Value = serde_json::from_str(&body.replace("<\\/", "</")).unwrap();
     assert_eq!(embedded, b["plan"]);
     let plan = plan_json(&wd);
-    for key in ["released_accounts", "sampled_accounts", "pseudonymised_accounts", "posts_released"] {
+    for key in [
+        "released_accounts",
+        "sampled_accounts",
+        "pseudonymised_accounts",
+        "posts_released",
+    ] {
         let shown = format!("data-key=\"{key}\">{}<", plan["counts"][key]);
         assert!(html.contains(&shown), "{shown} not in the report");
     }
     for st in plan["sampling"]["strata"].as_array().unwrap() {
-        let key: Vec<&str> = st["key"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
-        let row = format!("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", key.join(" / "), st["population"], st["size"]);
+        let key: Vec<&str> = st["key"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        let row = format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            key.join(" / "),
+            st["population"],
+            st["size"]
+        );
         assert!(html.contains(&row), "{row} not in the report");
     }
 }
