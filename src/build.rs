@@ -14,7 +14,8 @@ use crate::csvout;
 use crate::error::{Error, Location, Result};
 use crate::export::{self, Export, Role};
 use crate::identity::{is_pseudonymised, References, Registry};
-use crate::policy::{Action, ColumnRule, Compression, Policy, Table};
+use crate::media::{self, MediaIndex, MediaRecord};
+use crate::policy::{Action, ColumnRule, Compression, Policy, PostIds, Table};
 use crate::pseudonym::{Key, Pseudonymizer};
 use crate::record::{self, Counts, PublishedColumn, SamplingRecord, SizeRule};
 use crate::sample::{self, Member, SampleSize};
@@ -154,6 +155,10 @@ pub struct Plan {
     tweet_sources: Vec<Source>,
     /// Index of `tweet_time` in tweets.csv, for posts per month.
     tweet_time: Option<usize>,
+    /// Index of `tweetid` in tweets.csv (media are tied to posts by it).
+    tweet_id: Option<usize>,
+    /// `media.csv`, when the policy publishes media and the export has them.
+    media: Option<MediaIndex>,
     warnings: Vec<String>,
     posts: PostFigures,
 }
@@ -420,6 +425,25 @@ impl Plan {
             joined.push(values);
         }
 
+        let media = match &policy.media {
+            Some(spec) => MediaIndex::read(&opts.input, spec)?,
+            None => {
+                if opts.input.join("media.csv").exists() {
+                    warnings.push(
+                        "the export has media.csv but the policy has no [media]: no media are published"
+                            .into(),
+                    );
+                }
+                None
+            }
+        };
+        if media.is_some() && !tweets_header.iter().any(|h| h == "tweetid") {
+            return Err(Error::input(
+                Location::file(&tweets_path),
+                "the header lacks column `tweetid`, which ties media to posts",
+            ));
+        }
+
         Ok(Plan {
             fingerprint,
             policy,
@@ -433,6 +457,8 @@ impl Plan {
             joined,
             tweets_path,
             tweet_time: tweets_header.iter().position(|h| h == "tweet_time"),
+            tweet_id: tweets_header.iter().position(|h| h == "tweetid"),
+            media,
             tweets_header,
             tweet_author,
             tweet_sources,
@@ -524,6 +550,10 @@ impl Plan {
             });
         }
 
+        // Media.
+        let (media_record, volumes) =
+            self.write_media(&mut bundle, &name, &opts.out_dir, opts.force)?;
+
         let dict = record::dictionary(
             &self.policy,
             &fingerprint,
@@ -542,6 +572,7 @@ impl Plan {
             &fingerprint,
             self.sampling.as_ref(),
             &self.counts,
+            media_record.as_ref(),
             &files_so_far,
         );
         let lines = disclosure.iter().filter(|&&b| b == b'\n').count() as u64;
@@ -560,6 +591,10 @@ impl Plan {
             .map_err(|e| Error::io(&bundle_path, e))?
             .len();
         drop(file);
+        // Volumes first: a bundle at its final path means its volumes are complete.
+        for v in volumes {
+            v.persist(opts.force)?;
+        }
         pending.persist(opts.force)?;
         let plan = self.report(Some(bundle_bytes));
         let report_path = opts.out_dir.join(format!("{name}.report.html"));
@@ -618,6 +653,73 @@ impl Plan {
                     .sum::<u64>()
             })
             .sum()
+    }
+
+    /// Writes the media of released posts into the bundle, or into volumes beside it
+    /// when they exceed the policy's volume size, and the media list. Volumes are
+    /// returned pending: they are moved into place just before the bundle.
+    fn write_media(
+        &mut self,
+        bundle: &mut BundleWriter,
+        name: &str,
+        out_dir: &std::path::Path,
+        force: bool,
+    ) -> Result<(Option<MediaRecord>, Vec<PendingBundle>)> {
+        let Some(index) = self.media.as_mut() else {
+            return Ok((None, Vec::new()));
+        };
+        let limit = index.volume_bytes();
+        let selected = index.selected().to_vec();
+        let total = media::total_bytes(&selected)?;
+        let mut list = String::new();
+        let mut pending = Vec::new();
+        let mut volumes = Vec::new();
+        if total <= limit {
+            for s in &selected {
+                let size = std::fs::metadata(&s.file)
+                    .map_err(|e| Error::io(&s.file, e))?
+                    .len();
+                bundle.begin_stored(&format!("data/{}", s.rel), size >= 0xFFFF_FFFF)?;
+                media::copy_hashed(&s.file, |chunk| bundle.write(chunk))?;
+                let f = bundle.end(0);
+                list.push_str(&format!("{}  {}\n", f.sha256, s.rel));
+            }
+        } else {
+            for (i, chunk) in media::plan_volumes(&selected, limit)?.iter().enumerate() {
+                let vol_name = format!("{name}_media_{:03}", i + 1);
+                let dest = out_dir.join(format!("{vol_name}.zip"));
+                let p = PendingBundle::create(&dest, force)?;
+                let listed = media::write_volume(
+                    p.file()?,
+                    &dest,
+                    &vol_name,
+                    &self.policy.release.date,
+                    chunk,
+                )?;
+                for (rel, _, sha) in &listed {
+                    list.push_str(&format!("{sha}  {vol_name}.zip:{vol_name}/{rel}\n"));
+                }
+                let (bytes, sha256) = media::copy_hashed(p.path(), |_| Ok(()))?;
+                volumes.push(media::Volume {
+                    path: format!("{vol_name}.zip"),
+                    files: listed.len() as u64,
+                    bytes,
+                    sha256,
+                });
+                pending.push(p);
+            }
+        }
+        let list_path = format!("data/{name}_media_file_list_hashed.txt");
+        bundle.add(&list_path, list.as_bytes(), selected.len() as u64)?;
+        Ok((
+            Some(MediaRecord {
+                files: selected.len() as u64,
+                bytes: total,
+                list: list_path,
+                volumes,
+            }),
+            pending,
+        ))
     }
 
     fn write_users(&self, bundle: &mut BundleWriter, name: &str) -> Result<PayloadFile> {
@@ -738,6 +840,9 @@ impl Plan {
         self.registry.record();
         let result = self.transform_tweets(name, sink, progress);
         self.posts.references = self.registry.take_references();
+        if let (Ok(true), Some(media)) = (&result, &self.media) {
+            media.check_all_seen()?;
+        }
         result
     }
 
@@ -796,6 +901,35 @@ impl Plan {
                     return Err(Error::input(loc, msg));
                 }
             };
+            if let (Some(media), Some(t)) = (self.media.as_mut(), self.tweet_id) {
+                let tweetid = &record[t];
+                let released = slot.map(|i| {
+                    let acc = &self.released[i];
+                    let hashed = match post_ids {
+                        PostIds::Raw => false,
+                        PostIds::All => true,
+                        PostIds::PseudonymisedAccounts => acc.private,
+                    };
+                    (acc, hashed)
+                });
+                let published_post = match released {
+                    Some((_, true)) => self.registry.pseudonymizer().tweet(tweetid),
+                    _ => tweetid.to_string(),
+                };
+                media.observe(
+                    tweetid,
+                    author,
+                    released.map(|(acc, hashed)| {
+                        (
+                            acc.published_id.as_str(),
+                            published_post.as_str(),
+                            acc.private,
+                            hashed,
+                        )
+                    }),
+                    self.registry.pseudonymizer(),
+                )?;
+            }
             let Some(slot) = slot else { continue };
             let acc = &self.released[slot];
             let ctx = RowContext {

@@ -100,7 +100,11 @@ impl BundleWriter {
     }
 
     fn options(&self, large: bool) -> SimpleFileOptions {
-        let (method, level) = match self.compression {
+        self.options_with(large, self.compression)
+    }
+
+    fn options_with(&self, large: bool, compression: Compression) -> SimpleFileOptions {
+        let (method, level) = match compression {
             Compression::Deflate(level) => (CompressionMethod::Deflated, Some(i64::from(level))),
             Compression::Stored => (CompressionMethod::Stored, None),
         };
@@ -116,9 +120,18 @@ impl BundleWriter {
     /// Starts a payload file at `rel` (relative to the bag root, `data/...`). `large`
     /// must be set when the file may reach 4 GiB.
     pub fn begin(&mut self, rel: &str, large: bool) -> Result<()> {
+        self.begin_with(rel, large, self.compression)
+    }
+
+    /// Starts a payload file stored without compression (media: already compressed).
+    pub fn begin_stored(&mut self, rel: &str, large: bool) -> Result<()> {
+        self.begin_with(rel, large, Compression::Stored)
+    }
+
+    fn begin_with(&mut self, rel: &str, large: bool, compression: Compression) -> Result<()> {
         assert!(self.current.is_none(), "previous payload file not ended");
         let name = format!("{}/{rel}", self.root);
-        let opts = self.options(large);
+        let opts = self.options_with(large, compression);
         self.zip
             .start_file(name, opts)
             .map_err(|e| self.zip_err(e))?;
@@ -268,6 +281,11 @@ impl PendingBundle {
             tmp,
             dest: dest.to_path_buf(),
         })
+    }
+
+    /// The temporary file's path.
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
     }
 
     /// A handle to write the zip into.

@@ -39,6 +39,7 @@ pub mod csvout;
 pub mod error;
 pub mod export;
 pub mod identity;
+pub mod media;
 pub mod plan;
 pub mod policy;
 pub mod pseudonym;

@@ -414,14 +414,43 @@ struct RawColumns {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawMedia {
+    kinds: Option<Vec<String>>,
+    #[serde(default = "default_true")]
+    pseudonymised_accounts: bool,
+    #[serde(default = "default_volume")]
+    volume_bytes: u64,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_volume() -> u64 {
+    2_000_000_000
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawPolicy {
     release: Release,
     pseudonymisation: RawPseudonymisation,
     #[serde(default = "default_selection")]
     selection: RawSelection,
     sample: Option<RawSample>,
+    media: Option<RawMedia>,
     output: RawOutput,
     columns: RawColumns,
+}
+
+/// Media settings: present when the release publishes media.
+#[derive(Debug, Clone)]
+pub struct MediaSpec {
+    /// Kinds published (`None`: all).
+    pub kinds: Option<Vec<String>>,
+    /// Whether media of pseudonymised accounts are published.
+    pub pseudonymised_accounts: bool,
+    /// Beyond this many bytes of media, media go into volumes beside the bundle.
+    pub volume_bytes: u64,
 }
 
 fn default_selection() -> RawSelection {
@@ -486,6 +515,8 @@ pub struct Policy {
     pub include_roles: Vec<String>,
     /// The sample of the wider network, if any.
     pub sample: Option<SampleSpec>,
+    /// Media, when the release publishes them.
+    pub media: Option<MediaSpec>,
     /// The users file.
     pub users: OutputFile,
     /// The posts file.
@@ -622,6 +653,23 @@ impl Policy {
             }
         };
 
+        let media = match raw.media {
+            None => None,
+            Some(m) => {
+                if m.volume_bytes < 1024 {
+                    return Err(err(
+                        "media.volume_bytes",
+                        "must be at least 1024 bytes".into(),
+                    ));
+                }
+                Some(MediaSpec {
+                    kinds: m.kinds,
+                    pseudonymised_accounts: m.pseudonymised_accounts,
+                    volume_bytes: m.volume_bytes,
+                })
+            }
+        };
+
         let o = &raw.output;
         if o.tweets_part_bytes < 1024 {
             return Err(err(
@@ -703,6 +751,7 @@ impl Policy {
             },
             include_roles: raw.selection.include_roles,
             sample,
+            media,
             users: OutputFile {
                 columns: o.users.columns.clone(),
             },

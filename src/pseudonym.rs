@@ -199,6 +199,13 @@ impl Pseudonymizer {
     pub fn tweet(&self, tweetid: &str) -> String {
         self.hash(b"disclose/v1/tweet", tweetid.as_bytes())
     }
+
+    /// Pseudonym of a media key, used in media file names when the post's ID is
+    /// hashed (a raw media key would lead back to the post). Not part of DESIGN §2's
+    /// fixed schemes: `"disclose/v1/media" || 0x00 || media_key`.
+    pub fn media(&self, media_key: &str) -> String {
+        self.hash(b"disclose/v1/media", media_key.as_bytes())
+    }
 }
 
 #[cfg(test)]

@@ -156,6 +156,7 @@ struct Disclosure<'a> {
     pseudonymisation: PseudonymMeta<'a>,
     sampling: Option<&'a SamplingRecord>,
     counts: &'a Counts,
+    media: Option<&'a crate::media::MediaRecord>,
     files: &'a [PayloadFile],
 }
 
@@ -165,6 +166,7 @@ pub fn disclosure_json(
     fingerprint: &str,
     sampling: Option<&SamplingRecord>,
     counts: &Counts,
+    media: Option<&crate::media::MediaRecord>,
     files: &[PayloadFile],
 ) -> Vec<u8> {
     let r = &policy.release;
@@ -198,6 +200,7 @@ pub fn disclosure_json(
         },
         sampling,
         counts,
+        media,
         files,
     };
     let mut out = serde_json::to_vec_pretty(&doc).expect("plain data serialises");
@@ -411,6 +414,15 @@ pub fn dictionary(
             } else {
                 format!(", stratified by {}", sm.strata_expressions.join(", "))
             }
+        ));
+    }
+    if let Some(m) = policy.media.as_ref() {
+        s.push_str("## Media\n\n");
+        s.push_str(&format!(
+            "Media of released posts are stored under `media/<account>/<post>-<media key>.<ext>`, with the account and post as published here{}. `{}_media_file_list_hashed.txt` lists each with its SHA-256; beyond {} bytes, media are shipped in numbered volumes beside the bundle, listed in `disclosure.json`.\n\n",
+            if m.pseudonymised_accounts { "" } else { " (media of pseudonymised accounts are left out)" },
+            policy.release.name,
+            m.volume_bytes
         ));
     }
     s.push_str("## Files\n\n");

@@ -2,6 +2,7 @@
 //! temporary directory (see `workdir`).
 
 mod build;
+mod media;
 mod privacy;
 mod sign;
 mod staff;

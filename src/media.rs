@@ -1,0 +1,374 @@
+//! Media of released posts (DESIGN §1 `media.csv` + `media/`).
+//!
+//! `media.csv` (`media_key,tweetid,userid,kind,path`) is read and checked before the
+//! posts: every path must stay inside `media/` (no absolute paths, no `..`, no link
+//! leading out) and name a regular file. The posts pass then tells the index which
+//! posts exist and which are released; media of released posts are published as
+//! `data/media/<account>/<tweetid>-<media_key>.<ext>` with the account and post as
+//! published (pseudonyms where the policy says so), stored uncompressed and streamed,
+//! never read whole. Beyond the policy's volume size, media go into numbered zips
+//! beside the bundle, each recorded with its size and SHA-256.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Location, Result};
+use crate::export::{check_id, open_csv, read_header, require};
+use crate::policy::MediaSpec;
+use crate::pseudonym::Pseudonymizer;
+
+/// One row of `media.csv`.
+#[derive(Debug, Clone)]
+struct MediaRow {
+    key: String,
+    tweetid: String,
+    userid: String,
+    kind: String,
+    /// The file, resolved inside `media/`.
+    file: PathBuf,
+    line: u64,
+    seen: bool,
+}
+
+/// A media file chosen for the release.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    /// Path inside the bag's `data/` (`media/<account>/<tweetid>-<key>.<ext>`).
+    pub rel: String,
+    /// The source file.
+    pub file: PathBuf,
+}
+
+/// A volume of media beside the bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct Volume {
+    /// File name of the volume zip (beside the bundle).
+    pub path: String,
+    /// Media files in it.
+    pub files: u64,
+    /// Its size.
+    pub bytes: u64,
+    /// Its SHA-256.
+    pub sha256: String,
+}
+
+/// The media part of the release record.
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaRecord {
+    /// Media files published.
+    pub files: u64,
+    /// Their total size.
+    pub bytes: u64,
+    /// The list file inside the bundle.
+    pub list: String,
+    /// Volumes beside the bundle (empty when the media are inside it).
+    pub volumes: Vec<Volume>,
+}
+
+/// `media.csv`, indexed by post.
+#[derive(Debug)]
+pub struct MediaIndex {
+    csv: PathBuf,
+    rows: Vec<MediaRow>,
+    by_tweet: HashMap<String, Vec<usize>>,
+    spec: MediaSpec,
+    selected: Vec<Selected>,
+}
+
+fn safe_component(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl MediaIndex {
+    /// Reads and checks `DIR/media.csv`; `None` when the export has none.
+    pub fn read(dir: &Path, spec: &MediaSpec) -> Result<Option<Self>> {
+        let csv = dir.join("media.csv");
+        if !csv.exists() {
+            return Ok(None);
+        }
+        let media_dir = dir.join("media");
+        let root = media_dir.canonicalize().map_err(|e| {
+            Error::input(
+                Location::file(&media_dir),
+                format!("media.csv lists media but the media/ folder cannot be opened: {e}"),
+            )
+        })?;
+        let mut rdr = open_csv(&csv)?;
+        let header = read_header(&csv, &mut rdr)?;
+        let i_key = require(&csv, &header, "media_key", "names each media file")?;
+        let i_tweet = require(&csv, &header, "tweetid", "ties media to posts")?;
+        let i_user = require(&csv, &header, "userid", "ties media to accounts")?;
+        let i_kind = require(&csv, &header, "kind", "selects media by kind")?;
+        let i_path = require(&csv, &header, "path", "locates the file under media/")?;
+        let mut rows = Vec::new();
+        let mut by_tweet: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut keys: HashMap<String, u64> = HashMap::new();
+        let mut record = csv::StringRecord::new();
+        loop {
+            match rdr.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(Error::csv(&csv, Some(header.as_byte_record()), e)),
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            let cell = |i: usize| Location::cell(&csv, line, &header[i]);
+            let key = &record[i_key];
+            if !safe_component(key) {
+                return Err(Error::input(
+                    cell(i_key),
+                    format!("`{key}` is not a media key (letters, digits, `_` and `-`)"),
+                ));
+            }
+            if let Some(first) = keys.insert(key.to_string(), line) {
+                return Err(Error::input(
+                    cell(i_key),
+                    format!("duplicate media_key {key} (first on line {first})"),
+                ));
+            }
+            check_id(&record[i_tweet]).map_err(|m| Error::input(cell(i_tweet), m))?;
+            check_id(&record[i_user]).map_err(|m| Error::input(cell(i_user), m))?;
+            let file =
+                resolve(&root, &record[i_path]).map_err(|m| Error::input(cell(i_path), m))?;
+            by_tweet
+                .entry(record[i_tweet].to_string())
+                .or_default()
+                .push(rows.len());
+            rows.push(MediaRow {
+                key: key.to_string(),
+                tweetid: record[i_tweet].to_string(),
+                userid: record[i_user].to_string(),
+                kind: record[i_kind].to_string(),
+                file,
+                line,
+                seen: false,
+            });
+        }
+        Ok(Some(MediaIndex {
+            csv,
+            rows,
+            by_tweet,
+            spec: spec.clone(),
+            selected: Vec::new(),
+        }))
+    }
+
+    /// Called for every post of tweets.csv. `released` is `Some((published account,
+    /// published post ID, account pseudonymised, post ID hashed))` for released posts.
+    pub fn observe(
+        &mut self,
+        tweetid: &str,
+        author: &str,
+        released: Option<(&str, &str, bool, bool)>,
+        pseudonymizer: &Pseudonymizer,
+    ) -> Result<()> {
+        let Some(idx) = self.by_tweet.get(tweetid) else {
+            return Ok(());
+        };
+        for &i in idx {
+            let row = &mut self.rows[i];
+            if row.userid != author {
+                return Err(Error::input(
+                    Location::cell(&self.csv, row.line, "userid"),
+                    format!(
+                        "media {} names account {}, but post {tweetid} is by account {author}",
+                        row.key, row.userid
+                    ),
+                ));
+            }
+            row.seen = true;
+            let Some((account, post, private, post_hashed)) = released else {
+                continue;
+            };
+            if private && !self.spec.pseudonymised_accounts {
+                continue;
+            }
+            if let Some(kinds) = &self.spec.kinds {
+                if !kinds.iter().any(|k| *k == row.kind) {
+                    continue;
+                }
+            }
+            let key = if post_hashed {
+                pseudonymizer.media(&row.key)
+            } else {
+                row.key.clone()
+            };
+            let ext = row
+                .file
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                .filter(|e| {
+                    !e.is_empty() && e.len() <= 8 && e.bytes().all(|b| b.is_ascii_alphanumeric())
+                })
+                .unwrap_or_else(|| "bin".into());
+            self.selected.push(Selected {
+                rel: format!("media/{account}/{post}-{key}.{ext}"),
+                file: row.file.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// After the posts pass: every media row must belong to a post of tweets.csv.
+    pub fn check_all_seen(&self) -> Result<()> {
+        match self.rows.iter().find(|r| !r.seen) {
+            None => Ok(()),
+            Some(r) => Err(Error::input(
+                Location::cell(&self.csv, r.line, "tweetid"),
+                format!(
+                    "media {} belongs to post {}, which tweets.csv does not list",
+                    r.key, r.tweetid
+                ),
+            )),
+        }
+    }
+
+    /// The media chosen for the release, in output order.
+    pub fn selected(&mut self) -> &[Selected] {
+        self.selected.sort_by(|a, b| a.rel.cmp(&b.rel));
+        self.selected.dedup_by(|a, b| a.rel == b.rel);
+        &self.selected
+    }
+
+    /// The policy's volume size.
+    pub fn volume_bytes(&self) -> u64 {
+        self.spec.volume_bytes
+    }
+}
+
+/// Resolves a `media.csv` path inside `root`, refusing anything that could leave it.
+fn resolve(root: &Path, path: &str) -> std::result::Result<PathBuf, String> {
+    if path.is_empty() {
+        return Err("the media path is empty".into());
+    }
+    if path.contains('\\') || path.contains('\0') {
+        return Err(format!(
+            "`{path}`: backslashes and NUL bytes are not allowed in media paths"
+        ));
+    }
+    let p = Path::new(path);
+    if p.components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(format!("`{path}` escapes media/ (absolute path or `..`)"));
+    }
+    let full = root.join(p);
+    let real = full
+        .canonicalize()
+        .map_err(|e| format!("`{path}`: the media file cannot be opened: {e}"))?;
+    if !real.starts_with(root) {
+        return Err(format!("`{path}` escapes media/ through a link"));
+    }
+    if !real.is_file() {
+        return Err(format!("`{path}` is not a regular file"));
+    }
+    Ok(real)
+}
+
+/// Streams a media file into `sink`, returning its size and SHA-256.
+pub fn copy_hashed(
+    file: &Path,
+    mut sink: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<(u64, String)> {
+    let mut f = File::open(file).map_err(|e| Error::io(file, e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut hasher = Sha256::new();
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(file, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        sink(&buf[..n])?;
+        total += n as u64;
+    }
+    Ok((total, hex::encode(hasher.finalize())))
+}
+
+/// Writes one media volume: a zip of stored entries `<name>/<rel>`, deterministic
+/// like the bundle. Returns the media's (rel, bytes, sha256).
+pub fn write_volume(
+    out: File,
+    path: &Path,
+    name: &str,
+    date: &str,
+    media: &[Selected],
+) -> Result<Vec<(String, u64, String)>> {
+    use zip::write::SimpleFileOptions;
+    let y: u16 = date[0..4].parse().unwrap_or(1980);
+    let m: u8 = date[5..7].parse().unwrap_or(1);
+    let d: u8 = date[8..10].parse().unwrap_or(1);
+    let zip_err = |e: zip::result::ZipError| Error::Zip {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let time = zip::DateTime::from_date_and_time(y, m, d, 0, 0, 0).map_err(|_| Error::Zip {
+        path: path.to_path_buf(),
+        message: format!("release date {date} cannot be a zip timestamp"),
+    })?;
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::with_capacity(1 << 20, out));
+    let mut listed = Vec::with_capacity(media.len());
+    for s in media {
+        let size = std::fs::metadata(&s.file)
+            .map_err(|e| Error::io(&s.file, e))?
+            .len();
+        let opts = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .last_modified_time(time)
+            .system(zip::System::Unix)
+            .unix_permissions(0o644)
+            .large_file(size >= 0xFFFF_FFFF);
+        zip.start_file(format!("{name}/{}", s.rel), opts)
+            .map_err(zip_err)?;
+        let (bytes, sha) = copy_hashed(&s.file, |chunk| {
+            zip.write_all(chunk).map_err(|e| Error::io(path, e))
+        })?;
+        listed.push((s.rel.clone(), bytes, sha));
+    }
+    let buf = zip.finish().map_err(zip_err)?;
+    let file = buf
+        .into_inner()
+        .map_err(|e| Error::io(path, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io(path, e))?;
+    Ok(listed)
+}
+
+/// Splits media into volumes of at most `limit` bytes (one file more at most).
+pub fn plan_volumes(media: &[Selected], limit: u64) -> Result<Vec<Vec<Selected>>> {
+    let mut volumes: Vec<Vec<Selected>> = Vec::new();
+    let mut current: Vec<Selected> = Vec::new();
+    let mut bytes = 0u64;
+    for s in media {
+        let size = std::fs::metadata(&s.file)
+            .map_err(|e| Error::io(&s.file, e))?
+            .len();
+        if !current.is_empty() && bytes + size > limit {
+            volumes.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += size;
+        current.push(s.clone());
+    }
+    if !current.is_empty() {
+        volumes.push(current);
+    }
+    Ok(volumes)
+}
+
+/// Total size of the selected media.
+pub fn total_bytes(media: &[Selected]) -> Result<u64> {
+    media.iter().try_fold(0u64, |acc, s| {
+        Ok(acc
+            + std::fs::metadata(&s.file)
+                .map_err(|e| Error::io(&s.file, e))?
+                .len())
+    })
+}
