@@ -191,7 +191,7 @@ impl MediaIndex {
                 continue;
             }
             if let Some(kinds) = &self.spec.kinds {
-                if !kinds.iter().any(|k| *k == row.kind) {
+                if !kinds.contains(&row.kind) {
                     continue;
                 }
             }
