@@ -37,7 +37,10 @@ fn setup(wd: &Workdir) {
     );
 }
 
-fn media_csv(wd: &Workdir, rows: &[(&str, &str, &str, &str, &str)]) {
+/// A media.csv row: media_key, tweetid, userid, kind, path.
+type MediaRow<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+
+fn media_csv(wd: &Workdir, rows: &[MediaRow<'_>]) {
     let rows: Vec<Row> = rows
         .iter()
         .map(|(k, t, u, kind, path)| {
@@ -69,7 +72,7 @@ fn media_of_released_posts_only_byte_identical() {
     assert_eq!(
         media,
         vec![
-            &format!("test_release/data/media/1002/502-7_2.mp4"),
+            &"test_release/data/media/1002/502-7_2.mp4".to_string(),
             &format!("test_release/data/media/{}/501-3_1.jpg", p("1001")),
         ]
     );
@@ -148,7 +151,7 @@ fn policy_can_leave_out_pseudonymised_accounts_and_kinds() {
 
 #[test]
 fn bad_media_rows_are_refused() {
-    let cases: Vec<(Vec<(&str, &str, &str, &str, &str)>, &str)> = vec![
+    let cases: Vec<(Vec<MediaRow<'_>>, &str)> = vec![
         (
             vec![("3_1", "501", "1001", "photo", "a/missing.jpg")],
             "line 2, column path",
@@ -211,7 +214,7 @@ fn media_beyond_the_volume_size_go_into_volumes() {
     let rows: Vec<(String, String)> = (0..6)
         .map(|i| (format!("9_{i}"), format!("v/{i}.jpg")))
         .collect();
-    let table: Vec<(&str, &str, &str, &str, &str)> = rows
+    let table: Vec<MediaRow<'_>> = rows
         .iter()
         .map(|(k, path)| (k.as_str(), "502", "1002", "photo", path.as_str()))
         .collect();
