@@ -15,7 +15,7 @@ use crate::error::{Error, Location, Result};
 use crate::export::{self, Export, Role};
 use crate::identity::{is_pseudonymised, References, Registry};
 use crate::media::{self, MediaIndex, MediaRecord};
-use crate::policy::{Action, ColumnRule, Compression, Policy, PostIds, Table};
+use crate::policy::{Action, ColumnRule, Compression, Policy, PostIds, Table, Tier};
 use crate::pseudonym::{Key, Pseudonymizer};
 use crate::record::{self, Counts, PublishedColumn, SamplingRecord, SizeRule};
 use crate::sample::{self, Member, SampleSize};
@@ -101,6 +101,8 @@ pub struct BuildSummary {
     pub warnings: Vec<String>,
     /// Everything the plan decided and the posts pass found.
     pub plan: crate::plan::PlanReport,
+    /// The bundles of extra tiers built in the same run.
+    pub tiers: Vec<BuildSummary>,
 }
 
 /// One released account, ready to publish.
@@ -159,6 +161,8 @@ pub struct Plan {
     tweet_id: Option<usize>,
     /// `media.csv`, when the policy publishes media and the export has them.
     media: Option<MediaIndex>,
+    /// The audience: `None` for the public bundle, or an unhashed tier.
+    tier: Option<Tier>,
     warnings: Vec<String>,
     posts: PostFigures,
 }
@@ -166,7 +170,21 @@ pub struct Plan {
 impl Plan {
     /// Checks everything and decides everything that needs no pass over the posts.
     pub fn new(opts: &Inputs) -> Result<Self> {
-        let policy = Policy::load(&opts.policy)?;
+        Plan::for_tier(opts, None)
+    }
+
+    /// The plan of one audience: the public bundle (`tier` `None`), or a tier that
+    /// publishes the same selection unhashed.
+    pub fn for_tier(opts: &Inputs, tier: Option<&Tier>) -> Result<Self> {
+        let mut policy = Policy::load(&opts.policy)?;
+        if tier.is_some() {
+            // Nothing is pseudonymised in a tier: post IDs stay raw, and media of
+            // accounts pseudonymised in the public bundle are published.
+            policy.pseudonymisation.post_ids = PostIds::Raw;
+            if let Some(m) = policy.media.as_mut() {
+                m.pseudonymised_accounts = true;
+            }
+        }
         let mut warnings = Vec::new();
         let (key, fingerprint) = match &opts.key_file {
             Some(path) => {
@@ -199,7 +217,11 @@ impl Plan {
         let accounts_path = opts.input.join("accounts.csv");
         let threshold = policy.pseudonymisation.follower_threshold;
         let pseudonymizer = Pseudonymizer::new(&key, policy.pseudonymisation.length);
-        let registry = Registry::new(&export, threshold, pseudonymizer.clone());
+        let registry = if tier.is_some() {
+            Registry::unpseudonymised(&export, pseudonymizer.clone())
+        } else {
+            Registry::new(&export, threshold, pseudonymizer.clone())
+        };
 
         let mut counts = Counts {
             accounts_in_export: export.accounts.len() as u64,
@@ -298,7 +320,7 @@ impl Plan {
             } else {
                 counts.sampled_accounts += 1;
             }
-            let private = is_pseudonymised(a.followers, threshold);
+            let private = registry.pseudonymises() && is_pseudonymised(a.followers, threshold);
             if private {
                 counts.pseudonymised_accounts += 1;
             } else {
@@ -459,6 +481,7 @@ impl Plan {
             tweet_time: tweets_header.iter().position(|h| h == "tweet_time"),
             tweet_id: tweets_header.iter().position(|h| h == "tweetid"),
             media,
+            tier: tier.cloned(),
             tweets_header,
             tweet_author,
             tweet_sources,
@@ -508,15 +531,34 @@ impl Plan {
             .collect()
     }
 
+    /// The bundle's name: `<release>`, or `<release>_<suffix>` for a tier.
+    fn bundle_name(&self) -> String {
+        match &self.tier {
+            None => self.policy.release.name.clone(),
+            Some(t) => format!("{}_{}", self.policy.release.name, t.suffix),
+        }
+    }
+
+    /// The word in file names: `hashed`, or the tier's suffix.
+    fn tag(&self) -> &str {
+        self.tier.as_ref().map_or("hashed", |t| t.suffix.as_str())
+    }
+
     /// Streams the posts, writes the bundle beside its final path and renames it
     /// into place when complete.
-    pub fn execute(mut self, opts: &BuildOptions) -> Result<BuildSummary> {
-        let bundle_path = check_output(opts, &self.policy.release.name)?;
+    pub fn execute(self, opts: &BuildOptions) -> Result<BuildSummary> {
+        self.stage(opts)?.persist(opts.force)
+    }
+
+    /// Writes the bundle (and media volumes) to temporary files beside their final
+    /// paths; [`Staged::persist`] moves them into place.
+    pub fn stage(mut self, opts: &BuildOptions) -> Result<Staged> {
+        let name = self.bundle_name();
+        let bundle_path = check_output(opts, &name)?;
         let Some(fingerprint) = self.fingerprint.clone() else {
             return Err(Error::Usage("a build needs --key-file".into()));
         };
         let pending = PendingBundle::create(&bundle_path, opts.force)?;
-        let name = self.policy.release.name.clone();
         let mut bundle = BundleWriter::new(
             pending.file()?,
             &bundle_path,
@@ -556,6 +598,7 @@ impl Plan {
 
         let dict = record::dictionary(
             &self.policy,
+            self.tier.as_ref(),
             &fingerprint,
             self.sampling.as_ref(),
             &self.counts,
@@ -569,6 +612,7 @@ impl Plan {
         let files_so_far = bundle.files().to_vec();
         let disclosure = record::disclosure_json(
             &self.policy,
+            self.tier.as_ref(),
             &fingerprint,
             self.sampling.as_ref(),
             &self.counts,
@@ -591,26 +635,29 @@ impl Plan {
             .map_err(|e| Error::io(&bundle_path, e))?
             .len();
         drop(file);
-        // Volumes first: a bundle at its final path means its volumes are complete.
-        for v in volumes {
-            v.persist(opts.force)?;
-        }
-        pending.persist(opts.force)?;
         let plan = self.report(Some(bundle_bytes));
-        let report_path = opts.out_dir.join(format!("{name}.report.html"));
-        write_atomically(
-            &report_path,
-            crate::report::render_html(&plan, &format!("{name}.zip")).as_bytes(),
-        )?;
-        Ok(BuildSummary {
-            bundle: bundle_path,
-            report: report_path,
-            bundle_bytes,
-            counts: self.counts.clone(),
-            files,
-            sampling: self.sampling.clone(),
-            warnings: std::mem::take(&mut self.warnings),
-            plan,
+        let report = match self.tier {
+            None => Some((
+                opts.out_dir.join(format!("{name}.report.html")),
+                crate::report::render_html(&plan, &format!("{name}.zip")),
+            )),
+            Some(_) => None,
+        };
+        Ok(Staged {
+            pending,
+            volumes,
+            report: report.clone(),
+            summary: BuildSummary {
+                bundle: bundle_path,
+                report: report.map(|r| r.0).unwrap_or_default(),
+                bundle_bytes,
+                counts: self.counts.clone(),
+                files,
+                sampling: self.sampling.clone(),
+                warnings: std::mem::take(&mut self.warnings),
+                plan,
+                tiers: Vec::new(),
+            },
         })
     }
 
@@ -709,7 +756,11 @@ impl Plan {
                 pending.push(p);
             }
         }
-        let list_path = format!("data/{name}_media_file_list_hashed.txt");
+        let list_path = format!(
+            "data/{}_media_file_list_{}.txt",
+            self.policy.release.name,
+            self.tag()
+        );
         bundle.add(&list_path, list.as_bytes(), selected.len() as u64)?;
         Ok((
             Some(MediaRecord {
@@ -726,7 +777,15 @@ impl Plan {
         let accounts_path = self.export.dir.join("accounts.csv");
         let header = &self.export.account_header;
         let post_ids = self.policy.pseudonymisation.post_ids;
-        bundle.begin(&format!("data/{name}_users_csv_hashed.csv"), false)?;
+        let _ = name;
+        bundle.begin(
+            &format!(
+                "data/{}_users_csv_{}.csv",
+                self.policy.release.name,
+                self.tag()
+            ),
+            false,
+        )?;
         let mut buf = Vec::with_capacity(1 << 17);
         csvout::push_row(&mut buf, &self.policy.users.columns);
         let mut values: Vec<String> = vec![String::new(); self.users_columns.len()];
@@ -859,7 +918,9 @@ impl Plan {
         export::read_header(&path, &mut rdr)?;
         let post_ids = self.policy.pseudonymisation.post_ids;
         let limit = self.policy.tweets_part_bytes;
-        let part_name = |n: usize| format!("data/{name}_tweets_csv_hashed_{n}.csv");
+        let _ = name;
+        let (release, tag) = (self.policy.release.name.clone(), self.tag().to_string());
+        let part_name = |n: usize| format!("data/{release}_tweets_csv_{tag}_{n}.csv");
         let mut header_row = Vec::new();
         csvout::push_row(&mut header_row, &self.policy.tweets.columns);
         let one_column = self.tweet_sources.len() == 1;
@@ -1219,15 +1280,54 @@ fn write_atomically(path: &std::path::Path, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Runs a whole build.
+/// A bundle written to temporary files, not yet at its final path.
+pub struct Staged {
+    pending: PendingBundle,
+    volumes: Vec<PendingBundle>,
+    report: Option<(PathBuf, String)>,
+    summary: BuildSummary,
+}
+
+impl Staged {
+    /// Moves the media volumes, then the bundle, into place (a bundle at its final
+    /// path means its volumes are complete), then writes the release report.
+    pub fn persist(self, force: bool) -> Result<BuildSummary> {
+        for v in self.volumes {
+            v.persist(force)?;
+        }
+        self.pending.persist(force)?;
+        if let Some((path, html)) = &self.report {
+            write_atomically(path, html.as_bytes())?;
+        }
+        Ok(self.summary)
+    }
+}
+
+/// Runs a whole build: the public bundle and, when the policy defines one, the
+/// unhashed tier from the same selection. Nothing reaches a final path unless every
+/// bundle was written completely.
 pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
     let policy = Policy::load(&opts.policy)?;
     check_output(opts, &policy.release.name)?;
-    let plan = Plan::new(&Inputs {
+    for t in &policy.tiers {
+        check_output(opts, &format!("{}_{}", policy.release.name, t.suffix))?;
+    }
+    let inputs = Inputs {
         policy: opts.policy.clone(),
         input: opts.input.clone(),
         key_file: Some(opts.key_file.clone()),
         seed: opts.seed.clone(),
-    })?;
-    plan.execute(opts)
+    };
+    let public = Plan::new(&inputs)?.stage(opts)?;
+    let mut tiers = Vec::new();
+    for t in &policy.tiers {
+        tiers.push(Plan::for_tier(&inputs, Some(t))?.stage(opts)?);
+    }
+    let tier_summaries = tiers
+        .into_iter()
+        .map(|t| t.persist(opts.force))
+        .collect::<Result<Vec<_>>>()?;
+    let mut summary = public.persist(opts.force)?;
+    summary.tiers = tier_summaries;
+    Ok(summary)
 }

@@ -35,6 +35,9 @@ pub struct Registry {
     handles: HashMap<String, Published>,
     /// Longest pseudonymised screen name or ID, to skip longer tokens quickly.
     max_private_len: usize,
+    /// False for a tier that publishes everything unhashed: unknown IDs and handles
+    /// then stay as they are too.
+    pseudonymise: bool,
     /// What published values referred to, when recording (see [`Registry::record`]).
     seen: RefCell<Option<References>>,
 }
@@ -58,6 +61,23 @@ pub fn is_pseudonymised(followers: Option<u64>, threshold: u64) -> bool {
 }
 
 impl Registry {
+    /// A registry that pseudonymises nothing (a researcher tier): every account,
+    /// known or not, is published as it is.
+    pub fn unpseudonymised(export: &Export, pseudonymizer: Pseudonymizer) -> Self {
+        let mut reg = Registry::new(export, 0, pseudonymizer);
+        for p in reg.ids.values_mut().chain(reg.handles.values_mut()) {
+            *p = Published::Public;
+        }
+        reg.max_private_len = 0;
+        reg.pseudonymise = false;
+        reg
+    }
+
+    /// Whether this registry pseudonymises at all.
+    pub fn pseudonymises(&self) -> bool {
+        self.pseudonymise
+    }
+
     /// Classifies every account of the export and the directory.
     pub fn new(export: &Export, threshold: u64, pseudonymizer: Pseudonymizer) -> Self {
         let mut ids = HashMap::default();
@@ -113,6 +133,7 @@ impl Registry {
             ids,
             handles,
             max_private_len,
+            pseudonymise: true,
             seen: RefCell::new(None),
         }
     }
@@ -122,9 +143,13 @@ impl Registry {
         &self.pseudonymizer
     }
 
-    /// Whether the account with this ID is published under a pseudonym (unknown: yes).
+    /// Whether the account with this ID is published under a pseudonym (unknown: yes,
+    /// unless this registry pseudonymises nothing).
     pub fn id_is_private(&self, userid: &str) -> bool {
-        !matches!(self.ids.get(userid), Some(Published::Public))
+        match self.ids.get(userid) {
+            Some(p) => matches!(p, Published::Pseudonym(_)),
+            None => self.pseudonymise,
+        }
     }
 
     /// What a user ID becomes: itself for a public account, else a pseudonym.
@@ -139,6 +164,7 @@ impl Registry {
         match self.ids.get(userid) {
             Some(Published::Public) => out.push_str(userid),
             Some(Published::Pseudonym(p)) => out.push_str(p),
+            None if !self.pseudonymise => out.push_str(userid),
             None => out.push_str(&self.pseudonymizer.account(userid)),
         }
     }
@@ -162,6 +188,7 @@ impl Registry {
         match self.handles.get(lower) {
             Some(Published::Public) => None,
             Some(Published::Pseudonym(p)) => Some(Cow::Borrowed(p.as_str())),
+            None if !self.pseudonymise => None,
             None => Some(Cow::Owned(self.pseudonymizer.handle(lower))),
         }
     }

@@ -272,7 +272,12 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             }
             let summary = summary?;
             let signature = match &signing_key {
-                Some(key) => Some(disclose::sign::sign(key, &summary.bundle)?),
+                Some(key) => {
+                    for t in &summary.tiers {
+                        disclose::sign::sign(key, &t.bundle)?;
+                    }
+                    Some(disclose::sign::sign(key, &summary.bundle)?)
+                }
                 None => None,
             };
             if !quiet {
@@ -292,6 +297,11 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     "warnings": summary.warnings,
                     "plan": summary.plan,
                     "signature": signature,
+                    "tiers": summary.tiers.iter().map(|t| json!({
+                        "bundle": t.bundle,
+                        "bytes": t.bundle_bytes,
+                        "files": t.files,
+                    })).collect::<Vec<_>>(),
                 }));
             } else if !quiet {
                 eprintln!(
@@ -300,6 +310,13 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     summary.bundle_bytes
                 );
                 eprintln!("release report (staff only): {}", summary.report.display());
+                for t in &summary.tiers {
+                    eprintln!(
+                        "tier bundle (unhashed, restricted): {} ({} bytes)",
+                        t.bundle.display(),
+                        t.bundle_bytes
+                    );
+                }
                 if let Some(sig) = &signature {
                     eprintln!("signature: {}", sig.display());
                 }

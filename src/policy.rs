@@ -438,8 +438,33 @@ struct RawPolicy {
     selection: RawSelection,
     sample: Option<RawSample>,
     media: Option<RawMedia>,
+    #[serde(default)]
+    tiers: BTreeMap<String, RawTier>,
     output: RawOutput,
     columns: RawColumns,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTier {
+    #[serde(default = "default_tier_suffix")]
+    suffix: String,
+    #[serde(default)]
+    pseudonymise: bool,
+}
+
+fn default_tier_suffix() -> String {
+    "unhashed".into()
+}
+
+/// A second audience built in the same run from the same selection: nothing
+/// pseudonymised, the same columns dropped, written to `<release>_<suffix>.zip`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tier {
+    /// The tier's name (`researcher`), recorded in its disclosure.json.
+    pub name: String,
+    /// Replaces `hashed` in its file names and names its bundle.
+    pub suffix: String,
 }
 
 /// Media settings: present when the release publishes media.
@@ -517,6 +542,8 @@ pub struct Policy {
     pub sample: Option<SampleSpec>,
     /// Media, when the release publishes them.
     pub media: Option<MediaSpec>,
+    /// Extra audiences (at most one): built from the same selection, unhashed.
+    pub tiers: Vec<Tier>,
     /// The users file.
     pub users: OutputFile,
     /// The posts file.
@@ -670,6 +697,42 @@ impl Policy {
             }
         };
 
+        let mut tiers = Vec::new();
+        for (name, t) in &raw.tiers {
+            let key = format!("tiers.{name}");
+            if t.pseudonymise {
+                return Err(err(
+                    &format!("{key}.pseudonymise"),
+                    "a tier publishes accounts unhashed; the public bundle is the pseudonymised one"
+                        .into(),
+                ));
+            }
+            let ok = |s: &str| {
+                !s.is_empty()
+                    && s.len() <= 32
+                    && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            };
+            if !ok(name) {
+                return Err(err(&key, "a tier name is letters, digits and `_`".into()));
+            }
+            if !ok(&t.suffix) || t.suffix == "hashed" {
+                return Err(err(
+                    &format!("{key}.suffix"),
+                    format!(
+                        "`{}` cannot name a tier's files (letters, digits, `_`; not `hashed`)",
+                        t.suffix
+                    ),
+                ));
+            }
+            tiers.push(Tier {
+                name: name.clone(),
+                suffix: t.suffix.clone(),
+            });
+        }
+        if tiers.len() > 1 {
+            return Err(err("tiers", "at most one extra tier".into()));
+        }
+
         let o = &raw.output;
         if o.tweets_part_bytes < 1024 {
             return Err(err(
@@ -752,6 +815,7 @@ impl Policy {
             include_roles: raw.selection.include_roles,
             sample,
             media,
+            tiers,
             users: OutputFile {
                 columns: o.users.columns.clone(),
             },

@@ -142,14 +142,15 @@ struct PolicyMeta<'a> {
 struct PseudonymMeta<'a> {
     scheme: &'static str,
     key_fingerprint: &'a str,
-    follower_threshold: u64,
-    length: usize,
+    follower_threshold: Option<u64>,
+    length: Option<usize>,
     post_ids: crate::policy::PostIds,
 }
 
 #[derive(Serialize)]
 struct Disclosure<'a> {
     format: &'static str,
+    tier: &'a str,
     release: ReleaseMeta<'a>,
     tool: ToolMeta,
     policy: PolicyMeta<'a>,
@@ -163,6 +164,7 @@ struct Disclosure<'a> {
 /// Renders `disclosure.json`.
 pub fn disclosure_json(
     policy: &Policy,
+    tier: Option<&crate::policy::Tier>,
     fingerprint: &str,
     sampling: Option<&SamplingRecord>,
     counts: &Counts,
@@ -172,6 +174,7 @@ pub fn disclosure_json(
     let r = &policy.release;
     let doc = Disclosure {
         format: FORMAT,
+        tier: tier.map_or("public", |t| t.name.as_str()),
         release: ReleaseMeta {
             name: &r.name,
             date: &r.date,
@@ -191,12 +194,22 @@ pub fn disclosure_json(
             sha256: &policy.sha256,
             include_roles: &policy.include_roles,
         },
-        pseudonymisation: PseudonymMeta {
-            scheme: pseudonym::SCHEME,
-            key_fingerprint: fingerprint,
-            follower_threshold: policy.pseudonymisation.follower_threshold,
-            length: policy.pseudonymisation.length,
-            post_ids: policy.pseudonymisation.post_ids,
+        pseudonymisation: match tier {
+            None => PseudonymMeta {
+                scheme: pseudonym::SCHEME,
+                key_fingerprint: fingerprint,
+                follower_threshold: Some(policy.pseudonymisation.follower_threshold),
+                length: Some(policy.pseudonymisation.length),
+                post_ids: policy.pseudonymisation.post_ids,
+            },
+            // A tier publishes nothing hashed; the fingerprint ties it to its release.
+            Some(_) => PseudonymMeta {
+                scheme: "none",
+                key_fingerprint: fingerprint,
+                follower_threshold: None,
+                length: None,
+                post_ids: crate::policy::PostIds::Raw,
+            },
         },
         sampling,
         counts,
@@ -348,6 +361,7 @@ pub fn column_description(name: &str) -> String {
 /// Renders the data dictionary `README.md`.
 pub fn dictionary(
     policy: &Policy,
+    tier: Option<&crate::policy::Tier>,
     fingerprint: &str,
     sampling: Option<&SamplingRecord>,
     counts: &Counts,
@@ -383,8 +397,14 @@ pub fn dictionary(
         "{} posts by these accounts are released.\n\n",
         counts.posts_released
     ));
-    s.push_str("## Pseudonymisation\n\n");
-    s.push_str(&format!(
+    if let Some(t) = tier {
+        s.push_str(&format!(
+            "## Tier `{}`\n\nThis bundle is for vetted researchers under a data-use agreement: it holds the same accounts and posts as the public bundle `{}.zip`, with **nothing pseudonymised** (user IDs, names and post IDs as they are). Internal columns are dropped as in the public bundle.\n\n",
+            t.name, r.name
+        ));
+    } else {
+        s.push_str("## Pseudonymisation\n\n");
+        s.push_str(&format!(
         "Accounts with fewer than {} followers at suspension, or whose follower count is unknown, are pseudonymised: their user ID, screen name and display name are replaced by the same pseudonym everywhere in this release, including replies, retweets, mention lists, `@mentions` and profile links in text. Pseudonyms follow the scheme `{}` (HMAC-SHA256 with a release key kept by the publisher; {} hex digits). The key's fingerprint is `{}`. Post IDs: {}.\n\n",
         p.follower_threshold,
         pseudonym::SCHEME,
@@ -397,6 +417,7 @@ pub fn dictionary(
             crate::policy::PostIds::All => "all replaced by pseudonyms",
         }
     ));
+    }
     if let Some(sm) = sampling {
         s.push_str("## Sample\n\n");
         s.push_str(&format!(

@@ -6,5 +6,6 @@ mod media;
 mod privacy;
 mod sign;
 mod staff;
+mod tiers;
 mod vectors;
 mod workdir;
