@@ -11,7 +11,8 @@
 //! 4. [`sample`]: the reproducible sample of the wider network;
 //! 5. [`transform`] and [`rewrite`]: each published value, free text included;
 //! 6. [`bundle`] and [`record`]: the zip, the bag and the records inside it;
-//! 7. [`build`]: the pipeline that ties them together.
+//! 7. [`build`]: the pipeline that ties them together;
+//! 8. [`verify`]: checking a bundle.
 //!
 //! [`synth`] makes synthetic exports for examples and benchmarks.
 //!
@@ -44,3 +45,4 @@ pub mod rewrite;
 pub mod sample;
 pub mod synth;
 pub mod transform;
+pub mod verify;
