@@ -12,7 +12,8 @@
 //! 5. [`transform`] and [`rewrite`]: each published value, free text included;
 //! 6. [`bundle`] and [`record`]: the zip, the bag and the records inside it;
 //! 7. [`build`]: the pipeline that ties them together;
-//! 8. [`verify`]: checking a bundle.
+//! 8. [`verify`] and [`audit`]: checking a bundle, redoing its sample, looking up
+//!    pseudonyms.
 //!
 //! [`synth`] makes synthetic exports for examples and benchmarks.
 //!
@@ -32,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod build;
 pub mod bundle;
 pub mod csvout;
