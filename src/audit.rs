@@ -272,8 +272,7 @@ pub fn lookup(opts: &LookupOptions) -> Result<(Vec<Lookup>, String, Vec<String>)
             )
         }
         None => {
-            if !(crate::pseudonym::MIN_LENGTH..=crate::pseudonym::MAX_LENGTH)
-                .contains(&opts.length)
+            if !(crate::pseudonym::MIN_LENGTH..=crate::pseudonym::MAX_LENGTH).contains(&opts.length)
             {
                 return Err(Error::Usage(format!(
                     "--length must be between {} and {}",
@@ -296,8 +295,16 @@ pub fn lookup(opts: &LookupOptions) -> Result<(Vec<Lookup>, String, Vec<String>)
             }
             let (published, pseudonymised, note) = match &registry {
                 Some(r) => match r.publish_handle(name) {
-                    None => (name.to_string(), false, "a public account: published as written".to_string()),
-                    Some(p) => (p, true, "as published by this export and policy".to_string()),
+                    None => (
+                        name.to_string(),
+                        false,
+                        "a public account: published as written".to_string(),
+                    ),
+                    Some(p) => (
+                        p,
+                        true,
+                        "as published by this export and policy".to_string(),
+                    ),
                 },
                 None => {
                     handles_unresolved = true;
@@ -316,9 +323,8 @@ pub fn lookup(opts: &LookupOptions) -> Result<(Vec<Lookup>, String, Vec<String>)
                 note,
             });
         } else {
-            check_id(a).map_err(|m| {
-                Error::Usage(format!("`{a}`: {m}; give a user ID or an @handle"))
-            })?;
+            check_id(a)
+                .map_err(|m| Error::Usage(format!("`{a}`: {m}; give a user ID or an @handle")))?;
             let (published, pseudonymised, note) = match &registry {
                 Some(r) => {
                     let mut p = String::new();

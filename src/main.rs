@@ -141,7 +141,12 @@ enum Command {
         #[arg(long, value_name = "SEED")]
         seed: String,
         /// Take this many accounts.
-        #[arg(long, value_name = "N", conflicts_with = "fraction", required_unless_present = "fraction")]
+        #[arg(
+            long,
+            value_name = "N",
+            conflicts_with = "fraction",
+            required_unless_present = "fraction"
+        )]
         size: Option<u64>,
         /// Take ceil(N x F) accounts; F is a decimal with at most 6 places.
         #[arg(long, value_name = "F")]
@@ -184,7 +189,12 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         key_file: PathBuf,
         /// Pseudonym length in hex digits (the policy's pseudonymisation.length).
-        #[arg(long, value_name = "N", default_value_t = 64, conflicts_with = "policy")]
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = 64,
+            conflicts_with = "policy"
+        )]
         length: usize,
         /// A post ID to hash (repeatable).
         #[arg(long, value_name = "ID")]
@@ -362,7 +372,9 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             tickets,
             check,
             json,
-        } => run_sample(population, seed, size, fraction, strata, tickets, check, json),
+        } => run_sample(
+            population, seed, size, fraction, strata, tickets, check, json,
+        ),
         Command::Seed { out, json } => {
             let (seed, commitment) = audit::new_seed();
             if let Some(path) = &out {
@@ -416,7 +428,9 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             if json {
                 print_json(&json!({"key_fingerprint": fingerprint, "pseudonyms": found}));
             } else {
-                eprintln!("key fingerprint {fingerprint} (compare with the bundle's disclosure.json)");
+                eprintln!(
+                    "key fingerprint {fingerprint} (compare with the bundle's disclosure.json)"
+                );
                 let mut stdout = std::io::stdout().lock();
                 for f in &found {
                     let _ = writeln!(stdout, "{}\t{}", f.input, f.published);

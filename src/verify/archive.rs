@@ -229,10 +229,7 @@ impl Archive {
                     report.fail(
                         "zip.unique",
                         Loc::file(&lossy(n)),
-                        format!(
-                            "the name differs only in case from `{}`",
-                            lossy(other)
-                        ),
+                        format!("the name differs only in case from `{}`", lossy(other)),
                     );
                 } else {
                     folded.insert(key, n.as_slice());
@@ -308,11 +305,7 @@ impl Archive {
                 );
             }
             if is_dir && e.size() != 0 {
-                report.fail(
-                    "zip.entries",
-                    loc(),
-                    "a directory entry that holds data",
-                );
+                report.fail("zip.entries", loc(), "a directory entry that holds data");
             }
             let size = e.size();
             let compressed = e.compressed_size();
@@ -337,10 +330,7 @@ impl Archive {
                         report.fail(
                             "zip.overlap",
                             loc(),
-                            format!(
-                                "the local header names the entry `{}`",
-                                lossy(&local_name)
-                            ),
+                            format!("the local header names the entry `{}`", lossy(&local_name)),
                         );
                     }
                     match data_start.checked_add(compressed) {

@@ -123,10 +123,7 @@ pub fn check_manifest(
             report.fail(
                 check,
                 Loc::file(&format!("{root}/{}", l.path)),
-                format!(
-                    "listed twice in {manifest} (lines {first} and {})",
-                    l.line
-                ),
+                format!("listed twice in {manifest} (lines {first} and {})", l.line),
             );
             continue;
         }
@@ -150,7 +147,7 @@ pub fn check_manifest(
                         check,
                         Loc::file(&format!("{root}/{}", l.path)),
                         format!(
-                            "SHA-256 is {}, but {manifest} (line {}) says {}",
+                            "SHA-256 is {}, but {entry} (line {}) says {}",
                             f.sha256, l.line, l.sha256
                         ),
                     );
@@ -171,13 +168,13 @@ pub fn check_manifest(
 
 /// Parses bag-info.txt into `(label, value, line)`; continuation lines (starting
 /// with whitespace) are joined to the previous value.
-pub fn parse_bag_info(
-    text: &[u8],
-    entry: &str,
-    report: &mut Report,
-) -> Vec<(String, String, u64)> {
+pub fn parse_bag_info(text: &[u8], entry: &str, report: &mut Report) -> Vec<(String, String, u64)> {
     let Ok(text) = std::str::from_utf8(text) else {
-        report.fail("bag.info", Loc::file(entry), "bag-info.txt is not valid UTF-8");
+        report.fail(
+            "bag.info",
+            Loc::file(entry),
+            "bag-info.txt is not valid UTF-8",
+        );
         return Vec::new();
     };
     let mut out: Vec<(String, String, u64)> = Vec::new();

@@ -75,7 +75,10 @@ impl Ctx<'_> {
     fn expect(&mut self, doc: &Value, path: &str, want: &str) {
         if let Some(s) = self.str(doc, path) {
             if s != want {
-                self.fail(format!("member `{path}` is `{}`, expected `{want}`", clip(s)));
+                self.fail(format!(
+                    "member `{path}` is `{}`, expected `{want}`",
+                    clip(s)
+                ));
             }
         }
     }
@@ -116,8 +119,11 @@ pub fn parse(bytes: &[u8], entry: &str, root: &str, report: &mut Report) -> Reco
     }
     let date = c.str(&doc, "release.date").map(str::to_string);
     if let Some(d) = &date {
-        if let Err(m) = check_date(d) {
-            c.fail(format!("release.date: {m}"));
+        if check_date(d).is_err() {
+            c.fail(format!(
+                "release.date `{}` is not a date (YYYY-MM-DD)",
+                clip(d)
+            ));
         }
     }
     c.expect(&doc, "tool.name", "disclose");
@@ -227,7 +233,11 @@ pub fn check_files(
                 continue;
             }
             Some(None) => {
-                report.fail(check, target, "listed in disclosure.json but could not be read");
+                report.fail(
+                    check,
+                    target,
+                    "listed in disclosure.json but could not be read",
+                );
                 continue;
             }
             Some(Some(f)) => f,
@@ -291,7 +301,10 @@ pub fn check_sampling(rec: &Record, entry: &str, report: &mut Report) {
     let s = match doc.get("sampling") {
         Some(Value::Object(_)) => &doc["sampling"],
         _ => {
-            report.note(check, "no sample: the release holds only the included roles");
+            report.note(
+                check,
+                "no sample: the release holds only the included roles",
+            );
             return;
         }
     };
@@ -336,7 +349,9 @@ pub fn check_sampling(rec: &Record, entry: &str, report: &mut Report) {
                 _ => None,
             };
             match size {
-                None => c.fail("sampling.rule is not {kind: fraction|size, value: \"...\"} with a valid value"),
+                None => c.fail(
+                    "sampling.rule is not {kind: fraction|size, value: \"...\"} with a valid value",
+                ),
                 Some(size) => {
                     let want = size.resolve(n_pop);
                     if want != n {
@@ -502,11 +517,9 @@ pub fn check_counts(
             ));
         }
     }
-    if let (Some(i), Some(s), Some(r)) = (
-        get("included_accounts"),
-        get("sampled_accounts"),
-        released,
-    ) {
+    if let (Some(i), Some(s), Some(r)) =
+        (get("included_accounts"), get("sampled_accounts"), released)
+    {
         if i + s != r {
             fail(format!(
                 "counts: included ({i}) and sampled ({s}) accounts do not add up to the released ({r})"

@@ -29,8 +29,8 @@ use sha2::{Digest, Sha256};
 
 pub use archive::Limits;
 use archive::{Archive, Entry};
-pub use report::Report;
 use report::Loc;
+pub use report::Report;
 pub use staff::StaffOptions;
 use tables::{PseudonymRules, Resource, RowClasses};
 
@@ -148,8 +148,7 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
                 || p == format!("{root}_users_csv_hashed.csv")
                 || p == format!("{root}_media_file_list_hashed.txt")
                 || p.starts_with("media/")
-                || p
-                    .strip_prefix(&format!("{root}_tweets_csv_hashed_"))
+                || p.strip_prefix(&format!("{root}_tweets_csv_hashed_"))
                     .and_then(|n| n.strip_suffix(".csv"))
                     .is_some_and(|n| {
                         !n.is_empty()
@@ -176,7 +175,11 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
     }
     for t in bag::TAG_FILES {
         if !tags.contains_key(t) {
-            report.fail(check, Loc::file(&format!("{root}/{t}")), "missing from the bag");
+            report.fail(
+                check,
+                Loc::file(&format!("{root}/{t}")),
+                "missing from the bag",
+            );
         }
     }
     let required = [
@@ -188,7 +191,11 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
     ];
     for r in &required {
         if !payload.iter().any(|(p, _)| p == r) {
-            report.fail(check, Loc::file(&format!("{root}/{r}")), "missing from the bag");
+            report.fail(
+                check,
+                Loc::file(&format!("{root}/{r}")),
+                "missing from the bag",
+            );
         }
     }
     let parts = payload
@@ -482,11 +489,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
                 let found: Vec<&(String, String, u64)> =
                     info.iter().filter(|(l, _, _)| l == label).collect();
                 match (found.as_slice(), expected) {
-                    ([], _) => report.fail(
-                        "bag.info",
-                        Loc::file(&entry),
-                        format!("no {label}"),
-                    ),
+                    ([], _) => report.fail("bag.info", Loc::file(&entry), format!("no {label}")),
                     ([one], Some(exp)) if one.1 != exp => report.fail(
                         "bag.info",
                         Loc::file(&entry).line(one.2),
@@ -557,7 +560,10 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     let rec_entry = full("data/disclosure.json");
     disclosure::check_files(&record, &payload, &root, &rec_entry, &mut report);
     disclosure::check_sampling(&record, &rec_entry, &mut report);
-    let users_rows = payload.get(&users_rel).and_then(|f| f.as_ref()).map(|f| f.rows);
+    let users_rows = payload
+        .get(&users_rel)
+        .and_then(|f| f.as_ref())
+        .map(|f| f.rows);
     let parts: Vec<&Option<Facts>> = payload
         .iter()
         .filter(|(p, _)| p.starts_with(&format!("data/{root}_tweets_csv_hashed_")))
@@ -566,7 +572,13 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     let posts_rows = if parts.is_empty() || parts.iter().any(|f| f.is_none()) {
         None
     } else {
-        Some(parts.iter().filter_map(|f| f.as_ref()).map(|f| f.rows).sum())
+        Some(
+            parts
+                .iter()
+                .filter_map(|f| f.as_ref())
+                .map(|f| f.rows)
+                .sum(),
+        )
     };
     disclosure::check_counts(
         &record,

@@ -151,8 +151,25 @@ impl Failure {
             let _ = write!(s, ", column {c}");
         }
         let _ = write!(s, ": {}", self.message);
-        s
+        escape_controls(&s)
     }
+}
+
+/// Control characters (from entry names or values in a hostile bundle) shown as
+/// `\u{..}` so that they cannot drive the terminal.
+pub fn escape_controls(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Totals about what was read.
@@ -323,10 +340,10 @@ impl Report {
         let _ = writeln!(
             s,
             "verify {}{} ({} checks)",
-            self.bundle,
+            escape_controls(&self.bundle),
             self.release
                 .as_ref()
-                .map(|r| format!(", release {r}"))
+                .map(|r| format!(", release {}", escape_controls(r)))
                 .unwrap_or_default(),
             self.mode
         );
@@ -350,7 +367,7 @@ impl Report {
             }
         }
         for n in &self.notes {
-            let _ = writeln!(s, "note: {n}");
+            let _ = writeln!(s, "note: {}", escape_controls(n));
         }
         let passed = self
             .checks

@@ -93,7 +93,8 @@ impl Needles {
             return;
         }
         self.max_id = self.max_id.max(id.len());
-        self.ids.insert(id.as_bytes().to_vec(), self.id_labels.len());
+        self.ids
+            .insert(id.as_bytes().to_vec(), self.id_labels.len());
         self.id_labels.push(label.to_string());
     }
 
@@ -143,7 +144,10 @@ impl Needles {
         match best {
             Some((s, e)) => {
                 self.max_anchor = self.max_anchor.max(e - s);
-                self.anchors.entry(v[s..e].to_vec()).or_default().push((i, s));
+                self.anchors
+                    .entry(v[s..e].to_vec())
+                    .or_default()
+                    .push((i, s));
             }
             None => self.unanchored.push(i),
         }

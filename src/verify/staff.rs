@@ -113,23 +113,24 @@ pub fn prepare(opts: &StaffOptions) -> Result<Prepared> {
             }
         }
     }
-    let each_tweet = |f: &mut dyn FnMut(&csv::StringRecord, &csv::StringRecord, usize, u64)| -> Result<()> {
-        let mut rdr = export::open_csv(&tweets_path)?;
-        let th = export::read_header(&tweets_path, &mut rdr)?;
-        export::check_classified(&tweets_path, &th, &policy.tweet_columns, Table::Tweets)?;
-        let author = export::require(&tweets_path, &th, "userid", "names each post's author")?;
-        let mut rec = csv::StringRecord::new();
-        loop {
-            match rdr.read_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(Error::csv(&tweets_path, Some(th.as_byte_record()), e)),
+    let each_tweet =
+        |f: &mut dyn FnMut(&csv::StringRecord, &csv::StringRecord, usize, u64)| -> Result<()> {
+            let mut rdr = export::open_csv(&tweets_path)?;
+            let th = export::read_header(&tweets_path, &mut rdr)?;
+            export::check_classified(&tweets_path, &th, &policy.tweet_columns, Table::Tweets)?;
+            let author = export::require(&tweets_path, &th, "userid", "names each post's author")?;
+            let mut rec = csv::StringRecord::new();
+            loop {
+                match rdr.read_record(&mut rec) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => return Err(Error::csv(&tweets_path, Some(th.as_byte_record()), e)),
+                }
+                let line = rec.position().map_or(0, |p| p.line());
+                f(&th, &rec, author, line);
             }
-            let line = rec.position().map_or(0, |p| p.line());
-            f(&th, &rec, author, line);
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     if !tweets_path.is_file() {
         return Err(Error::input(
             Location::file(&tweets_path),
@@ -262,10 +263,7 @@ pub fn rebuild_and_compare(
     let rebuilt = summary.bundle;
     let diff = first_difference(bundle, &rebuilt).map_err(|e| Error::io(bundle, e))?;
     let Some(offset) = diff else {
-        report.note(
-            check,
-            format!("{} bytes, identical", summary.bundle_bytes),
-        );
+        report.note(check, format!("{} bytes, identical", summary.bundle_bytes));
         return Ok(());
     };
     let open = |p: &Path| -> Result<zip::ZipArchive<BufReader<File>>> {
@@ -300,7 +298,10 @@ pub fn rebuild_and_compare(
                 report.fail(
                     check,
                     Loc::file(&na),
-                    format!("entry #{} is `{na}` in the bundle but `{nb}` in the rebuild", i + 1),
+                    format!(
+                        "entry #{} is `{na}` in the bundle but `{nb}` in the rebuild",
+                        i + 1
+                    ),
                 );
                 return Ok(());
             }
@@ -309,7 +310,11 @@ pub fn rebuild_and_compare(
                 return Ok(());
             }
             (None, Some(nb)) => {
-                report.fail(check, Loc::file(&nb), "missing from the bundle (the rebuild has it)");
+                report.fail(
+                    check,
+                    Loc::file(&nb),
+                    "missing from the bundle (the rebuild has it)",
+                );
                 return Ok(());
             }
             (None, None) => {}

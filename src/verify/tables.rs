@@ -6,8 +6,8 @@ use std::io::{self, Read};
 
 use serde_json::Value;
 
-use super::report::{Loc, Report};
 use super::clip;
+use super::report::{Loc, Report};
 use crate::export::check_id;
 use crate::policy::{check_date, check_datetime};
 
@@ -63,7 +63,11 @@ pub fn parse_datapackage(bytes: &[u8], entry: &str, report: &mut Report) -> Vec<
     let doc: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
-            report.fail(check, loc().line(e.line() as u64), format!("not valid JSON: {e}"));
+            report.fail(
+                check,
+                loc().line(e.line() as u64),
+                format!("not valid JSON: {e}"),
+            );
             return Vec::new();
         }
     };
@@ -84,7 +88,11 @@ pub fn parse_datapackage(bytes: &[u8], entry: &str, report: &mut Report) -> Vec<
         }
         let full = format!("data/{path}");
         if out.iter().any(|o| o.path == full) {
-            report.fail(check, loc(), at(&format!("`{}` is described twice", clip(path))));
+            report.fail(
+                check,
+                loc(),
+                at(&format!("`{}` is described twice", clip(path))),
+            );
             continue;
         }
         let bytes = r.get("bytes").and_then(Value::as_u64);
@@ -159,17 +167,22 @@ fn is_number(v: &str) -> bool {
 fn check_iso_datetime(v: &str) -> Result<(), String> {
     // YYYY-MM-DDTHH:MM:SS with an optional Z or ±HH:MM.
     let bad = || Err(format!("`{}` is not an ISO 8601 date-time", clip(v)));
-    if v.len() < 19 || v.as_bytes()[10] != b'T' {
+    if !v.is_ascii() || v.len() < 19 || v.as_bytes()[10] != b'T' {
         return bad();
     }
     if check_date(&v[..10]).is_err() {
         return bad();
     }
-    let t = v[11..19].as_bytes();
+    let t = &v.as_bytes()[11..19];
     let two = |a: u8, b: u8, max: u8| {
         a.is_ascii_digit() && b.is_ascii_digit() && (a - b'0') * 10 + (b - b'0') <= max
     };
-    if !(two(t[0], t[1], 23) && t[2] == b':' && two(t[3], t[4], 59) && t[5] == b':' && two(t[6], t[7], 60)) {
+    if !(two(t[0], t[1], 23)
+        && t[2] == b':'
+        && two(t[3], t[4], 59)
+        && t[5] == b':'
+        && two(t[6], t[7], 60))
+    {
         return bad();
     }
     match &v[19..] {
@@ -210,8 +223,12 @@ pub fn check_value(ty: &FieldType, v: &str) -> Result<(), String> {
             "true" | "True" | "TRUE" | "1" | "false" | "False" | "FALSE" | "0" => Ok(()),
             _ => Err(format!("`{}` is not a boolean", clip(v))),
         },
-        FieldType::Date => check_date(v),
-        FieldType::DateTime(Some(f)) if f == "%Y-%m-%d %H:%M" => check_datetime(v),
+        // The policy's checks quote the whole value; quote it clipped instead.
+        FieldType::Date => {
+            check_date(v).map_err(|_| format!("`{}` is not a date (YYYY-MM-DD)", clip(v)))
+        }
+        FieldType::DateTime(Some(f)) if f == "%Y-%m-%d %H:%M" => check_datetime(v)
+            .map_err(|_| format!("`{}` is not a date-time (YYYY-MM-DD HH:MM)", clip(v))),
         FieldType::DateTime(None) => check_iso_datetime(v),
         FieldType::DateTime(Some(f)) => Err(format!(
             "datetime format `{}` is not one verify can check",
@@ -225,7 +242,8 @@ pub fn check_value(ty: &FieldType, v: &str) -> Result<(), String> {
             }
         }
         FieldType::YearMonth => {
-            let ok = v.len() == 7
+            let ok = v.is_ascii()
+                && v.len() == 7
                 && v.as_bytes()[4] == b'-'
                 && v[..4].bytes().all(|b| b.is_ascii_digit())
                 && matches!(v[5..].parse::<u8>(), Ok(1..=12))
@@ -494,7 +512,11 @@ pub fn check_csv<R: Read>(
                 report.fail(
                     rows_check,
                     at(Some(name)),
-                    format!("`{}` is neither a user ID nor {}", clip(v), rules.describe()),
+                    format!(
+                        "`{}` is neither a user ID nor {}",
+                        clip(v),
+                        rules.describe()
+                    ),
                 );
             }
         }
@@ -524,7 +546,10 @@ pub fn check_csv<R: Read>(
                 continue;
             }
             let (ok, want) = match rules.post_ids.as_deref() {
-                Some("raw") => (check_id(v).is_ok(), "a post ID (post_ids = raw)".to_string()),
+                Some("raw") => (
+                    check_id(v).is_ok(),
+                    "a post ID (post_ids = raw)".to_string(),
+                ),
                 Some("all") => (
                     rules.is_pseudonym(v),
                     format!("{} (post_ids = all)", rules.describe()),

@@ -4,4 +4,5 @@
 mod build;
 mod privacy;
 mod vectors;
+mod verify;
 mod workdir;
