@@ -70,12 +70,22 @@ pub struct Needles {
     pub handle_labels: Vec<String>,
     /// The dropped values.
     pub dropped: Vec<Dropped>,
-    anchors: HashMap<Vec<u8>, Vec<(usize, usize)>>,
+    /// Anchor token → the values containing it, grouped by where the anchor sits in
+    /// them and their length, so that one hash lookup checks a whole group.
+    anchors: HashMap<Vec<u8>, Vec<Group>>,
     unanchored: Vec<usize>,
     max_id: usize,
     max_handle: usize,
     max_anchor: usize,
     max_dropped: usize,
+}
+
+/// Dropped values sharing an anchor at the same offset and of the same length.
+#[derive(Debug, Default)]
+struct Group {
+    offset: usize,
+    len: usize,
+    values: HashMap<Vec<u8>, usize>,
 }
 
 fn is_word(b: u8) -> bool {
@@ -144,10 +154,22 @@ impl Needles {
         match best {
             Some((s, e)) => {
                 self.max_anchor = self.max_anchor.max(e - s);
-                self.anchors
-                    .entry(v[s..e].to_vec())
-                    .or_default()
-                    .push((i, s));
+                let groups = self.anchors.entry(v[s..e].to_vec()).or_default();
+                let g = match groups
+                    .iter()
+                    .position(|g| g.offset == s && g.len == v.len())
+                {
+                    Some(g) => g,
+                    None => {
+                        groups.push(Group {
+                            offset: s,
+                            len: v.len(),
+                            values: HashMap::new(),
+                        });
+                        groups.len() - 1
+                    }
+                };
+                groups[g].values.entry(v.clone()).or_insert(i);
             }
             None => self.unanchored.push(i),
         }
@@ -222,6 +244,7 @@ impl EntryScan<'_> {
         let n = self.n;
 
         // Words and digit runs.
+        let mut lower: Vec<u8> = Vec::with_capacity(n.max_handle);
         if !n.ids.is_empty() || !n.handles.is_empty() {
             let mut s = 0;
             while s < len {
@@ -235,7 +258,8 @@ impl EntryScan<'_> {
                 }
                 if decide(e) {
                     if e - s <= n.max_handle {
-                        let lower = b[s..e].to_ascii_lowercase();
+                        lower.clear();
+                        lower.extend(b[s..e].iter().map(u8::to_ascii_lowercase));
                         if let Some(&i) = n.handles.get(&lower) {
                             hits.push((s, Kind::ScreenName, i));
                         }
@@ -276,16 +300,19 @@ impl EntryScan<'_> {
                     e += 1;
                 }
                 if e - s <= n.max_anchor {
-                    if let Some(cands) = n.anchors.get(&b[s..e]) {
-                        for &(i, off) in cands {
-                            let v = &n.dropped[i].value;
-                            let Some(start) = s.checked_sub(off) else {
+                    if let Some(groups) = n.anchors.get(&b[s..e]) {
+                        for g in groups {
+                            let Some(start) = s.checked_sub(g.offset) else {
                                 continue;
                             };
-                            let end = start + v.len();
-                            if end > len || !decide(end) || &b[start..end] != v.as_slice() {
+                            let end = start + g.len;
+                            if end > len || !decide(end) {
                                 continue;
                             }
+                            let Some(&i) = g.values.get(&b[start..end]) else {
+                                continue;
+                            };
+                            let v = &n.dropped[i].value;
                             if is_anchor(v[0]) && start > 0 && is_anchor(b[start - 1]) {
                                 continue;
                             }
