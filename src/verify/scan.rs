@@ -11,7 +11,7 @@
 //!   run standing alone*; one equal to a pseudonymised user ID is a finding (so a
 //!   digit run inside a hex pseudonym never matches);
 //! - a dropped value is found through its longest *anchor* (a maximal run of ASCII
-//!   letters and digits or non-ASCII bytes): every anchor run of the text is looked
+//!   letters, digits and `_`, or non-ASCII bytes): every anchor run of the text is looked
 //!   up, and candidate values are compared in full, with the same boundaries at both
 //!   ends (a value is never matched inside a longer token).
 //!
@@ -93,7 +93,7 @@ fn is_word(b: u8) -> bool {
 }
 
 fn is_anchor(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b >= 0x80
+    is_word(b) || b >= 0x80
 }
 
 impl Needles {
@@ -442,6 +442,19 @@ mod tests {
         for piece in [1, 7, 4096, 1 << 20] {
             assert_eq!(scan(&n, &text, piece), whole, "piece {piece}");
         }
+    }
+
+    #[test]
+    fn dropped_values_are_whole_tokens() {
+        let mut n = Needles::default();
+        n.add_dropped(Dropped {
+            value: b"network".to_vec(),
+            file: "accounts.csv",
+            column: "network_role".into(),
+            line: 2,
+        });
+        let got = scan(&n, b"\"network_in_export\": 3, xnetwork, network.", 5);
+        assert_eq!(got, vec![(Kind::Dropped, 1, 35)]);
     }
 
     #[test]
