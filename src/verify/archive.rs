@@ -427,16 +427,24 @@ impl Archive {
         Ok(Some(Archive { zip, entries, safe }))
     }
 
+    fn declared(&self, index: usize) -> u64 {
+        // Entries are in index order unless an entry could not be listed (and then the
+        // archive is unsafe and nothing is read).
+        match self.entries.get(index) {
+            Some(e) if e.index == index => e.size,
+            _ => self
+                .entries
+                .iter()
+                .find(|e| e.index == index)
+                .map_or(0, |e| e.size),
+        }
+    }
+
     /// A reader over entry `index` that fails as soon as it expands beyond its
     /// declared size, and at the end if it is shorter. CRC-32 is checked by the zip
     /// crate at the end.
     pub fn reader(&mut self, index: usize) -> io::Result<EntryReader<'_>> {
-        let declared = self
-            .entries
-            .iter()
-            .find(|e| e.index == index)
-            .map(|e| e.size)
-            .unwrap_or(0);
+        let declared = self.declared(index);
         let inner = self
             .zip
             .by_index(index)
@@ -450,12 +458,7 @@ impl Archive {
 
     /// Reads a whole entry of at most `cap` bytes.
     pub fn read_small(&mut self, index: usize, cap: u64) -> io::Result<Vec<u8>> {
-        let declared = self
-            .entries
-            .iter()
-            .find(|e| e.index == index)
-            .map(|e| e.size)
-            .unwrap_or(0);
+        let declared = self.declared(index);
         if declared > cap {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,

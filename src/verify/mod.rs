@@ -36,8 +36,18 @@ use tables::{PseudonymRules, Resource, RowClasses};
 
 use crate::error::Result;
 
-/// Tag files and the two JSON records are read whole, up to this size.
-pub const SMALL_FILE_CAP: u64 = 256 << 20;
+/// The two JSON records are read whole, up to this size.
+pub const SMALL_FILE_CAP: u64 = 64 << 20;
+
+/// The most bytes of a file read whole: the manifests may list many media files,
+/// `bagit.txt` and `bag-info.txt` are a few lines.
+fn small_cap(rel: &str) -> u64 {
+    match rel {
+        "manifest-sha256.txt" | "tagmanifest-sha256.txt" => 256 << 20,
+        "bagit.txt" | "bag-info.txt" => 1 << 20,
+        _ => SMALL_FILE_CAP,
+    }
+}
 
 /// What `disclose verify` is asked to do.
 #[derive(Debug, Clone)]
@@ -271,7 +281,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         )
         .collect();
     for (rel, e) in &small_names {
-        match archive.read_small(e.index, SMALL_FILE_CAP) {
+        match archive.read_small(e.index, small_cap(rel)) {
             Ok(b) => {
                 small.insert(rel.clone(), b);
             }
@@ -593,12 +603,12 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     if let (Some(opts_staff), Some(p)) = (&opts.staff, &prepared) {
         report.ran("staff.raw_identifiers");
         report.ran("staff.dropped_values");
-        findings.sort_by_key(|(name, _)| {
-            entries
-                .iter()
-                .position(|e| e.name == *name)
-                .unwrap_or(usize::MAX)
-        });
+        let order: HashMap<&str, usize> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.name.as_str(), i))
+            .collect();
+        findings.sort_by_key(|(name, _)| order.get(name.as_str()).copied().unwrap_or(usize::MAX));
         for (name, found) in &findings {
             for f in found {
                 let loc = Loc::file(name).line(f.line).column(f.column.to_string());

@@ -49,10 +49,17 @@ pub struct Finding {
 pub struct Dropped {
     /// The value's bytes.
     pub value: Vec<u8>,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+/// Where a dropped value was first seen in the export.
+#[derive(Debug, Clone)]
+pub struct Origin {
     /// `accounts.csv` or `tweets.csv`.
     pub file: &'static str,
-    /// The column.
-    pub column: String,
+    /// The column (shared between the values of one column).
+    pub column: std::sync::Arc<str>,
     /// The first line it was seen on.
     pub line: u64,
 }
@@ -68,12 +75,13 @@ pub struct Needles {
     handles: HashMap<Vec<u8>, usize>,
     /// Published form of each screen name, for messages.
     pub handle_labels: Vec<String>,
-    /// The dropped values.
-    pub dropped: Vec<Dropped>,
+    /// Where each dropped value comes from (the values themselves are held once, in
+    /// the anchor groups or in `unanchored`).
+    pub dropped: Vec<Origin>,
     /// Anchor token → the values containing it, grouped by where the anchor sits in
     /// them and their length, so that one hash lookup checks a whole group.
     anchors: HashMap<Vec<u8>, Vec<Group>>,
-    unanchored: Vec<usize>,
+    unanchored: Vec<(Vec<u8>, usize)>,
     max_id: usize,
     max_handle: usize,
     max_anchor: usize,
@@ -122,9 +130,11 @@ impl Needles {
             // Not a word: search it as a literal value instead.
             self.add_dropped(Dropped {
                 value: name.as_bytes().to_vec(),
-                file: "accounts.csv",
-                column: "user_screen_name".into(),
-                line: 0,
+                origin: Origin {
+                    file: "accounts.csv",
+                    column: "user_screen_name".into(),
+                    line: 0,
+                },
             });
         }
     }
@@ -132,7 +142,7 @@ impl Needles {
     /// Adds a dropped value (the caller has removed duplicates and exempt values).
     pub fn add_dropped(&mut self, d: Dropped) {
         let i = self.dropped.len();
-        let v = &d.value;
+        let v = d.value;
         self.max_dropped = self.max_dropped.max(v.len());
         // The longest anchor run of the value.
         let mut best: Option<(usize, usize)> = None;
@@ -169,11 +179,11 @@ impl Needles {
                         groups.len() - 1
                     }
                 };
-                groups[g].values.entry(v.clone()).or_insert(i);
+                groups[g].values.entry(v).or_insert(i);
             }
-            None => self.unanchored.push(i),
+            None => self.unanchored.push((v, i)),
         }
-        self.dropped.push(d);
+        self.dropped.push(d.origin);
     }
 
     /// Whether there is nothing to look for.
@@ -312,7 +322,7 @@ impl EntryScan<'_> {
                             let Some(&i) = g.values.get(&b[start..end]) else {
                                 continue;
                             };
-                            let v = &n.dropped[i].value;
+                            let v = &b[start..end];
                             if is_anchor(v[0]) && start > 0 && is_anchor(b[start - 1]) {
                                 continue;
                             }
@@ -326,8 +336,8 @@ impl EntryScan<'_> {
                 s = e;
             }
         }
-        for &i in &n.unanchored {
-            let v = &n.dropped[i].value;
+        for (v, i) in &n.unanchored {
+            let i = *i;
             for start in memchr::memmem::find_iter(b, v) {
                 if decide(start + v.len()) {
                     hits.push((start, Kind::Dropped, i));
@@ -394,22 +404,23 @@ mod tests {
             .collect()
     }
 
+    fn dropped(v: &[u8]) -> Dropped {
+        Dropped {
+            value: v.to_vec(),
+            origin: Origin {
+                file: "accounts.csv",
+                column: "c".into(),
+                line: 2,
+            },
+        }
+    }
+
     fn needles() -> Needles {
         let mut n = Needles::default();
         n.add_id("2572896396", "p1");
         n.add_handle("RuOpenTwit", "p2");
-        n.add_dropped(Dropped {
-            value: b"secret-9@internal.example".to_vec(),
-            file: "accounts.csv",
-            column: "email".into(),
-            line: 2,
-        });
-        n.add_dropped(Dropped {
-            value: b"10.0.0.12".to_vec(),
-            file: "tweets.csv",
-            column: "client_ip".into(),
-            line: 3,
-        });
+        n.add_dropped(dropped(b"secret-9@internal.example"));
+        n.add_dropped(dropped(b"10.0.0.12"));
         n
     }
 
@@ -447,12 +458,7 @@ mod tests {
     #[test]
     fn dropped_values_are_whole_tokens() {
         let mut n = Needles::default();
-        n.add_dropped(Dropped {
-            value: b"network".to_vec(),
-            file: "accounts.csv",
-            column: "network_role".into(),
-            line: 2,
-        });
+        n.add_dropped(dropped(b"network"));
         let got = scan(&n, b"\"network_in_export\": 3, xnetwork, network.", 5);
         assert_eq!(got, vec![(Kind::Dropped, 1, 35)]);
     }

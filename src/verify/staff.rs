@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::report::{Loc, Report};
-use super::scan::{Dropped, Needles};
+use super::scan::{Dropped, Needles, Origin};
 use crate::build::{build, BuildOptions};
 use crate::error::{Error, Location, Result};
 use crate::export::{self, Export};
@@ -90,19 +90,16 @@ pub fn prepare(opts: &StaffOptions) -> Result<Prepared> {
     let accounts_path = opts.input.join("accounts.csv");
     let tweets_path = opts.input.join("tweets.csv");
     let header = &export.account_header;
-    let mut withheld: HashMap<String, Dropped> = HashMap::new();
+    let mut withheld: HashMap<String, Origin> = HashMap::new();
+    let mut columns: HashMap<String, std::sync::Arc<str>> = HashMap::new();
     let mut note_withheld = |v: &str, file: &'static str, column: &str, line: u64| {
         let v = v.trim();
         if v.chars().count() >= MIN_DROPPED_CHARS && !withheld.contains_key(v) {
-            withheld.insert(
-                v.to_string(),
-                Dropped {
-                    value: v.as_bytes().to_vec(),
-                    file,
-                    column: column.to_string(),
-                    line,
-                },
-            );
+            let column = columns
+                .entry(format!("{file}/{column}"))
+                .or_insert_with(|| column.into())
+                .clone();
+            withheld.insert(v.to_string(), Origin { file, column, line });
         }
     };
     for a in &export.accounts {
@@ -174,11 +171,15 @@ pub fn prepare(opts: &StaffOptions) -> Result<Prepared> {
         withheld.retain(|v, _| memchr::memmem::find(&policy_text, v.as_bytes()).is_none());
         exempt += before - withheld.len();
     }
-    let mut values: Vec<Dropped> = withheld.into_values().collect();
-    values.sort_by(|a, b| (a.file, a.line, &a.column).cmp(&(b.file, b.line, &b.column)));
-    let searched = values.len();
-    for d in values {
-        needles.add_dropped(d);
+    let searched = withheld.len();
+    // In a fixed order, so that reports are the same from run to run.
+    let mut values: Vec<(String, Origin)> = withheld.into_iter().collect();
+    values.sort_by(|a, b| (a.1.file, a.1.line, &a.0).cmp(&(b.1.file, b.1.line, &b.0)));
+    for (value, origin) in values {
+        needles.add_dropped(Dropped {
+            value: value.into_bytes(),
+            origin,
+        });
     }
     notes.push(format!(
         "leak scan: {} raw user IDs and {} screen names of pseudonymised accounts, {searched} values of dropped columns ({exempt} more are also published in another column or written in the policy, and are not searched)",

@@ -2,7 +2,9 @@
 //! values of the declared types, and pseudonymised rows well formed. CSV files are
 //! streamed record by record; nothing holds a whole file.
 
+use std::cell::Cell;
 use std::io::{self, Read};
+use std::rc::Rc;
 
 use serde_json::Value;
 
@@ -331,6 +333,39 @@ impl Cols {
     }
 }
 
+/// The longest CSV record `verify` reads (the CSV reader holds one record in memory).
+pub const MAX_RECORD_BYTES: u64 = 16 << 20;
+
+/// Fails when more than [`MAX_RECORD_BYTES`] are read past the end of the last
+/// complete record (`mark`), so one enormous field cannot exhaust memory.
+struct RecordLimit<R> {
+    inner: R,
+    read: u64,
+    mark: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for RecordLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.read > self.mark.get() + MAX_RECORD_BYTES {
+            return Err(io::Error::other(RecordTooLong));
+        }
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+#[derive(Debug)]
+struct RecordTooLong;
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a CSV record longer than {MAX_RECORD_BYTES} bytes")
+    }
+}
+
+impl std::error::Error for RecordTooLong {}
+
 /// Streams one CSV file: header against `fields` (when the data package describes
 /// the file), value types, and pseudonymised rows. Returns the number of data rows;
 /// an `Err` is a read error of the entry itself (reported by the caller).
@@ -344,18 +379,46 @@ pub fn check_csv<R: Read>(
 ) -> io::Result<u64> {
     let tables = "package.tables";
     let rows_check = "rows.pseudonyms";
+    let mark = Rc::new(Cell::new(0u64));
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(input);
+        .from_reader(RecordLimit {
+            inner: input,
+            read: 0,
+            mark: mark.clone(),
+        });
     let mut rec = csv::ByteRecord::new();
-    let read = |rdr: &mut csv::Reader<R>, rec: &mut csv::ByteRecord| -> io::Result<bool> {
-        rdr.read_byte_record(rec).map_err(|e| match e.into_kind() {
-            csv::ErrorKind::Io(io) => io,
-            other => io::Error::new(io::ErrorKind::InvalidData, format!("{other:?}")),
-        })
-    };
+    // A record too long to hold is a failure of this file (the caller still reads
+    // the rest of the entry for its hash); other read errors are the entry's own.
+    let mut too_long = false;
+    let mut read =
+        |rdr: &mut csv::Reader<RecordLimit<R>>, rec: &mut csv::ByteRecord| -> io::Result<bool> {
+            let more = rdr.read_byte_record(rec).map_err(|e| match e.into_kind() {
+                csv::ErrorKind::Io(io) => io,
+                other => io::Error::new(io::ErrorKind::InvalidData, format!("{other:?}")),
+            });
+            match more {
+                Err(e) if e.get_ref().is_some_and(|i| i.is::<RecordTooLong>()) => {
+                    too_long = true;
+                    Ok(false)
+                }
+                Ok(more) => {
+                    mark.set(rdr.position().byte());
+                    Ok(more)
+                }
+                Err(e) => Err(e),
+            }
+        };
     if !read(&mut rdr, &mut rec)? {
+        if too_long {
+            report.fail(
+                tables,
+                Loc::file(entry).line(1),
+                format!("the header is {}", RecordTooLong),
+            );
+            return Ok(0);
+        }
         report.fail(tables, Loc::file(entry), "the file is empty: no header row");
         return Ok(0);
     }
@@ -567,6 +630,17 @@ pub fn check_csv<R: Read>(
                 );
             }
         }
+    }
+    if too_long {
+        report.fail(
+            tables,
+            Loc::file(entry).row(rows + 1),
+            format!(
+                "row {} is {}: the file was not checked further",
+                rows + 1,
+                RecordTooLong
+            ),
+        );
     }
     Ok(rows)
 }

@@ -739,6 +739,31 @@ fn symlinks_and_foreign_data_are_caught() {
     assert_exit(&verify(&wd, "no-such.zip", &[]), 2);
 }
 
+#[test]
+fn an_enormous_csv_record_is_refused_not_buffered() {
+    let wd = built();
+    let good = entries(&wd);
+    let u = find(&good, "_users_csv_hashed.csv");
+    let mut raw = stored_entries(&good);
+    let header = good[u].1.split(|&b| b == b'\n').next().unwrap().to_vec();
+    let mut csv = header.clone();
+    csv.extend_from_slice(b"\n\"");
+    csv.resize(csv.len() + (17 << 20), b'a');
+    csv.extend_from_slice(b"\"\n");
+    raw[u] = Raw::stored(&good[u].0, &csv);
+    let path = write(&wd, "huge-record.zip", &raw_zip(&raw, &[]));
+    let (code, doc) = report(&wd, &path, &[]);
+    assert_eq!(code, 1);
+    let f = failures(&doc, "package.tables");
+    assert_eq!(f[0]["file"], good[u].0.as_str(), "{doc:#}");
+    assert!(f[0]["message"].as_str().unwrap().contains("longer than"));
+    // The entry was still read to its end and hashed: the manifest names it.
+    assert_eq!(
+        failures(&doc, "bag.manifest")[0]["file"],
+        good[u].0.as_str()
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // Self-consistent forgeries: every hash recomputed, the content checks still catch them.
 
