@@ -11,7 +11,9 @@
 //! 4. [`sample`]: the reproducible sample of the wider network;
 //! 5. [`transform`] and [`rewrite`]: each published value, free text included;
 //! 6. [`bundle`] and [`record`]: the zip, the bag and the records inside it;
-//! 7. [`build`]: the pipeline that ties them together.
+//! 7. [`build`]: the pipeline that ties them together;
+//! 8. [`verify`] and [`audit`]: checking a bundle, redoing its sample, looking up
+//!    pseudonyms.
 //!
 //! [`synth`] makes synthetic exports for examples and benchmarks.
 //!
@@ -33,6 +35,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod build;
 pub mod bundle;
 pub mod csvout;
@@ -50,3 +53,4 @@ pub mod sample;
 pub mod sign;
 pub mod synth;
 pub mod transform;
+pub mod verify;

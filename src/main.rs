@@ -11,16 +11,19 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
+use disclose::audit;
 use disclose::build::{build, BuildOptions, Inputs, Plan};
 use disclose::error::Error;
 use disclose::pseudonym::Key;
+use disclose::sample::{self, SampleSize, StratumExpr};
 use disclose::synth::{synth, SynthOptions};
+use disclose::verify::archive::{DEFAULT_MAX_RATIO, DEFAULT_MAX_TOTAL_BYTES};
+use disclose::verify::{verify, Limits, StaffOptions, VerifyOptions};
 
 /// Exit codes, stable for scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Exit {
     Ok = 0,
-    #[allow(dead_code)]
     CheckFailed = 1,
     CannotRun = 2,
 }
@@ -123,6 +126,128 @@ enum Command {
         /// No progress or messages on stderr.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Check a bundle without the raw data; with --input, --policy and --key-file also
+    /// rebuild it and scan it for leaks.
+    ///
+    /// Checks that the zip is safe to read, that the bag is complete and valid, that
+    /// datapackage.json and disclosure.json agree with the files, and that
+    /// pseudonymised rows are well formed. Nothing is extracted to disk. Exit 0: all
+    /// holds; 1: a check failed (each failure names its file and row); 2: could not
+    /// run.
+    ///
+    /// Example: disclose verify dist/example_io_release.zip
+    ///
+    /// Staff: disclose verify dist/example_io_release.zip --input export/ --policy policy.toml --key-file release.key
+    Verify {
+        /// The bundle to check.
+        #[arg(value_name = "BUNDLE.zip")]
+        bundle: PathBuf,
+        /// Staff: the export the bundle was built from (needs --policy and --key-file).
+        #[arg(long, value_name = "DIR", requires_all = ["policy", "key_file"])]
+        input: Option<PathBuf>,
+        /// Staff: the release policy.
+        #[arg(long, value_name = "FILE", requires_all = ["input", "key_file"])]
+        policy: Option<PathBuf>,
+        /// Staff: the release key.
+        #[arg(long, value_name = "FILE", requires_all = ["input", "policy"])]
+        key_file: Option<PathBuf>,
+        /// Staff: the seed for the rebuild (default: the seed the bundle records).
+        #[arg(long, value_name = "SEED", requires = "input")]
+        seed: Option<String>,
+        /// Refuse bundles whose entries declare more bytes than this in all.
+        #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_TOTAL_BYTES)]
+        max_bytes: u64,
+        /// Refuse entries above 1 MiB that expand more than this many times.
+        #[arg(long, value_name = "RATIO", default_value_t = DEFAULT_MAX_RATIO)]
+        max_ratio: u64,
+        /// Print the JSON report on stdout instead of the human summary on stderr.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Redo a sample from a population list and a seed (for auditors; no key needed).
+    ///
+    /// Prints the selected user IDs, one per line, sorted as numbers. With --check,
+    /// compares the seed commitment, population commitment, sizes and strata table
+    /// with the bundle's disclosure.json (exit 1 on any difference).
+    ///
+    /// Example: disclose sample --population network.csv --seed "$SEED" --fraction 0.05 --strata account_language,'year(account_creation_date)' --check release.zip
+    Sample {
+        /// CSV with a `userid` column and the columns the strata read.
+        #[arg(long, value_name = "FILE.csv")]
+        population: PathBuf,
+        /// The published seed.
+        #[arg(long, value_name = "SEED")]
+        seed: String,
+        /// Take this many accounts.
+        #[arg(
+            long,
+            value_name = "N",
+            conflicts_with = "fraction",
+            required_unless_present = "fraction"
+        )]
+        size: Option<u64>,
+        /// Take ceil(N x F) accounts; F is a decimal with at most 6 places.
+        #[arg(long, value_name = "F")]
+        fraction: Option<String>,
+        /// Stratum expressions, comma-separated: a column, or year(column).
+        #[arg(long, value_name = "EXPR,...", value_delimiter = ',')]
+        strata: Vec<String>,
+        /// Print each selected ID with its ticket (hex), tab-separated.
+        #[arg(long)]
+        tickets: bool,
+        /// Compare with this bundle's sampling record.
+        #[arg(long, value_name = "BUNDLE.zip")]
+        check: Option<PathBuf>,
+        /// Print one JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a fresh random seed and its SHA-256 commitment (commit-then-reveal).
+    ///
+    /// Publish the commitment before the build and the seed after it.
+    ///
+    /// Example: disclose seed --out release.seed
+    Seed {
+        /// Write the seed to this new file (mode 0600, never overwritten) and print
+        /// only the commitment.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print a JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Staff: look up the pseudonyms of accounts (user IDs or @handles) and posts.
+    ///
+    /// Example: disclose pseudonym --key-file release.key 2572896396 @RuOpenTwit
+    Pseudonym {
+        /// User IDs and @handles.
+        #[arg(value_name = "ID_OR_@HANDLE", required_unless_present = "post_id")]
+        accounts: Vec<String>,
+        /// The release key.
+        #[arg(long, value_name = "FILE")]
+        key_file: PathBuf,
+        /// Pseudonym length in hex digits (the policy's pseudonymisation.length).
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = 64,
+            conflicts_with = "policy"
+        )]
+        length: usize,
+        /// A post ID to hash (repeatable).
+        #[arg(long, value_name = "ID")]
+        post_id: Vec<String>,
+        /// The export: resolves @handles to their accounts and tells public accounts
+        /// apart (needs --policy).
+        #[arg(long, value_name = "DIR", requires = "policy")]
+        input: Option<PathBuf>,
+        /// The release policy (for the length and the follower threshold; needs --input).
+        #[arg(long, value_name = "FILE", requires = "input")]
+        policy: Option<PathBuf>,
+        /// Print a JSON document on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Write a synthetic export (for examples and benchmarks).
     ///
@@ -370,6 +495,120 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             }
             Ok(Exit::Ok)
         }
+        Command::Verify {
+            bundle,
+            input,
+            policy,
+            key_file,
+            seed,
+            max_bytes,
+            max_ratio,
+            json,
+        } => {
+            let staff = match (input, policy, key_file) {
+                (Some(input), Some(policy), Some(key_file)) => Some(StaffOptions {
+                    input,
+                    policy,
+                    key_file,
+                    seed,
+                }),
+                _ => None,
+            };
+            let report = verify(&VerifyOptions {
+                bundle,
+                limits: Limits {
+                    max_total_bytes: max_bytes,
+                    max_ratio,
+                    ..Limits::default()
+                },
+                staff,
+            })?;
+            if json {
+                print_json(&report.to_json());
+            } else {
+                eprint!("{}", report.to_text());
+            }
+            Ok(if report.ok() {
+                Exit::Ok
+            } else {
+                Exit::CheckFailed
+            })
+        }
+        Command::Sample {
+            population,
+            seed,
+            size,
+            fraction,
+            strata,
+            tickets,
+            check,
+            json,
+        } => run_sample(
+            population, seed, size, fraction, strata, tickets, check, json,
+        ),
+        Command::Seed { out, json } => {
+            let (seed, commitment) = audit::new_seed();
+            if let Some(path) = &out {
+                audit::write_seed(path, &seed)?;
+            }
+            if json {
+                let mut doc = json!({"seed_sha256": commitment});
+                match &out {
+                    Some(p) => doc["seed_file"] = json!(p),
+                    None => doc["seed"] = json!(seed),
+                }
+                print_json(&doc);
+            } else {
+                let mut stdout = std::io::stdout().lock();
+                if out.is_none() {
+                    let _ = writeln!(stdout, "seed {seed}");
+                }
+                let _ = writeln!(stdout, "seed_sha256 {commitment}");
+                match &out {
+                    Some(p) => eprintln!(
+                        "wrote the seed to {} (mode 0600). Publish seed_sha256 now; keep the seed secret until the bundle is built, then publish it (build --seed \"$(cat {})\").",
+                        p.display(),
+                        p.display()
+                    ),
+                    None => eprintln!(
+                        "publish seed_sha256 now; keep the seed secret until the bundle is built, then publish it"
+                    ),
+                }
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Pseudonym {
+            accounts,
+            key_file,
+            length,
+            post_id,
+            input,
+            policy,
+            json,
+        } => {
+            let (found, fingerprint, warnings) = audit::lookup(&audit::LookupOptions {
+                key_file,
+                length,
+                export: input.zip(policy),
+                accounts,
+                posts: post_id,
+            })?;
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            if json {
+                print_json(&json!({"key_fingerprint": fingerprint, "pseudonyms": found}));
+            } else {
+                eprintln!(
+                    "key fingerprint {fingerprint} (compare with the bundle's disclosure.json)"
+                );
+                let mut stdout = std::io::stdout().lock();
+                for f in &found {
+                    let _ = writeln!(stdout, "{}\t{}", f.input, f.published);
+                }
+            }
+            Ok(Exit::Ok)
+        }
         Command::Synth {
             out,
             accounts,
@@ -393,5 +632,132 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             );
             Ok(Exit::Ok)
         }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_sample(
+    population: PathBuf,
+    seed: String,
+    size: Option<u64>,
+    fraction: Option<String>,
+    strata: Vec<String>,
+    tickets: bool,
+    check: Option<PathBuf>,
+    json: bool,
+) -> Result<Exit, Error> {
+    if seed.is_empty() {
+        return Err(Error::Usage("the seed must not be empty".into()));
+    }
+    let size = match (size, fraction) {
+        (Some(n), None) => SampleSize::Count(n),
+        (None, Some(f)) => {
+            SampleSize::parse_fraction(&f).map_err(|m| Error::Usage(format!("--fraction: {m}")))?
+        }
+        _ => return Err(Error::Usage("give one of --size and --fraction".into())),
+    };
+    let strata: Vec<StratumExpr> = strata
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| StratumExpr::parse(s).map_err(|m| Error::Usage(format!("--strata: {m}"))))
+        .collect::<Result<_, _>>()?;
+    let members = audit::read_population(&population, &strata)?;
+    let drawn = sample::draw(&seed, size, &members);
+    let record = audit::sampling_json(&seed, size, &strata, &drawn);
+
+    // The comparison with the bundle, if asked.
+    let mut comparison = None;
+    let mut unreadable = None;
+    if let Some(bundle) = &check {
+        match audit::read_record(bundle)? {
+            Ok(doc) => comparison = Some(audit::compare(&record, &doc)),
+            Err(report) => unreadable = Some(report),
+        }
+    }
+    let all_match = comparison
+        .as_ref()
+        .is_some_and(|c| c.iter().all(|x| x.matches));
+
+    if json {
+        let mut doc = record.clone();
+        doc["selected"] = if tickets {
+            json!(drawn
+                .selected
+                .iter()
+                .map(|id| json!({"userid": id, "ticket": hex::encode(sample::ticket(&seed, id))}))
+                .collect::<Vec<_>>())
+        } else {
+            json!(drawn.selected)
+        };
+        if let Some(bundle) = &check {
+            doc["check"] = json!({
+                "bundle": bundle,
+                "all_match": all_match,
+                "items": comparison,
+                "failures": unreadable.as_ref().map(|r| r.failures().to_vec()),
+            });
+        }
+        print_json(&doc);
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        for id in &drawn.selected {
+            if tickets {
+                let _ = writeln!(stdout, "{id}\t{}", hex::encode(sample::ticket(&seed, id)));
+            } else {
+                let _ = writeln!(stdout, "{id}");
+            }
+        }
+        eprintln!(
+            "sample: {} of {} accounts ({} {}), {} strata; seed_sha256 {}; population_sha256 {}",
+            drawn.size,
+            drawn.population,
+            record["rule"]["kind"].as_str().unwrap_or(""),
+            record["rule"]["value"].as_str().unwrap_or(""),
+            drawn.strata.len(),
+            record["seed_sha256"].as_str().unwrap_or(""),
+            drawn.population_sha256
+        );
+        if let Some(report) = &unreadable {
+            eprintln!("cannot compare: the bundle fails its zip checks:");
+            for f in report.failures() {
+                eprintln!("  {}", f.render());
+            }
+        }
+        if let Some(items) = &comparison {
+            for c in items {
+                if c.matches {
+                    eprintln!("  match     {}", c.item);
+                } else {
+                    eprintln!(
+                        "  MISMATCH  {}: the bundle says {}, computed {}",
+                        c.item,
+                        short_json(&c.bundle),
+                        short_json(&c.computed)
+                    );
+                }
+            }
+            eprintln!(
+                "{}",
+                if all_match {
+                    "the bundle's sampling record matches this sample"
+                } else {
+                    "the bundle's sampling record does NOT match this sample"
+                }
+            );
+        }
+    }
+    Ok(if check.is_some() && !all_match {
+        Exit::CheckFailed
+    } else {
+        Exit::Ok
+    })
+}
+
+fn short_json(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 120 {
+        format!("{}…", s.chars().take(120).collect::<String>())
+    } else {
+        s
     }
 }

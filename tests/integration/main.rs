@@ -8,4 +8,5 @@ mod sign;
 mod staff;
 mod tiers;
 mod vectors;
+mod verify;
 mod workdir;

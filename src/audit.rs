@@ -1,0 +1,367 @@
+//! The auditor's and staff's small tools: redo a sample from a population list and a
+//! seed (and compare it with a bundle's record), make a seed for commit-then-reveal,
+//! and look up the pseudonyms of given accounts.
+//!
+//! The sample reuses [`crate::sample`], the same code the build uses; DESIGN §3 and
+//! `docs/AUDIT.md` describe it for independent re-implementation.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Location, Result};
+use crate::export::{self, check_id, Export};
+use crate::identity::Registry;
+use crate::policy::Policy;
+use crate::pseudonym::{Key, Pseudonymizer};
+use crate::sample::{self, Member, Sample, SampleSize, StratumExpr};
+use crate::verify::archive::{Archive, Limits};
+use crate::verify::report::Report;
+
+/// Reads a population list: a CSV with `userid` and the stratum expressions'
+/// columns. IDs must be decimal without leading zeros and unique.
+pub fn read_population(path: &Path, strata: &[StratumExpr]) -> Result<Vec<Member>> {
+    let mut rdr = export::open_csv(path)?;
+    let header = export::read_header(path, &mut rdr)?;
+    let id_col = export::require(path, &header, "userid", "names each account")?;
+    let cols: Vec<usize> = strata
+        .iter()
+        .map(|e| export::require(path, &header, e.column(), "a stratum expression reads"))
+        .collect::<Result<_>>()?;
+    let mut seen = HashSet::new();
+    let mut members = Vec::new();
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(Error::csv(path, Some(header.as_byte_record()), e)),
+        }
+        let line = rec.position().map_or(0, |p| p.line());
+        let id = &rec[id_col];
+        check_id(id).map_err(|m| Error::input(Location::cell(path, line, "userid"), m))?;
+        if !seen.insert(id.to_string()) {
+            return Err(Error::input(
+                Location::cell(path, line, "userid"),
+                format!("user ID {id} appears twice"),
+            ));
+        }
+        let key = strata
+            .iter()
+            .zip(&cols)
+            .map(|(e, &i)| {
+                let v = &rec[i];
+                if v.is_empty() {
+                    return Ok(String::new());
+                }
+                e.eval(v)
+                    .map_err(|m| Error::input(Location::cell(path, line, &header[i]), m))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        members.push(Member {
+            userid: id.to_string(),
+            key,
+        });
+    }
+    Ok(members)
+}
+
+/// One compared item of `sample --check`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    /// What is compared (`population_sha256`, ...).
+    pub item: &'static str,
+    /// Whether the bundle's record says the same.
+    #[serde(rename = "match")]
+    pub matches: bool,
+    /// The bundle's value.
+    pub bundle: Value,
+    /// The value computed here.
+    pub computed: Value,
+}
+
+/// The bundle's `disclosure.json`, read from the zip after its safety checks.
+/// `Ok(Err(report))` when the zip is unsafe or the record is missing.
+pub fn read_record(bundle: &Path) -> Result<std::result::Result<Value, Report>> {
+    let mut report = Report::new(&bundle.display().to_string(), false);
+    let Some(mut archive) = Archive::open(bundle, &Limits::default(), &mut report)? else {
+        return Ok(Err(report));
+    };
+    if !archive.safe {
+        return Ok(Err(report));
+    }
+    let entry = archive
+        .entries
+        .iter()
+        .find(|e| {
+            e.name
+                .split_once('/')
+                .is_some_and(|(_, rest)| rest == "data/disclosure.json")
+        })
+        .cloned();
+    let Some(entry) = entry else {
+        report.fail(
+            "record.format",
+            crate::verify::report::Loc::bundle(),
+            "the bundle has no <release>/data/disclosure.json",
+        );
+        return Ok(Err(report));
+    };
+    let bytes = match archive.read_small(entry.index, crate::verify::SMALL_FILE_CAP) {
+        Ok(b) => b,
+        Err(e) => {
+            report.fail(
+                "zip.expansion",
+                crate::verify::report::Loc::file(&entry.name),
+                format!("cannot be read: {e}"),
+            );
+            return Ok(Err(report));
+        }
+    };
+    match serde_json::from_slice(&bytes) {
+        Ok(v) => Ok(Ok(v)),
+        Err(e) => {
+            report.fail(
+                "record.format",
+                crate::verify::report::Loc::file(&entry.name),
+                format!("not valid JSON: {e}"),
+            );
+            Ok(Err(report))
+        }
+    }
+}
+
+/// The size rule as the record writes it.
+pub fn rule_json(size: SampleSize) -> Value {
+    match size {
+        SampleSize::Count(n) => serde_json::json!({"kind": "size", "value": n.to_string()}),
+        SampleSize::Fraction { .. } => {
+            serde_json::json!({"kind": "fraction", "value": size.describe()})
+        }
+    }
+}
+
+/// The sampling record this draw would publish (DESIGN §3).
+pub fn sampling_json(
+    seed: &str,
+    size: SampleSize,
+    strata: &[StratumExpr],
+    drawn: &Sample,
+) -> Value {
+    serde_json::json!({
+        "scheme": sample::SCHEME,
+        "seed": seed,
+        "seed_sha256": sample::seed_commitment(seed),
+        "rule": rule_json(size),
+        "strata_expressions": strata.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        "population": drawn.population,
+        "population_sha256": drawn.population_sha256,
+        "size": drawn.size,
+        "strata": drawn.strata,
+    })
+}
+
+/// Compares a computed sampling record with a bundle's `disclosure.json`.
+pub fn compare(computed: &Value, record: &Value) -> Vec<Comparison> {
+    let theirs = record.get("sampling").cloned().unwrap_or(Value::Null);
+    let mut out = Vec::new();
+    for item in [
+        "scheme",
+        "seed",
+        "seed_sha256",
+        "rule",
+        "strata_expressions",
+        "population",
+        "population_sha256",
+        "size",
+        "strata",
+    ] {
+        let b = theirs.get(item).cloned().unwrap_or(Value::Null);
+        let c = computed.get(item).cloned().unwrap_or(Value::Null);
+        out.push(Comparison {
+            item,
+            matches: b == c,
+            bundle: b,
+            computed: c,
+        });
+    }
+    out
+}
+
+/// A fresh seed: 32 bytes from the OS CSPRNG in hex, and its SHA-256 commitment.
+pub fn new_seed() -> (String, String) {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let seed = hex::encode(bytes);
+    let commitment = sample::seed_commitment(&seed);
+    (seed, commitment)
+}
+
+/// Writes a seed to a new file (mode 0600, never overwriting).
+pub fn write_seed(path: &Path, seed: &str) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::Usage(format!(
+                "{} already exists; `disclose seed` never overwrites a seed",
+                path.display()
+            ))
+        } else {
+            Error::io(path, e)
+        }
+    })?;
+    f.write_all(format!("{seed}\n").as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(path, e))
+}
+
+/// One looked-up account, handle or post.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lookup {
+    /// As given.
+    pub input: String,
+    /// `account`, `handle` or `post`.
+    pub kind: &'static str,
+    /// Whether it is published under a pseudonym.
+    pub pseudonymised: bool,
+    /// What the bundle shows for it.
+    pub published: String,
+    /// How it was resolved.
+    pub note: String,
+}
+
+/// What `disclose pseudonym` is given.
+#[derive(Debug, Clone)]
+pub struct LookupOptions {
+    /// The release key.
+    pub key_file: PathBuf,
+    /// Pseudonym length when no policy is given.
+    pub length: usize,
+    /// With the export and the policy, handles resolve to their accounts and public
+    /// accounts are reported as such.
+    pub export: Option<(PathBuf, PathBuf)>,
+    /// User IDs and `@handles`.
+    pub accounts: Vec<String>,
+    /// Post IDs.
+    pub posts: Vec<String>,
+}
+
+/// Looks up pseudonyms. Returns the lookups, the key fingerprint and warnings.
+pub fn lookup(opts: &LookupOptions) -> Result<(Vec<Lookup>, String, Vec<String>)> {
+    let (key, warning) = Key::read(&opts.key_file)?;
+    let mut warnings: Vec<String> = warning.into_iter().collect();
+    let (registry, length) = match &opts.export {
+        Some((input, policy)) => {
+            let policy = Policy::load(policy)?;
+            let export = Export::read(input, &policy)?;
+            let pz = Pseudonymizer::new(&key, policy.pseudonymisation.length);
+            let threshold = policy.pseudonymisation.follower_threshold;
+            (
+                Some(Registry::new(&export, threshold, pz)),
+                policy.pseudonymisation.length,
+            )
+        }
+        None => {
+            if !(crate::pseudonym::MIN_LENGTH..=crate::pseudonym::MAX_LENGTH).contains(&opts.length)
+            {
+                return Err(Error::Usage(format!(
+                    "--length must be between {} and {}",
+                    crate::pseudonym::MIN_LENGTH,
+                    crate::pseudonym::MAX_LENGTH
+                )));
+            }
+            (None, opts.length)
+        }
+    };
+    let pz = Pseudonymizer::new(&key, length);
+    let mut out = Vec::new();
+    let mut handles_unresolved = false;
+    for a in &opts.accounts {
+        if let Some(name) = a.strip_prefix('@').or_else(|| a.strip_prefix('＠')) {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(Error::Usage(format!(
+                    "`{a}` is not a handle (@ followed by letters, digits and _)"
+                )));
+            }
+            let (published, pseudonymised, note) = match &registry {
+                Some(r) => match r.publish_handle(name) {
+                    None => (
+                        name.to_string(),
+                        false,
+                        "a public account: published as written".to_string(),
+                    ),
+                    Some(p) => (
+                        p.into_owned(),
+                        true,
+                        "as published by this export and policy".to_string(),
+                    ),
+                },
+                None => {
+                    handles_unresolved = true;
+                    (
+                        pz.handle(name),
+                        true,
+                        "handle scheme (a screen name with no known user ID)".to_string(),
+                    )
+                }
+            };
+            out.push(Lookup {
+                input: a.clone(),
+                kind: "handle",
+                pseudonymised,
+                published,
+                note,
+            });
+        } else {
+            check_id(a)
+                .map_err(|m| Error::Usage(format!("`{a}`: {m}; give a user ID or an @handle")))?;
+            let (published, pseudonymised, note) = match &registry {
+                Some(r) => {
+                    let mut p = String::new();
+                    r.publish_id(a, &mut p);
+                    let private = r.id_is_private(a);
+                    let note = if private {
+                        "pseudonymised"
+                    } else {
+                        "a public account: published under its own ID"
+                    };
+                    (p, private, note.to_string())
+                }
+                None => (pz.account(a), true, "account scheme".to_string()),
+            };
+            out.push(Lookup {
+                input: a.clone(),
+                kind: "account",
+                pseudonymised,
+                published,
+                note,
+            });
+        }
+    }
+    for t in &opts.posts {
+        check_id(t).map_err(|m| Error::Usage(format!("post ID `{t}`: {m}")))?;
+        out.push(Lookup {
+            input: t.clone(),
+            kind: "post",
+            pseudonymised: true,
+            published: pz.tweet(t),
+            note: "post scheme (used where the policy hashes post IDs)".to_string(),
+        });
+    }
+    if handles_unresolved {
+        warnings.push(
+            "without --input and --policy, @handles get the handle scheme: right for names nobody in the export has; a known account's name is published as its account pseudonym (look it up by user ID)".to_string(),
+        );
+    }
+    Ok((out, key.fingerprint(), warnings))
+}

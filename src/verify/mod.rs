@@ -1,0 +1,656 @@
+//! `disclose verify`: check a bundle without trusting whoever built it (DESIGN §5).
+//!
+//! Without the raw data, [`verify`] checks that the zip is safe to read, that the bag
+//! is complete and valid, that `datapackage.json` matches the CSV files (bytes, hash,
+//! header, value types), that `disclosure.json` agrees with the files and has a
+//! well-formed sampling record, and that pseudonymised rows are well formed. Given
+//! the export, the policy and the key ([`StaffOptions`]), it also rebuilds the bundle
+//! and compares it byte for byte, and searches every entry for raw identifiers of
+//! pseudonymised accounts and for values of dropped columns.
+//!
+//! Nothing is extracted: each entry is streamed once, hashed, counted and (for CSV
+//! files) parsed as it is read. Only the tag files and the two JSON records are held
+//! in memory, and only up to [`SMALL_FILE_CAP`] bytes.
+
+pub mod archive;
+pub mod bag;
+pub mod disclosure;
+pub mod report;
+pub mod scan;
+pub mod staff;
+pub mod tables;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+pub use archive::Limits;
+use archive::{Archive, Entry};
+use report::Loc;
+pub use report::Report;
+pub use staff::StaffOptions;
+use tables::{PseudonymRules, Resource, RowClasses};
+
+use crate::error::Result;
+
+/// The two JSON records are read whole, up to this size.
+pub const SMALL_FILE_CAP: u64 = 64 << 20;
+
+/// The most bytes of a file read whole: the manifests may list many media files,
+/// `bagit.txt` and `bag-info.txt` are a few lines.
+fn small_cap(rel: &str) -> u64 {
+    match rel {
+        "manifest-sha256.txt" | "tagmanifest-sha256.txt" => 256 << 20,
+        "bagit.txt" | "bag-info.txt" => 1 << 20,
+        _ => SMALL_FILE_CAP,
+    }
+}
+
+/// What `disclose verify` is asked to do.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// The bundle.
+    pub bundle: PathBuf,
+    /// Bounds on decompression.
+    pub limits: Limits,
+    /// The staff inputs, for the rebuild and the leak scan.
+    pub staff: Option<StaffOptions>,
+}
+
+/// What was read from one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// Bytes.
+    pub bytes: u64,
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+    /// Data rows for CSV files, newlines for other files.
+    pub rows: u64,
+}
+
+/// Shortens a value for a message.
+pub(crate) fn clip(v: &str) -> String {
+    const MAX: usize = 80;
+    if v.chars().count() <= MAX {
+        v.to_string()
+    } else {
+        let s: String = v.chars().take(MAX).collect();
+        format!("{s}…")
+    }
+}
+
+/// Hashes, counts and (optionally) scans bytes as they are read.
+struct Tee<'a, R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: u64,
+    newlines: u64,
+    scan: Option<scan::EntryScan<'a>>,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let data = &buf[..n];
+        self.hasher.update(data);
+        self.bytes += n as u64;
+        self.newlines += memchr::memchr_iter(b'\n', data).count() as u64;
+        if let Some(s) = &mut self.scan {
+            s.feed(data);
+        }
+        Ok(n)
+    }
+}
+
+/// Where each part of the bag is in the archive.
+struct Layout {
+    root: String,
+    /// Tag file name → entry.
+    tags: HashMap<String, Entry>,
+    /// Payload path (`data/...`) → entry, in zip order.
+    payload: Vec<(String, Entry)>,
+}
+
+fn layout(entries: &[Entry], report: &mut Report) -> Layout {
+    let check = "bag.structure";
+    report.ran(check);
+    let root = entries
+        .iter()
+        .find_map(|e| {
+            e.name
+                .strip_suffix("/bagit.txt")
+                .filter(|r| !r.contains('/'))
+                .map(str::to_string)
+        })
+        .or_else(|| {
+            entries
+                .first()
+                .map(|e| e.name.split('/').next().unwrap_or("").to_string())
+        })
+        .unwrap_or_default();
+    let prefix = format!("{root}/");
+    let mut tags = HashMap::new();
+    let mut payload = Vec::new();
+    for e in entries {
+        let Some(rest) = e.name.strip_prefix(&prefix) else {
+            if e.name != prefix {
+                report.fail(
+                    check,
+                    Loc::file(&e.name),
+                    format!("outside the bag folder `{root}/`"),
+                );
+            }
+            continue;
+        };
+        if e.is_dir {
+            if !(rest.is_empty() || rest == "data/" || rest.starts_with("data/media/")) {
+                report.fail(check, Loc::file(&e.name), "an unexpected folder in the bag");
+            }
+            continue;
+        }
+        if let Some(p) = rest.strip_prefix("data/") {
+            let known = p == "datapackage.json"
+                || p == "disclosure.json"
+                || p == "README.md"
+                || p == format!("{root}_users_csv_hashed.csv")
+                || p == format!("{root}_media_file_list_hashed.txt")
+                || p.starts_with("media/")
+                || p.strip_prefix(&format!("{root}_tweets_csv_hashed_"))
+                    .and_then(|n| n.strip_suffix(".csv"))
+                    .is_some_and(|n| {
+                        !n.is_empty()
+                            && !n.starts_with('0')
+                            && n.bytes().all(|b| b.is_ascii_digit())
+                    });
+            if !known {
+                report.fail(
+                    check,
+                    Loc::file(&e.name),
+                    "not a file of the disclose-bundle/1 layout (DESIGN section 4)",
+                );
+            }
+            payload.push((rest.to_string(), e.clone()));
+        } else if bag::TAG_FILES.contains(&rest) {
+            tags.insert(rest.to_string(), e.clone());
+        } else {
+            report.fail(
+                check,
+                Loc::file(&e.name),
+                "an unexpected file in the bag folder (only bagit.txt, bag-info.txt, manifest-sha256.txt, tagmanifest-sha256.txt and data/ belong there)",
+            );
+        }
+    }
+    for t in bag::TAG_FILES {
+        if !tags.contains_key(t) {
+            report.fail(
+                check,
+                Loc::file(&format!("{root}/{t}")),
+                "missing from the bag",
+            );
+        }
+    }
+    let required = [
+        "data/datapackage.json".to_string(),
+        "data/disclosure.json".to_string(),
+        "data/README.md".to_string(),
+        format!("data/{root}_users_csv_hashed.csv"),
+        format!("data/{root}_tweets_csv_hashed_1.csv"),
+    ];
+    for r in &required {
+        if !payload.iter().any(|(p, _)| p == r) {
+            report.fail(
+                check,
+                Loc::file(&format!("{root}/{r}")),
+                "missing from the bag",
+            );
+        }
+    }
+    let parts = payload
+        .iter()
+        .filter(|(p, _)| p.starts_with(&format!("data/{root}_tweets_csv_hashed_")))
+        .count();
+    for k in 1..=parts {
+        let p = format!("data/{root}_tweets_csv_hashed_{k}.csv");
+        if !payload.iter().any(|(q, _)| *q == p) {
+            report.fail(
+                check,
+                Loc::file(&format!("{root}/{p}")),
+                "missing: the posts file parts are not numbered 1, 2, ... without gaps",
+            );
+        }
+    }
+    Layout {
+        root,
+        tags,
+        payload,
+    }
+}
+
+fn facts_of(bytes: &[u8], csv_rows: Option<u64>) -> Facts {
+    Facts {
+        bytes: bytes.len() as u64,
+        sha256: hex::encode(Sha256::digest(bytes)),
+        rows: csv_rows.unwrap_or_else(|| memchr::memchr_iter(b'\n', bytes).count() as u64),
+    }
+}
+
+/// Runs every check. `Err` means the command could not run (exit 2): the bundle
+/// cannot be opened, or the staff inputs are invalid. Check failures are in the
+/// report (exit 1).
+pub fn verify(opts: &VerifyOptions) -> Result<Report> {
+    let started = Instant::now();
+    let mut report = Report::new(&opts.bundle.display().to_string(), opts.staff.is_some());
+    let prepared = match &opts.staff {
+        Some(s) => Some(staff::prepare(s)?),
+        None => None,
+    };
+    if let Some(p) = &prepared {
+        report.notes.extend(p.notes.iter().cloned());
+    }
+    let archive = Archive::open(&opts.bundle, &opts.limits, &mut report)?;
+    let Some(mut archive) = archive else {
+        report.skip_rest("the file is not a readable zip archive");
+        report.stats.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    };
+    if !archive.safe {
+        report.skip_rest("the zip failed its safety checks, so nothing in it was read");
+        report.stats.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+    let entries = archive.entries.clone();
+    let lay = layout(&entries, &mut report);
+    let root = lay.root.clone();
+    report.release = Some(root.clone());
+    let full = |rel: &str| format!("{root}/{rel}");
+
+    // Phase A: the small files, whole.
+    let mut small: HashMap<String, Vec<u8>> = HashMap::new();
+    let small_names: Vec<(String, Entry)> = lay
+        .tags
+        .iter()
+        .map(|(k, e)| (k.clone(), e.clone()))
+        .chain(
+            lay.payload
+                .iter()
+                .filter(|(p, _)| p == "data/datapackage.json" || p == "data/disclosure.json")
+                .cloned(),
+        )
+        .collect();
+    for (rel, e) in &small_names {
+        match archive.read_small(e.index, small_cap(rel)) {
+            Ok(b) => {
+                small.insert(rel.clone(), b);
+            }
+            Err(err) => report.fail(
+                "zip.expansion",
+                Loc::file(&e.name),
+                format!("cannot be read: {err}"),
+            ),
+        }
+    }
+    let record = match small.get("data/disclosure.json") {
+        Some(b) => disclosure::parse(b, &full("data/disclosure.json"), &root, &mut report),
+        None => {
+            report.fail(
+                "record.format",
+                Loc::file(&full("data/disclosure.json")),
+                "missing or unreadable",
+            );
+            disclosure::Record::default()
+        }
+    };
+    if let Some(n) = &record.name {
+        report.release = Some(n.clone());
+    }
+    let resources: Vec<Resource> = match small.get("data/datapackage.json") {
+        Some(b) => {
+            report.ran("package.resources");
+            tables::parse_datapackage(b, &full("data/datapackage.json"), &mut report)
+        }
+        None => {
+            report.fail(
+                "package.resources",
+                Loc::file(&full("data/datapackage.json")),
+                "missing or unreadable",
+            );
+            Vec::new()
+        }
+    };
+    let rules: PseudonymRules = record.rules.clone();
+
+    // Phase B: every other payload file, streamed once.
+    report.ran("package.tables");
+    report.ran("rows.pseudonyms");
+    let needles = prepared.as_ref().map(|p| &p.needles);
+    let mut findings: Vec<(String, Vec<scan::Finding>)> = Vec::new();
+    let mut payload: BTreeMap<String, Option<Facts>> = BTreeMap::new();
+    let users_rel = format!("data/{root}_users_csv_hashed.csv");
+    let mut users_classes = RowClasses::default();
+    for (rel, e) in &lay.payload {
+        if let Some(b) = small.get(rel) {
+            payload.insert(rel.clone(), Some(facts_of(b, None)));
+            if let Some(n) = needles {
+                let mut s = n.entry();
+                s.feed(b);
+                findings.push((e.name.clone(), s.finish()));
+            }
+            continue;
+        }
+        if small_names.iter().any(|(r, _)| r == rel) {
+            payload.insert(rel.clone(), None); // unreadable, already reported
+            continue;
+        }
+        let result = (|| -> io::Result<(Facts, Option<Vec<scan::Finding>>)> {
+            let reader = archive.reader(e.index)?;
+            let mut tee = Tee {
+                inner: reader,
+                hasher: Sha256::new(),
+                bytes: 0,
+                newlines: 0,
+                scan: needles.map(|n| n.entry()),
+            };
+            let csv_rows = if rel.ends_with(".csv") {
+                let fields = resources
+                    .iter()
+                    .find(|r| r.path == *rel)
+                    .map(|r| r.fields.as_slice());
+                let mut scratch = RowClasses::default();
+                let classes = if *rel == users_rel {
+                    &mut users_classes
+                } else {
+                    &mut scratch
+                };
+                let rows =
+                    tables::check_csv(&mut tee, &e.name, fields, &rules, &mut report, classes)?;
+                Some(rows)
+            } else {
+                None
+            };
+            io::copy(&mut tee, &mut io::sink())?;
+            let facts = Facts {
+                bytes: tee.bytes,
+                sha256: hex::encode(tee.hasher.finalize_reset()),
+                rows: csv_rows.unwrap_or(tee.newlines),
+            };
+            Ok((facts, tee.scan.map(|s| s.finish())))
+        })();
+        match result {
+            Ok((facts, found)) => {
+                report.stats.payload_files += 1;
+                report.stats.payload_bytes += facts.bytes;
+                if rel.ends_with(".csv") {
+                    report.stats.csv_rows += facts.rows;
+                }
+                if let Some(f) = found {
+                    findings.push((e.name.clone(), f));
+                }
+                payload.insert(rel.clone(), Some(facts));
+            }
+            Err(err) => {
+                report.fail(
+                    "zip.expansion",
+                    Loc::file(&e.name),
+                    format!("cannot be read: {err}"),
+                );
+                payload.insert(rel.clone(), None);
+            }
+        }
+    }
+    for rel in ["data/datapackage.json", "data/disclosure.json"] {
+        if let Some(Some(f)) = payload.get(rel) {
+            report.stats.payload_files += 1;
+            report.stats.payload_bytes += f.bytes;
+        }
+    }
+    // The tag files are scanned too.
+    if let Some(n) = needles {
+        for t in bag::TAG_FILES {
+            if let Some(b) = small.get(t) {
+                let mut s = n.entry();
+                s.feed(b);
+                findings.push((full(t), s.finish()));
+            }
+        }
+    }
+
+    // Phase C: the bag.
+    let tag_facts: BTreeMap<String, Option<Facts>> = bag::TAGMANIFEST_LISTS
+        .iter()
+        .filter(|t| lay.tags.contains_key(**t))
+        .map(|t| (t.to_string(), small.get(*t).map(|b| facts_of(b, None))))
+        .collect();
+    report.ran("bag.declaration");
+    match small.get("bagit.txt") {
+        Some(b) if b.as_slice() == bag::BAGIT_TXT => {}
+        Some(b) => report.fail(
+            "bag.declaration",
+            Loc::file(&full("bagit.txt")),
+            format!(
+                "is `{}`, not exactly `BagIt-Version: 1.0\\nTag-File-Character-Encoding: UTF-8\\n`",
+                clip(&String::from_utf8_lossy(b).replace('\n', "\\n"))
+            ),
+        ),
+        None => report.fail(
+            "bag.declaration",
+            Loc::file(&full("bagit.txt")),
+            "missing or unreadable",
+        ),
+    }
+    report.ran("bag.manifest");
+    match small.get("manifest-sha256.txt") {
+        Some(b) => {
+            let entry = full("manifest-sha256.txt");
+            let lines = bag::parse_manifest(b, &entry, "bag.manifest", &mut report);
+            bag::check_manifest(
+                &lines,
+                &payload,
+                &root,
+                "manifest-sha256.txt",
+                "bag.manifest",
+                &mut report,
+            );
+        }
+        None => report.fail(
+            "bag.manifest",
+            Loc::file(&full("manifest-sha256.txt")),
+            "missing or unreadable",
+        ),
+    }
+    report.ran("bag.tagmanifest");
+    match small.get("tagmanifest-sha256.txt") {
+        Some(b) => {
+            let entry = full("tagmanifest-sha256.txt");
+            let lines = bag::parse_manifest(b, &entry, "bag.tagmanifest", &mut report);
+            bag::check_manifest(
+                &lines,
+                &tag_facts,
+                &root,
+                "tagmanifest-sha256.txt",
+                "bag.tagmanifest",
+                &mut report,
+            );
+        }
+        None => report.fail(
+            "bag.tagmanifest",
+            Loc::file(&full("tagmanifest-sha256.txt")),
+            "missing or unreadable",
+        ),
+    }
+    report.ran("bag.info");
+    match small.get("bag-info.txt") {
+        Some(b) => {
+            let entry = full("bag-info.txt");
+            let info = bag::parse_bag_info(b, &entry, &mut report);
+            let oxum = format!(
+                "{}.{}",
+                lay.payload.iter().map(|(_, e)| e.size).sum::<u64>(),
+                lay.payload.len()
+            );
+            let mut want: Vec<(&str, Option<String>)> = vec![
+                ("Payload-Oxum", Some(oxum)),
+                ("External-Identifier", Some(root.clone())),
+                ("Bagging-Date", record.date.clone()),
+            ];
+            for (label, expected) in want.drain(..) {
+                let found: Vec<&(String, String, u64)> =
+                    info.iter().filter(|(l, _, _)| l == label).collect();
+                match (found.as_slice(), expected) {
+                    ([], _) => report.fail("bag.info", Loc::file(&entry), format!("no {label}")),
+                    ([one], Some(exp)) if one.1 != exp => report.fail(
+                        "bag.info",
+                        Loc::file(&entry).line(one.2),
+                        format!("{label} is `{}`, expected `{exp}`", clip(&one.1)),
+                    ),
+                    ([_], _) => {}
+                    (many, _) => report.fail(
+                        "bag.info",
+                        Loc::file(&entry).line(many[1].2),
+                        format!("{label} appears {} times", many.len()),
+                    ),
+                }
+            }
+        }
+        None => report.fail(
+            "bag.info",
+            Loc::file(&full("bag-info.txt")),
+            "missing or unreadable",
+        ),
+    }
+
+    // The data package against the files.
+    for r in &resources {
+        match payload.get(&r.path) {
+            None => report.fail(
+                "package.resources",
+                Loc::file(&full("data/datapackage.json")),
+                format!("describes `{}`, which is not in the bag", clip(&r.path)),
+            ),
+            Some(None) => {}
+            Some(Some(f)) => {
+                if r.bytes.is_some_and(|b| b != f.bytes) {
+                    report.fail(
+                        "package.resources",
+                        Loc::file(&full(&r.path)),
+                        format!(
+                            "datapackage.json says {} bytes, the file has {}",
+                            r.bytes.unwrap_or(0),
+                            f.bytes
+                        ),
+                    );
+                }
+                if r.sha256.as_ref().is_some_and(|h| *h != f.sha256) {
+                    report.fail(
+                        "package.resources",
+                        Loc::file(&full(&r.path)),
+                        format!(
+                            "datapackage.json says sha256:{}, the file's is {}",
+                            r.sha256.clone().unwrap_or_default(),
+                            f.sha256
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    for rel in payload.keys() {
+        if rel.ends_with(".csv") && !resources.iter().any(|r| r.path == *rel) {
+            report.fail(
+                "package.resources",
+                Loc::file(&full(rel)),
+                "a CSV file that datapackage.json does not describe",
+            );
+        }
+    }
+
+    // The release record.
+    let rec_entry = full("data/disclosure.json");
+    disclosure::check_files(&record, &payload, &root, &rec_entry, &mut report);
+    disclosure::check_sampling(&record, &rec_entry, &mut report);
+    let users_rows = payload
+        .get(&users_rel)
+        .and_then(|f| f.as_ref())
+        .map(|f| f.rows);
+    let parts: Vec<&Option<Facts>> = payload
+        .iter()
+        .filter(|(p, _)| p.starts_with(&format!("data/{root}_tweets_csv_hashed_")))
+        .map(|(_, f)| f)
+        .collect();
+    let posts_rows = if parts.is_empty() || parts.iter().any(|f| f.is_none()) {
+        None
+    } else {
+        Some(
+            parts
+                .iter()
+                .filter_map(|f| f.as_ref())
+                .map(|f| f.rows)
+                .sum(),
+        )
+    };
+    disclosure::check_counts(
+        &record,
+        users_rows,
+        users_classes,
+        posts_rows,
+        &rec_entry,
+        &mut report,
+    );
+
+    // Phase D: staff.
+    if let (Some(opts_staff), Some(p)) = (&opts.staff, &prepared) {
+        report.ran("staff.raw_identifiers");
+        report.ran("staff.dropped_values");
+        let order: HashMap<&str, usize> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.name.as_str(), i))
+            .collect();
+        findings.sort_by_key(|(name, _)| order.get(name.as_str()).copied().unwrap_or(usize::MAX));
+        for (name, found) in &findings {
+            for f in found {
+                let loc = Loc::file(name).line(f.line).column(f.column.to_string());
+                let short = |s: &str| s.chars().take(16).collect::<String>();
+                match f.kind {
+                    scan::Kind::RawId => report.fail(
+                        "staff.raw_identifiers",
+                        loc,
+                        format!(
+                            "the raw user ID of a pseudonymised account (published as {}…)",
+                            short(&p.needles.id_labels[f.needle])
+                        ),
+                    ),
+                    scan::Kind::ScreenName => report.fail(
+                        "staff.raw_identifiers",
+                        loc,
+                        format!(
+                            "the screen name of a pseudonymised account (published as {}…)",
+                            short(&p.needles.handle_labels[f.needle])
+                        ),
+                    ),
+                    scan::Kind::Dropped => {
+                        let d = &p.needles.dropped[f.needle];
+                        report.fail(
+                            "staff.dropped_values",
+                            loc,
+                            format!(
+                                "a value of the dropped column `{}` ({}, line {})",
+                                d.column, d.file, d.line
+                            ),
+                        )
+                    }
+                }
+            }
+        }
+        staff::rebuild_and_compare(opts_staff, &opts.bundle, record.seed.clone(), &mut report)?;
+        if let Some(seed) = opts_staff.seed.clone().or(record.seed.clone()) {
+            report
+                .notes
+                .push(format!("rebuilt with seed `{}`", clip(&seed)));
+        }
+    }
+    report.stats.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
