@@ -727,8 +727,13 @@ impl Plan {
                     .map_err(|e| Error::io(&s.file, e))?
                     .len();
                 bundle.begin_stored(&format!("data/{}", s.rel), size >= 0xFFFF_FFFF)?;
-                media::copy_hashed(&s.file, |chunk| bundle.write(chunk))?;
-                let f = bundle.end(0);
+                // `rows` of a file that is not CSV counts its newline bytes (see README).
+                let mut newlines = 0u64;
+                media::copy_hashed(&s.file, |chunk| {
+                    newlines += memchr::memchr_iter(b'\n', chunk).count() as u64;
+                    bundle.write(chunk)
+                })?;
+                let f = bundle.end(newlines);
                 list.push_str(&format!("{}  {}\n", f.sha256, s.rel));
             }
         } else {

@@ -161,6 +161,9 @@ enum Command {
         /// Refuse entries above 1 MiB that expand more than this many times.
         #[arg(long, value_name = "RATIO", default_value_t = DEFAULT_MAX_RATIO)]
         max_ratio: u64,
+        /// Check the signature BUNDLE.zip.minisig with this minisign public key.
+        #[arg(long, value_name = "FILE")]
+        pubkey: Option<PathBuf>,
         /// Print the JSON report on stdout instead of the human summary on stderr.
         #[arg(long)]
         json: bool,
@@ -503,6 +506,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             seed,
             max_bytes,
             max_ratio,
+            pubkey,
             json,
         } => {
             let staff = match (input, policy, key_file) {
@@ -522,6 +526,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     ..Limits::default()
                 },
                 staff,
+                pubkey,
             })?;
             if json {
                 print_json(&report.to_json());

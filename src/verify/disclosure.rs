@@ -133,28 +133,38 @@ pub fn parse(bytes: &[u8], entry: &str, root: &str, report: &mut Report) -> Reco
             c.fail("policy.sha256 is not 64 lowercase hex digits");
         }
     }
-    c.expect(&doc, "pseudonymisation.scheme", crate::pseudonym::SCHEME);
+    // A tier other than `public` (e.g. `researcher`) publishes nothing hashed: its
+    // scheme is `none` and it has no threshold or length.
+    let tier = doc.get("tier").and_then(Value::as_str).unwrap_or("public");
+    let unhashed = tier != "public";
+    let mut rules = PseudonymRules::default();
+    if unhashed {
+        c.expect(&doc, "pseudonymisation.scheme", "none");
+    } else {
+        c.expect(&doc, "pseudonymisation.scheme", crate::pseudonym::SCHEME);
+    }
     if let Some(f) = c.str(&doc, "pseudonymisation.key_fingerprint") {
         if !is_hex(f, 16) {
             c.fail("pseudonymisation.key_fingerprint is not 16 lowercase hex digits");
         }
     }
-    let mut rules = PseudonymRules::default();
-    if let Some(t) = c.u64(&doc, "pseudonymisation.follower_threshold") {
-        if t == 0 {
-            c.fail("pseudonymisation.follower_threshold is 0");
+    if !unhashed {
+        if let Some(t) = c.u64(&doc, "pseudonymisation.follower_threshold") {
+            if t == 0 {
+                c.fail("pseudonymisation.follower_threshold is 0");
+            }
+            rules.threshold = Some(t);
         }
-        rules.threshold = Some(t);
-    }
-    if let Some(l) = c.u64(&doc, "pseudonymisation.length") {
-        let min = crate::pseudonym::MIN_LENGTH as u64;
-        let max = crate::pseudonym::MAX_LENGTH as u64;
-        if (min..=max).contains(&l) {
-            rules.length = Some(l as usize);
-        } else {
-            c.fail(format!(
-                "pseudonymisation.length is {l}, not between {min} and {max}"
-            ));
+        if let Some(l) = c.u64(&doc, "pseudonymisation.length") {
+            let min = crate::pseudonym::MIN_LENGTH as u64;
+            let max = crate::pseudonym::MAX_LENGTH as u64;
+            if (min..=max).contains(&l) {
+                rules.length = Some(l as usize);
+            } else {
+                c.fail(format!(
+                    "pseudonymisation.length is {l}, not between {min} and {max}"
+                ));
+            }
         }
     }
     if let Some(p) = doc.pointer("/pseudonymisation/post_ids") {

@@ -21,8 +21,9 @@ pub mod staff;
 pub mod tables;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Read};
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -58,6 +59,8 @@ pub struct VerifyOptions {
     pub limits: Limits,
     /// The staff inputs, for the rebuild and the leak scan.
     pub staff: Option<StaffOptions>,
+    /// A minisign public key: check `<bundle>.minisig` with it.
+    pub pubkey: Option<PathBuf>,
 }
 
 /// What was read from one file.
@@ -108,6 +111,11 @@ impl<R: Read> Read for Tee<'_, R> {
 /// Where each part of the bag is in the archive.
 struct Layout {
     root: String,
+    /// The release name that prefixes the data files (`<release>`), and the word that
+    /// ends their names: `hashed` in a public bundle, the tier's suffix in a tier
+    /// bundle (`<release>_<suffix>/data/<release>_users_csv_<suffix>.csv`).
+    stem: String,
+    tag: String,
     /// Tag file name → entry.
     tags: HashMap<String, Entry>,
     /// Payload path (`data/...`) → entry, in zip order.
@@ -131,6 +139,7 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
                 .map(|e| e.name.split('/').next().unwrap_or("").to_string())
         })
         .unwrap_or_default();
+    let (stem, tag) = naming(entries, &root);
     let prefix = format!("{root}/");
     let mut tags = HashMap::new();
     let mut payload = Vec::new();
@@ -155,10 +164,10 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
             let known = p == "datapackage.json"
                 || p == "disclosure.json"
                 || p == "README.md"
-                || p == format!("{root}_users_csv_hashed.csv")
-                || p == format!("{root}_media_file_list_hashed.txt")
+                || p == format!("{stem}_users_csv_{tag}.csv")
+                || p == format!("{stem}_media_file_list_{tag}.txt")
                 || p.starts_with("media/")
-                || p.strip_prefix(&format!("{root}_tweets_csv_hashed_"))
+                || p.strip_prefix(&format!("{stem}_tweets_csv_{tag}_"))
                     .and_then(|n| n.strip_suffix(".csv"))
                     .is_some_and(|n| {
                         !n.is_empty()
@@ -196,8 +205,8 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
         "data/datapackage.json".to_string(),
         "data/disclosure.json".to_string(),
         "data/README.md".to_string(),
-        format!("data/{root}_users_csv_hashed.csv"),
-        format!("data/{root}_tweets_csv_hashed_1.csv"),
+        format!("data/{stem}_users_csv_{tag}.csv"),
+        format!("data/{stem}_tweets_csv_{tag}_1.csv"),
     ];
     for r in &required {
         if !payload.iter().any(|(p, _)| p == r) {
@@ -210,10 +219,10 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
     }
     let parts = payload
         .iter()
-        .filter(|(p, _)| p.starts_with(&format!("data/{root}_tweets_csv_hashed_")))
+        .filter(|(p, _)| p.starts_with(&format!("data/{stem}_tweets_csv_{tag}_")))
         .count();
     for k in 1..=parts {
-        let p = format!("data/{root}_tweets_csv_hashed_{k}.csv");
+        let p = format!("data/{stem}_tweets_csv_{tag}_{k}.csv");
         if !payload.iter().any(|(q, _)| *q == p) {
             report.fail(
                 check,
@@ -224,9 +233,25 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
     }
     Layout {
         root,
+        stem,
+        tag,
         tags,
         payload,
     }
+}
+
+/// The data files' naming: `<root>_users_csv_hashed.csv`, or for a tier bundle
+/// `<root>` = `<release>_<suffix>` with `<release>_users_csv_<suffix>.csv`.
+fn naming(entries: &[Entry], root: &str) -> (String, String) {
+    let has = |p: &str| entries.iter().any(|e| e.name == p);
+    if !has(&format!("{root}/data/{root}_users_csv_hashed.csv")) {
+        if let Some((stem, tag)) = root.rsplit_once('_') {
+            if tag != "hashed" && has(&format!("{root}/data/{stem}_users_csv_{tag}.csv")) {
+                return (stem.to_string(), tag.to_string());
+            }
+        }
+    }
+    (root.to_string(), "hashed".to_string())
 }
 
 fn facts_of(bytes: &[u8], csv_rows: Option<u64>) -> Facts {
@@ -253,11 +278,13 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     let archive = Archive::open(&opts.bundle, &opts.limits, &mut report)?;
     let Some(mut archive) = archive else {
         report.skip_rest("the file is not a readable zip archive");
+        check_signature(opts, &mut report)?;
         report.stats.seconds = started.elapsed().as_secs_f64();
         return Ok(report);
     };
     if !archive.safe {
         report.skip_rest("the zip failed its safety checks, so nothing in it was read");
+        check_signature(opts, &mut report)?;
         report.stats.seconds = started.elapsed().as_secs_f64();
         return Ok(report);
     }
@@ -293,7 +320,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         }
     }
     let record = match small.get("data/disclosure.json") {
-        Some(b) => disclosure::parse(b, &full("data/disclosure.json"), &root, &mut report),
+        Some(b) => disclosure::parse(b, &full("data/disclosure.json"), &lay.stem, &mut report),
         None => {
             report.fail(
                 "record.format",
@@ -328,7 +355,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     let needles = prepared.as_ref().map(|p| &p.needles);
     let mut findings: Vec<(String, Vec<scan::Finding>)> = Vec::new();
     let mut payload: BTreeMap<String, Option<Facts>> = BTreeMap::new();
-    let users_rel = format!("data/{root}_users_csv_hashed.csv");
+    let users_rel = format!("data/{}_users_csv_{}.csv", lay.stem, lay.tag);
     let mut users_classes = RowClasses::default();
     for (rel, e) in &lay.payload {
         if let Some(b) = small.get(rel) {
@@ -576,7 +603,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         .map(|f| f.rows);
     let parts: Vec<&Option<Facts>> = payload
         .iter()
-        .filter(|(p, _)| p.starts_with(&format!("data/{root}_tweets_csv_hashed_")))
+        .filter(|(p, _)| p.starts_with(&format!("data/{}_tweets_csv_{}_", lay.stem, lay.tag)))
         .map(|(_, f)| f)
         .collect();
     let posts_rows = if parts.is_empty() || parts.iter().any(|f| f.is_none()) {
@@ -651,6 +678,84 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
                 .push(format!("rebuilt with seed `{}`", clip(&seed)));
         }
     }
+    check_volumes(opts, record.doc.as_ref(), &mut report)?;
+    check_signature(opts, &mut report)?;
     report.stats.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Media volumes listed in the record: each must lie beside the bundle with the
+/// recorded size and SHA-256.
+fn check_volumes(
+    opts: &VerifyOptions,
+    doc: Option<&serde_json::Value>,
+    report: &mut Report,
+) -> Result<()> {
+    let Some(volumes) = doc
+        .and_then(|d| d.pointer("/media/volumes"))
+        .and_then(|v| v.as_array())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(());
+    };
+    let (id, description) = report::VOLUME_CHECK;
+    report.add_check(id, description);
+    let dir = opts.bundle.parent().unwrap_or(Path::new("."));
+    for (i, v) in volumes.iter().enumerate() {
+        let name = v.get("path").and_then(|p| p.as_str()).unwrap_or("");
+        let loc = Loc::file(&format!("media.volumes[{i}] {}", clip(name)));
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            report.fail(id, loc, "the volume's path is not a plain file name");
+            continue;
+        }
+        let path = dir.join(name);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                report.fail(id, loc, format!("cannot open {}: {e}", path.display()));
+                continue;
+            }
+        };
+        let mut hasher = Sha256::new();
+        let bytes = io::copy(&mut BufReader::new(file), &mut hasher)
+            .map_err(|e| crate::error::Error::io(&path, e))?;
+        let sha = hex::encode(hasher.finalize());
+        if v.get("bytes").and_then(|b| b.as_u64()) != Some(bytes) {
+            report.fail(
+                id,
+                loc.clone(),
+                format!(
+                    "the volume has {bytes} bytes, the record says {}",
+                    v["bytes"]
+                ),
+            );
+        }
+        if v.get("sha256").and_then(|b| b.as_str()) != Some(sha.as_str()) {
+            report.fail(
+                id,
+                loc,
+                format!("the volume's SHA-256 is {sha}, not the recorded one"),
+            );
+        }
+    }
+    report.ran(id);
+    Ok(())
+}
+
+/// With `--pubkey`: `<bundle>.minisig` must be a valid signature of the bundle.
+fn check_signature(opts: &VerifyOptions, report: &mut Report) -> Result<()> {
+    let Some(pubkey) = &opts.pubkey else {
+        return Ok(());
+    };
+    let (id, description) = report::SIGNATURE_CHECK;
+    report.add_check(id, description);
+    let mut sig = opts.bundle.as_os_str().to_owned();
+    sig.push(".minisig");
+    let sig = PathBuf::from(sig);
+    match crate::sign::verify(pubkey, &opts.bundle, &sig)? {
+        Ok(comment) => report.note(id, format!("signed; trusted comment `{}`", clip(&comment))),
+        Err(why) => report.fail(id, Loc::file(&sig.display().to_string()), why),
+    }
+    report.ran(id);
+    Ok(())
 }

@@ -84,6 +84,7 @@ fn media_of_released_posts_only_byte_identical() {
         bundle.get("data/media/1002/502-7_2.mp4"),
         b"paula's video bytes, longer"
     );
+    assert_ok(&wd.run(&["verify", "out/test_release.zip"]));
     let list = bundle.text("data/test_release_media_file_list_hashed.txt");
     assert_eq!(list.lines().count(), 2);
     assert!(list.contains(&format!("  media/{}/501-3_1.jpg", p("1001"))));

@@ -53,6 +53,26 @@ fn minisign_accepts_the_signature_and_rejects_a_changed_bundle() {
     assert_ok(&wd.build(&["--sign", "sk"]));
     let sig = wd.path("out/test_release.zip.minisig");
     assert!(sig.exists());
+    // disclose verify --pubkey checks it too, and fails on any change.
+    assert_ok(&wd.run(&["verify", "out/test_release.zip", "--pubkey", "sk.pub"]));
+    fs::copy(wd.path("out/test_release.zip"), wd.path("keep.zip")).unwrap();
+    let mut b = fs::read(wd.path("out/test_release.zip")).unwrap();
+    let n = b.len() - 30;
+    b[n] ^= 0x40;
+    fs::write(wd.path("out/test_release.zip"), &b).unwrap();
+    let err = assert_exit(
+        &wd.run(&["verify", "out/test_release.zip", "--pubkey", "sk.pub"]),
+        1,
+    );
+    assert!(err.contains("signature"), "{err}");
+    fs::copy(wd.path("keep.zip"), wd.path("out/test_release.zip")).unwrap();
+    // Another key's signature is refused.
+    assert_ok(&wd.run(&["keygen", "--signing", "--out", "other"]));
+    let err = assert_exit(
+        &wd.run(&["verify", "out/test_release.zip", "--pubkey", "other.pub"]),
+        1,
+    );
+    assert!(err.contains("test_release.zip.minisig"), "{err}");
     if !minisign_available() {
         return;
     }

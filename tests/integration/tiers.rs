@@ -81,6 +81,9 @@ fn researcher_tier_holds_the_same_selection_unhashed() {
     // Internal columns still dropped.
     let all = tier.all_text();
     assert!(!all.contains("internal.example") && !all.contains("198.51.100.23"));
+    // Both bundles verify.
+    assert_ok(&wd.run(&["verify", "out/test_release.zip"]));
+    assert_ok(&wd.run(&["verify", "out/test_release_unhashed.zip"]));
     // The JSON summary names the tier bundle.
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["tiers"][0]["bundle"], "out/test_release_unhashed.zip");
