@@ -209,7 +209,7 @@ pub struct Report {
 impl Report {
     /// A report with every check of the mode not run yet.
     pub fn new(bundle: &str, staff: bool) -> Self {
-        let mut checks: Vec<Check> = PUBLIC_CHECKS
+        let checks: Vec<Check> = PUBLIC_CHECKS
             .iter()
             .chain(if staff { STAFF_CHECKS } else { &[] })
             .map(|(id, description)| Check {
@@ -220,7 +220,6 @@ impl Report {
                 note: None,
             })
             .collect();
-        checks.shrink_to_fit();
         Report {
             bundle: bundle.to_string(),
             mode: if staff { "staff" } else { "public" },
