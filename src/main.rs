@@ -1,6 +1,6 @@
 //! The `disclose` command line: parses flags, calls the library, prints results.
 //!
-//! Exit codes: 0 success; 1 a check failed (verify); 2 the command could not run
+//! Exit codes: 0 success; 1 a check failed (verify, sample --check); 2 the command could not run
 //! (bad arguments, unreadable or invalid input, policy or key). Human messages go to
 //! stderr; `--json` prints one JSON document on stdout.
 

@@ -69,6 +69,13 @@ pub struct Archive {
     /// Whether every archive-level safety check passed. Content is only read when
     /// it has.
     pub safe: bool,
+    /// The date all entries carry (MS-DOS format), when they agree.
+    pub date: Option<u16>,
+}
+
+/// `YYYY-MM-DD` of an MS-DOS date.
+pub fn dos_date(d: u16) -> String {
+    format!("{:04}-{:02}-{:02}", 1980 + (d >> 9), (d >> 5) & 15, d & 31)
 }
 
 const CDFH_SIG: u32 = 0x0201_4b50;
@@ -82,13 +89,25 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-/// Names as they appear in the central directory, duplicates included.
-fn central_names(file: &mut File, start: u64, max: usize) -> io::Result<Vec<Vec<u8>>> {
+/// One record of the central directory, as written.
+struct CentralRecord {
+    fixed: [u8; 46],
+    name: Vec<u8>,
+    extra: Vec<u8>,
+}
+
+/// The central directory's records, duplicates included, and where it ends.
+fn central_records(
+    file: &mut File,
+    start: u64,
+    max: usize,
+) -> io::Result<(Vec<CentralRecord>, u64)> {
     file.seek(SeekFrom::Start(start))?;
     let mut rdr = BufReader::new(file);
-    let mut names = Vec::new();
-    let mut fixed = [0u8; 46];
+    let mut records = Vec::new();
+    let mut end = start;
     loop {
+        let mut fixed = [0u8; 46];
         match rdr.read_exact(&mut fixed) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
@@ -97,17 +116,115 @@ fn central_names(file: &mut File, start: u64, max: usize) -> io::Result<Vec<Vec<
         if u32_at(&fixed, 0) != CDFH_SIG {
             break;
         }
-        let name_len = usize::from(u16_at(&fixed, 28));
-        let skip = u64::from(u16_at(&fixed, 30)) + u64::from(u16_at(&fixed, 32));
-        let mut name = vec![0u8; name_len];
+        let mut name = vec![0u8; usize::from(u16_at(&fixed, 28))];
         rdr.read_exact(&mut name)?;
-        io::copy(&mut (&mut rdr).take(skip), &mut io::sink())?;
-        names.push(name);
-        if names.len() > max {
+        let mut extra = vec![0u8; usize::from(u16_at(&fixed, 30))];
+        rdr.read_exact(&mut extra)?;
+        let comment = u64::from(u16_at(&fixed, 32));
+        io::copy(&mut (&mut rdr).take(comment), &mut io::sink())?;
+        end += 46 + name.len() as u64 + extra.len() as u64 + comment;
+        records.push(CentralRecord { fixed, name, extra });
+        if records.len() > max {
             break;
         }
     }
-    Ok(names)
+    Ok((records, end))
+}
+
+/// The IDs of the extra fields, or `None` when they do not parse.
+fn extra_ids(mut extra: &[u8]) -> Option<Vec<u16>> {
+    let mut ids = Vec::new();
+    while !extra.is_empty() {
+        if extra.len() < 4 {
+            return None;
+        }
+        let id = u16_at(extra, 0);
+        let len = usize::from(u16_at(extra, 2));
+        if extra.len() < 4 + len {
+            return None;
+        }
+        ids.push(id);
+        extra = &extra[4 + len..];
+    }
+    Some(ids)
+}
+
+/// The fixed metadata of `disclose-bundle/1` entries (DESIGN section 4), checked on a
+/// central record and its local header. Returns the problems found.
+fn format_problems(c: &CentralRecord, local: &Local, is_dir: bool) -> Vec<String> {
+    let f = &c.fixed;
+    let mut out = Vec::new();
+    if f[5] != 3 {
+        out.push(format!("made on system {} instead of Unix (3)", f[5]));
+    }
+    if u16::from(f[4]) != u16_at(f, 6) {
+        out.push(format!(
+            "version made by {} differs from version needed {}",
+            f[4],
+            u16_at(f, 6)
+        ));
+    }
+    let flags = u16_at(f, 8);
+    if flags & !(0x0800 | 0x0006) != 0 {
+        out.push(format!("general purpose flags {flags:#06x}"));
+    }
+    if u16_at(f, 12) != 0 {
+        out.push(
+            "a time of day other than 00:00 (entries are dated the release date at midnight)"
+                .into(),
+        );
+    }
+    if u16_at(f, 32) != 0 {
+        out.push("a file comment".into());
+    }
+    if u16_at(f, 34) != 0 {
+        out.push(format!("disk number {}", u16_at(f, 34)));
+    }
+    if u16_at(f, 36) != 0 {
+        out.push(format!("internal attributes {:#06x}", u16_at(f, 36)));
+    }
+    let external = u32_at(f, 38);
+    let mode = external >> 16;
+    let ok_mode = if is_dir {
+        mode & 0o170000 == 0o040000
+    } else {
+        external == 0o100644 << 16
+    };
+    if !ok_mode {
+        out.push(format!(
+            "external attributes {external:#010x} (mode {mode:o}) instead of a regular file of mode 644"
+        ));
+    }
+    match extra_ids(&c.extra) {
+        None => out.push("central extra fields that do not parse".into()),
+        Some(ids) if ids.iter().any(|&id| id != 0x0001) => out.push(format!(
+            "central extra fields {ids:04x?} (only zip64 is expected)"
+        )),
+        Some(_) => {}
+    }
+    match extra_ids(&local.extra) {
+        None => out.push("local extra fields that do not parse".into()),
+        Some(ids) if ids.iter().any(|&id| id != 0x0001) => out.push(format!(
+            "local extra fields {ids:04x?} (only zip64 is expected)"
+        )),
+        Some(_) => {}
+    }
+    // The local header repeats version needed, flags, method, time, date and CRC
+    // (and the sizes, unless zip64 or a data descriptor stands in for them).
+    let l = &local.fixed;
+    if l[4..18] != f[6..20] {
+        out.push("the local header's version, flags, method, time, date or CRC-32 differ from the central record's".into());
+    }
+    let descriptor = flags & 0x0008 != 0;
+    for (lo, co, what) in [(18, 20, "compressed size"), (22, 24, "size")] {
+        let (a, b) = (u32_at(l, lo), u32_at(f, co));
+        if !descriptor && a != b && a != u32::MAX && b != u32::MAX {
+            out.push(format!(
+                "the local header's {what} ({a}) differs from the central record's ({b})"
+            ));
+        }
+    }
+    out
 }
 
 /// What is wrong with an entry name as a path, if anything.
@@ -181,21 +298,29 @@ impl Archive {
             );
         }
 
-        // Every name in the central directory, duplicates included.
-        let names = match central_names(&mut raw, zip.central_directory_start(), limits.max_entries)
-        {
-            Ok(n) => n,
-            Err(e) => {
-                report.fail(
-                    "zip.archive",
-                    Loc::bundle(),
-                    format!("the central directory cannot be read: {e}"),
-                );
-                return Ok(None);
-            }
-        };
+        // Every record of the central directory, duplicates included.
+        let (records, cd_end) =
+            match central_records(&mut raw, zip.central_directory_start(), limits.max_entries) {
+                Ok(n) => n,
+                Err(e) => {
+                    report.fail(
+                        "zip.archive",
+                        Loc::bundle(),
+                        format!("the central directory cannot be read: {e}"),
+                    );
+                    return Ok(None);
+                }
+            };
+        let names: Vec<&[u8]> = records.iter().map(|r| r.name.as_slice()).collect();
+        let by_name: HashMap<&[u8], &CentralRecord> = records
+            .iter()
+            .rev()
+            .map(|r| (r.name.as_slice(), r))
+            .collect();
         report.ran("zip.entries");
         report.ran("zip.expansion");
+        report.ran("zip.format");
+        let mut dates: Vec<u16> = Vec::new();
         if names.len() > limits.max_entries {
             report.fail(
                 "zip.expansion",
@@ -211,11 +336,11 @@ impl Archive {
         let lossy = |n: &[u8]| String::from_utf8_lossy(n).into_owned();
         let mut seen: HashMap<&[u8], usize> = HashMap::new();
         let mut folded: HashMap<String, &[u8]> = HashMap::new();
-        for n in &names {
+        for &n in &names {
             if let Some(problem) = name_problem(n) {
                 report.fail("zip.names", Loc::file(&lossy(n)), problem);
             }
-            let count = seen.entry(n.as_slice()).or_default();
+            let count = seen.entry(n).or_default();
             *count += 1;
             if *count == 2 {
                 report.fail(
@@ -232,7 +357,7 @@ impl Archive {
                         format!("the name differs only in case from `{}`", lossy(other)),
                     );
                 } else {
-                    folded.insert(key, n.as_slice());
+                    folded.insert(key, n);
                 }
             }
         }
@@ -325,15 +450,21 @@ impl Archive {
             }
             // The local header: same name as the central record; its byte range.
             match local_header(&mut raw, e.header_start()) {
-                Ok((local_name, data_start)) => {
-                    if local_name != e.name_raw() {
+                Ok(local) => {
+                    if local.name != e.name_raw() {
                         report.fail(
                             "zip.overlap",
                             loc(),
-                            format!("the local header names the entry `{}`", lossy(&local_name)),
+                            format!("the local header names the entry `{}`", lossy(&local.name)),
                         );
                     }
-                    match data_start.checked_add(compressed) {
+                    if let Some(c) = by_name.get(e.name_raw()) {
+                        dates.push(u16_at(&c.fixed, 14));
+                        for problem in format_problems(c, &local, is_dir) {
+                            report.fail("zip.format", loc(), problem);
+                        }
+                    }
+                    match local.data_start.checked_add(compressed) {
                         Some(end) if end <= zip.central_directory_start() => {
                             ranges.push((e.header_start(), end, i));
                         }
@@ -354,6 +485,29 @@ impl Archive {
                 is_dir,
             });
         }
+        for problem in end_record_problems(
+            &mut raw,
+            meta.len(),
+            records.len() as u64,
+            zip.central_directory_start(),
+            cd_end,
+        ) {
+            report.fail("zip.format", Loc::bundle(), problem);
+        }
+        dates.sort_unstable();
+        dates.dedup();
+        let date = match dates.as_slice() {
+            [one] => Some(*one),
+            [] => None,
+            _ => {
+                report.fail(
+                    "zip.format",
+                    Loc::bundle(),
+                    "the entries are not all dated the same day",
+                );
+                None
+            }
+        };
         if total > u128::from(limits.max_total_bytes) {
             report.fail(
                 "zip.expansion",
@@ -424,7 +578,12 @@ impl Archive {
         .iter()
         .all(|c| !report.failed(c));
         report.stats.entries = entries.len() as u64;
-        Ok(Some(Archive { zip, entries, safe }))
+        Ok(Some(Archive {
+            zip,
+            entries,
+            safe,
+            date,
+        }))
     }
 
     fn declared(&self, index: usize) -> u64 {
@@ -471,21 +630,120 @@ impl Archive {
     }
 }
 
-/// Reads a local file header: its name and where its data starts.
-fn local_header(file: &mut File, at: u64) -> std::result::Result<(Vec<u8>, u64), String> {
+/// A local file header.
+struct Local {
+    fixed: [u8; 30],
+    name: Vec<u8>,
+    extra: Vec<u8>,
+    data_start: u64,
+}
+
+/// Reads a local file header.
+fn local_header(file: &mut File, at: u64) -> std::result::Result<Local, String> {
+    let cannot = |e: io::Error| format!("the local header cannot be read: {e}");
     let mut fixed = [0u8; 30];
     file.seek(SeekFrom::Start(at))
         .and_then(|_| file.read_exact(&mut fixed))
-        .map_err(|e| format!("the local header cannot be read: {e}"))?;
+        .map_err(cannot)?;
     if u32_at(&fixed, 0) != LFH_SIG {
         return Err("no local file header where the central directory says".into());
     }
-    let name_len = usize::from(u16_at(&fixed, 26));
-    let extra_len = u64::from(u16_at(&fixed, 28));
-    let mut name = vec![0u8; name_len];
-    file.read_exact(&mut name)
-        .map_err(|e| format!("the local header cannot be read: {e}"))?;
-    Ok((name, at + 30 + name_len as u64 + extra_len))
+    let mut name = vec![0u8; usize::from(u16_at(&fixed, 26))];
+    let mut extra = vec![0u8; usize::from(u16_at(&fixed, 28))];
+    file.read_exact(&mut name).map_err(cannot)?;
+    file.read_exact(&mut extra).map_err(cannot)?;
+    let data_start = at + 30 + name.len() as u64 + extra.len() as u64;
+    Ok(Local {
+        fixed,
+        name,
+        extra,
+        data_start,
+    })
+}
+
+/// Checks the end of central directory record (and its zip64 form): it is the last
+/// thing in the file (no archive comment, nothing after it), on disk 0, and its
+/// counts, size and offset describe the central directory actually found.
+fn end_record_problems(
+    file: &mut File,
+    file_len: u64,
+    records: u64,
+    cd_start: u64,
+    cd_end: u64,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut read_at = |at: u64, n: usize| -> Option<Vec<u8>> {
+        let mut b = vec![0u8; n];
+        file.seek(SeekFrom::Start(at)).ok()?;
+        file.read_exact(&mut b).ok()?;
+        Some(b)
+    };
+    let Some(e) = file_len.checked_sub(22).and_then(|at| read_at(at, 22)) else {
+        return vec!["the file is too short for an end record".into()];
+    };
+    if u32_at(&e, 0) != 0x0605_4b50 {
+        return vec![
+            "the end record is not the last 22 bytes: the archive has a comment or trailing data"
+                .into(),
+        ];
+    }
+    let mut n_disk = u64::from(u16_at(&e, 8));
+    let mut n_total = u64::from(u16_at(&e, 10));
+    let mut size = u64::from(u32_at(&e, 12));
+    let mut offset = u64::from(u32_at(&e, 16));
+    let mut disks = (u32::from(u16_at(&e, 4)), u32::from(u16_at(&e, 6)));
+    let mut end = file_len - 22;
+    if n_disk == 0xFFFF || n_total == 0xFFFF || size == 0xFFFF_FFFF || offset == 0xFFFF_FFFF {
+        // zip64: a locator just before, pointing at the zip64 end record.
+        let loc = file_len
+            .checked_sub(42)
+            .and_then(|at| read_at(at, 20))
+            .filter(|l| u32_at(l, 0) == 0x0706_4b50);
+        let rec = loc.as_ref().and_then(|l| {
+            let at = u64::from_le_bytes(l[8..16].try_into().ok()?);
+            read_at(at, 56)
+                .filter(|r| u32_at(r, 0) == 0x0606_4b50)
+                .map(|r| (at, r))
+        });
+        match rec {
+            Some((at, r)) => {
+                let u64_at = |i: usize| u64::from_le_bytes(r[i..i + 8].try_into().unwrap());
+                disks = (u32_at(&r, 16), u32_at(&r, 20));
+                n_disk = u64_at(24);
+                n_total = u64_at(32);
+                size = u64_at(40);
+                offset = u64_at(48);
+                end = at;
+            }
+            None => {
+                return vec!["the end record asks for a zip64 end record that is not there".into()]
+            }
+        }
+    }
+    if disks != (0, 0) {
+        out.push(format!(
+            "the end record names disks {} and {}",
+            disks.0, disks.1
+        ));
+    }
+    if n_disk != records || n_total != records {
+        out.push(format!(
+            "the end record counts {n_disk} and {n_total} entries, the central directory holds {records}"
+        ));
+    }
+    if offset != cd_start || size != cd_end - cd_start {
+        out.push(format!(
+            "the end record places the central directory at {offset} ({size} bytes), it is at {cd_start} ({} bytes)",
+            cd_end - cd_start
+        ));
+    }
+    if cd_end != end {
+        out.push(format!(
+            "{} bytes between the central directory and the end record",
+            end.saturating_sub(cd_end)
+        ));
+    }
+    out
 }
 
 /// Streams one entry, bounded by its declared size.

@@ -333,6 +333,16 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     if let Some(n) = &record.name {
         report.release = Some(n.clone());
     }
+    if let (Some(d), Some(want)) = (archive.date, &record.date) {
+        let got = archive::dos_date(d);
+        if got != *want {
+            report.fail(
+                "zip.format",
+                Loc::bundle(),
+                format!("the entries are dated {got}, but the release date is {want}"),
+            );
+        }
+    }
     let resources: Vec<Resource> = match small.get("data/datapackage.json") {
         Some(b) => {
             report.ran("package.resources");

@@ -21,6 +21,7 @@ pub const PUBLIC_CHECKS: &[(&str, &str)] = &[
     ("zip.overlap", "no two entries share bytes, every local header agrees with the central directory, and no local header is hidden from it"),
     ("zip.entries", "entries are regular files (or empty directories), not symlinks, not encrypted, stored or deflated"),
     ("zip.expansion", "declared sizes are within the limits (total, ratio, count) and every entry expands to exactly its declared size with a correct CRC-32"),
+    ("zip.format", "entries carry the fixed metadata of the format: dated the release date at 00:00, made on Unix with mode 644, no comments or unexpected flags or extra fields, local headers repeating the central records, and an end record that is the last thing in the file and describes the central directory"),
     ("bag.structure", "one top folder named after the release, holding only bagit.txt, bag-info.txt, the two manifests and data/"),
     ("bag.declaration", "bagit.txt is exactly `BagIt-Version: 1.0` and `Tag-File-Character-Encoding: UTF-8`"),
     ("bag.info", "bag-info.txt has Payload-Oxum matching the payload, External-Identifier and Bagging-Date matching the release"),
@@ -219,7 +220,7 @@ pub struct Report {
 impl Report {
     /// A report with every check of the mode not run yet.
     pub fn new(bundle: &str, staff: bool) -> Self {
-        let mut checks: Vec<Check> = PUBLIC_CHECKS
+        let checks: Vec<Check> = PUBLIC_CHECKS
             .iter()
             .chain(if staff { STAFF_CHECKS } else { &[] })
             .map(|(id, description)| Check {
@@ -230,7 +231,6 @@ impl Report {
                 note: None,
             })
             .collect();
-        checks.shrink_to_fit();
         Report {
             bundle: bundle.to_string(),
             mode: if staff { "staff" } else { "public" },

@@ -90,7 +90,6 @@ pub fn prepare(opts: &StaffOptions) -> Result<Prepared> {
 
     // Values of dropped columns: first every withheld value, then those that are
     // also published whole in another cell (or written in the policy) are exempt.
-    let accounts_path = opts.input.join("accounts.csv");
     let tweets_path = opts.input.join("tweets.csv");
     let header = &export.account_header;
     let mut withheld: HashMap<String, Origin> = HashMap::new();
@@ -189,7 +188,6 @@ pub fn prepare(opts: &StaffOptions) -> Result<Prepared> {
         needles.id_labels.len(),
         needles.handle_labels.len(),
     ));
-    let _ = accounts_path;
     Ok(Prepared { needles, notes })
 }
 

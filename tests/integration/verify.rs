@@ -158,11 +158,14 @@ fn sha256_hex(data: &[u8]) -> String {
 // ---------------------------------------------------------------------------------
 // Making zips independently of the code under test.
 
-/// Re-zips entries with the zip crate's writer (deflate), with valid CRCs.
+/// Re-zips entries with the zip crate's writer (deflate), with valid CRCs, dated
+/// the release date like the bundle.
 fn rezip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::from_date_and_time(2026, 11, 28, 0, 0, 0).unwrap())
+        .system(zip::System::Unix)
         .unix_permissions(0o644);
     for (name, data) in entries {
         w.start_file(name.as_str(), opts).unwrap();
@@ -201,6 +204,9 @@ fn deflate(data: &[u8]) -> Vec<u8> {
     z.by_index_raw(0).unwrap().read_to_end(&mut raw).unwrap();
     raw
 }
+
+/// 2026-11-28, the default policy's release date, as an MS-DOS date.
+const RELEASE_DATE: u16 = ((2026 - 1980) << 9) | (11 << 5) | 28;
 
 /// One entry of a hand-made zip.
 struct Raw {
@@ -241,7 +247,7 @@ fn raw_zip(entries: &[Raw], aliases: &[(usize, &str)]) -> Vec<u8> {
         out.extend_from_slice(&0x0800u16.to_le_bytes()); // flags: UTF-8 names
         out.extend_from_slice(&e.method.to_le_bytes());
         out.extend_from_slice(&0u16.to_le_bytes()); // time
-        out.extend_from_slice(&0x5b7cu16.to_le_bytes()); // date
+        out.extend_from_slice(&RELEASE_DATE.to_le_bytes());
         out.extend_from_slice(&e.crc.to_le_bytes());
         out.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
         out.extend_from_slice(&e.size.to_le_bytes());
@@ -259,7 +265,7 @@ fn raw_zip(entries: &[Raw], aliases: &[(usize, &str)]) -> Vec<u8> {
         out.extend_from_slice(&0x0800u16.to_le_bytes());
         out.extend_from_slice(&e.method.to_le_bytes());
         out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&0x5b7cu16.to_le_bytes());
+        out.extend_from_slice(&RELEASE_DATE.to_le_bytes());
         out.extend_from_slice(&e.crc.to_le_bytes());
         out.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
         out.extend_from_slice(&e.size.to_le_bytes());
@@ -388,7 +394,7 @@ fn a_good_bundle_verifies() {
     let wd = built();
     let out = verify(&wd, BUNDLE, &[]);
     let stderr = assert_exit(&out, 0);
-    assert!(stderr.contains("OK: all 18 checks passed"), "{stderr}");
+    assert!(stderr.contains("OK: all 19 checks passed"), "{stderr}");
     let (code, doc) = report(&wd, BUNDLE, &[]);
     assert_eq!(code, 0);
     assert_eq!(doc["ok"], true);
@@ -413,6 +419,7 @@ fn a_good_bundle_verifies() {
             "zip.overlap",
             "zip.entries",
             "zip.expansion",
+            "zip.format",
             "bag.structure",
             "bag.declaration",
             "bag.info",
@@ -507,6 +514,13 @@ fn valid_policy_variants_verify_in_both_modes() {
                 ),
             ],
         ),
+        (
+            "zip64 headers on the posts file",
+            vec![(
+                "tweets_part_bytes = 1_000_000_000",
+                "tweets_part_bytes = 4_000_000_000",
+            )],
+        ),
         ("no sample", vec![]),
     ];
     for (what, edits) in variants {
@@ -555,6 +569,32 @@ fn one_flipped_byte_in_any_entry_is_caught() {
         let path = write(&wd, "flipped-raw.zip", &raw);
         assert_caught(&wd, &path, name, &format!("raw flip in {name}"));
     }
+}
+
+#[test]
+fn one_flipped_byte_in_the_zip_headers_is_caught() {
+    let wd = built();
+    let good = fs::read(wd.path(BUNDLE)).unwrap();
+    let u16_at = |at: usize| usize::from(u16::from_le_bytes([good[at], good[at + 1]]));
+    // The first local header, the first central record, the end record: every byte.
+    let local = 0..30 + u16_at(26) + u16_at(28);
+    let eocd = good.len() - 22;
+    let cd = u32::from_le_bytes(good[eocd + 16..eocd + 20].try_into().unwrap()) as usize;
+    let central = cd..cd + 46 + u16_at(cd + 28) + u16_at(cd + 30) + u16_at(cd + 32);
+    let mut missed = Vec::new();
+    for at in local.chain(central).chain(eocd..good.len()) {
+        let mut bad = good.clone();
+        bad[at] ^= 0x01;
+        let path = write(&wd, "header-flip.zip", &bad);
+        let out = verify(&wd, &path, &[]);
+        if out.status.code() != Some(1) {
+            missed.push((at, out.status.code()));
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "flips not caught (offset, exit): {missed:?}"
+    );
 }
 
 #[test]
