@@ -200,7 +200,7 @@ impl Action {
                     .into()
             }
             Action::AccountName => {
-                "account name; replaced by the account's pseudonym when the account is pseudonymised"
+                "account name; replaced by the account's pseudonym when the account is pseudonymised (a public account's name is rewritten like text, so it never carries a pseudonymised account's name)"
                     .into()
             }
             Action::AccountIds => {

@@ -48,7 +48,10 @@ pub fn apply(
             if row.private {
                 out.push_str(row.published_id);
             } else {
-                out.push_str(value);
+                // A public account's name passes through the text rules: a name that
+                // is also a pseudonymised account's (a case-insensitive collision, a
+                // stale handle) or a display name quoting one must not publish it.
+                rewrite_text(value, reg, row.post_ids, out);
             }
         }
         Action::AccountIds => {

@@ -380,3 +380,30 @@ fn the_key_appears_nowhere() {
         assert!(!t.contains(KEY_HEX));
     }
 }
+
+#[test]
+fn a_public_account_sharing_a_pseudonymised_name_does_not_publish_it() {
+    // Regression: a public account and a pseudonymised one whose screen names differ
+    // only in case. Publishing the public row's name raw would publish the other's.
+    let wd = Workdir::new();
+    wd.export(
+        &[
+            account("1001", "TwinName", "10", "core"),
+            account("1002", "twinname", "250000", "core"),
+        ],
+        &[tweet("1", "1002", "hello @TwinName")],
+    );
+    let bundle = wd.build_ok(&[]);
+    assert_absent(&bundle, "twinname");
+    let out = wd.run(&[
+        "verify",
+        "out/test_release.zip",
+        "--input",
+        "export",
+        "--policy",
+        "policy.toml",
+        "--key-file",
+        "key",
+    ]);
+    assert_ok(&out);
+}
