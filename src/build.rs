@@ -569,7 +569,7 @@ impl Plan {
         let mut tables = Vec::new();
 
         // Users.
-        let users_file = self.write_users(&mut bundle, &name)?;
+        let users_file = self.write_users(&mut bundle)?;
         tables.push(record::Table {
             name: "users".into(),
             file: users_file,
@@ -577,7 +577,7 @@ impl Plan {
         });
 
         // Posts.
-        let parts = self.write_tweets(&mut bundle, &name, opts.threads, opts.progress.as_ref())?;
+        let parts = self.write_tweets(&mut bundle, opts.threads, opts.progress.as_ref())?;
         let tweet_columns = self.tweets_published();
         let many = parts.len() > 1;
         for (i, file) in parts.into_iter().enumerate() {
@@ -666,8 +666,7 @@ impl Plan {
     /// bundle's size.
     pub fn dry_run(mut self, progress: Option<&Progress>) -> Result<crate::plan::PlanReport> {
         let mut sink = EstimateSink::new(self.policy.compression);
-        let name = self.policy.release.name.clone();
-        self.posts_pass(&name, &mut sink, progress)?;
+        self.posts_pass(&mut sink, progress)?;
         let users_bytes: u64 = self.estimate_users_bytes();
         // The records, dictionary and bag files add a few kilobytes.
         let estimate = sink.estimate(self.posts.bytes + users_bytes) + 16_384;
@@ -778,11 +777,10 @@ impl Plan {
         ))
     }
 
-    fn write_users(&self, bundle: &mut BundleWriter, name: &str) -> Result<PayloadFile> {
+    fn write_users(&self, bundle: &mut BundleWriter) -> Result<PayloadFile> {
         let accounts_path = self.export.dir.join("accounts.csv");
         let header = &self.export.account_header;
         let post_ids = self.policy.pseudonymisation.post_ids;
-        let _ = name;
         bundle.begin(
             &format!(
                 "data/{}_users_csv_{}.csv",
@@ -831,7 +829,6 @@ impl Plan {
     fn write_tweets(
         &mut self,
         bundle: &mut BundleWriter,
-        name: &str,
         threads: usize,
         progress: Option<&Progress>,
     ) -> Result<Vec<PayloadFile>> {
@@ -844,7 +841,7 @@ impl Plan {
                 error: None,
                 spare: Vec::new(),
             };
-            let produced = self.posts_pass(name, &mut sink, progress)?;
+            let produced = self.posts_pass(&mut sink, progress)?;
             return match (produced, sink.error) {
                 (_, Some(e)) => Err(e),
                 (_, None) => Ok(sink.parts),
@@ -879,7 +876,7 @@ impl Plan {
                 tx,
                 recycled: recycle_rx,
             };
-            let produced = self.posts_pass(name, &mut sink, progress);
+            let produced = self.posts_pass(&mut sink, progress);
             drop(sink);
             let written = writer
                 .join()
@@ -897,12 +894,11 @@ impl Plan {
     /// when the writer hung up (it failed; its error is the one to report).
     fn posts_pass(
         &mut self,
-        name: &str,
         sink: &mut impl ChunkSink,
         progress: Option<&Progress>,
     ) -> Result<bool> {
         self.registry.record();
-        let result = self.transform_tweets(name, sink, progress);
+        let result = self.transform_tweets(sink, progress);
         self.posts.references = self.registry.take_references();
         if let (Ok(true), Some(media)) = (&result, &self.media) {
             media.check_all_seen()?;
@@ -912,7 +908,6 @@ impl Plan {
 
     fn transform_tweets(
         &mut self,
-        name: &str,
         sink: &mut impl ChunkSink,
         progress: Option<&Progress>,
     ) -> Result<bool> {
@@ -923,7 +918,6 @@ impl Plan {
         export::read_header(&path, &mut rdr)?;
         let post_ids = self.policy.pseudonymisation.post_ids;
         let limit = self.policy.tweets_part_bytes;
-        let _ = name;
         let (release, tag) = (self.policy.release.name.clone(), self.tag().to_string());
         let part_name = |n: usize| format!("data/{release}_tweets_csv_{tag}_{n}.csv");
         let mut header_row = Vec::new();
