@@ -212,6 +212,23 @@ impl Plan {
         if seed.as_deref() == Some("") {
             return Err(Error::Usage("the seed must not be empty".into()));
         }
+        // The seed and the release metadata are published: none may carry the key
+        // (a seed file and a key file both hold 64 hex digits).
+        if fingerprint.is_some() {
+            let r = &policy.release;
+            for (what, text) in [
+                ("the seed", seed.as_deref().unwrap_or("")),
+                ("release.name", r.name.as_str()),
+                ("release.description", r.description.as_str()),
+                ("release.organisation", r.organisation.as_str()),
+            ] {
+                if key.appears_in(text.as_bytes()) {
+                    return Err(Error::Usage(format!(
+                        "{what} contains the release key, which must never be published (was the key file passed as the seed?)"
+                    )));
+                }
+            }
+        }
 
         let export = Export::read(&opts.input, &policy)?;
         let accounts_path = opts.input.join("accounts.csv");

@@ -184,6 +184,21 @@ pub fn check_id(value: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Checks a screen name: the platform's handle characters `[A-Za-z0-9_]` (empty
+/// allowed). Anything else could never be matched in text, so it is refused.
+pub fn check_screen_name(value: &str) -> std::result::Result<(), String> {
+    if value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{value}` is not a screen name (letters A-Z, digits and `_` only)"
+        ))
+    }
+}
+
 /// Parses a follower count: empty means unknown.
 pub fn parse_count(value: &str) -> std::result::Result<Option<u64>, String> {
     if value.is_empty() {
@@ -262,6 +277,7 @@ impl Export {
             })?;
             let followers =
                 parse_count(&record[i_fol]).map_err(|m| Error::input(cell(i_fol), m))?;
+            check_screen_name(&record[i_name]).map_err(|m| Error::input(cell(i_name), m))?;
             accounts.push(Account {
                 userid: userid.to_string(),
                 screen_name: record[i_name].to_string(),
@@ -322,6 +338,7 @@ fn read_directory(path: &Path, accounts: &HashMap<String, u64>) -> Result<Vec<Di
             ));
         }
         let followers = parse_count(&record[i_fol]).map_err(|m| Error::input(cell(i_fol), m))?;
+        check_screen_name(&record[i_name]).map_err(|m| Error::input(cell(i_name), m))?;
         if accounts.contains_key(userid) {
             // accounts.csv is authoritative for accounts of the network.
             continue;

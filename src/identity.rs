@@ -231,8 +231,12 @@ impl Registry {
         if token.len() > self.max_private_len {
             return None;
         }
+        // An all-digit word may be a user ID or an all-digit screen name.
         let hit = if token.bytes().all(|b| b.is_ascii_digit()) {
-            self.ids.get(token)
+            self.ids
+                .get(token)
+                .filter(|p| matches!(p, Published::Pseudonym(_)))
+                .or_else(|| self.handles.get(token))
         } else {
             with_ascii_lowercase(token, |lower| self.handles.get(lower))
         };

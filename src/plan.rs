@@ -257,14 +257,21 @@ impl PlanReport {
             });
         }
         for c in &columns {
-            if FREE_TEXT.contains(&c.column.as_str())
-                && !c.published_in.is_empty()
-                && c.action.starts_with("kept as is")
-            {
+            let rules = if c.file == "accounts.csv" {
+                &policy.account_columns
+            } else {
+                &policy.tweet_columns
+            };
+            let kept = rules.get(&c.column).is_some_and(|r| {
+                std::iter::once(&r.action)
+                    .chain(r.pseudonymised.as_ref())
+                    .any(|a| matches!(a, Action::Keep(_)))
+            });
+            if FREE_TEXT.contains(&c.column.as_str()) && !c.published_in.is_empty() && kept {
                 warnings.push(Warning {
                     kind: "free-text",
                     message: format!(
-                        "{} column {} is free text published without rewriting: @mentions and links of pseudonymised accounts in it stay raw; use action \"text\"",
+                        "{} column {} is free text published without rewriting (for some or all rows): @mentions and links of pseudonymised accounts in it stay raw; use action \"text\"",
                         c.file, c.column
                     ),
                 });

@@ -782,11 +782,35 @@ impl Policy {
         }
         if let Some(s) = &sample {
             for e in &s.strata {
-                if !account_columns.contains_key(e.column()) {
+                let Some(rule) = account_columns.get(e.column()) else {
                     return Err(err(
                         "sample.strata",
                         format!(
                             "`{e}` reads column `{}`, which columns.accounts does not classify",
+                            e.column()
+                        ),
+                    ));
+                };
+                // Stratum keys are published in disclosure.json: only values the users
+                // file publishes as they are, for every account, may form them.
+                let published = o.users.columns.iter().any(|c| c == e.column());
+                let whole = match (&rule.action, e) {
+                    (Action::Keep(_), _) => true,
+                    (Action::Date(p) | Action::DateTime(p), StratumExpr::Year(_)) => {
+                        *p >= Precision::Year
+                    }
+                    (Action::Date(Precision::Day), StratumExpr::Column(_)) => true,
+                    _ => false,
+                };
+                if !published
+                    || !whole
+                    || rule.pseudonymised.is_some()
+                    || IDENTITY_COLUMNS.iter().any(|(c, _)| *c == e.column())
+                {
+                    return Err(err(
+                        "sample.strata",
+                        format!(
+                            "`{e}` would publish values of column `{}` in the stratum keys of disclosure.json; a stratum column must be in output.users.columns with action `keep` (or `date`, for year()), the same for every account, and not name accounts",
                             e.column()
                         ),
                     ));

@@ -440,9 +440,10 @@ pub fn dictionary(
     if let Some(m) = policy.media.as_ref() {
         s.push_str("## Media\n\n");
         s.push_str(&format!(
-            "Media of released posts are stored under `media/<account>/<post>-<media key>.<ext>`, with the account and post as published here{}. `{}_media_file_list_hashed.txt` lists each with its SHA-256; beyond {} bytes, media are shipped in numbered volumes beside the bundle, listed in `disclosure.json`.\n\n",
+            "Media of released posts are stored under `media/<account>/<post>-<media key>.<ext>`, with the account and post as published here{}. `{}_media_file_list_{}.txt` lists each with its SHA-256; beyond {} bytes, media are shipped in numbered volumes beside the bundle, listed in `disclosure.json`.\n\n",
             if m.pseudonymised_accounts { "" } else { " (media of pseudonymised accounts are left out)" },
             policy.release.name,
+            tier.map_or("hashed", |t| t.suffix.as_str()),
             m.volume_bytes
         ));
     }
@@ -456,12 +457,24 @@ pub fn dictionary(
             t.file.sha256
         ));
         for c in &t.columns {
+            let treatment = match (tier, &c.action) {
+                (
+                    Some(_),
+                    Action::AccountId
+                    | Action::AccountName
+                    | Action::AccountIds
+                    | Action::PostId
+                    | Action::Text,
+                ) => "as in the export: nothing is pseudonymised in this tier".to_string(),
+                (Some(_), a) => a.describe(),
+                (None, _) => c.describe(),
+            };
             s.push_str(&format!(
                 "| `{}` | {} | {} | {} |\n",
                 c.name,
                 c.schema_type().0,
                 column_description(&c.name),
-                c.describe()
+                treatment
             ));
         }
         s.push('\n');

@@ -44,9 +44,6 @@ const RESERVED_PATHS: [&str; 20] = [
     "web",
 ];
 
-/// Hosts whose paths name accounts.
-const HOSTS: [&[u8]; 2] = [b"twitter.com/", b"x.com/"];
-
 fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
@@ -66,48 +63,84 @@ enum Context {
     Plain,
 }
 
-fn context(text: &[u8], start: usize) -> Context {
-    if start == 0 {
-        return Context::Plain;
+/// The character that ends `text[..end]`, decoding a percent-escape (`%40` is `@`,
+/// as in share links) and reading `＠` as `@`, with the position where it begins.
+fn char_before(text: &[u8], end: usize) -> Option<(u8, usize)> {
+    if end >= 3
+        && text[end - 3] == b'%'
+        && text[end - 2].is_ascii_hexdigit()
+        && text[end - 1].is_ascii_hexdigit()
+    {
+        let hex = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+        return Some((hex(text[end - 2]) * 16 + hex(text[end - 1]), end - 3));
     }
-    let at = if text[start - 1] == b'@' {
-        Some(start - 1)
-    } else if ends_with_ci(text, start, "＠".as_bytes()) {
-        Some(start - 3)
-    } else {
-        None
-    };
-    if let Some(at) = at {
-        // `a@b` is an e-mail address, unless the word before is RT (`RT@b`).
-        if at > 0 && is_word_byte(text[at - 1]) {
-            let mut w = at;
-            while w > 0 && is_word_byte(text[w - 1]) {
-                w -= 1;
-            }
-            let word = &text[w..at];
-            if word.eq_ignore_ascii_case(b"rt") {
-                return Context::Mention;
-            }
-            return Context::Plain;
+    if ends_with_ci(text, end, "＠".as_bytes()) {
+        return Some((b'@', end - 3));
+    }
+    end.checked_sub(1).map(|i| (text[i], i))
+}
+
+/// Whether a platform host (`twitter.com`, `x.com`) ends at `end`.
+fn host_ends_at(text: &[u8], end: usize) -> bool {
+    [&b"twitter.com"[..], &b"x.com"[..]].iter().any(|host| {
+        ends_with_ci(text, end, host) && {
+            let h = end - host.len();
+            // `x.com` must not be the tail of `fox.com`.
+            h == 0 || !(text[h - 1].is_ascii_alphanumeric() || text[h - 1] == b'-')
         }
-        return Context::Mention;
-    }
-    for host in HOSTS {
-        if ends_with_ci(text, start, host) {
-            let h = start - host.len();
-            // `x.com/` must not be the tail of `fox.com/`.
-            if h == 0 || !(text[h - 1].is_ascii_alphanumeric() || text[h - 1] == b'-') {
+    })
+}
+
+fn context(text: &[u8], start: usize) -> Context {
+    let Some((c, at)) = char_before(text, start) else {
+        return Context::Plain;
+    };
+    match c {
+        b'@' => {
+            // `a@b` is an e-mail address, unless the word before is RT (`RT@b`).
+            if at > 0 && is_word_byte(text[at - 1]) {
+                let mut w = at;
+                while w > 0 && is_word_byte(text[w - 1]) {
+                    w -= 1;
+                }
+                if text[w..at].eq_ignore_ascii_case(b"rt") {
+                    return Context::Mention;
+                }
+                return Context::Plain;
+            }
+            Context::Mention
+        }
+        b'/' => {
+            // host/name, host//name, host/#!/name (the 2010 form), host/i/user/<id>.
+            let mut end = at;
+            if ends_with_ci(text, end, b"#!") {
+                match char_before(text, end - 2) {
+                    Some((b'/', a)) => end = a,
+                    _ => return Context::Plain,
+                }
+            }
+            while let Some((b'/', a)) = char_before(text, end) {
+                end = a;
+            }
+            if host_ends_at(text, end) {
                 return Context::Link;
             }
+            if ends_with_ci(text, end, b"/i/user") && host_ends_at(text, end - 7) {
+                return Context::IntentId;
+            }
+            Context::Plain
         }
+        b'=' => {
+            if ends_with_ci(text, at, b"screen_name") {
+                Context::IntentName
+            } else if ends_with_ci(text, at, b"user_id") {
+                Context::IntentId
+            } else {
+                Context::Plain
+            }
+        }
+        _ => Context::Plain,
     }
-    if ends_with_ci(text, start, b"screen_name=") {
-        return Context::IntentName;
-    }
-    if ends_with_ci(text, start, b"user_id=") {
-        return Context::IntentId;
-    }
-    Context::Plain
 }
 
 /// Rewrites free text into `out`. Post IDs in post links are hashed per `post_ids`;
@@ -122,9 +155,20 @@ pub fn rewrite_text(text: &str, reg: &Registry, post_ids: PostIds, out: &mut Str
             i += 1;
             continue;
         }
-        let start = i;
+        let mut start = i;
         while i < bytes.len() && is_word_byte(bytes[i]) {
             i += 1;
+        }
+        // `%40name`, `%2Fname`: the two hex digits of a percent-escape are not part
+        // of the word (unless the whole run is itself a pseudonymised name).
+        if start > 0
+            && bytes[start - 1] == b'%'
+            && i - start > 2
+            && bytes[start].is_ascii_hexdigit()
+            && bytes[start + 1].is_ascii_hexdigit()
+            && reg.private_token(&text[start..i]).is_none()
+        {
+            start += 2;
         }
         let word = &text[start..i];
         let replacement: Option<Cow<'_, str>> = match context(bytes, start) {
@@ -168,7 +212,7 @@ pub fn rewrite_text(text: &str, reg: &Registry, post_ids: PostIds, out: &mut Str
                     reg.publish_id(word, &mut s);
                     (s != word).then_some(Cow::Owned(s))
                 } else {
-                    None
+                    reg.private_token(word).map(Cow::Borrowed)
                 }
             }
             Context::Plain => reg.private_token(word).map(Cow::Borrowed),
@@ -180,6 +224,13 @@ pub fn rewrite_text(text: &str, reg: &Registry, post_ids: PostIds, out: &mut Str
         }
     }
     out.push_str(&text[copied..]);
+}
+
+/// The first word of `text` that is, whole, the screen name or user ID of a known
+/// pseudonymised account (for values published without rewriting).
+pub fn private_word<'a>(text: &'a str, reg: &Registry) -> Option<&'a str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|w| !w.is_empty() && reg.private_token(w).is_some())
 }
 
 /// If `rest` starts with `/status/<digits>` (or `/statuses/`, or `/web/status/`),

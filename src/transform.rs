@@ -7,7 +7,7 @@
 use crate::export::check_id;
 use crate::identity::Registry;
 use crate::policy::{check_date, check_datetime, Action, CoordMode, FieldType, PostIds};
-use crate::rewrite::rewrite_text;
+use crate::rewrite::{private_word, rewrite_text};
 
 /// What a row contributes to its values' transformation.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +35,15 @@ pub fn apply(
         Action::Drop | Action::Blank => {}
         Action::Keep(ty) => {
             check_type(*ty, value)?;
+            if *ty == FieldType::String {
+                // Fail closed: a value kept as is must not name a pseudonymised account.
+                if let Some(w) = private_word(value, reg) {
+                    return Err(format!(
+                        "a value kept as is names a pseudonymised account (the word `{}`); classify the column as `text` to rewrite it, or `drop` it",
+                        crate::verify::clip(w)
+                    ));
+                }
+            }
             out.push_str(value);
         }
         Action::Constant(v) => out.push_str(v),

@@ -407,3 +407,140 @@ fn a_public_account_sharing_a_pseudonymised_name_does_not_publish_it() {
     ]);
     assert_ok(&out);
 }
+
+#[test]
+fn percent_encoded_mentions_and_links() {
+    // Regression (review H1): share links encode `@`, `/` and `=`.
+    let wd = Workdir::new();
+    wd.export(
+        &base_accounts(),
+        &[tweet(
+            "1",
+            "1002",
+            "%40SecretSam https%3A%2F%2Ftwitter.com%2Fsecretsam intent%3Fscreen_name%3DSECRETSAM %40NoBodyKnows",
+        )],
+    );
+    let bundle = wd.build_ok(&[]);
+    let ps = p("1001");
+    assert_eq!(
+        bundle.tweets()[0]["tweet_text"],
+        format!(
+            "%40{ps} https%3A%2F%2Ftwitter.com%2F{ps} intent%3Fscreen_name%3D{ps} %40{}",
+            pseudonym("handle", "nobodyknows")
+        )
+    );
+    assert_absent(&bundle, "SecretSam");
+}
+
+#[test]
+fn old_and_odd_link_forms() {
+    // Regression (review L1, M2): the 2010 `#!/` form, double slashes, /i/user/<id>,
+    // and user_id=<name>.
+    let wd = Workdir::new();
+    wd.export(
+        &base_accounts(),
+        &[tweet(
+            "1",
+            "1002",
+            "twitter.com/#!/SecretSam twitter.com//secretsam x.com/i/user/1003 user_id=SecretSam twitter.com/#!/nobodyknows",
+        )],
+    );
+    let bundle = wd.build_ok(&[]);
+    assert_eq!(
+        bundle.tweets()[0]["tweet_text"],
+        format!(
+            "twitter.com/#!/{0} twitter.com//{0} x.com/i/user/{1} user_id={0} twitter.com/#!/{2}",
+            p("1001"),
+            p("1003"),
+            pseudonym("handle", "nobodyknows")
+        )
+    );
+}
+
+#[test]
+fn all_digit_screen_names_are_rewritten_as_words() {
+    // Regression (review M1).
+    let wd = Workdir::new();
+    let mut accounts = base_accounts();
+    accounts.push(account("4000", "5551234", "3", "core"));
+    wd.export(&accounts, &[tweet("1", "1002", "bare 5551234 here")]);
+    let bundle = wd.build_ok(&[]);
+    assert_eq!(
+        bundle.tweets()[0]["tweet_text"],
+        format!("bare {} here", p("4000"))
+    );
+    assert_absent(&bundle, "5551234");
+}
+
+#[test]
+fn hashtags_are_rewritten_by_the_default_policy() {
+    // Regression (review H3): the default policy kept `hashtags` raw.
+    let wd = Workdir::new();
+    wd.export(
+        &base_accounts(),
+        &[tweet("1", "1002", "#SecretSam rocks").set("hashtags", "[SecretSam, news]")],
+    );
+    let bundle = wd.build_ok(&[]);
+    assert_eq!(
+        bundle.tweets()[0]["hashtags"],
+        format!("[{}, news]", p("1001"))
+    );
+    assert_absent(&bundle, "SecretSam");
+}
+
+#[test]
+fn strata_cannot_publish_dropped_or_identifying_values() {
+    // Regression (review H2): stratum keys are published in disclosure.json.
+    for (strata, col) in [
+        ("[\"cluster_id\"]", "cluster_id"),
+        ("[\"user_screen_name\"]", "user_screen_name"),
+        ("[\"user_reported_location\"]", "user_reported_location"),
+    ] {
+        let wd = Workdir::new();
+        wd.export(&base_accounts(), &[tweet("1", "1002", "x")]);
+        wd.edit_policy(
+            "strata = [\"account_language\", \"year(account_creation_date)\"]",
+            &format!("strata = {strata}"),
+        );
+        let err = assert_exit(&wd.build(&[]), 2);
+        assert!(err.contains("sample.strata") && err.contains(col), "{err}");
+    }
+}
+
+#[test]
+fn the_key_is_refused_as_a_seed() {
+    // Regression (review M3): a seed file and a key file look alike.
+    let wd = Workdir::new();
+    wd.export(&base_accounts(), &[tweet("1", "1002", "x")]);
+    let out = wd.run(&[
+        "build",
+        "--policy",
+        "policy.toml",
+        "--input",
+        "export",
+        "--key-file",
+        "key",
+        "--out",
+        "out",
+        "--seed",
+        KEY_HEX,
+    ]);
+    let err = assert_exit(&out, 2);
+    assert!(err.contains("the seed contains the release key"), "{err}");
+    assert!(!err.contains(KEY_HEX));
+    assert!(!wd.path("out/test_release.zip").exists());
+}
+
+#[test]
+fn screen_names_outside_the_handle_alphabet_are_refused() {
+    // Regression (review L2): such a name could never be matched in text.
+    let wd = Workdir::new();
+    let mut accounts = base_accounts();
+    accounts.push(account("4001", "émile_x", "3", "core"));
+    wd.export(&accounts, &[tweet("1", "1002", "x")]);
+    let err = assert_exit(&wd.build(&[]), 2);
+    assert!(
+        err.contains("accounts.csv") && err.contains("column user_screen_name"),
+        "{err}"
+    );
+}

@@ -112,16 +112,27 @@ fn plan_warns_like_a_reviewer() {
         .iter()
         .any(|w| w["kind"] == "linkage"));
 
-    // Publishing tweet_text unrewritten is flagged.
-    wd.edit_policy("tweet_text = \"text\"", "tweet_text = \"keep\"");
+    // Publishing free text unrewritten is flagged...
+    wd.edit_policy("poll_choices = \"text\"", "poll_choices = \"keep\"");
     let plan = plan_json(&wd);
+    assert!(plan["warnings"].as_array().unwrap().iter().any(
+        |w| w["kind"] == "free-text" && w["message"].as_str().unwrap().contains("poll_choices")
+    ));
+    // ...and stops the build when a kept value names a pseudonymised account.
+    wd.edit_policy("tweet_text = \"text\"", "tweet_text = \"keep\"");
+    let out = wd.run(&[
+        "plan",
+        "--policy",
+        "policy.toml",
+        "--input",
+        "export",
+        "--seed",
+        "test-seed",
+    ]);
+    let err = assert_exit(&out, 2);
     assert!(
-        plan["warnings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|w| w["kind"] == "free-text"
-                && w["message"].as_str().unwrap().contains("tweet_text"))
+        err.contains("column tweet_text") && err.contains("names a pseudonymised account"),
+        "{err}"
     );
 }
 
