@@ -1105,6 +1105,13 @@ const CHUNK_BYTES: usize = 1 << 20;
 /// Chunks in flight between the threads (bounds memory: about this many MiB).
 const CHANNEL_CHUNKS: usize = 8;
 
+/// An empty buffer with room for a chunk, reusing `buf`'s allocation.
+fn chunk_buffer(mut buf: Vec<u8>) -> Vec<u8> {
+    buf.clear();
+    buf.reserve(CHUNK_BYTES + (1 << 16));
+    buf
+}
+
 /// Where the transformed posts go, chunk by chunk, in order.
 trait ChunkSink {
     /// Takes a chunk; `false` when writing failed and the build must stop.
@@ -1147,9 +1154,7 @@ impl ChunkSink for InlineSink<'_> {
     }
 
     fn spare(&mut self) -> Vec<u8> {
-        let mut buf = std::mem::take(&mut self.spare);
-        buf.reserve(CHUNK_BYTES + (1 << 16));
-        buf
+        chunk_buffer(std::mem::take(&mut self.spare))
     }
 }
 
@@ -1216,9 +1221,7 @@ impl ChunkSink for EstimateSink {
     }
 
     fn spare(&mut self) -> Vec<u8> {
-        let mut buf = std::mem::take(&mut self.spare);
-        buf.reserve(CHUNK_BYTES + (1 << 16));
-        buf
+        chunk_buffer(std::mem::take(&mut self.spare))
     }
 }
 
@@ -1234,10 +1237,7 @@ impl ChunkSink for ChannelSink {
     }
 
     fn spare(&mut self) -> Vec<u8> {
-        let mut buf = self.recycled.try_recv().unwrap_or_default();
-        buf.clear();
-        buf.reserve(CHUNK_BYTES + (1 << 16));
-        buf
+        chunk_buffer(self.recycled.try_recv().unwrap_or_default())
     }
 }
 
