@@ -117,7 +117,7 @@ impl Plan {
         let out_dir = &opts.out_dir;
         if !out_dir.is_dir() {
             return Err(Error::Usage(format!(
-                "output directory {} does not exist",
+                "output directory {} does not exist or is not a directory",
                 out_dir.display()
             )));
         }
@@ -311,6 +311,19 @@ impl Plan {
             "userid",
             "names each post's author",
         )?;
+        // A posts file with a header and no rows is a truncated export far more often
+        // than a release without posts: refuse it, as for accounts.csv.
+        let mut first = csv::StringRecord::new();
+        if !rdr
+            .read_record(&mut first)
+            .map_err(|e| Error::csv(&tweets_path, Some(tweets_header.as_byte_record()), e))?
+        {
+            export::check_end(&tweets_path, &tweets_header, &csv::Position::new())?;
+            return Err(Error::input(
+                Location::file(&tweets_path),
+                "has a header but no posts (a truncated export?): an export must hold its accounts' posts",
+            ));
+        }
         let find = |name: &str| tweets_header.iter().position(|h| h == name);
         let mut joined_columns: Vec<(usize, ColumnRule)> = Vec::new();
         let mut tweet_sources = Vec::new();
@@ -377,6 +390,12 @@ impl Plan {
             }
             joined.push(values);
         }
+
+        // Temporary files of this release left by killed builds (see `staging`).
+        warnings.extend(crate::staging::sweep(
+            out_dir,
+            &format!("{}.zip", policy.release.name),
+        )?);
 
         Ok(Plan {
             fingerprint: key.fingerprint(),
@@ -583,14 +602,19 @@ impl Plan {
 
         bundle.begin(&part_name(1), large)?;
         bundle.write(&header_row)?;
+        let mut last = csv::Position::new();
         loop {
             match rdr.read_record(&mut record) {
                 Ok(true) => {}
-                Ok(false) => break,
+                Ok(false) => break export::check_end(&path, &header, &last)?,
                 Err(e) => return Err(Error::csv(&path, Some(header.as_byte_record()), e)),
             }
             self.counts.posts_in_export += 1;
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            last = record
+                .position()
+                .cloned()
+                .unwrap_or_else(csv::Position::new);
+            let line = last.line();
             let author = &record[self.tweet_author];
             let slot = match self.by_id.get(author) {
                 Some(slot) => *slot,

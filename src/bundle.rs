@@ -259,11 +259,8 @@ impl PendingBundle {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".partial")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
+        // Locked while this process lives, so the next build can tell it is stale.
+        let tmp = crate::staging::create_locked(dir, &name)?;
         Ok(PendingBundle {
             tmp,
             dest: dest.to_path_buf(),
