@@ -142,7 +142,7 @@ impl Plan {
             None => None,
             Some(s) => Some(opts.seed.clone().or_else(|| s.seed.clone()).ok_or_else(|| {
                 Error::Usage(
-                    "no sampling seed: pass --seed SEED, or set `seed` under [sample] in the policy (make one with `disclose seed`; auditors need it to redo the sample)".into(),
+                    "no sampling seed: pass --seed SEED, or set `seed` under [sample] in the policy (auditors need it to redo the sample)".into(),
                 )
             })?),
         };
@@ -354,7 +354,7 @@ impl Plan {
                 joined_columns.push((i, rule.clone()));
             } else {
                 return Err(Error::input(
-                    Location::file(&tweets_path),
+                    Location::line(&tweets_path, 1),
                     format!(
                         "the policy's posts file publishes column `{c}`, which neither tweets.csv nor accounts.csv has"
                     ),

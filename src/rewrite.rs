@@ -167,7 +167,8 @@ pub fn rewrite_text(text: &str, reg: &Registry, post_ids: PostIds, out: &mut Str
                     reg.publish_id(word, &mut s);
                     (s != word).then_some(s)
                 } else {
-                    None
+                    // Not an ID after all (`user_id=SomeName`): judged as a plain word.
+                    reg.private_token(word).map(str::to_string)
                 }
             }
             Context::Plain => reg.private_token(word).map(str::to_string),

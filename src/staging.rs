@@ -84,8 +84,11 @@ pub fn create_locked(dir: &Path, bundle_name: &str) -> Result<tempfile::NamedTem
             .suffix(SUFFIX)
             .tempfile_in(dir)
             .map_err(|e| {
+                // The OS error alone: tempfile's text adds ` at path "<random name>"`.
+                let text = e.to_string();
+                let why = text.split(" at path \"").next().unwrap_or_default();
                 Error::Usage(format!(
-                    "cannot write to the output directory {}: {e}",
+                    "cannot write to the output directory {}: {why}",
                     dir.display()
                 ))
             })?;

@@ -2,6 +2,10 @@
 //! temporary directory (see `workdir`).
 
 mod build;
+mod crash;
+mod errors;
 mod privacy;
+mod properties;
+mod secrets;
 mod vectors;
 mod workdir;
