@@ -4,6 +4,8 @@
 mod build;
 mod crash;
 mod errors;
+mod fuzz_checks;
+mod fuzz_regressions;
 mod privacy;
 mod properties;
 mod secrets;
