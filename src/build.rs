@@ -205,7 +205,7 @@ impl Plan {
             None => None,
             Some(s) => Some(opts.seed.clone().or_else(|| s.seed.clone()).ok_or_else(|| {
                 Error::Usage(
-                    "no sampling seed: pass --seed SEED, or set `seed` under [sample] in the policy (make one with `disclose seed`; auditors need it to redo the sample)".into(),
+                    "no sampling seed: pass --seed SEED, or set `seed` under [sample] in the policy (auditors need it to redo the sample)".into(),
                 )
             })?),
         };
@@ -395,6 +395,19 @@ impl Plan {
             "userid",
             "names each post's author",
         )?;
+        // A posts file with a header and no rows is a truncated export far more often
+        // than a release without posts: refuse it, as for accounts.csv.
+        let mut first = csv::StringRecord::new();
+        if !rdr
+            .read_record(&mut first)
+            .map_err(|e| Error::csv(&tweets_path, Some(tweets_header.as_byte_record()), e))?
+        {
+            export::check_end(&tweets_path, &tweets_header, &csv::Position::new())?;
+            return Err(Error::input(
+                Location::file(&tweets_path),
+                "has a header but no posts (a truncated export?): an export must hold its accounts' posts",
+            ));
+        }
         let find = |name: &str| tweets_header.iter().position(|h| h == name);
         let mut joined_columns: Vec<(usize, ColumnRule)> = Vec::new();
         let mut tweet_sources = Vec::new();
@@ -425,7 +438,7 @@ impl Plan {
                 joined_columns.push((i, rule.clone()));
             } else {
                 return Err(Error::input(
-                    Location::file(&tweets_path),
+                    Location::line(&tweets_path, 1),
                     format!(
                         "the policy's posts file publishes column `{c}`, which neither tweets.csv nor accounts.csv has"
                     ),
@@ -575,6 +588,9 @@ impl Plan {
         let Some(fingerprint) = self.fingerprint.clone() else {
             return Err(Error::Usage("a build needs --key-file".into()));
         };
+        // Temporary files of this bundle left by killed builds (see `staging`).
+        self.warnings
+            .extend(crate::staging::sweep(&opts.out_dir, &format!("{name}.zip"))?);
         let pending = PendingBundle::create(&bundle_path, opts.force)?;
         let mut bundle = BundleWriter::new(
             pending.file()?,
@@ -951,10 +967,11 @@ impl Plan {
         }
         let mut scratch = String::with_capacity(1024);
         let mut record = csv::StringRecord::new();
+        let mut last = csv::Position::new();
         loop {
             match rdr.read_record(&mut record) {
                 Ok(true) => {}
-                Ok(false) => break,
+                Ok(false) => break export::check_end(&path, &header, &last)?,
                 Err(e) => return Err(Error::csv(&path, Some(header.as_byte_record()), e)),
             }
             self.counts.posts_in_export += 1;
@@ -963,6 +980,10 @@ impl Plan {
                     p(record.position().map_or(0, |p| p.byte()), total);
                 }
             }
+            last = record
+                .position()
+                .cloned()
+                .unwrap_or_else(csv::Position::new);
             let author = &record[self.tweet_author];
             let slot = match self.by_id.get(author) {
                 Some(slot) => *slot,
@@ -1257,7 +1278,7 @@ fn check_output(opts: &BuildOptions, release: &str) -> Result<PathBuf> {
     let out_dir = &opts.out_dir;
     if !out_dir.is_dir() {
         return Err(Error::Usage(format!(
-            "output directory {} does not exist",
+            "output directory {} does not exist or is not a directory",
             out_dir.display()
         )));
     }

@@ -42,7 +42,11 @@ struct Current {
 
 /// Streams payload and tag files into a deterministic zip.
 pub struct BundleWriter {
-    zip: ZipWriter<BufWriter<File>>,
+    /// Never dropped unfinished: `ZipWriter`'s drop would write a central directory
+    /// into a file that is about to be deleted, and print to stderr when that fails
+    /// (a full disk). A bundle abandoned on an error leaves its buffers and file
+    /// handle to the end of the process.
+    zip: std::mem::ManuallyDrop<ZipWriter<BufWriter<File>>>,
     zip_path: PathBuf,
     root: String,
     time: DateTime,
@@ -82,7 +86,10 @@ impl BundleWriter {
             message: format!("release date {date} cannot be a zip timestamp"),
         })?;
         Ok(BundleWriter {
-            zip: ZipWriter::new(BufWriter::with_capacity(1 << 20, file)),
+            zip: std::mem::ManuallyDrop::new(ZipWriter::new(BufWriter::with_capacity(
+                1 << 20,
+                file,
+            ))),
             zip_path: zip_path.to_path_buf(),
             root: root.to_string(),
             time,
@@ -239,10 +246,12 @@ impl BundleWriter {
         }
         self.add_tag("tagmanifest-sha256.txt", tags.concat().as_bytes())?;
         let zip_path = self.zip_path.clone();
-        let buf = self.zip.finish().map_err(|e| Error::Zip {
-            path: zip_path.clone(),
-            message: e.to_string(),
-        })?;
+        let buf = std::mem::ManuallyDrop::into_inner(self.zip)
+            .finish()
+            .map_err(|e| Error::Zip {
+                path: zip_path.clone(),
+                message: e.to_string(),
+            })?;
         let file = buf
             .into_inner()
             .map_err(|e| Error::io(&zip_path, e.into_error()))?;
@@ -272,11 +281,8 @@ impl PendingBundle {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".partial")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
+        // Locked while this process lives, so the next build can tell it is stale.
+        let tmp = crate::staging::create_locked(dir, &name)?;
         Ok(PendingBundle {
             tmp,
             dest: dest.to_path_buf(),

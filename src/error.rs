@@ -130,37 +130,79 @@ impl Error {
     /// Turns a csv crate error into an input error naming the file, line and column.
     pub fn csv(file: &Path, headers: Option<&csv::ByteRecord>, err: csv::Error) -> Self {
         let line = err.position().map(|p| p.line());
-        let message = match err.kind() {
+        let column_name = |i: usize| {
+            headers.and_then(|h| h.get(i)).map_or_else(
+                || format!("#{}", i + 1),
+                |c| String::from_utf8_lossy(c).into_owned(),
+            )
+        };
+        let (column, message) = match err.kind() {
             csv::ErrorKind::UnequalLengths {
-                expected_len, len, ..
-            } => format!("row has {len} fields, the header has {expected_len}"),
-            csv::ErrorKind::Utf8 { err: utf8, .. } => {
-                let column = headers
-                    .and_then(|h| h.get(utf8.field()))
-                    .map(|c| String::from_utf8_lossy(c).into_owned());
-                let byte = err.position().map(|p| p.byte()).unwrap_or(0);
-                return Error::input(
-                    Location {
-                        file: file.to_path_buf(),
-                        line,
-                        column,
+                expected_len,
+                len,
+                pos,
+            } => {
+                // Too few fields is what an unterminated quote in the last record looks
+                // like: say so rather than count fields.
+                let open = pos
+                    .as_ref()
+                    .and_then(|p| crate::inputcheck::open_quote_at(file, p.byte(), p.line()));
+                if let Some(q) = open {
+                    return Error::input(
+                        Location {
+                            file: file.to_path_buf(),
+                            line: Some(q.line),
+                            column: Some(column_name(q.field)),
+                        },
+                        "unterminated quote: the quoted field opened here is never closed, so it runs to the end of the file",
+                    );
+                }
+                let (len, expected) = (*len as usize, *expected_len as usize);
+                (
+                    Some(column_name(len.min(expected))),
+                    if len < expected {
+                        format!("row has {len} fields, the header has {expected}: this and the later columns are missing")
+                    } else {
+                        format!("row has {len} fields, the header has {expected}: this and the later fields have no column")
                     },
-                    format!(
-                        "invalid UTF-8 (record starting at byte offset {byte}, {} bytes into the field)",
-                        utf8.valid_up_to()
+                )
+            }
+            csv::ErrorKind::Utf8 { pos, err: utf8 } => {
+                let start = pos.as_ref().map_or((0, 1), |p| (p.byte(), p.line()));
+                let column = Some(column_name(utf8.field()));
+                return match crate::inputcheck::invalid_utf8_at(file, start.0, start.1) {
+                    Some((offset, bad_line)) => Error::input(
+                        Location {
+                            file: file.to_path_buf(),
+                            line: Some(bad_line),
+                            column,
+                        },
+                        format!("invalid UTF-8 at byte offset {offset} of the file (the export must be UTF-8)"),
                     ),
-                );
+                    None => Error::input(
+                        Location {
+                            file: file.to_path_buf(),
+                            line,
+                            column,
+                        },
+                        format!(
+                            "invalid UTF-8 in the record starting at byte offset {}, {} bytes into the field (the export must be UTF-8)",
+                            start.0 + crate::inputcheck::bom_len(file),
+                            utf8.valid_up_to()
+                        ),
+                    ),
+                };
             }
             csv::ErrorKind::Io(e) => {
                 return Error::io(file, std::io::Error::new(e.kind(), e.to_string()))
             }
-            _ => err.to_string(),
+            _ => (None, err.to_string()),
         };
         Error::input(
             Location {
                 file: file.to_path_buf(),
                 line,
-                column: None,
+                column,
             },
             message,
         )

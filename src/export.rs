@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Location, Result};
@@ -86,13 +86,44 @@ pub struct Export {
     pub directory: Vec<DirectoryEntry>,
 }
 
-/// Opens a CSV file of the export for streaming. A UTF-8 BOM is skipped.
+/// Opens a CSV file of the export for streaming. A UTF-8 BOM is skipped (so the
+/// reader's byte positions start after it: see [`crate::inputcheck`]).
 pub fn open_csv(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buf = BufReader::with_capacity(1 << 20, file);
+    if buf
+        .fill_buf()
+        .map_err(|e| Error::io(path, e))?
+        .starts_with(crate::inputcheck::BOM)
+    {
+        buf.consume(crate::inputcheck::BOM.len());
+    }
     Ok(csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_reader(BufReader::with_capacity(1 << 20, file)))
+        .from_reader(buf))
+}
+
+/// Called when a reader reaches the end of `path`: fails when the last record, which
+/// started at `last` (the header's position when there are no rows), opened a quote
+/// that was never closed. The parser would otherwise take everything after that
+/// quote as one value.
+pub fn check_end(path: &Path, header: &csv::StringRecord, last: &csv::Position) -> Result<()> {
+    match crate::inputcheck::open_quote_at(path, last.byte(), last.line()) {
+        None => Ok(()),
+        Some(q) => Err(Error::input(
+            Location {
+                file: path.to_path_buf(),
+                line: Some(q.line),
+                column: Some(
+                    header
+                        .get(q.field)
+                        .map_or_else(|| format!("#{}", q.field + 1), str::to_string),
+                ),
+            },
+            "unterminated quote: the quoted field opened here is never closed, so it runs to the end of the file",
+        )),
+    }
 }
 
 /// Reads and checks a header: non-empty, no duplicate names, BOM stripped.
@@ -164,7 +195,7 @@ pub fn check_classified(
 pub fn require(path: &Path, header: &csv::StringRecord, col: &str, why: &str) -> Result<usize> {
     header.iter().position(|h| h == col).ok_or_else(|| {
         Error::input(
-            Location::file(path),
+            Location::line(path, 1),
             format!("the header lacks column `{col}`, which {why}"),
         )
     })
@@ -250,13 +281,18 @@ impl Export {
         let mut accounts = Vec::new();
         let mut seen: HashMap<String, u64> = HashMap::new();
         let mut record = csv::StringRecord::new();
+        let mut last = csv::Position::new();
         loop {
             match rdr.read_record(&mut record) {
                 Ok(true) => {}
-                Ok(false) => break,
+                Ok(false) => break check_end(&path, &header, &last)?,
                 Err(e) => return Err(Error::csv(&path, Some(header.as_byte_record()), e)),
             }
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            last = record
+                .position()
+                .cloned()
+                .unwrap_or_else(csv::Position::new);
+            let line = last.line();
             let cell = |i: usize| Location::cell(&path, line, &header[i]);
             let userid = &record[i_id];
             check_id(userid).map_err(|m| Error::input(cell(i_id), m))?;
@@ -321,13 +357,18 @@ fn read_directory(path: &Path, accounts: &HashMap<String, u64>) -> Result<Vec<Di
     let mut out = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut record = csv::StringRecord::new();
+    let mut last = csv::Position::new();
     loop {
         match rdr.read_record(&mut record) {
             Ok(true) => {}
-            Ok(false) => break,
+            Ok(false) => break check_end(path, &header, &last)?,
             Err(e) => return Err(Error::csv(path, Some(header.as_byte_record()), e)),
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        last = record
+            .position()
+            .cloned()
+            .unwrap_or_else(csv::Position::new);
+        let line = last.line();
         let cell = |i: usize| Location::cell(path, line, &header[i]);
         let userid = &record[i_id];
         check_id(userid).map_err(|m| Error::input(cell(i_id), m))?;

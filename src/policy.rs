@@ -583,7 +583,8 @@ impl Policy {
         let raw: RawPolicy = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
-            let message = inner.message().to_string();
+            // One line: the TOML parser's messages may span several.
+            let message = inner.message().trim().replace('\n', ": ");
             let at = inner
                 .span()
                 .map(|s| {

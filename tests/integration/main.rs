@@ -2,8 +2,14 @@
 //! temporary directory (see `workdir`).
 
 mod build;
+mod crash;
+mod errors;
+mod fuzz_checks;
+mod fuzz_regressions;
 mod media;
 mod privacy;
+mod properties;
+mod secrets;
 mod sign;
 mod staff;
 mod tiers;
