@@ -589,8 +589,10 @@ impl Plan {
             return Err(Error::Usage("a build needs --key-file".into()));
         };
         // Temporary files of this bundle left by killed builds (see `staging`).
-        self.warnings
-            .extend(crate::staging::sweep(&opts.out_dir, &format!("{name}.zip"))?);
+        self.warnings.extend(crate::staging::sweep(
+            &opts.out_dir,
+            &format!("{name}.zip"),
+        )?);
         let pending = PendingBundle::create(&bundle_path, opts.force)?;
         let mut bundle = BundleWriter::new(
             pending.file()?,

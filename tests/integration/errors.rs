@@ -629,13 +629,19 @@ fn strata_column_missing() {
     );
     wd.edit_policy(
         "cluster_id = \"drop\"",
-        "cluster_id = \"drop\"\nshoe_size = \"drop\"",
+        "cluster_id = \"drop\"\nshoe_size = \"keep\"",
+    );
+    // A stratum column must be published by the users file (its values appear in
+    // the stratum keys), so the policy lists it there too.
+    wd.edit_policy(
+        "\"account_language\",\n]",
+        "\"account_language\", \"shoe_size\",\n]",
     );
     refused(
         &wd,
         &wd.build(&[]),
         "strata-column-missing",
-        "export/accounts.csv, line 1: the header lacks column `shoe_size`, which the policy's sample strata read",
+        "export/accounts.csv, line 1: the header lacks column `shoe_size`, which the policy's users file publishes",
     );
 }
 
@@ -980,7 +986,8 @@ fn bundle_exists() {
     );
     assert_documented("bundle-exists", &err);
     assert_eq!(fs::read(wd.path("out/test_release.zip")).unwrap(), before);
-    assert_eq!(fs::read_dir(wd.path("out")).unwrap().count(), 1);
+    // The bundle and its release report, nothing else.
+    assert_eq!(fs::read_dir(wd.path("out")).unwrap().count(), 2);
 }
 
 /// A tmpfs too small for the bundle (root only: mounting needs it).

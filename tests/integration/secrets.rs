@@ -228,7 +228,15 @@ fn bundle_entries_stay_in_the_release_folder() {
             "{name}"
         );
     }
-    // Only the bundle appeared, in the output directory.
-    let out: Vec<_> = fs::read_dir(wd.path("out")).unwrap().collect();
-    assert_eq!(out.len(), 1);
+    // Only the bundle and its release report appeared, in the output directory.
+    let mut out: Vec<String> = fs::read_dir(wd.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(
+        out[0].ends_with(".report.html") && out[1].ends_with(".zip"),
+        "{out:?}"
+    );
 }
