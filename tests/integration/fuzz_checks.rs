@@ -360,3 +360,28 @@ pub fn replay(dir: &Path, check: fn(&[u8])) -> usize {
     }
     n
 }
+
+/// The verify-reader target: any bytes, read as a bundle by `disclose verify`, give a
+/// report (or a could-not-run error) without panicking, within bounded memory; and
+/// bytes that are not a zip never pass.
+pub fn check_verify_reader(data: &[u8]) {
+    use disclose::verify::{verify, Limits, VerifyOptions};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("fuzz.zip");
+    std::fs::write(&path, data).expect("write input");
+    let limits = Limits {
+        max_total_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    let result = verify(&VerifyOptions {
+        bundle: path,
+        limits,
+        staff: None,
+        pubkey: None,
+    });
+    if let Ok(report) = result {
+        if !data.starts_with(b"PK") {
+            assert!(!report.ok(), "a non-zip input passed verify");
+        }
+    }
+}

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::fuzz_checks::{check_parse_list, check_policy, check_rewrite, check_value, replay};
+use crate::fuzz_checks::{
+    check_parse_list, check_policy, check_rewrite, check_value, check_verify_reader, replay,
+};
 
 fn replay_target(target: &str, check: fn(&[u8])) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -31,6 +33,11 @@ fn policy_inputs() {
 #[test]
 fn column_value_inputs() {
     replay_target("column_value", check_value);
+}
+
+#[test]
+fn verify_reader_inputs() {
+    replay_target("verify_reader", check_verify_reader);
 }
 
 /// The seeds are not trivially accepted or refused: each check has work to do.
