@@ -148,19 +148,7 @@ fn rebuild_is_byte_identical() {
     assert_ok(&wd.build(&[]));
     let first = fs::read(wd.path("out/test_release.zip")).unwrap();
     fs::create_dir(wd.path("out2")).unwrap();
-    let out = wd.run(&[
-        "build",
-        "--policy",
-        "policy.toml",
-        "--input",
-        "export",
-        "--key-file",
-        "key",
-        "--out",
-        "out2",
-        "--seed",
-        "test-seed",
-    ]);
+    let out = wd.build_to("out2", Some("test-seed"), &[]);
     assert_ok(&out);
     let second = fs::read(wd.path("out2/test_release.zip")).unwrap();
     assert!(first == second, "rebuild differs");
@@ -218,17 +206,7 @@ fn no_seed_is_refused() {
     let wd = Workdir::new();
     let accounts = network(10);
     wd.export(&accounts, &posts(&accounts, 1));
-    let out = wd.run(&[
-        "build",
-        "--policy",
-        "policy.toml",
-        "--input",
-        "export",
-        "--key-file",
-        "key",
-        "--out",
-        "out",
-    ]);
+    let out = wd.build_to("out", None, &[]);
     let err = assert_exit(&out, 2);
     assert!(err.contains("--seed"), "{err}");
     assert!(!wd.path("out/test_release.zip").exists());
@@ -240,17 +218,7 @@ fn seed_from_the_policy() {
     let accounts = network(10);
     wd.export(&accounts, &posts(&accounts, 1));
     wd.edit_policy("strata = [", "seed = \"policy-seed\"\nstrata = [");
-    let out = wd.run(&[
-        "build",
-        "--policy",
-        "policy.toml",
-        "--input",
-        "export",
-        "--key-file",
-        "key",
-        "--out",
-        "out",
-    ]);
+    let out = wd.build_to("out", None, &[]);
     assert_ok(&out);
     let b = Bundle::read(&wd.path("out/test_release.zip"));
     assert_eq!(b.disclosure()["sampling"]["seed"], "policy-seed");
@@ -414,21 +382,7 @@ fn bundle_bytes_do_not_depend_on_threads() {
     for threads in ["1", "2", "3"] {
         let dir = format!("out-{threads}");
         fs::create_dir(wd.path(&dir)).unwrap();
-        let out = wd.run(&[
-            "build",
-            "--policy",
-            "policy.toml",
-            "--input",
-            "export",
-            "--key-file",
-            "key",
-            "--out",
-            &dir,
-            "--seed",
-            "test-seed",
-            "--threads",
-            threads,
-        ]);
+        let out = wd.build_to(&dir, Some("test-seed"), &["--threads", threads]);
         assert_ok(&out);
         bundles.push(fs::read(wd.path(&format!("{dir}/test_release.zip"))).unwrap());
     }

@@ -832,17 +832,7 @@ fn key_not_hex() {
 #[test]
 fn no_seed() {
     let wd = base();
-    let out = wd.run(&[
-        "build",
-        "--policy",
-        "policy.toml",
-        "--input",
-        "export",
-        "--key-file",
-        "key",
-        "--out",
-        "out",
-    ]);
+    let out = wd.build_to("out", None, &[]);
     refused(
         &wd,
         &out,
@@ -854,19 +844,7 @@ fn no_seed() {
 // ---- Output ----
 
 fn build_to(wd: &Workdir, out_dir: &str) -> Output {
-    wd.run(&[
-        "build",
-        "--policy",
-        "policy.toml",
-        "--input",
-        "export",
-        "--key-file",
-        "key",
-        "--out",
-        out_dir,
-        "--seed",
-        "s",
-    ])
+    wd.build_to(out_dir, Some("s"), &[])
 }
 
 #[test]

@@ -512,19 +512,7 @@ fn the_key_is_refused_as_a_seed() {
     // Regression (review M3): a seed file and a key file look alike.
     let wd = Workdir::new();
     wd.export(&base_accounts(), &[tweet("1", "1002", "x")]);
-    let out = wd.run(&[
-        "build",
-        "--policy",
-        "policy.toml",
-        "--input",
-        "export",
-        "--key-file",
-        "key",
-        "--out",
-        "out",
-        "--seed",
-        KEY_HEX,
-    ]);
+    let out = wd.build_to("out", Some(KEY_HEX), &[]);
     let err = assert_exit(&out, 2);
     assert!(err.contains("the seed contains the release key"), "{err}");
     assert!(!err.contains(KEY_HEX));

@@ -138,19 +138,7 @@ fn sampling_vectors_through_a_build() {
             &format!("strata = [{}]", strata.join(", ")),
         );
         let seed = case["seed"].as_str().unwrap();
-        let out = wd.run(&[
-            "build",
-            "--policy",
-            "policy.toml",
-            "--input",
-            "export",
-            "--key-file",
-            "key",
-            "--out",
-            "out",
-            "--seed",
-            seed,
-        ]);
+        let out = wd.build_to("out", Some(seed), &[]);
         assert_ok(&out);
         let bundle = Bundle::read(&wd.path("out/test_release.zip"));
         let mut got: Vec<String> = bundle.users().iter().map(|u| u["userid"].clone()).collect();

@@ -1138,19 +1138,7 @@ fn sample_check_compares_with_the_bundle() {
     let wd = Workdir::new();
     wd.export(&accounts, &[tweet("1", &first, "hello")]);
     wd.edit_policy("fraction = \"1\"", "fraction = \"0.05\"");
-    let out = wd.run(&[
-        "build",
-        "--policy",
-        "policy.toml",
-        "--input",
-        "export",
-        "--key-file",
-        "key",
-        "--out",
-        "out",
-        "--seed",
-        "audit-seed-2019-12-20",
-    ]);
+    let out = wd.build_to("out", Some("audit-seed-2019-12-20"), &[]);
     assert_ok(&out);
     let case = &vectors("sampling.json")[0];
     let mut args = sample_args(case);

@@ -206,6 +206,12 @@ impl Workdir {
 
     /// `build` with the default arguments plus `extra`.
     pub fn build(&self, extra: &[&str]) -> Output {
+        self.build_to("out", Some("test-seed"), extra)
+    }
+
+    /// `build` of this directory's export with its policy and key into `out`, with
+    /// `--seed seed` when given, plus `extra`.
+    pub fn build_to(&self, out: &str, seed: Option<&str>, extra: &[&str]) -> Output {
         let mut args = vec![
             "build",
             "--policy",
@@ -215,10 +221,11 @@ impl Workdir {
             "--key-file",
             "key",
             "--out",
-            "out",
-            "--seed",
-            "test-seed",
+            out,
         ];
+        if let Some(seed) = seed {
+            args.extend(["--seed", seed]);
+        }
         args.extend_from_slice(extra);
         self.run(&args)
     }
