@@ -5,7 +5,7 @@
 //! The sample reuses [`crate::sample`], the same code the build uses; DESIGN §3 and
 //! `docs/AUDIT.md` describe it for independent re-implementation.
 
-use std::collections::HashSet;
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -30,22 +30,27 @@ pub fn read_population(path: &Path, strata: &[StratumExpr]) -> Result<Vec<Member
         .iter()
         .map(|e| export::require(path, &header, e.column(), "a stratum expression reads"))
         .collect::<Result<_>>()?;
-    let mut seen = HashSet::new();
+    let mut seen = std::collections::HashMap::new();
     let mut members = Vec::new();
     let mut rec = csv::StringRecord::new();
+    let mut last = csv::Position::new();
     loop {
+        // The same checked reader as the build's: an unterminated quote is an error
+        // naming its line and column, never rows silently swallowed.
         match rdr.read_record(&mut rec) {
             Ok(true) => {}
-            Ok(false) => break,
+            Ok(false) => break export::check_end(path, &header, &last)?,
             Err(e) => return Err(Error::csv(path, Some(header.as_byte_record()), e)),
         }
-        let line = rec.position().map_or(0, |p| p.line());
+        last = rec.position().cloned().unwrap_or_else(csv::Position::new);
+        let line = last.line();
         let id = &rec[id_col];
         check_id(id).map_err(|m| Error::input(Location::cell(path, line, "userid"), m))?;
-        if !seen.insert(id.to_string()) {
+        if let Some(first) = seen.insert(id.to_string(), line) {
+            // The ID itself is not printed: it may be a pseudonymised account's.
             return Err(Error::input(
                 Location::cell(path, line, "userid"),
-                format!("user ID {id} appears twice"),
+                format!("this user ID appears twice (first on line {first})"),
             ));
         }
         let key = strata

@@ -375,7 +375,7 @@ impl Plan {
 
         // The posts file: header checks and column sources.
         let tweets_path = opts.input.join("tweets.csv");
-        if !tweets_path.is_file() {
+        if tweets_path.symlink_metadata().is_err() {
             return Err(Error::input(
                 Location::file(&tweets_path),
                 "missing: every export needs tweets.csv",

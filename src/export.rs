@@ -89,7 +89,7 @@ pub struct Export {
 /// Opens a CSV file of the export for streaming. A UTF-8 BOM is skipped (so the
 /// reader's byte positions start after it: see [`crate::inputcheck`]).
 pub fn open_csv(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::files::open_regular(path)?;
     let mut buf = BufReader::with_capacity(1 << 20, file);
     if buf
         .fill_buf()
@@ -249,14 +249,26 @@ pub fn parse_count(value: &str) -> std::result::Result<Option<u64>, String> {
 impl Export {
     /// Reads `accounts.csv` and `directory.csv` of `dir`, checked against the policy.
     pub fn read(dir: &Path, policy: &Policy) -> Result<Self> {
-        if !dir.is_dir() {
-            return Err(Error::input(
-                Location::file(dir),
-                "the input directory does not exist or is not a directory",
-            ));
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) => {
+                return Err(Error::input(
+                    Location::file(dir),
+                    format!(
+                        "the input directory is {}, not a directory",
+                        crate::files::kind_of(&m)
+                    ),
+                ))
+            }
+            Err(_) => {
+                return Err(Error::input(
+                    Location::file(dir),
+                    "the input directory does not exist or is not a directory",
+                ))
+            }
         }
         let path = dir.join("accounts.csv");
-        if !path.is_file() {
+        if !path.exists() && path.symlink_metadata().is_err() {
             return Err(Error::input(
                 Location::file(&path),
                 "missing: every export needs accounts.csv",
@@ -320,7 +332,7 @@ impl Export {
                 role,
                 followers,
                 line,
-                record: record.clone(),
+                record: compact(&record),
             });
         }
         if accounts.is_empty() {
@@ -340,8 +352,21 @@ impl Export {
     }
 }
 
+/// A copy of `record` that holds only its fields. The reader's reused record keeps
+/// the buffer of the longest row it has read; a plain `clone` copies that whole
+/// buffer, so one long value early in a file would be copied into every later row.
+pub fn compact(record: &csv::StringRecord) -> csv::StringRecord {
+    let bytes: usize = record.iter().map(str::len).sum();
+    let mut out = csv::StringRecord::with_capacity(bytes, record.len());
+    for field in record {
+        out.push_field(field);
+    }
+    out.set_position(record.position().cloned());
+    out
+}
+
 fn read_directory(path: &Path, accounts: &HashMap<String, u64>) -> Result<Vec<DirectoryEntry>> {
-    if !path.exists() {
+    if path.symlink_metadata().is_err() {
         return Ok(Vec::new());
     }
     let mut rdr = open_csv(path)?;

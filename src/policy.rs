@@ -561,7 +561,12 @@ pub struct Policy {
 impl Policy {
     /// Reads and checks a policy file.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::files::read_capped(path, crate::limits::MAX_POLICY_BYTES, "policy file")
+            .map_err(|e| Error::Policy {
+                file: path.to_path_buf(),
+                key: "(file)".into(),
+                message: e.why,
+            })?;
         let text = String::from_utf8(bytes.clone()).map_err(|_| Error::Policy {
             file: path.to_path_buf(),
             key: "(file)".into(),

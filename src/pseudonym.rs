@@ -48,8 +48,8 @@ impl Key {
             .unwrap_or(text);
         if body.len() != 64 {
             return Err(format!(
-                "expected exactly 64 hex digits (a trailing newline allowed), found {} characters",
-                body.chars().count()
+                "expected exactly 64 hex digits (a trailing newline allowed), found {} bytes",
+                body.len()
             ));
         }
         let mut bytes = [0u8; 32];
@@ -71,17 +71,19 @@ impl Key {
             let mode = meta.permissions().mode();
             if mode & 0o077 != 0 {
                 warning = Some(format!(
-                    "key file {} is readable by others (mode {:o}); run chmod 600 on it",
+                    "key file {} is {} (mode {:o}); run chmod 600 on it",
                     path.display(),
+                    describe_access(mode),
                     mode & 0o777
                 ));
             }
         }
         let _ = meta;
-        let raw = fs::read(path).map_err(|e| Error::Key {
-            file: path.to_path_buf(),
-            message: format!("cannot read: {e}"),
-        })?;
+        let raw = crate::files::read_capped(path, crate::limits::MAX_KEY_FILE_BYTES, "key file")
+            .map_err(|e| Error::Key {
+                file: path.to_path_buf(),
+                message: e.why,
+            })?;
         let text = String::from_utf8(raw).map_err(|_| Error::Key {
             file: path.to_path_buf(),
             message: "expected 64 hex digits, found bytes that are not text".into(),
@@ -206,6 +208,28 @@ impl Pseudonymizer {
     pub fn media(&self, media_key: &str) -> String {
         self.hash(b"disclose/v1/media", media_key.as_bytes())
     }
+}
+
+/// What group and others may do with a file of `mode`, in words: `readable by its
+/// group and others`, `writable by others`, ...
+pub fn describe_access(mode: u32) -> String {
+    let who = |group: bool, other: bool| match (group, other) {
+        (true, true) => Some("its group and others"),
+        (true, false) => Some("its group"),
+        (false, true) => Some("others"),
+        (false, false) => None,
+    };
+    let mut parts = Vec::new();
+    if let Some(w) = who(mode & 0o040 != 0, mode & 0o004 != 0) {
+        parts.push(format!("readable by {w}"));
+    }
+    if let Some(w) = who(mode & 0o020 != 0, mode & 0o002 != 0) {
+        parts.push(format!("writable by {w}"));
+    }
+    if let Some(w) = who(mode & 0o010 != 0, mode & 0o001 != 0) {
+        parts.push(format!("executable by {w}"));
+    }
+    parts.join(" and ")
 }
 
 #[cfg(test)]

@@ -90,10 +90,16 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
+/// Reads a small text file whole: a regular file of at most `cap` bytes, UTF-8.
+fn read_text(path: &Path, cap: u64, what: &str) -> std::result::Result<String, String> {
+    let bytes = crate::files::read_capped(path, cap, what).map_err(|e| e.why)?;
+    String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_string())
+}
+
 /// Loads a minisign secret key file.
 pub fn load(secret: &Path) -> Result<SigningKey> {
-    let text =
-        fs::read_to_string(secret).map_err(|e| key_err(secret, format!("cannot read: {e}")))?;
+    let text = read_text(secret, crate::limits::MAX_KEY_FILE_BYTES, "key file")
+        .map_err(|why| key_err(secret, why))?;
     let sk_box = SecretKeyBox::from_string(&text).map_err(|e| key_err(secret, e.to_string()))?;
     let password = std::env::var(PASSWORD_ENV).ok();
     let sk = match password {
@@ -147,16 +153,16 @@ pub fn verify(
     file: &Path,
     sig: &Path,
 ) -> Result<std::result::Result<String, String>> {
-    let text =
-        fs::read_to_string(public).map_err(|e| key_err(public, format!("cannot read: {e}")))?;
+    let text = read_text(public, crate::limits::MAX_KEY_FILE_BYTES, "key file")
+        .map_err(|why| key_err(public, why))?;
     let pk = PublicKeyBox::from_string(&text)
         .and_then(|b| b.into_public_key())
         .map_err(|e| key_err(public, format!("not a minisign public key: {e}")))?;
-    let sig_text = match fs::read_to_string(sig) {
+    let sig_text = match read_text(sig, crate::limits::MAX_SIGNATURE_BYTES, "signature file") {
         Ok(t) => t,
-        Err(e) => {
+        Err(why) => {
             return Ok(Err(format!(
-                "{}: cannot read the signature: {e}",
+                "{}: cannot read the signature: {why}",
                 sig.display()
             )))
         }
@@ -170,7 +176,7 @@ pub fn verify(
             )))
         }
     };
-    let data = fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let data = crate::files::open_regular(file)?;
     match minisign::verify(
         &pk,
         &sig_box,

@@ -266,14 +266,9 @@ impl Archive {
     /// Opens and checks the archive. `Err` when the file cannot be read at all (exit
     /// 2); `Ok(None)` when it is not a readable zip (a failure is recorded).
     pub fn open(path: &Path, limits: &Limits, report: &mut Report) -> Result<Option<Archive>> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        // Only a regular file: a FIFO would block, a device never end.
+        let file = crate::files::open_regular(path)?;
         let meta = file.metadata().map_err(|e| Error::io(path, e))?;
-        if !meta.is_file() {
-            return Err(Error::Usage(format!(
-                "{} is not a regular file",
-                path.display()
-            )));
-        }
         let mut raw = file.try_clone().map_err(|e| Error::io(path, e))?;
         let mut zip = match ZipArchive::new(BufReader::new(file)) {
             Ok(z) => z,

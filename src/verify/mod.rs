@@ -38,14 +38,14 @@ use tables::{PseudonymRules, Resource, RowClasses};
 use crate::error::Result;
 
 /// The two JSON records are read whole, up to this size.
-pub const SMALL_FILE_CAP: u64 = 64 << 20;
+pub const SMALL_FILE_CAP: u64 = crate::limits::MAX_RECORD_FILE_BYTES;
 
 /// The most bytes of a file read whole: the manifests may list many media files,
 /// `bagit.txt` and `bag-info.txt` are a few lines.
 fn small_cap(rel: &str) -> u64 {
     match rel {
-        "manifest-sha256.txt" | "tagmanifest-sha256.txt" => 256 << 20,
-        "bagit.txt" | "bag-info.txt" => 1 << 20,
+        "manifest-sha256.txt" | "tagmanifest-sha256.txt" => crate::limits::MAX_MANIFEST_BYTES,
+        "bagit.txt" | "bag-info.txt" => crate::limits::MAX_BAG_INFO_BYTES,
         _ => SMALL_FILE_CAP,
     }
 }

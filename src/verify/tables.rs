@@ -334,7 +334,7 @@ impl Cols {
 }
 
 /// The longest CSV record `verify` reads (the CSV reader holds one record in memory).
-pub const MAX_RECORD_BYTES: u64 = 16 << 20;
+pub const MAX_RECORD_BYTES: u64 = crate::limits::MAX_RECORD_BYTES;
 
 /// Fails when more than [`MAX_RECORD_BYTES`] are read past the end of the last
 /// complete record (`mark`), so one enormous field cannot exhaust memory.
