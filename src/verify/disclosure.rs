@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::report::{Loc, Report};
@@ -11,11 +12,186 @@ use super::{clip, Facts};
 use crate::policy::check_date;
 use crate::sample::{self, SampleSize, StratumExpr};
 
+/// The release record as `build` writes it (`crate::record::disclosure_json`): every
+/// fixed member required, with its type. Counts are unsigned 64-bit integers, so a
+/// count that is missing, a string, negative, fractional or above 2^64 - 1 fails the
+/// parse. Members this version does not know are ignored.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Doc {
+    /// `disclose-bundle/1`.
+    pub format: String,
+    /// `public`, or a tier's name.
+    pub tier: String,
+    /// The release metadata.
+    pub release: ReleaseDoc,
+    /// The tool that built the bundle.
+    pub tool: ToolDoc,
+    /// The policy used.
+    pub policy: PolicyDoc,
+    /// How accounts were pseudonymised.
+    pub pseudonymisation: PseudonymDoc,
+    /// The sampling record; `null` when the release has no sample.
+    #[serde(deserialize_with = "nullable")]
+    pub sampling: Option<SamplingDoc>,
+    /// Account and post counts.
+    pub counts: CountsDoc,
+    /// Media; `null` when the release publishes none.
+    #[serde(deserialize_with = "nullable")]
+    pub media: Option<MediaDoc>,
+    /// Every payload file but the record itself.
+    pub files: Vec<FileDoc>,
+}
+
+/// A member that must be present but may be `null`.
+fn nullable<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d)
+}
+
+/// `release`.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct ReleaseDoc {
+    pub name: String,
+    pub date: String,
+    pub description: String,
+    pub organisation: String,
+}
+
+/// `tool`.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct ToolDoc {
+    pub name: String,
+    pub version: String,
+}
+
+/// `policy`.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct PolicyDoc {
+    pub file: String,
+    pub sha256: String,
+    pub include_roles: Vec<String>,
+}
+
+/// `pseudonymisation`.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct PseudonymDoc {
+    pub scheme: String,
+    pub key_fingerprint: String,
+    #[serde(deserialize_with = "nullable")]
+    pub follower_threshold: Option<u64>,
+    #[serde(deserialize_with = "nullable")]
+    pub length: Option<u64>,
+    pub post_ids: String,
+}
+
+/// `sampling`.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct SamplingDoc {
+    pub scheme: String,
+    pub seed: String,
+    pub seed_sha256: String,
+    pub population_roles: Vec<String>,
+    pub rule: RuleDoc,
+    pub strata_expressions: Vec<String>,
+    pub population: u64,
+    pub population_sha256: String,
+    pub size: u64,
+    pub strata: Vec<StratumDoc>,
+}
+
+/// `sampling.rule`.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct RuleDoc {
+    pub kind: String,
+    pub value: String,
+}
+
+/// One of `sampling.strata`.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct StratumDoc {
+    pub key: Vec<String>,
+    pub population: u64,
+    pub size: u64,
+}
+
+/// `counts`.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct CountsDoc {
+    pub accounts_in_export: u64,
+    pub core_in_export: u64,
+    pub network_in_export: u64,
+    pub unrelated_in_export: u64,
+    pub directory_accounts: u64,
+    pub released_accounts: u64,
+    pub included_accounts: u64,
+    pub sampled_accounts: u64,
+    pub pseudonymised_accounts: u64,
+    pub public_accounts: u64,
+    pub posts_in_export: u64,
+    pub posts_released: u64,
+}
+
+impl CountsDoc {
+    /// Accounts in the export with `role`.
+    fn of_role(&self, role: &str) -> Option<u64> {
+        match role {
+            "core" => Some(self.core_in_export),
+            "network" => Some(self.network_in_export),
+            "unrelated" => Some(self.unrelated_in_export),
+            _ => None,
+        }
+    }
+}
+
+/// `media`.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct MediaDoc {
+    pub files: u64,
+    pub bytes: u64,
+    pub list: String,
+    pub volumes: Vec<VolumeDoc>,
+}
+
+/// One of `media.volumes`.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct VolumeDoc {
+    pub path: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// One of `files`.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct FileDoc {
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
 /// What the rest of `verify` needs from the record.
 #[derive(Debug, Clone, Default)]
 pub struct Record {
     /// The parsed document (`None` when it is not valid JSON).
     pub doc: Option<Value>,
+    /// The document with its structure checked (`None` when a fixed member is
+    /// missing or of the wrong type: the record checks are then skipped).
+    pub typed: Option<Doc>,
     /// `release.name`.
     pub name: Option<String>,
     /// `release.date`.
@@ -41,45 +217,12 @@ impl Ctx<'_> {
         self.report.fail(self.check, Loc::file(self.entry), msg);
     }
 
-    fn get<'v>(&mut self, doc: &'v Value, path: &str) -> Option<&'v Value> {
-        let ptr = format!("/{}", path.replace('.', "/"));
-        let v = doc.pointer(&ptr);
-        if v.is_none() {
-            self.fail(format!("member `{path}` is missing"));
-        }
-        v
-    }
-
-    fn str<'v>(&mut self, doc: &'v Value, path: &str) -> Option<&'v str> {
-        let v = self.get(doc, path)?;
-        match v.as_str() {
-            Some(s) => Some(s),
-            None => {
-                self.fail(format!("member `{path}` is not a string"));
-                None
-            }
-        }
-    }
-
-    fn u64(&mut self, doc: &Value, path: &str) -> Option<u64> {
-        let v = self.get(doc, path)?;
-        match v.as_u64() {
-            Some(n) => Some(n),
-            None => {
-                self.fail(format!("member `{path}` is not a non-negative integer"));
-                None
-            }
-        }
-    }
-
-    fn expect(&mut self, doc: &Value, path: &str, want: &str) {
-        if let Some(s) = self.str(doc, path) {
-            if s != want {
-                self.fail(format!(
-                    "member `{path}` is `{}`, expected `{want}`",
-                    clip(s)
-                ));
-            }
+    fn expect(&mut self, path: &str, got: &str, want: &str) {
+        if got != want {
+            self.fail(format!(
+                "member `{path}` is `{}`, expected `{want}`",
+                clip(got)
+            ));
         }
     }
 }
@@ -93,9 +236,37 @@ pub fn parse(bytes: &[u8], entry: &str, root: &str, report: &mut Report) -> Reco
             report.fail(
                 "record.format",
                 Loc::file(entry).line(e.line() as u64),
-                format!("not valid JSON: {e}"),
+                format!("not valid JSON: {}", clip(&e.to_string())),
             );
             return Record::default();
+        }
+    };
+    if !doc.is_object() {
+        report.fail(
+            "record.format",
+            Loc::file(entry),
+            "the record is not a JSON object",
+        );
+        return Record::default();
+    }
+    let typed: Doc = match serde_path_to_error::deserialize(&doc) {
+        Ok(d) => d,
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            report.fail(
+                "record.format",
+                Loc::file(entry),
+                if path == "." {
+                    format!("the record does not have the disclose-bundle/1 structure: {}", clip(&inner))
+                } else {
+                    format!("member `{path}`: {}", clip(&inner))
+                },
+            );
+            return Record {
+                doc: Some(doc),
+                ..Record::default()
+            };
         }
     };
     let mut c = Ctx {
@@ -103,97 +274,81 @@ pub fn parse(bytes: &[u8], entry: &str, root: &str, report: &mut Report) -> Reco
         entry,
         check: "record.format",
     };
-    if !doc.is_object() {
-        c.fail("the record is not a JSON object");
-        return Record::default();
+    c.expect("format", &typed.format, crate::bundle::FORMAT);
+    let r = &typed.release;
+    if r.name != root {
+        c.fail(format!(
+            "release.name is `{}`, but the bag folder is `{root}`",
+            clip(&r.name)
+        ));
     }
-    c.expect(&doc, "format", crate::bundle::FORMAT);
-    let name = c.str(&doc, "release.name").map(str::to_string);
-    if let Some(n) = &name {
-        if n != root {
+    if check_date(&r.date).is_err() {
+        c.fail(format!(
+            "release.date `{}` is not a date (YYYY-MM-DD)",
+            clip(&r.date)
+        ));
+    }
+    c.expect("tool.name", &typed.tool.name, "disclose");
+    if !is_hex(&typed.policy.sha256, 64) {
+        c.fail("policy.sha256 is not 64 lowercase hex digits");
+    }
+    for role in &typed.policy.include_roles {
+        if typed.counts.of_role(role).is_none() {
             c.fail(format!(
-                "release.name is `{}`, but the bag folder is `{root}`",
-                clip(n)
+                "policy.include_roles holds `{}`, not a role (core, network or unrelated)",
+                clip(role)
             ));
-        }
-    }
-    let date = c.str(&doc, "release.date").map(str::to_string);
-    if let Some(d) = &date {
-        if check_date(d).is_err() {
-            c.fail(format!(
-                "release.date `{}` is not a date (YYYY-MM-DD)",
-                clip(d)
-            ));
-        }
-    }
-    c.expect(&doc, "tool.name", "disclose");
-    c.str(&doc, "tool.version");
-    if let Some(h) = c.str(&doc, "policy.sha256") {
-        if !is_hex(h, 64) {
-            c.fail("policy.sha256 is not 64 lowercase hex digits");
         }
     }
     // A tier other than `public` (e.g. `researcher`) publishes nothing hashed: its
     // scheme is `none` and it has no threshold or length.
-    let tier = doc.get("tier").and_then(Value::as_str).unwrap_or("public");
-    let unhashed = tier != "public";
+    let unhashed = typed.tier != "public";
+    let p = &typed.pseudonymisation;
     let mut rules = PseudonymRules::default();
     if unhashed {
-        c.expect(&doc, "pseudonymisation.scheme", "none");
+        c.expect("pseudonymisation.scheme", &p.scheme, "none");
     } else {
-        c.expect(&doc, "pseudonymisation.scheme", crate::pseudonym::SCHEME);
+        c.expect(
+            "pseudonymisation.scheme",
+            &p.scheme,
+            crate::pseudonym::SCHEME,
+        );
     }
-    if let Some(f) = c.str(&doc, "pseudonymisation.key_fingerprint") {
-        if !is_hex(f, 16) {
-            c.fail("pseudonymisation.key_fingerprint is not 16 lowercase hex digits");
-        }
+    if !is_hex(&p.key_fingerprint, 16) {
+        c.fail("pseudonymisation.key_fingerprint is not 16 lowercase hex digits");
     }
     if !unhashed {
-        if let Some(t) = c.u64(&doc, "pseudonymisation.follower_threshold") {
-            if t == 0 {
-                c.fail("pseudonymisation.follower_threshold is 0");
-            }
-            rules.threshold = Some(t);
+        match p.follower_threshold {
+            None => c.fail("pseudonymisation.follower_threshold is null in a public bundle"),
+            Some(0) => c.fail("pseudonymisation.follower_threshold is 0"),
+            Some(t) => rules.threshold = Some(t),
         }
-        if let Some(l) = c.u64(&doc, "pseudonymisation.length") {
-            let min = crate::pseudonym::MIN_LENGTH as u64;
-            let max = crate::pseudonym::MAX_LENGTH as u64;
-            if (min..=max).contains(&l) {
-                rules.length = Some(l as usize);
-            } else {
-                c.fail(format!(
-                    "pseudonymisation.length is {l}, not between {min} and {max}"
-                ));
+        match p.length {
+            None => c.fail("pseudonymisation.length is null in a public bundle"),
+            Some(l) => {
+                let min = crate::pseudonym::MIN_LENGTH as u64;
+                let max = crate::pseudonym::MAX_LENGTH as u64;
+                if (min..=max).contains(&l) {
+                    rules.length = Some(l as usize);
+                } else {
+                    c.fail(format!(
+                        "pseudonymisation.length is {l}, not between {min} and {max}"
+                    ));
+                }
             }
-        }
-    }
-    if let Some(p) = doc.pointer("/pseudonymisation/post_ids") {
-        match p.as_str() {
-            Some(s @ ("raw" | "pseudonymised-accounts" | "all")) => {
-                rules.post_ids = Some(s.to_string())
-            }
-            _ => c.fail("pseudonymisation.post_ids is not raw, pseudonymised-accounts or all"),
         }
     }
-    match doc.get("sampling") {
-        None => c.fail("member `sampling` is missing (null when the release has no sample)"),
-        Some(Value::Null | Value::Object(_)) => {}
-        Some(_) => c.fail("member `sampling` is neither null nor an object"),
+    match p.post_ids.as_str() {
+        "raw" | "pseudonymised-accounts" | "all" => rules.post_ids = Some(p.post_ids.clone()),
+        _ => c.fail("pseudonymisation.post_ids is not raw, pseudonymised-accounts or all"),
     }
-    match doc.get("files") {
-        Some(Value::Array(_)) => {}
-        _ => c.fail("member `files` is missing or not an array"),
-    }
-    let seed = doc
-        .pointer("/sampling/seed")
-        .and_then(Value::as_str)
-        .map(str::to_string);
     Record {
         doc: Some(doc),
-        name,
-        date,
+        name: Some(typed.release.name.clone()),
+        date: Some(typed.release.date.clone()),
         rules,
-        seed,
+        seed: typed.sampling.as_ref().map(|s| s.seed.clone()),
+        typed: Some(typed),
     }
 }
 
@@ -206,22 +361,16 @@ pub fn check_files(
     report: &mut Report,
 ) {
     let check = "record.files";
-    let Some(doc) = &rec.doc else {
-        report.skip(check, "disclosure.json is not readable");
+    let Some(doc) = &rec.typed else {
+        report.skip(check, "disclosure.json is not a readable release record");
         return;
     };
     report.ran(check);
-    let Some(files) = doc.get("files").and_then(Value::as_array) else {
-        return; // reported by record.format
-    };
-    let mut listed: HashMap<String, usize> = HashMap::new();
-    for (i, f) in files.iter().enumerate() {
-        let Some(path) = f.get("path").and_then(Value::as_str) else {
-            report.fail(check, Loc::file(entry), format!("files[{i}] has no path"));
-            continue;
-        };
-        let target = Loc::file(&format!("{root}/{path}"));
-        if let Some(first) = listed.insert(path.to_string(), i) {
+    let mut listed: HashMap<&str, usize> = HashMap::new();
+    for (i, f) in doc.files.iter().enumerate() {
+        let path = f.path.as_str();
+        let target = Loc::file(&format!("{root}/{}", clip(path)));
+        if let Some(first) = listed.insert(path, i) {
             report.fail(
                 check,
                 target,
@@ -252,45 +401,40 @@ pub fn check_files(
             }
             Some(Some(f)) => f,
         };
-        let rows = f.get("rows").and_then(Value::as_u64);
-        let bytes = f.get("bytes").and_then(Value::as_u64);
-        let sha = f.get("sha256").and_then(Value::as_str);
-        if rows != Some(facts.rows) {
+        if f.rows != facts.rows {
             report.fail(
                 check,
                 target.clone(),
                 format!(
                     "disclosure.json says {} rows, the file has {}",
-                    rows.map_or("no".into(), |r| r.to_string()),
-                    facts.rows
+                    f.rows, facts.rows
                 ),
             );
         }
-        if bytes != Some(facts.bytes) {
+        if f.bytes != facts.bytes {
             report.fail(
                 check,
                 target.clone(),
                 format!(
                     "disclosure.json says {} bytes, the file has {}",
-                    bytes.map_or("no".into(), |r| r.to_string()),
-                    facts.bytes
+                    f.bytes, facts.bytes
                 ),
             );
         }
-        if sha != Some(facts.sha256.as_str()) {
+        if f.sha256 != facts.sha256 {
             report.fail(
                 check,
                 target,
                 format!(
                     "disclosure.json says SHA-256 {}, the file's is {}",
-                    sha.map_or("(none)".into(), clip),
+                    clip(&f.sha256),
                     facts.sha256
                 ),
             );
         }
     }
     for path in payload.keys() {
-        if path != "data/disclosure.json" && !listed.contains_key(path) {
+        if path != "data/disclosure.json" && !listed.contains_key(path.as_str()) {
             report.fail(
                 check,
                 Loc::file(&format!("{root}/{path}")),
@@ -300,182 +444,145 @@ pub fn check_files(
     }
 }
 
+/// Adds counts, `None` when the sum does not fit in 64 bits.
+fn checked_sum(values: impl IntoIterator<Item = u64>) -> Option<u64> {
+    values.into_iter().try_fold(0u64, u64::checked_add)
+}
+
 /// The sampling record (`record.sampling`).
 pub fn check_sampling(rec: &Record, entry: &str, report: &mut Report) {
     let check = "record.sampling";
-    let Some(doc) = &rec.doc else {
-        report.skip(check, "disclosure.json is not readable");
+    let Some(doc) = &rec.typed else {
+        report.skip(check, "disclosure.json is not a readable release record");
         return;
     };
     report.ran(check);
-    let s = match doc.get("sampling") {
-        Some(Value::Object(_)) => &doc["sampling"],
-        _ => {
-            report.note(
-                check,
-                "no sample: the release holds only the included roles",
-            );
-            return;
-        }
+    let Some(s) = &doc.sampling else {
+        report.note(
+            check,
+            "no sample: the release holds only the included roles",
+        );
+        return;
     };
     let mut c = Ctx {
         report,
         entry,
         check,
     };
-    let s = &serde_json::json!({ "sampling": s });
-    c.expect(s, "sampling.scheme", sample::SCHEME);
-    if let Some(seed) = c.str(s, "sampling.seed") {
-        if seed.is_empty() {
-            c.fail("sampling.seed is empty");
+    c.expect("sampling.scheme", &s.scheme, sample::SCHEME);
+    if s.seed.is_empty() {
+        c.fail("sampling.seed is empty");
+    }
+    if s.seed_sha256 != sample::seed_commitment(&s.seed) {
+        c.fail(format!(
+            "sampling.seed_sha256 is {}, but SHA-256 of the seed is {}",
+            clip(&s.seed_sha256),
+            sample::seed_commitment(&s.seed)
+        ));
+    }
+    if !is_hex(&s.population_sha256, 64) {
+        c.fail("sampling.population_sha256 is not 64 lowercase hex digits");
+    }
+    for role in &s.population_roles {
+        if doc.counts.of_role(role).is_none() {
+            c.fail(format!(
+                "sampling.population_roles holds `{}`, not a role (core, network or unrelated)",
+                clip(role)
+            ));
         }
-        if let Some(h) = c.str(s, "sampling.seed_sha256") {
-            if h != sample::seed_commitment(seed) {
+    }
+    let (n_pop, n) = (s.population, s.size);
+    if n > n_pop {
+        c.fail(format!("sampling.size {n} is above the population {n_pop}"));
+    }
+    let size = match s.rule.kind.as_str() {
+        "fraction" => SampleSize::parse_fraction(&s.rule.value).ok(),
+        "size" => s.rule.value.parse::<u64>().ok().map(SampleSize::Count),
+        _ => None,
+    };
+    match size {
+        None => c.fail(
+            "sampling.rule is not {kind: fraction|size, value: \"...\"} with a valid value",
+        ),
+        Some(size) => {
+            let want = size.resolve(n_pop);
+            if want != n {
                 c.fail(format!(
-                    "sampling.seed_sha256 is {}, but SHA-256 of the seed is {}",
-                    clip(h),
-                    sample::seed_commitment(seed)
+                    "sampling.size is {n}, but the rule ({} {}) gives {want} of {n_pop}",
+                    clip(&s.rule.kind),
+                    clip(&s.rule.value)
                 ));
             }
         }
     }
-    if let Some(h) = c.str(s, "sampling.population_sha256") {
-        if !is_hex(h, 64) {
-            c.fail("sampling.population_sha256 is not 64 lowercase hex digits");
-        }
-    }
-    let n_pop = c.u64(s, "sampling.population");
-    let n = c.u64(s, "sampling.size");
-    if let (Some(n_pop), Some(n)) = (n_pop, n) {
-        if n > n_pop {
-            c.fail(format!("sampling.size {n} is above the population {n_pop}"));
-        }
-        if let Some(rule) = s.pointer("/sampling/rule") {
-            let kind = rule.get("kind").and_then(Value::as_str);
-            let value = rule.get("value").and_then(Value::as_str);
-            let size = match (kind, value) {
-                (Some("fraction"), Some(v)) => SampleSize::parse_fraction(v).ok(),
-                (Some("size"), Some(v)) => v.parse::<u64>().ok().map(SampleSize::Count),
-                _ => None,
-            };
-            match size {
-                None => c.fail(
-                    "sampling.rule is not {kind: fraction|size, value: \"...\"} with a valid value",
-                ),
-                Some(size) => {
-                    let want = size.resolve(n_pop);
-                    if want != n {
-                        c.fail(format!(
-                            "sampling.size is {n}, but the rule ({} {}) gives {want} of {n_pop}",
-                            kind.unwrap_or(""),
-                            value.unwrap_or("")
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    let n_expr = match s.pointer("/sampling/strata_expressions") {
-        None => None,
-        Some(Value::Array(a)) => {
-            let mut ok = true;
-            for e in a {
-                match e.as_str().map(StratumExpr::parse) {
-                    Some(Ok(_)) => {}
-                    _ => {
-                        ok = false;
-                        c.fail(format!(
-                            "sampling.strata_expressions holds `{}`, not a stratum expression",
-                            clip(&e.to_string())
-                        ));
-                    }
-                }
-            }
-            ok.then_some(a.len())
-        }
-        Some(_) => {
-            c.fail("sampling.strata_expressions is not an array");
-            None
-        }
-    };
-    let Some(strata) = c.get(s, "sampling.strata") else {
-        return;
-    };
-    let Some(strata) = strata.as_array() else {
-        c.fail("sampling.strata is not an array");
-        return;
-    };
-    let mut keys: Vec<Vec<String>> = Vec::new();
-    let mut pops = Vec::new();
-    let mut sizes = Vec::new();
-    for (i, st) in strata.iter().enumerate() {
-        let key: Option<Vec<String>> = st.get("key").and_then(Value::as_array).and_then(|k| {
-            k.iter()
-                .map(|x| x.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-        });
-        let pop = st.get("population").and_then(Value::as_u64);
-        let size = st.get("size").and_then(Value::as_u64);
-        let (Some(key), Some(pop), Some(size)) = (key, pop, size) else {
+    let mut exprs_ok = true;
+    for e in &s.strata_expressions {
+        if StratumExpr::parse(e).is_err() {
+            exprs_ok = false;
             c.fail(format!(
-                "sampling.strata[{i}] is not {{key: [strings], population: integer, size: integer}}"
+                "sampling.strata_expressions holds `{}`, not a stratum expression",
+                clip(e)
             ));
-            return;
-        };
+        }
+    }
+    let n_expr = exprs_ok.then_some(s.strata_expressions.len());
+    let mut prev: Option<&Vec<String>> = None;
+    for (i, st) in s.strata.iter().enumerate() {
         if let Some(m) = n_expr {
-            if key.len() != m {
+            if st.key.len() != m {
                 c.fail(format!(
                     "sampling.strata[{i}] has a key of {} values for {m} stratum expressions",
-                    key.len()
+                    st.key.len()
                 ));
             }
         }
-        if pop == 0 {
+        if st.population == 0 {
             c.fail(format!("sampling.strata[{i}] has an empty population"));
         }
-        if size > pop {
+        if st.size > st.population {
             c.fail(format!(
-                "sampling.strata[{i}] takes {size} of a population of {pop}"
+                "sampling.strata[{i}] takes {} of a population of {}",
+                st.size, st.population
             ));
         }
-        if let Some(prev) = keys.last() {
-            if *prev >= key {
-                c.fail(format!(
-                    "sampling.strata[{i}] is out of order: keys must increase as UTF-8 bytes"
-                ));
-            }
+        if prev.is_some_and(|p| *p >= st.key) {
+            c.fail(format!(
+                "sampling.strata[{i}] is out of order: keys must increase as UTF-8 bytes"
+            ));
         }
-        keys.push(key);
-        pops.push(pop);
-        sizes.push(size);
+        prev = Some(&st.key);
     }
-    let sum_pop: u64 = pops.iter().sum();
-    let sum_size: u64 = sizes.iter().sum();
-    if let Some(np) = n_pop {
-        if sum_pop != np {
-            c.fail(format!(
-                "the strata populations add up to {sum_pop}, not the population {np}"
-            ));
-        }
+    let pops: Vec<u64> = s.strata.iter().map(|st| st.population).collect();
+    let sizes: Vec<u64> = s.strata.iter().map(|st| st.size).collect();
+    let (Some(sum_pop), Some(sum_size)) = (
+        checked_sum(pops.iter().copied()),
+        checked_sum(sizes.iter().copied()),
+    ) else {
+        c.fail("the strata populations or sizes add up to more than 2^64 - 1");
+        return;
+    };
+    if sum_pop != n_pop {
+        c.fail(format!(
+            "the strata populations add up to {sum_pop}, not the population {n_pop}"
+        ));
     }
-    if let Some(n) = n {
-        if sum_size != n {
+    if sum_size != n {
+        c.fail(format!(
+            "the strata sizes add up to {sum_size}, not the sample size {n}"
+        ));
+    } else if n_pop == sum_pop {
+        let want = sample::allocate(n, &pops);
+        if let Some(i) = (0..sizes.len()).find(|&i| sizes[i] != want[i]) {
             c.fail(format!(
-                "the strata sizes add up to {sum_size}, not the sample size {n}"
+                "sampling.strata[{i}] takes {}, but proportional allocation with largest remainders gives {}",
+                sizes[i], want[i]
             ));
-        } else if n_pop == Some(sum_pop) {
-            let want = sample::allocate(n, &pops);
-            if let Some(i) = (0..sizes.len()).find(|&i| sizes[i] != want[i]) {
-                c.fail(format!(
-                    "sampling.strata[{i}] takes {}, but proportional allocation with largest remainders gives {}",
-                    sizes[i], want[i]
-                ));
-            }
         }
     }
 }
 
-/// Counts against the files (`record.counts`).
+/// Counts against the files (`record.counts`). Every sum is checked: a sum that
+/// does not fit in 64 bits fails, it never wraps.
 pub fn check_counts(
     rec: &Record,
     users_rows: Option<u64>,
@@ -485,118 +592,129 @@ pub fn check_counts(
     report: &mut Report,
 ) {
     let check = "record.counts";
-    let Some(doc) = &rec.doc else {
-        report.skip(check, "disclosure.json is not readable");
+    let Some(doc) = &rec.typed else {
+        report.skip(check, "disclosure.json is not a readable release record");
         return;
     };
     report.ran(check);
-    let Some(counts) = doc.get("counts").filter(|c| c.is_object()) else {
-        report.note(check, "the record has no counts");
-        return;
-    };
-    let get = |k: &str| counts.get(k).and_then(Value::as_u64);
+    let k = &doc.counts;
     let mut fail = |m: String| report.fail(check, Loc::file(entry), m);
-    let released = get("released_accounts");
-    if let (Some(r), Some(u)) = (released, users_rows) {
-        if r != u {
+    let released = k.released_accounts;
+    let sum2 = |a: u64, b: u64| a.checked_add(b);
+    if let Some(u) = users_rows {
+        if released != u {
             fail(format!(
-                "counts.released_accounts is {r}, the users file has {u} rows"
+                "counts.released_accounts is {released}, the users file has {u} rows"
+            ));
+        }
+        if k.pseudonymised_accounts != users.pseudonymised {
+            fail(format!(
+                "counts.pseudonymised_accounts is {}, the users file has {} pseudonymised rows",
+                k.pseudonymised_accounts, users.pseudonymised
+            ));
+        }
+        if k.public_accounts != users.public {
+            fail(format!(
+                "counts.public_accounts is {}, the users file has {} rows with a raw user ID",
+                k.public_accounts, users.public
             ));
         }
     }
-    if let (Some(p), Some(t)) = (get("posts_released"), posts_rows) {
-        if p != t {
+    if let Some(t) = posts_rows {
+        if k.posts_released != t {
             fail(format!(
-                "counts.posts_released is {p}, the posts files have {t} rows"
+                "counts.posts_released is {}, the posts files have {t} rows",
+                k.posts_released
             ));
         }
     }
-    if let (Some(p), Some(_)) = (get("pseudonymised_accounts"), users_rows) {
-        if p != users.pseudonymised {
-            fail(format!(
-                "counts.pseudonymised_accounts is {p}, the users file has {} pseudonymised rows",
-                users.pseudonymised
-            ));
-        }
+    if sum2(k.included_accounts, k.sampled_accounts) != Some(released) {
+        fail(format!(
+            "counts: included ({}) and sampled ({}) accounts do not add up to the released ({released})",
+            k.included_accounts, k.sampled_accounts
+        ));
     }
-    if let (Some(p), Some(_)) = (get("public_accounts"), users_rows) {
-        if p != users.public {
-            fail(format!(
-                "counts.public_accounts is {p}, the users file has {} rows with a raw user ID",
-                users.public
-            ));
-        }
+    if sum2(k.pseudonymised_accounts, k.public_accounts) != Some(released) {
+        fail(format!(
+            "counts: pseudonymised ({}) and public ({}) accounts do not add up to the released ({released})",
+            k.pseudonymised_accounts, k.public_accounts
+        ));
     }
-    if let (Some(i), Some(s), Some(r)) =
-        (get("included_accounts"), get("sampled_accounts"), released)
+    if checked_sum([k.core_in_export, k.network_in_export, k.unrelated_in_export])
+        != Some(k.accounts_in_export)
     {
-        if i + s != r {
-            fail(format!(
-                "counts: included ({i}) and sampled ({s}) accounts do not add up to the released ({r})"
-            ));
-        }
+        fail(format!(
+            "counts: core ({}), network ({}) and unrelated ({}) do not add up to the accounts in the export ({})",
+            k.core_in_export, k.network_in_export, k.unrelated_in_export, k.accounts_in_export
+        ));
     }
-    if let (Some(p), Some(q), Some(r)) = (
-        get("pseudonymised_accounts"),
-        get("public_accounts"),
-        released,
-    ) {
-        if p + q != r {
-            fail(format!(
-                "counts: pseudonymised ({p}) and public ({q}) accounts do not add up to the released ({r})"
-            ));
-        }
+    if released > k.accounts_in_export {
+        fail(format!(
+            "counts: {released} accounts released of only {} in the export",
+            k.accounts_in_export
+        ));
     }
-    if let (Some(a), Some(x), Some(y), Some(z)) = (
-        get("accounts_in_export"),
-        get("core_in_export"),
-        get("network_in_export"),
-        get("unrelated_in_export"),
-    ) {
-        if x + y + z != a {
-            fail(format!(
-                "counts: core ({x}), network ({y}) and unrelated ({z}) do not add up to the accounts in the export ({a})"
-            ));
-        }
+    if k.posts_released > k.posts_in_export {
+        fail(format!(
+            "counts: {} posts released of only {} in the export",
+            k.posts_released, k.posts_in_export
+        ));
     }
-    if let (Some(p), Some(e)) = (get("posts_released"), get("posts_in_export")) {
-        if p > e {
-            fail(format!(
-                "counts: {p} posts released of only {e} in the export"
-            ));
-        }
-    }
-    let sampling = doc.get("sampling").filter(|s| s.is_object());
-    let sampled = get("sampled_accounts");
-    match (sampling, sampled) {
-        (None, Some(s)) if s > 0 => fail(format!(
-            "counts.sampled_accounts is {s}, but the release has no sample"
+    // Every account of an included role is released.
+    let roles = |list: &[String]| checked_sum(list.iter().filter_map(|r| k.of_role(r)));
+    match roles(&doc.policy.include_roles) {
+        Some(n) if n == k.included_accounts => {}
+        Some(n) => fail(format!(
+            "counts.included_accounts is {}, but the export holds {n} accounts of the included roles ({})",
+            k.included_accounts,
+            doc.policy.include_roles.join(", ")
         )),
-        (Some(sm), Some(s)) => {
-            if let Some(n) = sm.get("size").and_then(Value::as_u64) {
-                if s > n {
-                    fail(format!(
-                        "counts.sampled_accounts is {s}, above the sample size {n}"
-                    ));
-                }
+        None => fail("counts of the included roles add up to more than 2^64 - 1".into()),
+    }
+    // Rows of roles that are not included are sampled accounts.
+    let by_role = users.roles.map(|[core, network, unrelated]| {
+        [("core", core), ("network", network), ("unrelated", unrelated)]
+            .into_iter()
+            .filter(|(r, _)| !doc.policy.include_roles.iter().any(|i| i == r))
+            .map(|(_, n)| n)
+            .sum::<u64>()
+    });
+    match &doc.sampling {
+        None => {
+            if k.sampled_accounts > 0 {
+                fail(format!(
+                    "counts.sampled_accounts is {}, but the release has no sample",
+                    k.sampled_accounts
+                ));
+            }
+            if let Some(n) = by_role.filter(|&n| n > 0) {
+                fail(format!(
+                    "the users file holds {n} accounts of roles the policy does not include (sampled accounts), but the record says the release has no sample"
+                ));
+            }
+        }
+        Some(sm) => {
+            if k.sampled_accounts > sm.size {
+                fail(format!(
+                    "counts.sampled_accounts is {}, above the sample size {}",
+                    k.sampled_accounts, sm.size
+                ));
+            }
+            if let Some(n) = by_role.filter(|&n| n != k.sampled_accounts) {
+                fail(format!(
+                    "the users file holds {n} accounts of roles the policy does not include, but counts.sampled_accounts is {}",
+                    k.sampled_accounts
+                ));
             }
             // The population is every account of the population roles.
-            let roles = sm.get("population_roles").and_then(Value::as_array);
-            let pop = sm.get("population").and_then(Value::as_u64);
-            if let (Some(roles), Some(pop)) = (roles, pop) {
-                let total: Option<u64> = roles
-                    .iter()
-                    .map(|r| r.as_str().and_then(|r| get(&format!("{r}_in_export"))))
-                    .sum();
-                if let Some(total) = total {
-                    if total != pop {
-                        fail(format!(
-                            "sampling.population is {pop}, but the export holds {total} accounts of the population roles"
-                        ));
-                    }
-                }
+            match roles(&sm.population_roles) {
+                Some(total) if total == sm.population => {}
+                Some(total) => fail(format!(
+                    "sampling.population is {}, but the export holds {total} accounts of the population roles",
+                    sm.population
+                )),
+                None => fail("counts of the population roles add up to more than 2^64 - 1".into()),
             }
         }
-        _ => {}
     }
 }

@@ -21,7 +21,6 @@ pub mod staff;
 pub mod tables;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -688,22 +687,22 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
                 .push(format!("rebuilt with seed `{}`", clip(&seed)));
         }
     }
-    check_volumes(opts, record.doc.as_ref(), &mut report)?;
+    check_volumes(opts, record.typed.as_ref(), &mut report)?;
     check_signature(opts, &mut report)?;
     report.stats.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
-/// Media volumes listed in the record: each must lie beside the bundle with the
-/// recorded size and SHA-256.
+/// Media volumes listed in the record: each must lie beside the bundle, be a
+/// regular file, and have the recorded size and SHA-256.
 fn check_volumes(
     opts: &VerifyOptions,
-    doc: Option<&serde_json::Value>,
+    doc: Option<&disclosure::Doc>,
     report: &mut Report,
 ) -> Result<()> {
     let Some(volumes) = doc
-        .and_then(|d| d.pointer("/media/volumes"))
-        .and_then(|v| v.as_array())
+        .and_then(|d| d.media.as_ref())
+        .map(|m| &m.volumes)
         .filter(|v| !v.is_empty())
     else {
         return Ok(());
@@ -712,35 +711,41 @@ fn check_volumes(
     report.add_check(id, description);
     let dir = opts.bundle.parent().unwrap_or(Path::new("."));
     for (i, v) in volumes.iter().enumerate() {
-        let name = v.get("path").and_then(|p| p.as_str()).unwrap_or("");
+        let name = v.path.as_str();
         let loc = Loc::file(&format!("media.volumes[{i}] {}", clip(name)));
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
             report.fail(id, loc, "the volume's path is not a plain file name");
             continue;
         }
         let path = dir.join(name);
-        let file = match File::open(&path) {
+        // Never a FIFO or a device: the check would block or never end.
+        let file = match crate::files::open_regular(&path) {
             Ok(f) => f,
             Err(e) => {
-                report.fail(id, loc, format!("cannot open {}: {e}", path.display()));
+                report.fail(id, loc, format!("cannot check the volume: {e}"));
                 continue;
             }
         };
         let mut hasher = Sha256::new();
-        let bytes = io::copy(&mut BufReader::new(file), &mut hasher)
-            .map_err(|e| crate::error::Error::io(&path, e))?;
+        let bytes = match io::copy(&mut BufReader::new(file), &mut hasher) {
+            Ok(n) => n,
+            Err(e) => {
+                report.fail(id, loc, format!("cannot read {}: {e}", path.display()));
+                continue;
+            }
+        };
         let sha = hex::encode(hasher.finalize());
-        if v.get("bytes").and_then(|b| b.as_u64()) != Some(bytes) {
+        if v.bytes != bytes {
             report.fail(
                 id,
                 loc.clone(),
                 format!(
                     "the volume has {bytes} bytes, the record says {}",
-                    v["bytes"]
+                    v.bytes
                 ),
             );
         }
-        if v.get("sha256").and_then(|b| b.as_str()) != Some(sha.as_str()) {
+        if v.sha256 != sha {
             report.fail(
                 id,
                 loc,

@@ -297,12 +297,15 @@ pub struct RowClasses {
     pub pseudonymised: u64,
     /// Rows whose userid is a raw user ID.
     pub public: u64,
+    /// Rows per role (core, network, unrelated), when the file has `network_role`.
+    pub roles: Option<[u64; 3]>,
 }
 
 struct Cols {
     userid: Option<usize>,
     names: Vec<(usize, &'static str)>,
     followers: Option<usize>,
+    role: Option<usize>,
     ids: Vec<(usize, &'static str)>,
     mentions: Option<usize>,
     posts: Vec<(usize, &'static str)>,
@@ -321,6 +324,7 @@ impl Cols {
             userid: find("userid"),
             names: pick(&["user_screen_name", "user_display_name"]),
             followers: find("follower_count"),
+            role: find("network_role"),
             ids: pick(&["in_reply_to_userid", "retweet_userid"]),
             mentions: find("user_mentions"),
             posts: pick(&[
@@ -514,6 +518,15 @@ pub fn check_csv<R: Read>(
             }
         }
 
+        if let Some(c) = cols.role {
+            let counts = classes.roles.get_or_insert([0; 3]);
+            match values[c] {
+                "core" => counts[0] += 1,
+                "network" => counts[1] += 1,
+                "unrelated" => counts[2] += 1,
+                _ => {}
+            }
+        }
         // Pseudonymised rows.
         if let Some(u) = cols.userid {
             let id = values[u];
@@ -525,10 +538,12 @@ pub fn check_csv<R: Read>(
                         report.fail(
                             rows_check,
                             at(Some(name)),
+                            // The value is not quoted: it may be the very name the
+                            // pseudonym protects.
                             format!(
-                                "the row's userid is the pseudonym {}… but {name} is `{}`, not the same pseudonym",
+                                "the row's userid is the pseudonym {}… but {name} holds another value ({} characters), not the same pseudonym",
                                 &id[..12],
-                                clip(v)
+                                v.chars().count()
                             ),
                         );
                     }

@@ -9,6 +9,7 @@ mod fuzz_regressions;
 mod media;
 mod privacy;
 mod properties;
+mod reliability;
 mod secrets;
 mod sign;
 mod staff;

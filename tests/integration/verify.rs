@@ -21,7 +21,7 @@ const PRIVATE_NAME: &str = "RuOpenTwit";
 /// A public account.
 const PUBLIC_ID: &str = "1184432911634644992";
 const PUBLIC_NAME: &str = "BigNewsOutlet";
-const BUNDLE: &str = "out/test_release.zip";
+pub(crate) const BUNDLE: &str = "out/test_release.zip";
 
 // ---------------------------------------------------------------------------------
 // Fixtures.
@@ -64,14 +64,14 @@ fn release(wd: &Workdir) {
     wd.edit_policy("fraction = \"1\"", "fraction = \"0.5\"");
 }
 
-fn built() -> Workdir {
+pub(crate) fn built() -> Workdir {
     let wd = Workdir::new();
     release(&wd);
     assert_ok(&wd.build(&[]));
     wd
 }
 
-fn verify(wd: &Workdir, bundle: &str, extra: &[&str]) -> Output {
+pub(crate) fn verify(wd: &Workdir, bundle: &str, extra: &[&str]) -> Output {
     let mut args = vec!["verify", bundle];
     args.extend_from_slice(extra);
     wd.run(&args)
@@ -89,7 +89,7 @@ fn staff_args() -> Vec<&'static str> {
 }
 
 /// Runs `verify --json`; returns the exit code and the report.
-fn report(wd: &Workdir, bundle: &str, extra: &[&str]) -> (i32, Value) {
+pub(crate) fn report(wd: &Workdir, bundle: &str, extra: &[&str]) -> (i32, Value) {
     let mut args = extra.to_vec();
     args.push("--json");
     let out = verify(wd, bundle, &args);
@@ -103,7 +103,7 @@ fn report(wd: &Workdir, bundle: &str, extra: &[&str]) -> (i32, Value) {
     (code, doc)
 }
 
-fn status(doc: &Value, check: &str) -> String {
+pub(crate) fn status(doc: &Value, check: &str) -> String {
     doc["checks"]
         .as_array()
         .unwrap()
@@ -115,7 +115,7 @@ fn status(doc: &Value, check: &str) -> String {
         .to_string()
 }
 
-fn failures<'a>(doc: &'a Value, check: &str) -> Vec<&'a Value> {
+pub(crate) fn failures<'a>(doc: &'a Value, check: &str) -> Vec<&'a Value> {
     doc["failures"]
         .as_array()
         .unwrap()
@@ -140,7 +140,7 @@ fn assert_caught(wd: &Workdir, bundle: &str, entry: &str, what: &str) -> String 
     stderr
 }
 
-fn entries(wd: &Workdir) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn entries(wd: &Workdir) -> Vec<(String, Vec<u8>)> {
     Bundle::read(&wd.path(BUNDLE)).entries
 }
 
@@ -160,7 +160,7 @@ fn sha256_hex(data: &[u8]) -> String {
 
 /// Re-zips entries with the zip crate's writer (deflate), with valid CRCs, dated
 /// the release date like the bundle.
-fn rezip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn rezip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
@@ -305,7 +305,7 @@ fn stored_entries(entries: &[(String, Vec<u8>)]) -> Vec<Raw> {
 /// Recomputes everything that describes the payload (datapackage.json resources,
 /// disclosure.json files, the manifests, Payload-Oxum) after an edit, the way a
 /// careful forger would: an independent bag writer for the tests.
-fn reseal(entries: &mut [(String, Vec<u8>)]) {
+pub(crate) fn reseal(entries: &mut [(String, Vec<u8>)]) {
     let root = "test_release";
     let rows = |name: &str, data: &[u8]| -> u64 {
         if name.ends_with(".csv") {
@@ -381,7 +381,7 @@ fn reseal(entries: &mut [(String, Vec<u8>)]) {
     entries[ti].1 = tags.into_bytes();
 }
 
-fn write(wd: &Workdir, name: &str, bytes: &[u8]) -> String {
+pub(crate) fn write(wd: &Workdir, name: &str, bytes: &[u8]) -> String {
     fs::write(wd.path(name), bytes).unwrap();
     name.to_string()
 }
