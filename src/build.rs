@@ -848,7 +848,20 @@ impl Plan {
                     Error::input(Location::cell(&accounts_path, a.line, &header[*i]), m)
                 })?;
             }
+            let row_start = buf.len();
             csvout::push_row(&mut buf, &values);
+            let row_len = (buf.len() - row_start) as u64;
+            if row_len > crate::limits::MAX_RECORD_BYTES {
+                let (i, _) = values
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|(_, v)| v.len())
+                    .unwrap_or((0, &String::new()));
+                return Err(Error::input(
+                    Location::cell(&accounts_path, a.line, &header[self.users_columns[i].0]),
+                    record_too_long("users file row", row_len),
+                ));
+            }
             if buf.len() > 1 << 16 {
                 bundle.write(&buf)?;
                 buf.clear();
@@ -1038,10 +1051,13 @@ impl Plan {
                 post_ids,
             };
             let row_start = buf.len();
+            // The longest published value of the row and its column, for the limit.
+            let mut longest = (0usize, 0usize);
             for (i, src) in self.tweet_sources.iter().enumerate() {
                 if i > 0 {
                     buf.push(b',');
                 }
+                let field_start = buf.len();
                 match src {
                     Source::Account { slot: j } => buf.extend_from_slice(&self.joined[slot][*j]),
                     Source::Tweet {
@@ -1070,12 +1086,23 @@ impl Plan {
                         csvout::push_field(&mut buf, &scratch);
                     }
                 }
+                if buf.len() - field_start > longest.0 {
+                    longest = (buf.len() - field_start, i);
+                }
             }
             if one_column && buf.len() == row_start {
                 buf.extend_from_slice(b"\"\"");
             }
             buf.push(b'\n');
             let row_len = (buf.len() - row_start) as u64;
+            if row_len > crate::limits::MAX_RECORD_BYTES {
+                let line = record.position().map_or(0, |p| p.line());
+                let column = &self.policy.tweets.columns[longest.1];
+                return Err(Error::input(
+                    Location::cell(&path, line, column),
+                    record_too_long("row", row_len),
+                ));
+            }
             if part_rows > 0 && part_bytes + row_len > limit {
                 // This row opens the next part.
                 let row = buf.split_off(row_start);
@@ -1121,6 +1148,14 @@ impl Plan {
         self.posts.bytes += header_row.len() as u64 * parts as u64;
         Ok(sink.send(Chunk::Data(buf)) && sink.send(Chunk::End(part_rows)))
     }
+}
+
+/// The message for a published row beyond the limit `verify` reads.
+fn record_too_long(what: &str, bytes: u64) -> String {
+    format!(
+        "the published {what} would be {bytes} bytes, more than the {} bytes a CSV record of the bundle may hold (verify's limit); this column holds its longest value",
+        crate::limits::MAX_RECORD_BYTES
+    )
 }
 
 /// Bytes of published rows sent to the writer thread at a time.

@@ -597,22 +597,55 @@ impl Policy {
                     format!(" (line {line})")
                 })
                 .unwrap_or_default();
-            err(
-                if key == "." { "(file)" } else { &key },
-                format!("{message}{at}"),
-            )
+            // A value the TOML parser itself refuses (an integer too large, ...)
+            // has no serde path: name the key written on the line at fault.
+            let key = if key == "." {
+                inner
+                    .span()
+                    .and_then(|s| key_at(text, s.start))
+                    .unwrap_or_else(|| "(file)".into())
+            } else {
+                key
+            };
+            err(&key, format!("{message}{at}"))
         })?;
 
         check_release_name(&raw.release.name).map_err(|m| err("release.name", m))?;
         check_date(&raw.release.date)
             .map_err(|m| err("release.date", m))
             .and_then(|_| {
+                // Zip entries are dated with the release date: DOS dates run from
+                // 1980 to 2107.
                 if &raw.release.date[..4] < "1980" {
                     Err(err("release.date", "must be 1980 or later".into()))
+                } else if raw.release.date[..4] > *"2107" {
+                    Err(err(
+                        "release.date",
+                        format!(
+                            "must be {} or earlier (the zip format cannot date entries later)",
+                            crate::limits::MAX_ZIP_YEAR
+                        ),
+                    ))
                 } else {
                     Ok(())
                 }
             })?;
+
+        for (key, value) in [
+            ("release.organisation", &raw.release.organisation),
+            ("release.description", &raw.release.description),
+        ] {
+            let max = crate::limits::MAX_BAG_INFO_VALUE_BYTES;
+            if value.len() as u64 > max {
+                return Err(err(
+                    key,
+                    format!(
+                        "is {} bytes, more than the {max} bytes bag-info.txt may hold for it (verify's limit)",
+                        value.len()
+                    ),
+                ));
+            }
+        }
 
         let p = &raw.pseudonymisation;
         if p.follower_threshold == 0 {
@@ -927,6 +960,41 @@ fn check_roles(roles: &[String]) -> std::result::Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The dotted key assigned on the line holding byte `at` of a TOML text: the last
+/// `[table]` header before it and the bare key before `=`. `None` when the line
+/// assigns no simple key.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let at = at.min(text.len());
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = &text[start..end];
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    let simple = |k: &str| {
+        !k.is_empty()
+            && k.split('.').all(|p| {
+                !p.trim().is_empty()
+                    && p.trim()
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            })
+    };
+    if !simple(key) {
+        return None;
+    }
+    let key: String = key.split('.').map(str::trim).collect::<Vec<_>>().join(".");
+    let table = text[..start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        l.strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .map(|t| t.trim_matches(['[', ']']).trim().to_string())
+    });
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key,
+    })
 }
 
 /// Checks a `YYYY-MM-DD` date (calendar-valid).
