@@ -672,19 +672,22 @@ impl Plan {
         drop(file);
         let plan = self.report(Some(bundle_bytes));
         let report = match self.tier {
-            None => Some((
-                opts.out_dir.join(format!("{name}.report.html")),
-                crate::report::render_html(&plan, &format!("{name}.zip")),
-            )),
+            None => {
+                let path = opts.out_dir.join(format!("{name}.report.html"));
+                let html = crate::report::render_html(&plan, &format!("{name}.zip"));
+                Some((stage_file(&path, html.as_bytes())?, path))
+            }
             Some(_) => None,
         };
+        let report_path = report.as_ref().map(|r| r.1.clone()).unwrap_or_default();
         Ok(Staged {
             pending,
             volumes,
-            report: report.clone(),
+            report,
+            signature: None,
             summary: BuildSummary {
                 bundle: bundle_path,
-                report: report.map(|r| r.0).unwrap_or_default(),
+                report: report_path,
                 bundle_bytes,
                 counts: self.counts.clone(),
                 files,
@@ -1338,42 +1341,235 @@ fn check_output(opts: &BuildOptions, release: &str) -> Result<PathBuf> {
     Ok(bundle_path)
 }
 
-/// Writes a small file beside its final path and renames it into place.
-fn write_atomically(path: &std::path::Path, data: &[u8]) -> Result<()> {
+/// Writes a small file to a temporary file beside `path` (locked, and swept if a
+/// killed build leaves it), to be renamed into place with the bundle.
+fn stage_file(path: &std::path::Path, data: &[u8]) -> Result<tempfile::NamedTempFile> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".report.")
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = crate::staging::create_locked(dir, &name)?;
     tmp.write_all(data)
         .and_then(|_| tmp.as_file().sync_all())
         .map_err(|e| Error::io(path, e))?;
+    Ok(tmp)
+}
+
+/// Renames a staged small file into place.
+fn persist_file(tmp: tempfile::NamedTempFile, path: &std::path::Path) -> Result<()> {
+    let from = tmp.path().to_path_buf();
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    crate::cleanup::forget(&from);
     Ok(())
+}
+
+/// Fails when `path` exists as something a rename cannot replace (a directory), so
+/// that no rename of a build starts unless all can succeed.
+fn check_replaceable(path: &std::path::Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => Err(Error::Usage(format!(
+            "cannot write {}: it is {} (nothing was replaced)",
+            path.display(),
+            crate::files::kind_of(&m)
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// A bundle written to temporary files, not yet at its final path.
 pub struct Staged {
     pending: PendingBundle,
     volumes: Vec<PendingBundle>,
-    report: Option<(PathBuf, String)>,
+    report: Option<(tempfile::NamedTempFile, PathBuf)>,
+    signature: Option<(tempfile::NamedTempFile, PathBuf)>,
     summary: BuildSummary,
 }
 
 impl Staged {
-    /// Moves the media volumes, then the bundle, into place (a bundle at its final
-    /// path means its volumes are complete), then writes the release report.
+    /// Moves the media volumes, the report and the signature, then the bundle, into
+    /// place (a bundle at its final path means its volumes are complete).
     pub fn persist(self, force: bool) -> Result<BuildSummary> {
-        for v in self.volumes {
-            v.persist(force)?;
+        let mut b = StagedBuild {
+            public: self,
+            tiers: Vec::new(),
+            force,
+            lock: None,
+            inputs: Vec::new(),
+        };
+        b.check_targets()?;
+        let mut notes = Vec::new();
+        b.public.persist_parts(&mut notes)?;
+        b.public.summary.warnings.extend(notes);
+        Ok(b.public.summary)
+    }
+
+    fn bundle_name(&self) -> String {
+        self.summary
+            .bundle
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Every final path this staged bundle writes.
+    fn targets(&self) -> Vec<PathBuf> {
+        let mut t: Vec<PathBuf> = self.volumes.iter().map(|v| v.dest().to_path_buf()).collect();
+        t.extend(self.report.iter().map(|r| r.1.clone()));
+        t.extend(self.signature.iter().map(|s| s.1.clone()));
+        t.push(self.summary.bundle.clone());
+        t
+    }
+
+    /// Removes what belonged to the bundle being replaced and this build does not
+    /// write again: its signature, and media volumes beyond this build's.
+    fn remove_stale(&self, notes: &mut Vec<String>) -> Result<()> {
+        let bundle = &self.summary.bundle;
+        if std::fs::symlink_metadata(bundle).is_err() {
+            return Ok(());
         }
-        self.pending.persist(force)?;
-        if let Some((path, html)) = &self.report {
-            write_atomically(path, html.as_bytes())?;
+        let dir = bundle.parent().unwrap_or(std::path::Path::new("."));
+        let name = self.bundle_name();
+        if self.signature.is_none() {
+            let sig = dir.join(format!("{name}.minisig"));
+            if std::fs::symlink_metadata(&sig).is_ok_and(|m| m.is_file()) {
+                std::fs::remove_file(&sig).map_err(|e| Error::io(&sig, e))?;
+                notes.push(format!(
+                    "removed {}: the signature of the bundle this build replaces (this build is not signed)",
+                    sig.display()
+                ));
+            }
         }
-        Ok(self.summary)
+        let stem = name.strip_suffix(".zip").unwrap_or(&name);
+        let ours: Vec<&std::path::Path> = self.volumes.iter().map(|v| v.dest()).collect();
+        let mut stale = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
+            let file = entry.file_name();
+            let Some(file) = file.to_str() else { continue };
+            let is_volume = file
+                .strip_prefix(stem)
+                .and_then(|r| r.strip_prefix("_media_"))
+                .and_then(|r| r.strip_suffix(".zip"))
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+            if is_volume && !ours.contains(&entry.path().as_path()) {
+                stale.push(entry.path());
+            }
+        }
+        stale.sort();
+        for v in stale {
+            if std::fs::symlink_metadata(&v).is_ok_and(|m| m.is_file()) {
+                std::fs::remove_file(&v).map_err(|e| Error::io(&v, e))?;
+                notes.push(format!(
+                    "removed {}: a media volume of the bundle this build replaces, which this build does not write",
+                    v.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Renames the parts into place, the bundle last.
+    fn persist_parts(&mut self, notes: &mut Vec<String>) -> Result<()> {
+        self.remove_stale(notes)?;
+        for v in std::mem::take(&mut self.volumes) {
+            v.persist(true)?;
+        }
+        if let Some((tmp, path)) = self.report.take() {
+            persist_file(tmp, &path)?;
+        }
+        if let Some((tmp, path)) = self.signature.take() {
+            persist_file(tmp, &path)?;
+        }
+        Ok(())
+    }
+}
+
+/// A whole build staged: the public bundle and the tier bundles written completely
+/// to temporary files, under the release's lock. [`StagedBuild::sign`] adds
+/// signatures; [`StagedBuild::persist`] renames everything into place, the public
+/// bundle last.
+pub struct StagedBuild {
+    public: Staged,
+    tiers: Vec<Staged>,
+    force: bool,
+    lock: Option<crate::staging::BuildLock>,
+    inputs: Vec<crate::files::Snapshot>,
+}
+
+impl StagedBuild {
+    /// Signs every bundle (its temporary file, under its final name) and stages each
+    /// signature beside it.
+    pub fn sign(&mut self, key: &crate::sign::SigningKey) -> Result<()> {
+        for s in self.tiers.iter_mut().chain(std::iter::once(&mut self.public)) {
+            let name = s.bundle_name();
+            let text = crate::sign::signature(key, s.pending.path(), &name)?;
+            let mut path = s.summary.bundle.clone().into_os_string();
+            path.push(".minisig");
+            let path = PathBuf::from(path);
+            s.signature = Some((stage_file(&path, text.as_bytes())?, path));
+        }
+        Ok(())
+    }
+
+    /// The final paths of the signatures, public bundle's first.
+    pub fn signatures(&self) -> Vec<PathBuf> {
+        std::iter::once(&self.public)
+            .chain(&self.tiers)
+            .filter_map(|s| s.signature.as_ref().map(|x| x.1.clone()))
+            .collect()
+    }
+
+    fn check_targets(&self) -> Result<()> {
+        for s in std::iter::once(&self.public).chain(&self.tiers) {
+            for t in s.targets() {
+                check_replaceable(&t)?;
+            }
+            let b = &s.summary.bundle;
+            if !self.force && std::fs::symlink_metadata(b).is_ok() {
+                return Err(Error::Usage(format!(
+                    "{} already exists; pass --force to replace it",
+                    b.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Renames everything into place: media volumes, tier bundles, report and
+    /// signatures, and the public bundle last, so that a reader never sees a new
+    /// tier bundle beside an old public one. Nothing is renamed unless every input
+    /// is unchanged since the build started and every target can be replaced.
+    pub fn persist(mut self) -> Result<BuildSummary> {
+        for snap in &self.inputs {
+            if let Some(what) = snap.changed() {
+                return Err(Error::input(
+                    Location::file(snap.path()),
+                    format!(
+                        "{what} while the build read it: build again from a complete export (nothing was written)"
+                    ),
+                ));
+            }
+        }
+        self.check_targets()?;
+        let mut notes = Vec::new();
+        let mut tiers = Vec::new();
+        for mut t in std::mem::take(&mut self.tiers) {
+            t.persist_parts(&mut notes)?;
+            t.pending.persist(true)?;
+            tiers.push(t.summary);
+        }
+        self.public.persist_parts(&mut notes)?;
+        let Staged {
+            pending,
+            mut summary,
+            ..
+        } = self.public;
+        pending.persist(true)?;
+        summary.warnings.extend(notes);
+        summary.tiers = tiers;
+        drop(self.lock);
+        Ok(summary)
     }
 }
 
@@ -1381,27 +1577,46 @@ impl Staged {
 /// unhashed tier from the same selection. Nothing reaches a final path unless every
 /// bundle was written completely.
 pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
+    build_staged(opts)?.persist()
+}
+
+/// Writes a whole build to temporary files under the release's lock, without
+/// renaming anything into place (see [`StagedBuild::persist`]). The inputs are
+/// checked before the output: a misspelt `--input` or a missing seed is reported as
+/// such, not as an existing bundle.
+pub fn build_staged(opts: &BuildOptions) -> Result<StagedBuild> {
     let policy = Policy::load(&opts.policy)?;
-    check_output(opts, &policy.release.name)?;
-    for t in &policy.tiers {
-        check_output(opts, &format!("{}_{}", policy.release.name, t.suffix))?;
-    }
     let inputs = Inputs {
         policy: opts.policy.clone(),
         input: opts.input.clone(),
         key_file: Some(opts.key_file.clone()),
         seed: opts.seed.clone(),
     };
-    let public = Plan::new(&inputs)?.stage(opts)?;
+    // Size and modification time of every input, to tell at the end whether one
+    // changed while the build read it (rows appended to a live export).
+    let mut snapshots = vec![
+        crate::files::Snapshot::take(&opts.policy),
+        crate::files::Snapshot::take(&opts.key_file),
+    ];
+    for f in ["accounts.csv", "tweets.csv", "directory.csv", "media.csv"] {
+        snapshots.push(crate::files::Snapshot::take(&opts.input.join(f)));
+    }
+    let public_plan = Plan::new(&inputs)?;
+    check_output(opts, &policy.release.name)?;
+    for t in &policy.tiers {
+        check_output(opts, &format!("{}_{}", policy.release.name, t.suffix))?;
+    }
+    let lock = crate::staging::BuildLock::acquire(&opts.out_dir, &policy.release.name)?;
+    let public = public_plan.stage(opts)?;
     let mut tiers = Vec::new();
     for t in &policy.tiers {
         tiers.push(Plan::for_tier(&inputs, Some(t))?.stage(opts)?);
     }
-    let tier_summaries = tiers
-        .into_iter()
-        .map(|t| t.persist(opts.force))
-        .collect::<Result<Vec<_>>>()?;
-    let mut summary = public.persist(opts.force)?;
-    summary.tiers = tier_summaries;
-    Ok(summary)
+    Ok(StagedBuild {
+        public,
+        tiers,
+        force: opts.force,
+        lock: Some(lock),
+        inputs: snapshots,
+    })
 }

@@ -289,6 +289,11 @@ impl PendingBundle {
         })
     }
 
+    /// The final path.
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
     /// The temporary file's path.
     pub fn path(&self) -> &Path {
         self.tmp.path()
@@ -305,6 +310,7 @@ impl PendingBundle {
     /// Moves the complete bundle to its final path.
     pub fn persist(self, force: bool) -> Result<()> {
         let dest = self.dest.clone();
+        let from = self.tmp.path().to_path_buf();
         let result = if force {
             self.tmp.persist(&dest).map(|_| ())
         } else {
@@ -320,6 +326,7 @@ impl PendingBundle {
                 Error::io(&dest, e.error)
             }
         })?;
+        crate::cleanup::forget(&from);
         if let Some(dir) = dest.parent() {
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();

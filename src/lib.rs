@@ -38,6 +38,7 @@
 pub mod audit;
 pub mod build;
 pub mod bundle;
+pub mod cleanup;
 pub mod csvout;
 pub mod error;
 pub mod export;

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use disclose::audit;
-use disclose::build::{build, BuildOptions, Inputs, Plan};
+use disclose::build::{build_staged, BuildOptions, Inputs, Plan};
 use disclose::error::Error;
 use disclose::pseudonym::Key;
 use disclose::sample::{self, SampleSize, StratumExpr};
@@ -273,6 +273,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // SIGINT/SIGTERM remove this run's temporary files before the process ends.
+    disclose::cleanup::install();
     match run(cli) {
         Ok(code) => code.into(),
         Err(e) => {
@@ -385,7 +387,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             let threads = threads.map_or_else(default_threads, usize::from);
             let signing_key = sign.as_deref().map(disclose::sign::load).transpose()?;
             let bar = progress_bar(json || quiet);
-            let summary = build(&BuildOptions {
+            let staged = build_staged(&BuildOptions {
                 policy,
                 input,
                 key_file,
@@ -398,16 +400,14 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             if let Some(b) = bar {
                 b.finish();
             }
-            let summary = summary?;
-            let signature = match &signing_key {
-                Some(key) => {
-                    for t in &summary.tiers {
-                        disclose::sign::sign(key, &t.bundle)?;
-                    }
-                    Some(disclose::sign::sign(key, &summary.bundle)?)
-                }
-                None => None,
-            };
+            // Signatures are made of the staged bundles and renamed into place with
+            // them: a signed build never leaves a bundle without its signature.
+            let mut staged = staged?;
+            if let Some(key) = &signing_key {
+                staged.sign(key)?;
+            }
+            let signature = staged.signatures().into_iter().next();
+            let summary = staged.persist()?;
             if !quiet {
                 for w in &summary.warnings {
                     eprintln!("warning: {w}");

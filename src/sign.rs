@@ -118,6 +118,21 @@ pub fn load(secret: &Path) -> Result<SigningKey> {
     })
 }
 
+/// The minisign signature (text) of `file`, whose trusted comment names the bundle
+/// `name` (`file` may be a temporary file that becomes `name`).
+pub fn signature(key: &SigningKey, file: &Path, name: &str) -> Result<String> {
+    let data = crate::files::open_regular(file)?;
+    let sig = minisign::sign(
+        None,
+        &key.sk,
+        std::io::BufReader::new(data),
+        Some(&format!("file:{name}")),
+        Some("signature from disclose"),
+    )
+    .map_err(|e| key_err(&key.path, format!("cannot sign: {e}")))?;
+    Ok(sig.into_string())
+}
+
 /// Signs `file`, writing `file.minisig` beside it (atomically). The trusted comment
 /// names the file, so a signature cannot be moved to another bundle unnoticed.
 pub fn sign(key: &SigningKey, file: &Path) -> Result<PathBuf> {

@@ -79,9 +79,16 @@ fn lock(_file: &File, _wait: bool) -> Lock {
 /// returned file (and of its clones).
 pub fn create_locked(dir: &Path, bundle_name: &str) -> Result<tempfile::NamedTempFile> {
     for _ in 0..16 {
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{bundle_name}."))
-            .suffix(SUFFIX)
+        let prefix = format!(".{bundle_name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(SUFFIX);
+        // An ordinary file once in place (0644 under the usual umask), not 0600.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(fs::Permissions::from_mode(0o666));
+        }
+        let tmp = builder
             .tempfile_in(dir)
             .map_err(|e| {
                 // The OS error alone: tempfile's text adds ` at path "<random name>"`.
@@ -92,6 +99,7 @@ pub fn create_locked(dir: &Path, bundle_name: &str) -> Result<tempfile::NamedTem
                     dir.display()
                 ))
             })?;
+        crate::cleanup::register(tmp.path());
         match lock(tmp.as_file(), true) {
             Lock::Held => {}
             // Without locks the file still works; only the sweep is less sure.
@@ -112,6 +120,102 @@ pub fn create_locked(dir: &Path, bundle_name: &str) -> Result<tempfile::NamedTem
     )))
 }
 
+/// Whether `file_name` is a temporary file of anything a build of the release (or
+/// tier) `name` writes: `<name>.zip`, its signature `<name>.zip.minisig`, its report
+/// `<name>.report.html`, or a media volume `<name>_media_<digits>.zip`.
+pub fn is_partial_of_release(file_name: &str, name: &str) -> bool {
+    let volume = |n: &str| {
+        file_name
+            .strip_prefix('.')
+            .and_then(|r| r.strip_prefix(name))
+            .and_then(|r| r.strip_prefix("_media_"))
+            .and_then(|r| r.split_once(".zip"))
+            .is_some_and(|(digits, _)| {
+                !digits.is_empty()
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && is_partial_of(file_name, &format!("{n}_media_{digits}.zip"))
+            })
+    };
+    [
+        format!("{name}.zip"),
+        format!("{name}.zip.minisig"),
+        format!("{name}.report.html"),
+    ]
+    .iter()
+    .any(|f| is_partial_of(file_name, f))
+        || volume(name)
+}
+
+/// The lock that makes one build of a release at a time: `.<release>.lock` in the
+/// output directory, created if needed and held (`flock`) for the whole build. A
+/// second build of the same release finds it held and is refused. The file is
+/// removed when the build ends, under the lock; a file left by a killed build is
+/// taken over by the next one (its lock went with its process).
+#[derive(Debug)]
+pub struct BuildLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl BuildLock {
+    /// Takes the lock of `release` in `dir`, or fails naming it.
+    pub fn acquire(dir: &Path, release: &str) -> Result<Self> {
+        let path = dir.join(format!(".{release}.lock"));
+        for _ in 0..16 {
+            let file = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| {
+                    Error::Usage(format!(
+                        "cannot write to the output directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+            match lock(&file, false) {
+                Lock::Held => {}
+                Lock::Busy => {
+                    return Err(Error::Usage(format!(
+                        "another build of release {release} is running: it holds the lock {}; wait for it to finish or stop it, then run again",
+                        path.display()
+                    )))
+                }
+                Lock::Unsupported(_) => {
+                    crate::cleanup::register(&path);
+                    return Ok(BuildLock { file, path });
+                }
+            }
+            // The file locked must still be the one at the path: a build that just
+            // ended removes its lock file, and a lock on a removed file locks nothing.
+            if same_file(&path, &file) {
+                crate::cleanup::register(&path);
+                return Ok(BuildLock { file, path });
+            }
+        }
+        Err(Error::Usage(format!(
+            "cannot take the lock {}: it keeps disappearing (another program is removing files there)",
+            path.display()
+        )))
+    }
+
+    /// The lock file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for BuildLock {
+    fn drop(&mut self) {
+        // Still locked here: no other build can hold this file while it is removed.
+        if same_file(&self.path, &self.file) {
+            let _ = fs::remove_file(&self.path);
+        }
+        crate::cleanup::forget(&self.path);
+    }
+}
+
 /// Removes the temporary files of `bundle_name` in `dir` that no running build holds,
 /// and returns one line per file for the user. Fails when a running build is writing
 /// the same bundle into the same directory.
@@ -122,7 +226,13 @@ pub fn sweep(dir: &Path, bundle_name: &str) -> Result<Vec<String>> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let name = entry.file_name();
-        if name.to_str().is_some_and(|n| is_partial_of(n, bundle_name)) {
+        let ours = |n: &str| {
+            is_partial_of(n, bundle_name)
+                || bundle_name
+                    .strip_suffix(".zip")
+                    .is_some_and(|r| is_partial_of_release(n, r))
+        };
+        if name.to_str().is_some_and(ours) {
             paths.push(entry.path());
         }
     }

@@ -248,10 +248,16 @@ pub fn rebuild_and_compare(
     report: &mut Report,
 ) -> Result<()> {
     let check = "staff.rebuild";
-    let tmp = tempfile::Builder::new()
-        .prefix("disclose-verify-")
-        .tempdir()
+    // Locked while this run lives, removed on SIGINT/SIGTERM; those of killed runs
+    // are swept here.
+    let (tmp, _lock, swept) = crate::cleanup::private_tempdir("disclose-verify-")
         .map_err(|e| Error::io(&std::env::temp_dir(), e))?;
+    for dir in swept {
+        report.notes.push(format!(
+            "removed {}, the rebuild directory of an interrupted staff verify",
+            dir.display()
+        ));
+    }
     let seed = opts.seed.clone().or(recorded_seed);
     let summary = build(&BuildOptions {
         policy: opts.policy.clone(),

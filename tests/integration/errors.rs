@@ -655,7 +655,7 @@ fn policy_missing() {
         &wd,
         &wd.build(&[]),
         "policy-missing",
-        "policy.toml: No such file or directory (os error 2)",
+        "policy policy.toml: (file): does not exist",
     );
 }
 
@@ -813,7 +813,7 @@ fn key_too_short() {
         &wd,
         &wd.build(&[]),
         "key-too-short",
-        "key file key: expected exactly 64 hex digits (a trailing newline allowed), found 63 characters",
+        "key file key: expected exactly 64 hex digits (a trailing newline allowed), found 63 bytes",
     );
 }
 
@@ -1082,7 +1082,7 @@ fn key_readable_by_others_warns() {
     let out = wd.build(&[]);
     assert_ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
-    let warning = "warning: key file key is readable by others (mode 644); run chmod 600 on it";
+    let warning = "warning: key file key is readable by its group and others (mode 644); run chmod 600 on it";
     assert_eq!(err.lines().next(), Some(warning), "{err}");
     assert_documented("key-readable-by-others", warning);
     // --quiet silences it; --json carries it.
@@ -1093,6 +1093,6 @@ fn key_readable_by_others_warns() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         v["warnings"][0],
-        "key file key is readable by others (mode 640); run chmod 600 on it"
+        "key file key is readable by its group (mode 640); run chmod 600 on it"
     );
 }
