@@ -1010,9 +1010,12 @@ impl Plan {
                     let loc = Location::cell(&path, line, &header[self.tweet_author]);
                     let msg = match export::check_id(author) {
                         Err(m) => m,
-                        Ok(()) => {
-                            format!("post by account {author}, which accounts.csv does not list")
-                        }
+                        // Not the raw ID: a short keyed hash (`disclose pseudonym` with
+                        // the release key gives the same for a suspected ID).
+                        Ok(()) => format!(
+                            "post by an account that accounts.csv does not list (its user ID's pseudonym begins {})",
+                            &self.registry.pseudonymizer().account(author)[..12]
+                        ),
                     };
                     return Err(Error::input(loc, msg));
                 }

@@ -53,7 +53,8 @@ impl fmt::Display for Location {
             write!(f, ", line {line}")?;
         }
         if let Some(column) = &self.column {
-            write!(f, ", column {column}")?;
+            // Header names come from the input: escaped and bounded.
+            write!(f, ", column {}", crate::message::clip(column))?;
         }
         Ok(())
     }

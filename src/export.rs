@@ -148,11 +148,15 @@ pub fn read_header(
         ));
     }
     let mut seen = std::collections::HashSet::new();
-    for f in &fields {
+    for (i, f) in fields.iter().enumerate() {
         if f.is_empty() {
             return Err(Error::input(
-                Location::line(path, 1),
-                "a header field is empty",
+                Location::cell(path, 1, &format!("#{}", i + 1)),
+                format!(
+                    "header field {} of {} is empty: every column needs a name",
+                    i + 1,
+                    fields.len()
+                ),
             ));
         }
         if !seen.insert(f.as_str()) {
@@ -202,15 +206,21 @@ pub fn require(path: &Path, header: &csv::StringRecord, col: &str, why: &str) ->
 }
 
 /// Checks a decimal ID: digits only, no leading zeros.
+///
+/// Messages never quote the value: it may be an account's identity.
 pub fn check_id(value: &str) -> std::result::Result<(), String> {
     if value.is_empty() {
         return Err("an ID is empty".into());
     }
-    if !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("`{value}` is not an ID (decimal digits only)"));
+    if let Some(at) = value.chars().position(|c| !c.is_ascii_digit()) {
+        return Err(format!(
+            "not an ID (decimal digits only): character {} of {} is not a digit",
+            at + 1,
+            value.chars().count()
+        ));
     }
     if value.len() > 1 && value.starts_with('0') {
-        return Err(format!("`{value}` is not an ID (leading zero)"));
+        return Err("not an ID (leading zero)".into());
     }
     Ok(())
 }
@@ -218,15 +228,17 @@ pub fn check_id(value: &str) -> std::result::Result<(), String> {
 /// Checks a screen name: the platform's handle characters `[A-Za-z0-9_]` (empty
 /// allowed). Anything else could never be matched in text, so it is refused.
 pub fn check_screen_name(value: &str) -> std::result::Result<(), String> {
-    if value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    match value
+        .chars()
+        .position(|c| !(c.is_ascii_alphanumeric() || c == '_'))
     {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{value}` is not a screen name (letters A-Z, digits and `_` only)"
-        ))
+        None => Ok(()),
+        // Not quoted: it may be a protected account's name.
+        Some(at) => Err(format!(
+            "not a screen name (letters A-Z, digits and `_` only): character {} of {} is not one",
+            at + 1,
+            value.chars().count()
+        )),
     }
 }
 
@@ -236,14 +248,12 @@ pub fn parse_count(value: &str) -> std::result::Result<Option<u64>, String> {
         return Ok(None);
     }
     if !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "`{value}` is not a count (decimal digits, or empty for unknown)"
-        ));
+        return Err("not a count (decimal digits, or empty for unknown)".into());
     }
     value
         .parse::<u64>()
         .map(Some)
-        .map_err(|_| format!("`{value}` is too large for a count"))
+        .map_err(|_| format!("a count of {} digits is too large (at most {})", value.len(), u64::MAX))
 }
 
 impl Export {
@@ -311,16 +321,13 @@ impl Export {
             if let Some(first) = seen.insert(userid.to_string(), line) {
                 return Err(Error::input(
                     cell(i_id),
-                    format!("duplicate userid {userid} (first on line {first})"),
+                    format!("duplicate userid: the same user ID is on line {first}"),
                 ));
             }
             let role = Role::parse(&record[i_role]).ok_or_else(|| {
                 Error::input(
                     cell(i_role),
-                    format!(
-                        "`{}` is not a role (core, network or unrelated)",
-                        &record[i_role]
-                    ),
+                    "not a role: expected core, network or unrelated (lowercase)",
                 )
             })?;
             let followers =
@@ -400,7 +407,7 @@ fn read_directory(path: &Path, accounts: &HashMap<String, u64>) -> Result<Vec<Di
         if let Some(first) = seen.insert(userid.to_string(), line) {
             return Err(Error::input(
                 cell(i_id),
-                format!("duplicate userid {userid} (first on line {first})"),
+                format!("duplicate userid: the same user ID is on line {first}"),
             ));
         }
         let followers = parse_count(&record[i_fol]).map_err(|m| Error::input(cell(i_fol), m))?;

@@ -47,6 +47,7 @@ pub mod identity;
 pub mod inputcheck;
 pub mod limits;
 pub mod media;
+pub mod message;
 pub mod plan;
 pub mod policy;
 pub mod pseudonym;

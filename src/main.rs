@@ -278,7 +278,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code.into(),
         Err(e) => {
-            eprintln!("error: {e}");
+            // Bounded and escaped, whatever the error quotes.
+            eprintln!("error: {}", disclose::message::bounded(&e.to_string()));
             Exit::CannotRun.into()
         }
     }
@@ -410,7 +411,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             let summary = staged.persist()?;
             if !quiet {
                 for w in &summary.warnings {
-                    eprintln!("warning: {w}");
+                    eprintln!("warning: {}", disclose::message::bounded(w));
                 }
             }
             let c = &summary.counts;
@@ -599,7 +600,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 posts: post_id,
             })?;
             for w in &warnings {
-                eprintln!("warning: {w}");
+                eprintln!("warning: {}", disclose::message::bounded(w));
             }
             if json {
                 print_json(&json!({"key_fingerprint": fingerprint, "pseudonyms": found}));

@@ -1008,7 +1008,7 @@ pub fn check_date(text: &str) -> std::result::Result<(), String> {
         || !digits(5..7)
         || !digits(8..10)
     {
-        return Err(format!("`{text}` is not a date (YYYY-MM-DD)"));
+        return Err("not a date (YYYY-MM-DD)".to_string());
     }
     let year: u32 = text[0..4].parse().unwrap_or(0);
     let month: u32 = text[5..7].parse().unwrap_or(0);
@@ -1019,10 +1019,10 @@ pub fn check_date(text: &str) -> std::result::Result<(), String> {
         4 | 6 | 9 | 11 => 30,
         2 if leap => 29,
         2 => 28,
-        _ => return Err(format!("`{text}` is not a date: month {month}")),
+        _ => return Err(format!("not a date: month {month}")),
     };
     if day == 0 || day > days {
-        return Err(format!("`{text}` is not a date: day {day}"));
+        return Err(format!("not a date: day {day}"));
     }
     Ok(())
 }
@@ -1030,7 +1030,7 @@ pub fn check_date(text: &str) -> std::result::Result<(), String> {
 /// Checks a `YYYY-MM-DD HH:MM` time.
 pub fn check_datetime(text: &str) -> std::result::Result<(), String> {
     let b = text.as_bytes();
-    let bad = || format!("`{text}` is not a time (YYYY-MM-DD HH:MM, UTC)");
+    let bad = || "not a time (YYYY-MM-DD HH:MM, UTC)".to_string();
     if b.len() != 16 || b[10] != b' ' || b[13] != b':' {
         return Err(bad());
     }

@@ -75,13 +75,7 @@ pub struct Facts {
 
 /// Shortens a value for a message.
 pub(crate) fn clip(v: &str) -> String {
-    const MAX: usize = 80;
-    if v.chars().count() <= MAX {
-        v.to_string()
-    } else {
-        let s: String = v.chars().take(MAX).collect();
-        format!("{s}…")
-    }
+    crate::message::clip(v)
 }
 
 /// Hashes, counts and (optionally) scans bytes as they are read.

@@ -433,7 +433,7 @@ fn duplicate_userid() {
         &wd,
         &wd.build(&[]),
         "duplicate-userid",
-        "export/accounts.csv, line 5, column userid: duplicate userid 1001 (first on line 2)",
+        "export/accounts.csv, line 5, column userid: duplicate userid: the same user ID is on line 2",
     );
 }
 
@@ -444,7 +444,7 @@ fn id_not_digits() {
         &wd,
         &wd.build(&[]),
         "id-not-digits",
-        "export/accounts.csv, line 3, column userid: `10O2` is not an ID (decimal digits only)",
+        "export/accounts.csv, line 3, column userid: not an ID (decimal digits only): character 3 of 4 is not a digit",
     );
 }
 
@@ -455,7 +455,7 @@ fn id_leading_zero() {
         &wd,
         &wd.build(&[]),
         "id-leading-zero",
-        "export/accounts.csv, line 2, column userid: `01001` is not an ID (leading zero)",
+        "export/accounts.csv, line 2, column userid: not an ID (leading zero)",
     );
 }
 
@@ -466,7 +466,7 @@ fn post_id_leading_zero() {
         &wd,
         &wd.build(&[]),
         "post-id-leading-zero",
-        "export/tweets.csv, line 3, column tweetid: `09002` is not an ID (leading zero)",
+        "export/tweets.csv, line 3, column tweetid: not an ID (leading zero)",
     );
 }
 
@@ -477,7 +477,7 @@ fn reply_id_not_digits() {
         &wd,
         &wd.build(&[]),
         "reply-id-not-digits",
-        "export/tweets.csv, line 2, column in_reply_to_userid: `@PublicPaula` is not an ID (decimal digits only)",
+        "export/tweets.csv, line 2, column in_reply_to_userid: not an ID (decimal digits only): character 1 of 12 is not a digit",
     );
 }
 
@@ -488,7 +488,7 @@ fn unknown_author() {
         &wd,
         &wd.build(&[]),
         "unknown-author",
-        "export/tweets.csv, line 4, column userid: post by account 4242, which accounts.csv does not list",
+        "export/tweets.csv, line 4, column userid: post by an account that accounts.csv does not list (its user ID's pseudonym begins 4dbc41e20174)",
     );
 }
 
@@ -499,7 +499,7 @@ fn unknown_role() {
         &wd,
         &wd.build(&[]),
         "unknown-role",
-        "export/accounts.csv, line 4, column network_role: `Network` is not a role (core, network or unrelated)",
+        "export/accounts.csv, line 4, column network_role: not a role: expected core, network or unrelated (lowercase)",
     );
 }
 
@@ -510,7 +510,7 @@ fn follower_count_not_numeric() {
         &wd,
         &wd.build(&[]),
         "follower-count-not-numeric",
-        "export/accounts.csv, line 3, column follower_count: `250,000` is not a count (decimal digits, or empty for unknown)",
+        "export/accounts.csv, line 3, column follower_count: not a count (decimal digits, or empty for unknown)",
     );
 }
 
@@ -521,7 +521,7 @@ fn date_malformed() {
         &wd,
         &wd.build(&[]),
         "date-malformed",
-        "export/accounts.csv, line 2, column account_creation_date: `2017-02-30` is not a date: day 30",
+        "export/accounts.csv, line 2, column account_creation_date: not a date: day 30",
     );
 }
 
@@ -532,7 +532,7 @@ fn time_malformed() {
         &wd,
         &wd.build(&[]),
         "time-malformed",
-        "export/tweets.csv, line 3, column tweet_time: `2019-05-06T07:08` is not a time (YYYY-MM-DD HH:MM, UTC)",
+        "export/tweets.csv, line 3, column tweet_time: not a time (YYYY-MM-DD HH:MM, UTC)",
     );
 }
 
@@ -543,7 +543,7 @@ fn boolean_malformed() {
         &wd,
         &wd.build(&[]),
         "boolean-malformed",
-        "export/tweets.csv, line 2, column is_retweet: `yes` is not `true` or `false`",
+        "export/tweets.csv, line 2, column is_retweet: not `true` or `false`",
     );
 }
 
@@ -554,7 +554,7 @@ fn list_not_a_list() {
         &wd,
         &wd.build(&[]),
         "list-not-a-list",
-        "export/tweets.csv, line 2, column user_mentions: `1002` is not a list (expected `[a, b]` or `[]`)",
+        "export/tweets.csv, line 2, column user_mentions: not a list (expected `[a, b]` or `[]`)",
     );
 }
 
@@ -565,7 +565,7 @@ fn list_item_not_an_id() {
         &wd,
         &wd.build(&[]),
         "list-item-not-an-id",
-        "export/tweets.csv, line 2, column user_mentions: in the list: `PublicPaula` is not an ID (decimal digits only)",
+        "export/tweets.csv, line 2, column user_mentions: in the list: not an ID (decimal digits only): character 1 of 11 is not a digit",
     );
 }
 
