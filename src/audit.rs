@@ -5,7 +5,6 @@
 //! The sample reuses [`crate::sample`], the same code the build uses; DESIGN §3 and
 //! `docs/AUDIT.md` describe it for independent re-implementation.
 
-
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;

@@ -1418,7 +1418,11 @@ impl Staged {
 
     /// Every final path this staged bundle writes.
     fn targets(&self) -> Vec<PathBuf> {
-        let mut t: Vec<PathBuf> = self.volumes.iter().map(|v| v.dest().to_path_buf()).collect();
+        let mut t: Vec<PathBuf> = self
+            .volumes
+            .iter()
+            .map(|v| v.dest().to_path_buf())
+            .collect();
         t.extend(self.report.iter().map(|r| r.1.clone()));
         t.extend(self.signature.iter().map(|s| s.1.clone()));
         t.push(self.summary.bundle.clone());
@@ -1447,7 +1451,10 @@ impl Staged {
         let stem = name.strip_suffix(".zip").unwrap_or(&name);
         let ours: Vec<&std::path::Path> = self.volumes.iter().map(|v| v.dest()).collect();
         let mut stale = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
+        for entry in std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .flatten()
+        {
             let file = entry.file_name();
             let Some(file) = file.to_str() else { continue };
             let is_volume = file
@@ -1504,7 +1511,11 @@ impl StagedBuild {
     /// Signs every bundle (its temporary file, under its final name) and stages each
     /// signature beside it.
     pub fn sign(&mut self, key: &crate::sign::SigningKey) -> Result<()> {
-        for s in self.tiers.iter_mut().chain(std::iter::once(&mut self.public)) {
+        for s in self
+            .tiers
+            .iter_mut()
+            .chain(std::iter::once(&mut self.public))
+        {
             let name = s.bundle_name();
             let text = crate::sign::signature(key, s.pending.path(), &name)?;
             let mut path = s.summary.bundle.clone().into_os_string();

@@ -250,10 +250,13 @@ pub fn parse_count(value: &str) -> std::result::Result<Option<u64>, String> {
     if !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err("not a count (decimal digits, or empty for unknown)".into());
     }
-    value
-        .parse::<u64>()
-        .map(Some)
-        .map_err(|_| format!("a count of {} digits is too large (at most {})", value.len(), u64::MAX))
+    value.parse::<u64>().map(Some).map_err(|_| {
+        format!(
+            "a count of {} digits is too large (at most {})",
+            value.len(),
+            u64::MAX
+        )
+    })
 }
 
 impl Export {

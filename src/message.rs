@@ -29,9 +29,8 @@ pub fn is_unsafe(c: char) -> bool {
 /// at most `max` characters kept; a cut says how many characters were left out.
 pub fn escape_within(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max * 2 + 32));
-    let mut kept = 0usize;
     let mut chars = s.chars();
-    for c in chars.by_ref() {
+    for (kept, c) in chars.by_ref().enumerate() {
         if kept == max {
             let rest = 1 + chars.count();
             out.push_str(&format!("… ({rest} more characters cut)"));
@@ -42,7 +41,6 @@ pub fn escape_within(s: &str, max: usize) -> String {
         } else {
             out.push(c);
         }
-        kept += 1;
     }
     out
 }
@@ -69,7 +67,10 @@ mod tests {
     fn escapes_and_cuts() {
         assert_eq!(clip("plain"), "plain");
         assert_eq!(clip("a\u{1b}[31mb"), "a\\u{001B}[31mb");
-        assert_eq!(clip("x\u{202E}y\u{0}z\u{FEFF}"), "x\\u{202E}y\\u{0000}z\\u{FEFF}");
+        assert_eq!(
+            clip("x\u{202E}y\u{0}z\u{FEFF}"),
+            "x\\u{202E}y\\u{0000}z\\u{FEFF}"
+        );
         let long = "é".repeat(100);
         let c = clip(&long);
         assert!(c.starts_with(&"é".repeat(80)));

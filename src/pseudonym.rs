@@ -60,6 +60,11 @@ impl Key {
 
     /// Reads a key file. Warns (returns a note) when the file is readable by others.
     pub fn read(path: &Path) -> Result<(Self, Option<String>)> {
+        // Only a regular file: a FIFO would block, /dev/zero never end.
+        crate::files::open_regular(path).map_err(|e| Error::Key {
+            file: path.to_path_buf(),
+            message: e.why,
+        })?;
         let meta = fs::metadata(path).map_err(|e| Error::Key {
             file: path.to_path_buf(),
             message: format!("cannot read: {e}"),

@@ -88,17 +88,15 @@ pub fn create_locked(dir: &Path, bundle_name: &str) -> Result<tempfile::NamedTem
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(fs::Permissions::from_mode(0o666));
         }
-        let tmp = builder
-            .tempfile_in(dir)
-            .map_err(|e| {
-                // The OS error alone: tempfile's text adds ` at path "<random name>"`.
-                let text = e.to_string();
-                let why = text.split(" at path \"").next().unwrap_or_default();
-                Error::Usage(format!(
-                    "cannot write to the output directory {}: {why}",
-                    dir.display()
-                ))
-            })?;
+        let tmp = builder.tempfile_in(dir).map_err(|e| {
+            // The OS error alone: tempfile's text adds ` at path "<random name>"`.
+            let text = e.to_string();
+            let why = text.split(" at path \"").next().unwrap_or_default();
+            Error::Usage(format!(
+                "cannot write to the output directory {}: {why}",
+                dir.display()
+            ))
+        })?;
         crate::cleanup::register(tmp.path());
         match lock(tmp.as_file(), true) {
             Lock::Held => {}

@@ -258,7 +258,10 @@ pub fn parse(bytes: &[u8], entry: &str, root: &str, report: &mut Report) -> Reco
                 "record.format",
                 Loc::file(entry),
                 if path == "." {
-                    format!("the record does not have the disclose-bundle/1 structure: {}", clip(&inner))
+                    format!(
+                        "the record does not have the disclose-bundle/1 structure: {}",
+                        clip(&inner)
+                    )
                 } else {
                     format!("member `{path}`: {}", clip(&inner))
                 },
@@ -501,9 +504,9 @@ pub fn check_sampling(rec: &Record, entry: &str, report: &mut Report) {
         _ => None,
     };
     match size {
-        None => c.fail(
-            "sampling.rule is not {kind: fraction|size, value: \"...\"} with a valid value",
-        ),
+        None => {
+            c.fail("sampling.rule is not {kind: fraction|size, value: \"...\"} with a valid value")
+        }
         Some(size) => {
             let want = size.resolve(n_pop);
             if want != n {
@@ -673,11 +676,15 @@ pub fn check_counts(
     }
     // Rows of roles that are not included are sampled accounts.
     let by_role = users.roles.map(|[core, network, unrelated]| {
-        [("core", core), ("network", network), ("unrelated", unrelated)]
-            .into_iter()
-            .filter(|(r, _)| !doc.policy.include_roles.iter().any(|i| i == r))
-            .map(|(_, n)| n)
-            .sum::<u64>()
+        [
+            ("core", core),
+            ("network", network),
+            ("unrelated", unrelated),
+        ]
+        .into_iter()
+        .filter(|(r, _)| !doc.policy.include_roles.iter().any(|i| i == r))
+        .map(|(_, n)| n)
+        .sum::<u64>()
     });
     match &doc.sampling {
         None => {

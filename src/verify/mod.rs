@@ -733,10 +733,7 @@ fn check_volumes(
             report.fail(
                 id,
                 loc.clone(),
-                format!(
-                    "the volume has {bytes} bytes, the record says {}",
-                    v.bytes
-                ),
+                format!("the volume has {bytes} bytes, the record says {}", v.bytes),
             );
         }
         if v.sha256 != sha {

@@ -62,6 +62,16 @@ const REFUSED: &[&str] = &[
     "bundle-exists",
     "build-in-progress",
     "disk-full",
+    "input-not-regular",
+    "header-field-empty",
+    "record-too-long",
+    "bag-info-too-long",
+    "release-date-after-2107",
+    "policy-integer-overflow",
+    "key-not-regular",
+    "build-locked",
+    "target-not-replaceable",
+    "input-changed",
 ];
 
 /// Cases that are accepted (exit 0), documented with what they produce.
@@ -71,6 +81,7 @@ const ACCEPTED: &[&str] = &[
     "follower-count-empty",
     "key-readable-by-others",
     "stale-temporary-file",
+    "stale-signature-removed",
 ];
 
 const DOC: &str = include_str!("../../docs/ERRORS.md");
@@ -1082,7 +1093,8 @@ fn key_readable_by_others_warns() {
     let out = wd.build(&[]);
     assert_ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
-    let warning = "warning: key file key is readable by its group and others (mode 644); run chmod 600 on it";
+    let warning =
+        "warning: key file key is readable by its group and others (mode 644); run chmod 600 on it";
     assert_eq!(err.lines().next(), Some(warning), "{err}");
     assert_documented("key-readable-by-others", warning);
     // --quiet silences it; --json carries it.
