@@ -366,6 +366,9 @@ pub fn replay(dir: &Path, check: fn(&[u8])) -> usize {
 /// bytes that are not a zip never pass.
 pub fn check_verify_reader(data: &[u8]) {
     use disclose::verify::{verify, Limits, VerifyOptions};
+    if let Some(program) = data.strip_prefix(MUTATE) {
+        return check_verify_record(program);
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("fuzz.zip");
     std::fs::write(&path, data).expect("write input");
@@ -385,3 +388,354 @@ pub fn check_verify_reader(data: &[u8]) {
         }
     }
 }
+
+/// Inputs of `verify_reader` that start with this are mutation programs (see
+/// [`check_verify_record`]); all others are read as zip bytes.
+pub const MUTATE: &[u8] = b"MUT:";
+
+/// A good bundle built once per process from a small synthetic export, as entries.
+fn good_bundle() -> &'static [(String, Vec<u8>)] {
+    use std::io::Read;
+    use std::sync::OnceLock;
+    static BUNDLE: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
+    BUNDLE.get_or_init(|| {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = if manifest.join("policies").is_dir() {
+            manifest.to_path_buf()
+        } else {
+            manifest.parent().expect("repository").to_path_buf()
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key = dir.path().join("fuzz.key");
+        Key::generate(&key).expect("key");
+        // A small export: each mutation is verified in full.
+        let export = dir.path().join("export");
+        disclose::synth::synth(&disclose::synth::SynthOptions {
+            out: export.clone(),
+            accounts: 40,
+            tweets: 120,
+            seed: 3,
+        })
+        .expect("synthetic export");
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).expect("out dir");
+        let summary = disclose::build::build(&disclose::build::BuildOptions {
+            policy: root.join("policies/io-archive.toml"),
+            input: export,
+            key_file: key,
+            out_dir: out,
+            seed: Some("fuzz-seed".into()),
+            force: true,
+            threads: 1,
+            progress: None,
+        })
+        .expect("the example export builds");
+        let file = std::fs::File::open(&summary.bundle).expect("bundle");
+        let mut zip = zip::ZipArchive::new(file).expect("zip");
+        (0..zip.len())
+            .map(|i| {
+                let mut e = zip.by_index(i).expect("entry");
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).expect("read");
+                (e.name().expect("entry name").to_string(), data)
+            })
+            .collect()
+    })
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex_lower(&sha2::Sha256::digest(data))
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every node of `v` as a JSON pointer, depth first.
+fn pointers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+    out.push(at.clone());
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                pointers(x, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                pointers(x, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn kind(v: &serde_json::Value) -> u8 {
+    use serde_json::Value::*;
+    match v {
+        Null => 0,
+        Bool(_) => 1,
+        Number(n) if n.is_u64() => 2,
+        Number(_) => 3,
+        String(_) => 4,
+        Array(_) => 5,
+        Object(_) => 6,
+    }
+}
+
+/// Applies one mutation (`op`) at `ptr`. Returns whether it is one verify must
+/// reject when made to disclosure.json: a fixed member removed, or a value replaced
+/// by one of another type (not `null`: some members are nullable).
+fn mutate(doc: &mut serde_json::Value, ptr: &str, op: u8, arg: u64) -> bool {
+    use serde_json::{json, Value};
+    let (parent, last) = match ptr.rsplit_once('/') {
+        Some(x) => x,
+        None => return false, // the root: replaced below only by type
+    };
+    let Some(node) = doc.pointer_mut(ptr) else {
+        return false;
+    };
+    let before = kind(node);
+    let replacement: Option<Value> = match op % 12 {
+        0 => Some(Value::Null),
+        1 => Some(json!({})),
+        2 => Some(json!([])),
+        3 => Some(json!(arg.to_string())),
+        4 => Some(json!(-(arg as i64 % 1000) - 1)),
+        5 => Some(json!(arg as f64 + 0.5)),
+        6 => Some(serde_json::from_str("18446744073709551616").expect("number")),
+        7 => Some(json!(u64::MAX)),
+        8 => Some(json!(arg % 2 == 0)),
+        9 => match node {
+            Value::Number(n) => n.as_u64().map(|x| json!(x.wrapping_add(1 + arg % 3))),
+            _ => None,
+        },
+        10 => {
+            // Remove the node from its parent.
+            let removed_member = match doc.pointer_mut(parent) {
+                Some(Value::Object(m)) => m.remove(last).is_some(),
+                Some(Value::Array(a)) => {
+                    if let Ok(i) = last.parse::<usize>() {
+                        if i < a.len() {
+                            a.remove(i);
+                        }
+                    }
+                    false
+                }
+                _ => false,
+            };
+            return removed_member;
+        }
+        _ => {
+            // Duplicate an array element, or nest the node one level deeper.
+            if let Some(Value::Array(a)) = doc.pointer_mut(parent) {
+                if let Ok(i) = last.parse::<usize>() {
+                    if i < a.len() {
+                        let x = a[i].clone();
+                        a.insert(i, x);
+                    }
+                }
+                return false;
+            }
+            let Some(node) = doc.pointer_mut(ptr) else {
+                return false;
+            };
+            let inner = node.take();
+            *node = json!([inner]);
+            return true;
+        }
+    };
+    let Some(new) = replacement else {
+        return false;
+    };
+    let after = kind(&new);
+    let Some(node) = doc.pointer_mut(ptr) else {
+        return false;
+    };
+    *node = new;
+    after != 0 && after != before && !(before == 2 && after == 3 && op % 12 == 5)
+}
+
+/// Recomputes what describes the payload after an edit (the resources' bytes and
+/// hashes in datapackage.json when it still has them, the files in disclosure.json
+/// when it still lists them, the manifests and Payload-Oxum), as a careful forger
+/// would, so that only the content checks can catch the edit.
+fn reseal(entries: &mut [(String, Vec<u8>)], root: &str) {
+    let idx = |entries: &[(String, Vec<u8>)], rel: &str| {
+        entries.iter().position(|(n, _)| *n == format!("{root}/{rel}"))
+    };
+    let data_of = |entries: &[(String, Vec<u8>)], rel: &str| {
+        idx(entries, rel).map(|i| entries[i].1.clone())
+    };
+    if let Some(dp) = idx(entries, "data/datapackage.json") {
+        if let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&entries[dp].1) {
+            if let Some(rs) = doc.get_mut("resources").and_then(|r| r.as_array_mut()) {
+                for r in rs {
+                    let Some(p) = r.get("path").and_then(|p| p.as_str()) else {
+                        continue;
+                    };
+                    if let (Some(data), Some(o)) =
+                        (data_of(entries, &format!("data/{p}")), r.as_object_mut())
+                    {
+                        o.insert("bytes".into(), data.len().into());
+                        o.insert("hash".into(), format!("sha256:{}", sha256_hex(&data)).into());
+                    }
+                }
+            }
+            entries[dp].1 = serde_json::to_vec_pretty(&doc).expect("json");
+        }
+    }
+    if let Some(dj) = idx(entries, "data/disclosure.json") {
+        if let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&entries[dj].1) {
+            if let Some(fs) = doc.get_mut("files").and_then(|r| r.as_array_mut()) {
+                for f in fs {
+                    let Some(p) = f.get("path").and_then(|p| p.as_str()).map(str::to_string)
+                    else {
+                        continue;
+                    };
+                    if let (Some(data), Some(o)) = (data_of(entries, &p), f.as_object_mut()) {
+                        let rows = if p.ends_with(".csv") {
+                            csv::Reader::from_reader(&data[..]).records().count()
+                        } else {
+                            data.iter().filter(|&&b| b == b'\n').count()
+                        };
+                        o.insert("rows".into(), rows.into());
+                        o.insert("bytes".into(), data.len().into());
+                        o.insert("sha256".into(), sha256_hex(&data).into());
+                    }
+                }
+            }
+            entries[dj].1 = serde_json::to_vec_pretty(&doc).expect("json");
+        }
+    }
+    let mut payload: Vec<(String, Vec<u8>)> = entries
+        .iter()
+        .filter_map(|(n, d)| {
+            n.strip_prefix(&format!("{root}/"))
+                .filter(|r| r.starts_with("data/"))
+                .map(|r| (r.to_string(), d.clone()))
+        })
+        .collect();
+    payload.sort();
+    let manifest: String = payload
+        .iter()
+        .map(|(p, d)| format!("{}  {p}\n", sha256_hex(d)))
+        .collect();
+    let bytes: usize = payload.iter().map(|(_, d)| d.len()).sum();
+    if let Some(bi) = idx(entries, "bag-info.txt") {
+        let info = String::from_utf8_lossy(&entries[bi].1).into_owned();
+        entries[bi].1 = info
+            .lines()
+            .map(|l| {
+                if l.starts_with("Payload-Oxum:") {
+                    format!("Payload-Oxum: {bytes}.{}\n", payload.len())
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect::<String>()
+            .into_bytes();
+    }
+    if let Some(mi) = idx(entries, "manifest-sha256.txt") {
+        entries[mi].1 = manifest.into_bytes();
+    }
+    let tags: String = ["bagit.txt", "bag-info.txt", "manifest-sha256.txt"]
+        .iter()
+        .filter_map(|t| data_of(entries, t).map(|d| format!("{}  {t}\n", sha256_hex(&d))))
+        .collect();
+    if let Some(ti) = idx(entries, "tagmanifest-sha256.txt") {
+        entries[ti].1 = tags.into_bytes();
+    }
+}
+
+/// The structural half of the verify-reader target. `program` (after [`MUTATE`])
+/// is read three bytes at a time: which record (even: disclosure.json, odd:
+/// datapackage.json), which node (an index into its nodes, depth first), and which
+/// mutation (null, `{}`, `[]`, a string, a negative, a fraction, 2^64, 2^64 - 1, a
+/// boolean, the number plus one to three, removal, duplication or nesting). The
+/// bundle is resealed and verified. Verify must not panic; and when a mutation of
+/// disclosure.json removed a fixed member or changed a value's type, it must fail.
+pub fn check_verify_record(program: &[u8]) {
+    use disclose::verify::{verify, Limits, VerifyOptions};
+    let mut entries = good_bundle().to_vec();
+    let root = entries[0].0.split('/').next().unwrap_or("").to_string();
+    let mut must_fail = false;
+    for step in program.chunks(3).take(8) {
+        let [which, node, op] = [
+            step[0],
+            *step.get(1).unwrap_or(&0),
+            *step.get(2).unwrap_or(&0),
+        ];
+        let rel = if which % 2 == 0 {
+            "data/disclosure.json"
+        } else {
+            "data/datapackage.json"
+        };
+        let Some(i) = entries
+            .iter()
+            .position(|(n, _)| *n == format!("{root}/{rel}"))
+        else {
+            continue;
+        };
+        let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&entries[i].1) else {
+            continue;
+        };
+        let mut ptrs = Vec::new();
+        pointers(&doc, String::new(), &mut ptrs);
+        let ptr = ptrs[usize::from(node) % ptrs.len()].clone();
+        let changed = mutate(&mut doc, &ptr, op, u64::from(which) * 7 + u64::from(node));
+        // The resealer rewrites the files' sizes, rows and hashes: a mutation there
+        // is undone, not caught.
+        let resealed = ptr.starts_with("/files/")
+            && ["/bytes", "/rows", "/sha256"]
+                .iter()
+                .any(|s| ptr.ends_with(s) && ptr.matches('/').count() == 3);
+        if which % 2 == 0 && changed && !resealed {
+            must_fail = true;
+        }
+        entries[i].1 = serde_json::to_vec_pretty(&doc).expect("json");
+    }
+    reseal(&mut entries, &root);
+    let date = entries
+        .iter()
+        .find(|(n, _)| n.ends_with("/data/disclosure.json"))
+        .and_then(|(_, d)| serde_json::from_slice::<serde_json::Value>(d).ok())
+        .and_then(|d| d.pointer("/release/date").and_then(|v| v.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "2026-11-28".into());
+    let (y, m, d) = (
+        date.get(0..4).and_then(|s| s.parse().ok()).unwrap_or(2026),
+        date.get(5..7).and_then(|s| s.parse().ok()).unwrap_or(11),
+        date.get(8..10).and_then(|s| s.parse().ok()).unwrap_or(28),
+    );
+    let when = zip::DateTime::from_date_and_time(y, m, d, 0, 0, 0).unwrap_or_default();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .last_modified_time(when)
+        .system(zip::System::Unix)
+        .unix_permissions(0o644);
+    for (name, data) in &entries {
+        use std::io::Write;
+        w.start_file(name.as_str(), opts).expect("entry");
+        w.write_all(data).expect("write");
+    }
+    let bytes = w.finish().expect("zip").into_inner();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(format!("{root}.zip"));
+    std::fs::write(&path, &bytes).expect("write bundle");
+    let result = verify(&VerifyOptions {
+        bundle: path,
+        limits: Limits::default(),
+        staff: None,
+        pubkey: None,
+    });
+    if must_fail {
+        if let Ok(report) = result {
+            assert!(
+                !report.ok(),
+                "a tampered disclosure.json passed verify: {program:?}"
+            );
+        }
+    }
+}
+
