@@ -1076,10 +1076,27 @@ impl Plan {
                             PostAuthor::Column(c) => self.registry.id_is_private(&record[*c]),
                             PostAuthor::Unknown => true,
                         };
+                        let action = rule.action_for(acc.private);
+                        let value = &record[*index];
+                        // A value already beyond the limit is refused before it is
+                        // transformed: its copies would multiply the memory it takes.
+                        if value.len() as u64 > crate::limits::MAX_RECORD_BYTES
+                            && !matches!(action, Action::Drop | Action::Blank | Action::Constant(_))
+                        {
+                            let line = record.position().map_or(0, |p| p.line());
+                            return Err(Error::input(
+                                Location::cell(&path, line, &header[*index]),
+                                format!(
+                                    "the value is {} bytes, more than the {} bytes a CSV record of the bundle may hold (verify's limit)",
+                                    value.len(),
+                                    crate::limits::MAX_RECORD_BYTES
+                                ),
+                            ));
+                        }
                         scratch.clear();
                         apply(
-                            rule.action_for(acc.private),
-                            &record[*index],
+                            action,
+                            value,
                             &ctx,
                             post_private,
                             &self.registry,

@@ -458,7 +458,11 @@ fn pointers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
     match v {
         serde_json::Value::Object(m) => {
             for (k, x) in m {
-                pointers(x, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out);
+                pointers(
+                    x,
+                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    out,
+                );
             }
         }
         serde_json::Value::Array(a) => {
@@ -562,11 +566,12 @@ fn mutate(doc: &mut serde_json::Value, ptr: &str, op: u8, arg: u64) -> bool {
 /// would, so that only the content checks can catch the edit.
 fn reseal(entries: &mut [(String, Vec<u8>)], root: &str) {
     let idx = |entries: &[(String, Vec<u8>)], rel: &str| {
-        entries.iter().position(|(n, _)| *n == format!("{root}/{rel}"))
+        entries
+            .iter()
+            .position(|(n, _)| *n == format!("{root}/{rel}"))
     };
-    let data_of = |entries: &[(String, Vec<u8>)], rel: &str| {
-        idx(entries, rel).map(|i| entries[i].1.clone())
-    };
+    let data_of =
+        |entries: &[(String, Vec<u8>)], rel: &str| idx(entries, rel).map(|i| entries[i].1.clone());
     if let Some(dp) = idx(entries, "data/datapackage.json") {
         if let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&entries[dp].1) {
             if let Some(rs) = doc.get_mut("resources").and_then(|r| r.as_array_mut()) {
@@ -578,7 +583,10 @@ fn reseal(entries: &mut [(String, Vec<u8>)], root: &str) {
                         (data_of(entries, &format!("data/{p}")), r.as_object_mut())
                     {
                         o.insert("bytes".into(), data.len().into());
-                        o.insert("hash".into(), format!("sha256:{}", sha256_hex(&data)).into());
+                        o.insert(
+                            "hash".into(),
+                            format!("sha256:{}", sha256_hex(&data)).into(),
+                        );
                     }
                 }
             }
@@ -589,8 +597,7 @@ fn reseal(entries: &mut [(String, Vec<u8>)], root: &str) {
         if let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&entries[dj].1) {
             if let Some(fs) = doc.get_mut("files").and_then(|r| r.as_array_mut()) {
                 for f in fs {
-                    let Some(p) = f.get("path").and_then(|p| p.as_str()).map(str::to_string)
-                    else {
+                    let Some(p) = f.get("path").and_then(|p| p.as_str()).map(str::to_string) else {
                         continue;
                     };
                     if let (Some(data), Some(o)) = (data_of(entries, &p), f.as_object_mut()) {
@@ -700,7 +707,11 @@ pub fn check_verify_record(program: &[u8]) {
         .iter()
         .find(|(n, _)| n.ends_with("/data/disclosure.json"))
         .and_then(|(_, d)| serde_json::from_slice::<serde_json::Value>(d).ok())
-        .and_then(|d| d.pointer("/release/date").and_then(|v| v.as_str()).map(str::to_string))
+        .and_then(|d| {
+            d.pointer("/release/date")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| "2026-11-28".into());
     let (y, m, d) = (
         date.get(0..4).and_then(|s| s.parse().ok()).unwrap_or(2026),
@@ -738,4 +749,3 @@ pub fn check_verify_record(program: &[u8]) {
         }
     }
 }
-

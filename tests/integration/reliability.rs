@@ -126,7 +126,8 @@ fn refused(wd: &Workdir, out: &std::process::Output, id: &str, expected: &str) {
 #[test]
 fn a_value_beyond_verify_record_limit_is_refused_with_the_limit() {
     let wd = small_workdir();
-    let long = "1".repeat((16 << 20) + 10);
+    // Just under the limit alone: the row with its other columns is over it.
+    let long = "1".repeat((16 << 20) - 10);
     wd.write(
         "export/tweets.csv",
         &csv_text(
@@ -150,6 +151,24 @@ fn a_value_beyond_verify_record_limit_is_refused_with_the_limit() {
     );
     crate::errors::assert_empty(&wd.path("out"));
     crate::errors::assert_documented("record-too-long", &err);
+    // One value beyond the limit is refused before it is transformed.
+    let long = "1".repeat((16 << 20) + 10);
+    wd.write(
+        "export/tweets.csv",
+        &csv_text(
+            &TWEET_COLUMNS,
+            &[
+                tweet("9001", "1001", "hello"),
+                tweet("9002", "1002", "hi").set("quote_count", &long),
+            ],
+        ),
+    );
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "record-too-long",
+        "export/tweets.csv, line 3, column quote_count: the value is 16777226 bytes, more than the 16777216 bytes a CSV record of the bundle may hold (verify's limit)",
+    );
 }
 
 #[test]
