@@ -30,6 +30,8 @@ pub struct BuildOptions {
     pub input: PathBuf,
     /// The release key file.
     pub key_file: PathBuf,
+    /// Accept a key anyone could know (`--allow-demo-key`), with a warning.
+    pub allow_demo_key: bool,
     /// The directory the bundle is written to.
     pub out_dir: PathBuf,
     /// The sampling seed, overriding the policy's.
@@ -65,6 +67,8 @@ pub struct Inputs {
     pub input: PathBuf,
     /// The release key file; without one (a dry run) pseudonyms use a throwaway key.
     pub key_file: Option<PathBuf>,
+    /// Accept a key anyone could know (`--allow-demo-key`), with a warning.
+    pub allow_demo_key: bool,
     /// The sampling seed, overriding the policy's.
     pub seed: Option<String>,
 }
@@ -188,7 +192,7 @@ impl Plan {
         let mut warnings = Vec::new();
         let (key, fingerprint) = match &opts.key_file {
             Some(path) => {
-                let (key, warn) = Key::read(path)?;
+                let (key, warn) = Key::load(path, opts.allow_demo_key)?;
                 warnings.extend(warn);
                 let fp = key.fingerprint();
                 (key, Some(fp))
@@ -1355,6 +1359,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
         policy: opts.policy.clone(),
         input: opts.input.clone(),
         key_file: Some(opts.key_file.clone()),
+        allow_demo_key: opts.allow_demo_key,
         seed: opts.seed.clone(),
     };
     let public = Plan::new(&inputs)?.stage(opts)?;

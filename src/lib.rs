@@ -23,6 +23,7 @@
 //!     policy: "policies/io-archive.toml".into(),
 //!     input: "examples/export".into(),
 //!     key_file: "examples/demo-only.key".into(),
+//!     allow_demo_key: true,
 //!     out_dir: "target".into(),
 //!     seed: Some("demo-only-seed".into()),
 //!     force: true,
