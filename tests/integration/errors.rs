@@ -51,9 +51,12 @@ const REFUSED: &[&str] = &[
     "policy-release-name-slash",
     "policy-release-name-dotdot",
     "policy-identifier-kept-raw",
+    "policy-tier-suffix-hashed",
     "key-missing",
     "key-too-short",
     "key-not-hex",
+    "key-no-entropy",
+    "key-demo",
     "no-seed",
     "out-missing",
     "out-not-a-directory",
@@ -826,6 +829,48 @@ fn key_not_hex() {
         &wd.build(&[]),
         "key-not-hex",
         "key file key: expected exactly 64 hex digits, found a non-hex character",
+    );
+}
+
+#[test]
+fn key_no_entropy() {
+    let wd = base();
+    wd.write("key", &format!("{}\n", "0".repeat(64)));
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "key-no-entropy",
+        "key file key: the key has no entropy (all its bytes are equal): its fingerprint in the bundle would tell everyone which key it is. Make a release key with `disclose keygen --out release.key`, or pass --allow-demo-key for a demonstration",
+    );
+}
+
+#[test]
+fn key_demo() {
+    let wd = base();
+    let demo =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-only.key"))
+            .unwrap();
+    wd.write("key", &demo);
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "key-demo",
+        "key file key: this is the shipped demo key (examples/demo-only.key), which everyone has: its fingerprint in the bundle would tell everyone which key it is. Make a release key with `disclose keygen --out release.key`, or pass --allow-demo-key for a demonstration",
+    );
+}
+
+#[test]
+fn policy_tier_suffix_hashed() {
+    let wd = base();
+    wd.edit_policy(
+        "[output]",
+        "[tiers.researcher]\nsuffix = \"Hashed_v2\"\n\n[output]",
+    );
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "policy-tier-suffix-hashed",
+        "policy policy.toml: tiers.researcher.suffix: `Hashed_v2` contains `hashed` (in any case), which marks the public, pseudonymised bundle's files: a tier publishes accounts unhashed, so name it `unhashed` or anything without `hashed`",
     );
 }
 
