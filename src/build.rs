@@ -755,19 +755,19 @@ impl Plan {
         };
         let limit = index.volume_bytes();
         let selected = index.selected().to_vec();
+        // Cleaned of metadata (issue 11): every size, hash and list entry below
+        // describes the cleaned bytes.
+        let selected = index.clean(&selected)?;
         let total = media::total_bytes(&selected)?;
         let mut list = String::new();
         let mut pending = Vec::new();
         let mut volumes = Vec::new();
         if total <= limit {
             for s in &selected {
-                let size = std::fs::metadata(&s.file)
-                    .map_err(|e| Error::io(&s.file, e))?
-                    .len();
-                bundle.begin_stored(&format!("data/{}", s.rel), size >= 0xFFFF_FFFF)?;
+                bundle.begin_stored(&format!("data/{}", s.rel), s.bytes() >= 0xFFFF_FFFF)?;
                 // `rows` of a file that is not CSV counts its newline bytes (see README).
                 let mut newlines = 0u64;
-                media::copy_hashed(&s.file, |chunk| {
+                media::copy_cleaned(s, |chunk| {
                     newlines += memchr::memchr_iter(b'\n', chunk).count() as u64;
                     bundle.write(chunk)
                 })?;

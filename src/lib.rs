@@ -45,6 +45,7 @@ pub mod export;
 pub mod identity;
 pub mod inputcheck;
 pub mod media;
+pub mod mediaclean;
 pub mod plan;
 pub mod policy;
 pub mod pseudonym;

@@ -1,0 +1,855 @@
+//! Media metadata stripped losslessly before publishing (issue 11, point 9).
+//!
+//! Photos and videos carry who took them, where and when: EXIF (GPS, camera serial,
+//! owner name), XMP, IPTC, comments, MP4/MOV `udta`/`meta` atoms (Apple's location
+//! key, `©xyz`). A published media file keeps only what decoding needs; the pixel and
+//! audio/video data are copied byte for byte.
+//!
+//! The format is told by content (magic bytes), never by extension or `kind`. Each
+//! format has a small walker over its container, written for hostile input: every
+//! length is checked against the bytes that remain, every loop advances, nothing
+//! panics. A walk yields a [`Cleaning`]: a sorted list of [`Edit`]s (drop a range,
+//! zero a range, put bytes over a range) that [`Cleaning::copy`] applies while
+//! streaming the file, so no file is ever read whole.
+//!
+//! - **JPEG**: drops APP1 (EXIF, XMP), APP13 (IPTC/Photoshop), COM and every other
+//!   APPn segment, wherever it stands (between progressive scans too), and anything
+//!   after the end-of-image marker (MPF second images, vendor trailers). Kept: APP0
+//!   `JFIF`, APP2 `ICC_PROFILE` (the colour profile: dropping it changes the colours;
+//!   phone and camera profiles describe the device's colour space, not the person) and
+//!   APP14 `Adobe` (it decides the colour transform). The EXIF orientation goes with
+//!   EXIF: a photo taken sideways may show sideways.
+//! - **PNG**: keeps the critical chunks and the colour, transparency, physical size and
+//!   APNG animation chunks; drops `tEXt`, `zTXt`, `iTXt`, `eXIf`, `tIME` and every
+//!   other ancillary chunk, and anything after `IEND`. An unknown critical chunk stops.
+//! - **WebP**: drops the `EXIF` and `XMP ` chunks and unknown chunks (readers ignore
+//!   them), clears the EXIF and XMP flags of `VP8X` and fixes the RIFF size.
+//! - **GIF**: drops comment extensions, application extensions other than the looping
+//!   ones (`NETSCAPE2.0`, `ANIMEXTS1.0`; XMP is one), unknown extensions, and anything
+//!   after the trailer.
+//! - **MP4/MOV** (ISO base media): the `udta`, `meta`, `uuid` (XMP) and `XMP_` boxes at
+//!   the top level and in `moov`, `trak`, `mdia` and `minf`, and unknown top-level boxes,
+//!   become `free` boxes of the same size with their payload zeroed, so chunk offsets
+//!   stay valid and the file keeps its size; the creation and modification times of
+//!   `mvhd`, `tkhd` and `mdhd` are zeroed. Only box headers are read. A timed metadata
+//!   track (handler `meta`: GoPro GPMF, dashcam GPS) and HEIF/AVIF images (whose
+//!   `meta` box is the image) cannot be cleaned this way and stop the build.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+/// A media format disclose can clean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JPEG (JFIF or EXIF).
+    Jpeg,
+    /// PNG, APNG included.
+    Png,
+    /// WebP (RIFF).
+    Webp,
+    /// GIF 87a or 89a.
+    Gif,
+    /// ISO base media: MP4, M4V, 3GP.
+    Mp4,
+    /// QuickTime movie (the same box structure).
+    Mov,
+}
+
+impl Format {
+    /// The name used in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jpeg => "JPEG",
+            Format::Png => "PNG",
+            Format::Webp => "WebP",
+            Format::Gif => "GIF",
+            Format::Mp4 => "MP4",
+            Format::Mov => "MOV",
+        }
+    }
+
+    /// The extension of the published file: it follows the content.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpg",
+            Format::Png => "png",
+            Format::Webp => "webp",
+            Format::Gif => "gif",
+            Format::Mp4 => "mp4",
+            Format::Mov => "mov",
+        }
+    }
+}
+
+/// The formats, for messages.
+pub const FORMATS: &str = "JPEG, PNG, WebP, GIF, MP4/MOV";
+
+/// Why a file cannot be cleaned. Messages name offsets and structures, never content.
+#[derive(Debug)]
+pub enum CleanError {
+    /// Reading failed.
+    Io(std::io::Error),
+    /// The content is not a format disclose can clean.
+    Unrecognised,
+    /// The file is of a known format but malformed or not cleanable.
+    Format(Format, String),
+}
+
+type Res<T> = std::result::Result<T, CleanError>;
+
+/// One change to the source bytes. Ranges are `[start, end)` offsets of the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// Leave the bytes out.
+    Drop {
+        /// First byte.
+        start: u64,
+        /// One past the last byte.
+        end: u64,
+    },
+    /// Write zeros in their place.
+    Zero {
+        /// First byte.
+        start: u64,
+        /// One past the last byte.
+        end: u64,
+    },
+    /// Write these bytes over as many source bytes.
+    Put {
+        /// First byte.
+        at: u64,
+        /// The replacement.
+        bytes: Vec<u8>,
+    },
+}
+
+impl Edit {
+    fn start(&self) -> u64 {
+        match self {
+            Edit::Drop { start, .. } | Edit::Zero { start, .. } => *start,
+            Edit::Put { at, .. } => *at,
+        }
+    }
+
+    fn end(&self) -> u64 {
+        match self {
+            Edit::Drop { end, .. } | Edit::Zero { end, .. } => *end,
+            Edit::Put { at, bytes } => at + bytes.len() as u64,
+        }
+    }
+}
+
+/// What cleaning a file takes: its format, and the edits in source order.
+#[derive(Debug, Clone)]
+pub struct Cleaning {
+    /// The format found.
+    pub format: Format,
+    /// The source file's size when it was read.
+    pub source_bytes: u64,
+    /// The cleaned file's size.
+    pub bytes: u64,
+    /// The edits, sorted, not overlapping.
+    pub edits: Vec<Edit>,
+}
+
+/// Tells the format from the first bytes of a file.
+pub fn sniff(head: &[u8]) -> Option<Format> {
+    if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Some(Format::Jpeg);
+    }
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Some(Format::Png);
+    }
+    if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+        return Some(Format::Webp);
+    }
+    if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        return Some(Format::Gif);
+    }
+    if head.len() >= 12 {
+        let size = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+        let kind = &head[4..8];
+        let sized = size == 0 || size == 1 || size >= 8;
+        if sized && kind == b"ftyp" {
+            return Some(if &head[8..12] == b"qt  " {
+                Format::Mov
+            } else {
+                Format::Mp4
+            });
+        }
+        if sized && [&b"moov"[..], b"mdat", b"wide", b"free", b"skip", b"pnot"].contains(&kind) {
+            return Some(Format::Mov);
+        }
+    }
+    None
+}
+
+/// Reads the first bytes of `path` and tells its format.
+pub fn sniff_file(path: &Path) -> Res<Format> {
+    let mut f = File::open(path).map_err(CleanError::Io)?;
+    let mut head = [0u8; 16];
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]).map_err(CleanError::Io)? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    sniff(&head[..n]).ok_or(CleanError::Unrecognised)
+}
+
+/// Walks `path` and works out how to clean it. Reads headers only where the format
+/// allows (PNG, WebP, MP4/MOV skip over payloads); JPEG and GIF are read through.
+pub fn plan(path: &Path) -> Res<Cleaning> {
+    let format = sniff_file(path)?;
+    let file = File::open(path).map_err(CleanError::Io)?;
+    let len = file.metadata().map_err(CleanError::Io)?.len();
+    let mut src = Src {
+        r: BufReader::with_capacity(1 << 16, file),
+        pos: 0,
+        len,
+        format,
+    };
+    let mut edits = match format {
+        Format::Jpeg => jpeg(&mut src)?,
+        Format::Png => png(&mut src)?,
+        Format::Webp => webp(&mut src)?,
+        Format::Gif => gif(&mut src)?,
+        Format::Mp4 | Format::Mov => {
+            let mut edits = Vec::new();
+            isobmff(&mut src, 0, len, Level::Top, &mut edits)?;
+            edits
+        }
+    };
+    edits.sort_by_key(|e| (e.start(), e.end()));
+    let mut last = 0;
+    let mut dropped = 0;
+    for e in &edits {
+        if e.start() < last || e.end() > len || e.end() < e.start() {
+            return Err(src.bad(e.start(), "overlapping structures"));
+        }
+        last = e.end();
+        if let Edit::Drop { start, end } = e {
+            dropped += end - start;
+        }
+    }
+    Ok(Cleaning {
+        format,
+        source_bytes: len,
+        bytes: len - dropped,
+        edits,
+    })
+}
+
+impl Cleaning {
+    /// Streams the cleaned file into `sink`; returns its size and SHA-256. The file
+    /// must not have changed since [`plan`] read it.
+    pub fn copy(
+        &self,
+        path: &Path,
+        mut sink: impl FnMut(&[u8]) -> crate::error::Result<()>,
+    ) -> std::result::Result<(u64, String), CopyError> {
+        let mut f = File::open(path).map_err(CopyError::Io)?;
+        let len = f.metadata().map_err(CopyError::Io)?.len();
+        if len != self.source_bytes {
+            return Err(CopyError::Changed);
+        }
+        let mut buf = vec![0u8; 1 << 20];
+        let mut hasher = Sha256::new();
+        let mut total = 0u64;
+        let mut emit = |data: &[u8], hasher: &mut Sha256, total: &mut u64| {
+            hasher.update(data);
+            *total += data.len() as u64;
+            sink(data).map_err(CopyError::Sink)
+        };
+        let mut pos = 0u64;
+        let copy_to = |f: &mut File,
+                       pos: &mut u64,
+                       to: u64,
+                       buf: &mut [u8],
+                       out: &mut dyn FnMut(&[u8]) -> std::result::Result<(), CopyError>|
+         -> std::result::Result<(), CopyError> {
+            while *pos < to {
+                let want = buf.len().min((to - *pos) as usize);
+                let n = f.read(&mut buf[..want]).map_err(CopyError::Io)?;
+                if n == 0 {
+                    return Err(CopyError::Changed);
+                }
+                out(&buf[..n])?;
+                *pos += n as u64;
+            }
+            Ok(())
+        };
+        for e in &self.edits {
+            copy_to(&mut f, &mut pos, e.start(), &mut buf, &mut |d| {
+                emit(d, &mut hasher, &mut total)
+            })?;
+            match e {
+                Edit::Drop { end, .. } => {
+                    f.seek(SeekFrom::Start(*end)).map_err(CopyError::Io)?;
+                    pos = *end;
+                }
+                Edit::Zero { start, end } => {
+                    let zeros = vec![0u8; (end - start).min(1 << 20) as usize];
+                    let mut left = end - start;
+                    while left > 0 {
+                        let n = left.min(zeros.len() as u64) as usize;
+                        emit(&zeros[..n], &mut hasher, &mut total)?;
+                        left -= n as u64;
+                    }
+                    f.seek(SeekFrom::Start(*end)).map_err(CopyError::Io)?;
+                    pos = *end;
+                }
+                Edit::Put { bytes, .. } => {
+                    emit(bytes, &mut hasher, &mut total)?;
+                    pos = e.end();
+                    f.seek(SeekFrom::Start(pos)).map_err(CopyError::Io)?;
+                }
+            }
+        }
+        copy_to(&mut f, &mut pos, len, &mut buf, &mut |d| {
+            emit(d, &mut hasher, &mut total)
+        })?;
+        if total != self.bytes {
+            return Err(CopyError::Changed);
+        }
+        Ok((total, hex::encode(hasher.finalize())))
+    }
+}
+
+/// Why [`Cleaning::copy`] failed.
+#[derive(Debug)]
+pub enum CopyError {
+    /// Reading the source failed.
+    Io(std::io::Error),
+    /// The source changed since it was planned.
+    Changed,
+    /// The sink failed.
+    Sink(crate::error::Error),
+}
+
+/// A positioned reader over the source, every read bounds-checked.
+struct Src {
+    r: BufReader<File>,
+    pos: u64,
+    len: u64,
+    format: Format,
+}
+
+impl Src {
+    fn bad(&self, at: u64, what: &str) -> CleanError {
+        CleanError::Format(self.format, format!("{what} at byte {at}"))
+    }
+
+    fn left(&self) -> u64 {
+        self.len - self.pos
+    }
+
+    fn exact(&mut self, buf: &mut [u8]) -> Res<()> {
+        if (buf.len() as u64) > self.left() {
+            return Err(self.bad(self.pos, "truncated"));
+        }
+        self.r.read_exact(buf).map_err(CleanError::Io)?;
+        self.pos += buf.len() as u64;
+        Ok(())
+    }
+
+    fn u8(&mut self) -> Res<u8> {
+        let mut b = [0u8; 1];
+        self.exact(&mut b)?;
+        Ok(b[0])
+    }
+
+    fn arr<const N: usize>(&mut self) -> Res<[u8; N]> {
+        let mut b = [0u8; N];
+        self.exact(&mut b)?;
+        Ok(b)
+    }
+
+    fn u16_be(&mut self) -> Res<u16> {
+        Ok(u16::from_be_bytes(self.arr()?))
+    }
+
+    fn u32_be(&mut self) -> Res<u32> {
+        Ok(u32::from_be_bytes(self.arr()?))
+    }
+
+    fn u32_le(&mut self) -> Res<u32> {
+        Ok(u32::from_le_bytes(self.arr()?))
+    }
+
+    fn u64_be(&mut self) -> Res<u64> {
+        Ok(u64::from_be_bytes(self.arr()?))
+    }
+
+    /// Moves to `to`, which must lie inside the file.
+    fn seek(&mut self, to: u64) -> Res<()> {
+        if to > self.len {
+            return Err(self.bad(self.pos, "a length runs past the end of the file"));
+        }
+        let delta = to as i64 - self.pos as i64;
+        self.r.seek_relative(delta).map_err(CleanError::Io)?;
+        self.pos = to;
+        Ok(())
+    }
+
+    fn skip(&mut self, n: u64) -> Res<()> {
+        if n > self.left() {
+            return Err(self.bad(self.pos, "a length runs past the end of the file"));
+        }
+        self.seek(self.pos + n)
+    }
+
+    /// Reads up to `n` bytes (fewer at the end of the file).
+    fn peek_up_to(&mut self, n: usize) -> Res<Vec<u8>> {
+        let n = (n as u64).min(self.left()) as usize;
+        let mut v = vec![0u8; n];
+        self.exact(&mut v)?;
+        Ok(v)
+    }
+}
+
+// ---- JPEG ----
+
+fn jpeg(src: &mut Src) -> Res<Vec<Edit>> {
+    let mut edits = Vec::new();
+    if src.arr::<2>()? != [0xFF, 0xD8] {
+        return Err(src.bad(0, "no start-of-image marker"));
+    }
+    let mut scans = 0u64;
+    let mut pending: Option<(u64, u8)> = None;
+    loop {
+        let (start, marker) = match pending.take() {
+            Some(p) => p,
+            None => {
+                let start = src.pos;
+                if src.left() == 0 {
+                    return Err(src.bad(start, "no end-of-image marker before the end"));
+                }
+                if src.u8()? != 0xFF {
+                    return Err(src.bad(start, "expected a marker"));
+                }
+                let mut m = src.u8()?;
+                while m == 0xFF {
+                    m = src.u8()?;
+                }
+                (start, m)
+            }
+        };
+        match marker {
+            0xD9 => {
+                if scans == 0 {
+                    return Err(src.bad(start, "no image data (no start-of-scan)"));
+                }
+                if src.pos < src.len {
+                    edits.push(Edit::Drop {
+                        start: src.pos,
+                        end: src.len,
+                    });
+                }
+                return Ok(edits);
+            }
+            0x00 | 0xD8 => return Err(src.bad(start, "unexpected marker")),
+            0x01 | 0xD0..=0xD7 => continue,
+            _ => {}
+        }
+        let length = src.u16_be()?;
+        if length < 2 {
+            return Err(src.bad(start, "segment length below 2"));
+        }
+        let payload = src.pos;
+        let end = payload + u64::from(length) - 2;
+        if end > src.len {
+            return Err(src.bad(start, "segment runs past the end of the file"));
+        }
+        let head = src.peek_up_to(12.min(usize::from(length) - 2))?;
+        let keep = match marker {
+            0xE0 => head.starts_with(b"JFIF\0"),
+            0xE2 => head.starts_with(b"ICC_PROFILE\0"),
+            0xEE => head.starts_with(b"Adobe"),
+            0xE1 | 0xE3..=0xED | 0xEF | 0xFE => false,
+            _ => true,
+        };
+        if !keep {
+            edits.push(Edit::Drop { start, end });
+        }
+        src.seek(end)?;
+        if marker == 0xDA {
+            scans += 1;
+            pending = Some(entropy(src)?);
+        }
+    }
+}
+
+/// Reads entropy-coded data up to the next marker; returns its offset and code.
+fn entropy(src: &mut Src) -> Res<(u64, u8)> {
+    loop {
+        let left = src.left();
+        let buf = src.r.fill_buf().map_err(CleanError::Io)?;
+        let avail = (buf.len() as u64).min(left) as usize;
+        if avail == 0 {
+            return Err(src.bad(src.pos, "image data runs to the end of the file"));
+        }
+        match memchr::memchr(0xFF, &buf[..avail]) {
+            None => {
+                src.r.consume(avail);
+                src.pos += avail as u64;
+            }
+            Some(i) => {
+                src.r.consume(i + 1);
+                src.pos += i as u64 + 1;
+                let at = src.pos - 1;
+                let mut m = src.u8()?;
+                if m == 0x00 || (0xD0..=0xD7).contains(&m) {
+                    continue;
+                }
+                while m == 0xFF {
+                    m = src.u8()?;
+                }
+                return Ok((at, m));
+            }
+        }
+    }
+}
+
+// ---- PNG ----
+
+/// Ancillary PNG chunks that decoding or colour needs (APNG's too); every other
+/// ancillary chunk is dropped.
+const PNG_KEEP: [&[u8; 4]; 16] = [
+    b"cHRM", b"gAMA", b"iCCP", b"sBIT", b"sRGB", b"cICP", b"mDCv", b"cLLi", b"bKGD", b"hIST",
+    b"tRNS", b"pHYs", b"sPLT", b"acTL", b"fcTL", b"fdAT",
+];
+
+fn png(src: &mut Src) -> Res<Vec<Edit>> {
+    let mut edits = Vec::new();
+    src.skip(8)?;
+    let mut first = true;
+    loop {
+        let start = src.pos;
+        if src.left() == 0 {
+            return Err(src.bad(start, "no IEND chunk before the end"));
+        }
+        let length = src.u32_be()?;
+        if length > 0x7FFF_FFFF {
+            return Err(src.bad(start, "chunk length above 2^31-1"));
+        }
+        let kind: [u8; 4] = src.arr()?;
+        if !kind.iter().all(u8::is_ascii_alphabetic) {
+            return Err(src.bad(start, "chunk type is not four letters"));
+        }
+        let end = src.pos + u64::from(length) + 4;
+        if end > src.len {
+            return Err(src.bad(start, "chunk runs past the end of the file"));
+        }
+        if first && &kind != b"IHDR" {
+            return Err(src.bad(start, "the first chunk is not IHDR"));
+        }
+        first = false;
+        let critical = kind[0].is_ascii_uppercase();
+        match &kind {
+            b"IEND" => {
+                if end < src.len {
+                    edits.push(Edit::Drop {
+                        start: end,
+                        end: src.len,
+                    });
+                }
+                return Ok(edits);
+            }
+            b"IHDR" | b"PLTE" | b"IDAT" => {}
+            _ if critical => {
+                return Err(src.bad(start, "unknown critical chunk"));
+            }
+            k if PNG_KEEP.contains(&k) => {}
+            _ => edits.push(Edit::Drop { start, end }),
+        }
+        src.seek(end)?;
+    }
+}
+
+// ---- WebP ----
+
+fn webp(src: &mut Src) -> Res<Vec<Edit>> {
+    let mut edits = Vec::new();
+    src.skip(4)?;
+    let size = src.u32_le()?;
+    src.skip(4)?;
+    let riff_end = 8 + u64::from(size);
+    if size < 4 || riff_end > src.len {
+        return Err(src.bad(4, "RIFF size out of bounds"));
+    }
+    let mut dropped = 0u64;
+    let mut flags: Option<(u64, u8)> = None;
+    let mut image = false;
+    while src.pos < riff_end {
+        let start = src.pos;
+        if riff_end - start < 8 {
+            return Err(src.bad(start, "truncated chunk header"));
+        }
+        let kind: [u8; 4] = src.arr()?;
+        let csize = u64::from(src.u32_le()?);
+        let end = src.pos + csize + (csize & 1);
+        if end > riff_end {
+            return Err(src.bad(start, "chunk runs past the RIFF end"));
+        }
+        match &kind {
+            b"VP8X" => {
+                if start != 12 || csize < 10 {
+                    return Err(src.bad(start, "misplaced or short VP8X chunk"));
+                }
+                flags = Some((src.pos, src.u8()?));
+            }
+            b"VP8 " | b"VP8L" | b"ANMF" => image = true,
+            b"ALPH" | b"ANIM" | b"ICCP" => {}
+            _ => {
+                edits.push(Edit::Drop { start, end });
+                dropped += end - start;
+            }
+        }
+        src.seek(end)?;
+    }
+    if !image {
+        return Err(src.bad(12, "no image data chunk"));
+    }
+    if riff_end < src.len {
+        edits.push(Edit::Drop {
+            start: riff_end,
+            end: src.len,
+        });
+    }
+    if dropped > 0 {
+        let new = u32::try_from(u64::from(size) - dropped)
+            .map_err(|_| src.bad(4, "RIFF size out of bounds"))?;
+        edits.push(Edit::Put {
+            at: 4,
+            bytes: new.to_le_bytes().to_vec(),
+        });
+    }
+    if let Some((at, f)) = flags {
+        // Bit 3: EXIF present; bit 2: XMP present.
+        let cleared = f & !0b0000_1100;
+        if cleared != f {
+            edits.push(Edit::Put {
+                at,
+                bytes: vec![cleared],
+            });
+        }
+    }
+    Ok(edits)
+}
+
+// ---- GIF ----
+
+fn gif(src: &mut Src) -> Res<Vec<Edit>> {
+    let mut edits = Vec::new();
+    src.skip(6)?;
+    let screen: [u8; 7] = src.arr()?;
+    if screen[4] & 0x80 != 0 {
+        src.skip(3u64 << ((screen[4] & 7) + 1))?;
+    }
+    let mut image = false;
+    loop {
+        let start = src.pos;
+        if src.left() == 0 {
+            return Err(src.bad(start, "no trailer before the end"));
+        }
+        match src.u8()? {
+            0x2C => {
+                let desc: [u8; 9] = src.arr()?;
+                if desc[8] & 0x80 != 0 {
+                    src.skip(3u64 << ((desc[8] & 7) + 1))?;
+                }
+                src.u8()?; // LZW minimum code size
+                sub_blocks(src)?;
+                image = true;
+            }
+            0x21 => {
+                let keep = match src.u8()? {
+                    // Graphic control, plain text: part of the picture.
+                    0xF9 | 0x01 => {
+                        sub_blocks(src)?;
+                        true
+                    }
+                    0xFF => {
+                        let n = src.u8()?;
+                        let id = src.peek_up_to(usize::from(n))?;
+                        if id.len() != usize::from(n) {
+                            return Err(src.bad(start, "truncated extension"));
+                        }
+                        sub_blocks(src)?;
+                        n == 11 && (id == b"NETSCAPE2.0" || id == b"ANIMEXTS1.0")
+                    }
+                    _ => {
+                        sub_blocks(src)?;
+                        false
+                    }
+                };
+                if !keep {
+                    edits.push(Edit::Drop {
+                        start,
+                        end: src.pos,
+                    });
+                }
+            }
+            0x3B => {
+                if !image {
+                    return Err(src.bad(start, "no image"));
+                }
+                if src.pos < src.len {
+                    edits.push(Edit::Drop {
+                        start: src.pos,
+                        end: src.len,
+                    });
+                }
+                return Ok(edits);
+            }
+            _ => return Err(src.bad(start, "unknown block")),
+        }
+    }
+}
+
+fn sub_blocks(src: &mut Src) -> Res<()> {
+    loop {
+        let n = src.u8()?;
+        if n == 0 {
+            return Ok(());
+        }
+        src.skip(u64::from(n))?;
+    }
+}
+
+// ---- MP4 / MOV ----
+
+/// Where a box list lies: which boxes are walked into, which are blanked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Top,
+    Moov,
+    Trak,
+    Mdia,
+    Minf,
+}
+
+/// Top-level boxes kept as they are (every other one is blanked).
+const TOP_KEEP: [&[u8; 4]; 12] = [
+    b"ftyp", b"styp", b"moov", b"mdat", b"moof", b"mfra", b"sidx", b"ssix", b"prft", b"free",
+    b"skip", b"wide",
+];
+
+/// HEIF and AVIF brands: their top-level `meta` box is the image.
+const HEIF_BRANDS: [&[u8; 4]; 11] = [
+    b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"mif2", b"msf1", b"avif",
+    b"avis",
+];
+
+fn isobmff(src: &mut Src, from: u64, to: u64, level: Level, edits: &mut Vec<Edit>) -> Res<()> {
+    let mut pos = from;
+    while pos < to {
+        src.seek(pos)?;
+        if to - pos < 8 {
+            return Err(src.bad(pos, "truncated box header"));
+        }
+        let size32 = src.u32_be()?;
+        let kind: [u8; 4] = src.arr()?;
+        let (size, header) = match size32 {
+            1 => {
+                if to - pos < 16 {
+                    return Err(src.bad(pos, "truncated box header"));
+                }
+                (src.u64_be()?, 16)
+            }
+            0 if level == Level::Top => (to - pos, 8),
+            0 => return Err(src.bad(pos, "a box of size 0 inside another box")),
+            n => (u64::from(n), 8),
+        };
+        if size < header || size > to - pos {
+            return Err(src.bad(pos, "box size out of bounds"));
+        }
+        let end = pos + size;
+        let body = pos + header;
+        let blank = match (level, &kind) {
+            (_, b"udta" | b"meta" | b"uuid" | b"XMP_") => true,
+            (Level::Top, k) => !TOP_KEEP.contains(&k),
+            _ => false,
+        };
+        if blank {
+            edits.push(Edit::Put {
+                at: pos + 4,
+                bytes: b"free".to_vec(),
+            });
+            if end > body {
+                edits.push(Edit::Zero { start: body, end });
+            }
+        } else {
+            match (level, &kind) {
+                (Level::Top, b"ftyp") => {
+                    if size < header + 4 {
+                        return Err(src.bad(pos, "short ftyp box"));
+                    }
+                    let brand: [u8; 4] = src.arr()?;
+                    if HEIF_BRANDS.contains(&&brand) {
+                        return Err(src.bad(
+                            pos,
+                            "a HEIF/AVIF image (its `meta` box is the image) cannot be cleaned",
+                        ));
+                    }
+                }
+                (Level::Top, b"moov") => isobmff(src, body, end, Level::Moov, edits)?,
+                (Level::Moov, b"trak") => isobmff(src, body, end, Level::Trak, edits)?,
+                (Level::Trak, b"mdia") => isobmff(src, body, end, Level::Mdia, edits)?,
+                (Level::Mdia, b"minf") => isobmff(src, body, end, Level::Minf, edits)?,
+                (Level::Moov, b"mvhd") | (Level::Trak, b"tkhd") | (Level::Mdia, b"mdhd") => {
+                    // version(1) flags(3), then creation and modification times.
+                    if size < header + 4 {
+                        return Err(src.bad(pos, "short header box"));
+                    }
+                    let times = if src.u8()? == 1 { 16 } else { 8 };
+                    if body + 4 + times > end {
+                        return Err(src.bad(pos, "short header box"));
+                    }
+                    edits.push(Edit::Zero {
+                        start: body + 4,
+                        end: body + 4 + times,
+                    });
+                }
+                (Level::Mdia, b"hdlr") => {
+                    if size < header + 12 {
+                        return Err(src.bad(pos, "short hdlr box"));
+                    }
+                    src.skip(8)?;
+                    if &src.arr::<4>()? == b"meta" {
+                        return Err(src.bad(
+                            pos,
+                            "a timed metadata track (handler `meta`, which can carry GPS) cannot be cleaned",
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        pos = end;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniff_by_content() {
+        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0"), Some(Format::Jpeg));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n"), Some(Format::Png));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(Format::Webp));
+        assert_eq!(sniff(b"GIF89a"), Some(Format::Gif));
+        assert_eq!(sniff(b"\0\0\0\x18ftypisom\0\0\0\0"), Some(Format::Mp4));
+        assert_eq!(sniff(b"\0\0\0\x14ftypqt  \0\0\0\0"), Some(Format::Mov));
+        assert_eq!(sniff(b"\0\0\0\x08wide\0\0\0\0"), Some(Format::Mov));
+        assert_eq!(sniff(b"hello, world, not media"), None);
+        assert_eq!(sniff(b""), None);
+    }
+}
