@@ -8,6 +8,7 @@ mod fuzz_checks;
 mod fuzz_regressions;
 mod keys;
 mod media;
+mod media_fixtures;
 mod privacy;
 mod properties;
 mod secrets;
