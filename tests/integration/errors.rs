@@ -41,6 +41,8 @@ const REFUSED: &[&str] = &[
     "column-missing-accounts",
     "column-missing-tweets",
     "strata-column-missing",
+    "media-unrecognised",
+    "media-not-cleanable",
     "policy-missing",
     "policy-not-toml",
     "policy-unknown-key",
@@ -829,6 +831,39 @@ fn key_not_hex() {
         &wd.build(&[]),
         "key-not-hex",
         "key file key: expected exactly 64 hex digits, found a non-hex character",
+    );
+}
+
+/// The base export with one media file of a released post.
+fn with_media(bytes: &[u8]) -> Workdir {
+    let wd = base();
+    crate::media::write_bytes(&wd, "export/media/a/photo.jpg", bytes);
+    crate::media::media_csv(&wd, &[("3_1", "9002", "1002", "photo", "a/photo.jpg")]);
+    wd
+}
+
+#[test]
+fn media_unrecognised() {
+    let wd = with_media(b"%PDF-1.7 not a picture");
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "media-unrecognised",
+        "export/media.csv, line 2, column path: the media file's content is not a format disclose can clean of metadata (JPEG, PNG, WebP, GIF, MP4/MOV); convert it or remove the row",
+    );
+}
+
+#[test]
+fn media_not_cleanable() {
+    let jpeg = crate::media_fixtures::jpeg().dirty;
+    // Cut in the scan data, before the end-of-image marker.
+    let cut = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap() + 14;
+    let wd = with_media(&jpeg[..cut]);
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "media-not-cleanable",
+        &format!("export/media.csv, line 2, column path: the JPEG file cannot be cleaned of metadata: image data runs to the end of the file (no end-of-image marker) at byte {cut}; repair or convert it, or remove the row"),
     );
 }
 
