@@ -362,17 +362,14 @@ pub fn copy_cleaned(
     media: &Cleaned,
     sink: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<(u64, String)> {
-    media
-        .cleaning
-        .copy(&media.file, sink)
-        .map_err(|e| match e {
-            CopyError::Sink(e) => e,
-            CopyError::Io(e) => clean_error(media.location.clone(), CleanError::Io(e)),
-            CopyError::Changed => Error::input(
-                media.location.clone(),
-                "the media file changed while the bundle was being written",
-            ),
-        })
+    media.cleaning.copy(&media.file, sink).map_err(|e| match e {
+        CopyError::Sink(e) => e,
+        CopyError::Io(e) => clean_error(media.location.clone(), CleanError::Io(e)),
+        CopyError::Changed => Error::input(
+            media.location.clone(),
+            "the media file changed while the bundle was being written",
+        ),
+    })
 }
 
 /// Writes one media volume: a zip of stored entries `<name>/<rel>`, deterministic

@@ -491,7 +491,10 @@ fn entropy(src: &mut Src) -> Res<(u64, u8)> {
         let buf = src.r.fill_buf().map_err(CleanError::Io)?;
         let avail = (buf.len() as u64).min(left) as usize;
         if avail == 0 {
-            return Err(src.bad(src.pos, "image data runs to the end of the file (no end-of-image marker)"));
+            return Err(src.bad(
+                src.pos,
+                "image data runs to the end of the file (no end-of-image marker)",
+            ));
         }
         match memchr::memchr(0xFF, &buf[..avail]) {
             None => {

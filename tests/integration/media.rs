@@ -322,7 +322,10 @@ fn metadata_is_stripped_from_every_format() {
         assert!(contains(got, &f.data), "{rel}: image data changed");
         use sha2::Digest;
         let sha = hex::encode(sha2::Sha256::digest(got));
-        assert!(list.contains(&format!("{sha}  {}", &rel["data/".len()..])), "{list}");
+        assert!(
+            list.contains(&format!("{sha}  {}", &rel["data/".len()..])),
+            "{list}"
+        );
     }
     assert!(!contains(bundle.all_text().as_bytes(), PHONE));
     // The MP4 keeps its size, so its chunk offsets still point at its samples.

@@ -49,21 +49,51 @@ fn jpeg_segment(marker: u8, payload: &[u8]) -> Vec<u8> {
 pub fn jpeg() -> Fixture {
     let mut f = new();
     push(&mut f, &[0xFF, 0xD8], true);
-    push(&mut f, &jpeg_segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0"), true);
-    push(&mut f, &jpeg_segment(0xE1, &[b"Exif\0\0".as_slice(), &meta_text()].concat()), false);
     push(
         &mut f,
-        &jpeg_segment(0xE1, &[b"http://ns.adobe.com/xap/1.0/\0".as_slice(), &meta_text()].concat()),
+        &jpeg_segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0"),
+        true,
+    );
+    push(
+        &mut f,
+        &jpeg_segment(0xE1, &[b"Exif\0\0".as_slice(), &meta_text()].concat()),
         false,
     );
-    push(&mut f, &jpeg_segment(0xE2, b"ICC_PROFILE\0\x01\x01fake-profile"), true);
-    push(&mut f, &jpeg_segment(0xED, &[b"Photoshop 3.0\0".as_slice(), &meta_text()].concat()), false);
-    push(&mut f, &jpeg_segment(0xEE, b"Adobe\0\x64\0\0\0\0\x01"), true);
+    push(
+        &mut f,
+        &jpeg_segment(
+            0xE1,
+            &[b"http://ns.adobe.com/xap/1.0/\0".as_slice(), &meta_text()].concat(),
+        ),
+        false,
+    );
+    push(
+        &mut f,
+        &jpeg_segment(0xE2, b"ICC_PROFILE\0\x01\x01fake-profile"),
+        true,
+    );
+    push(
+        &mut f,
+        &jpeg_segment(
+            0xED,
+            &[b"Photoshop 3.0\0".as_slice(), &meta_text()].concat(),
+        ),
+        false,
+    );
+    push(
+        &mut f,
+        &jpeg_segment(0xEE, b"Adobe\0\x64\0\0\0\0\x01"),
+        true,
+    );
     push(&mut f, &jpeg_segment(0xFE, &meta_text()), false);
     let mut dqt = vec![0u8];
     dqt.extend((1..=64).map(|i| i as u8));
     push(&mut f, &jpeg_segment(0xDB, &dqt), true);
-    push(&mut f, &jpeg_segment(0xC0, &[8, 0, 1, 0, 1, 1, 1, 0x11, 0]), true);
+    push(
+        &mut f,
+        &jpeg_segment(0xC0, &[8, 0, 1, 0, 1, 1, 1, 0x11, 0]),
+        true,
+    );
     let mut dht = vec![0x00, 1];
     dht.extend([0u8; 15]);
     dht.push(0);
@@ -98,10 +128,22 @@ pub fn png() -> Fixture {
 pub fn png_sized(idat: usize, metadata: bool) -> Fixture {
     let mut f = new();
     push(&mut f, b"\x89PNG\r\n\x1a\n", true);
-    push(&mut f, &png_chunk(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]), true);
+    push(
+        &mut f,
+        &png_chunk(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]),
+        true,
+    );
     if metadata {
-        push(&mut f, &png_chunk(b"tEXt", &[b"Author\0".as_slice(), &meta_text()].concat()), false);
-        push(&mut f, &png_chunk(b"eXIf", &[b"MM\0*".as_slice(), &meta_text()].concat()), false);
+        push(
+            &mut f,
+            &png_chunk(b"tEXt", &[b"Author\0".as_slice(), &meta_text()].concat()),
+            false,
+        );
+        push(
+            &mut f,
+            &png_chunk(b"eXIf", &[b"MM\0*".as_slice(), &meta_text()].concat()),
+            false,
+        );
         push(&mut f, &png_chunk(b"tIME", &[7, 227, 5, 6, 7, 8, 9]), false);
     }
     push(&mut f, &png_chunk(b"gAMA", &[0, 0, 177, 143]), true);
@@ -112,7 +154,11 @@ pub fn png_sized(idat: usize, metadata: bool) -> Fixture {
     if metadata {
         let itxt = [b"Comment\0\0\0en\0\0".as_slice(), &meta_text()].concat();
         push(&mut f, &png_chunk(b"iTXt", &itxt), false);
-        push(&mut f, &png_chunk(b"zTXt", &[b"Raw\0\0".as_slice(), &meta_text()].concat()), false);
+        push(
+            &mut f,
+            &png_chunk(b"zTXt", &[b"Raw\0\0".as_slice(), &meta_text()].concat()),
+            false,
+        );
     }
     push(&mut f, &png_chunk(b"IEND", &[]), true);
     if metadata {
@@ -167,11 +213,19 @@ pub fn gif() -> Fixture {
     let mut f = new();
     push(&mut f, b"GIF89a\x01\x00\x01\x00\x80\x00\x00", true);
     push(&mut f, &[0, 0, 0, 255, 255, 255], true);
-    let netscape = [b"\x21\xFF\x0BNETSCAPE2.0".as_slice(), b"\x03\x01\x00\x00\x00"].concat();
+    let netscape = [
+        b"\x21\xFF\x0BNETSCAPE2.0".as_slice(),
+        b"\x03\x01\x00\x00\x00",
+    ]
+    .concat();
     push(&mut f, &netscape, true);
     let comment = [b"\x21\xFE".as_slice(), &gif_sub_blocks(&meta_text())].concat();
     push(&mut f, &comment, false);
-    let xmp = [b"\x21\xFF\x0BXMP DataXMP".as_slice(), &gif_sub_blocks(&meta_text())].concat();
+    let xmp = [
+        b"\x21\xFF\x0BXMP DataXMP".as_slice(),
+        &gif_sub_blocks(&meta_text()),
+    ]
+    .concat();
     push(&mut f, &xmp, false);
     push(&mut f, b"\x21\xF9\x04\x00\x0A\x00\x00\x00", true);
     let image = [
@@ -195,7 +249,10 @@ fn mp4_box(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
 
 /// A metadata box and what it becomes: a `free` box of the same size, zeroed.
 fn blanked(kind: &[u8; 4], payload: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    (mp4_box(kind, payload), mp4_box(b"free", &vec![0; payload.len()]))
+    (
+        mp4_box(kind, payload),
+        mp4_box(b"free", &vec![0; payload.len()]),
+    )
 }
 
 /// A full box with version 0 whose first 8 payload bytes after version/flags are
@@ -212,12 +269,19 @@ pub fn mp4() -> Fixture {
     let ftyp = mp4_box(b"ftyp", b"isom\0\0\x02\0isomiso2mp41");
     let (uuid_d, uuid_c) = blanked(
         b"uuid",
-        &[b"\xBE\x7A\xCF\xCB\x97\xA9\x42\xE8\x9C\x71\x99\x94\x91\xE3\xAF\xAC".as_slice(), &meta_text()].concat(),
+        &[
+            b"\xBE\x7A\xCF\xCB\x97\xA9\x42\xE8\x9C\x71\x99\x94\x91\xE3\xAF\xAC".as_slice(),
+            &meta_text(),
+        ]
+        .concat(),
     );
     let (mvhd_d, mvhd_c) = timed(b"mvhd", &[0u8; 88]);
     let (tkhd_d, tkhd_c) = timed(b"tkhd", &[0u8; 72]);
     let (mdhd_d, mdhd_c) = timed(b"mdhd", &[0u8; 12]);
-    let hdlr = mp4_box(b"hdlr", b"\0\0\0\0\0\0\0\0vide\0\0\0\0\0\0\0\0\0\0\0\0VideoHandler\0");
+    let hdlr = mp4_box(
+        b"hdlr",
+        b"\0\0\0\0\0\0\0\0vide\0\0\0\0\0\0\0\0\0\0\0\0VideoHandler\0",
+    );
     let stbl = mp4_box(b"stbl", &mp4_box(b"stco", b"\0\0\0\0\0\0\0\x01\0\0\0\0"));
     let minf = mp4_box(b"minf", &stbl);
     let mdia_d = mp4_box(b"mdia", &[mdhd_d, hdlr.clone(), minf.clone()].concat());
