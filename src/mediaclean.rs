@@ -23,7 +23,8 @@
 //!   APNG animation chunks; drops `tEXt`, `zTXt`, `iTXt`, `eXIf`, `tIME` and every
 //!   other ancillary chunk, and anything after `IEND`. An unknown critical chunk stops.
 //! - **WebP**: drops the `EXIF` and `XMP ` chunks and unknown chunks (readers ignore
-//!   them), clears the EXIF and XMP flags of `VP8X` and fixes the RIFF size.
+//!   them), at the top level and inside animation frames, clears the EXIF and XMP
+//!   flags of `VP8X` and fixes the RIFF and frame sizes.
 //! - **GIF**: drops comment extensions, application extensions other than the looping
 //!   ones (`NETSCAPE2.0`, `ANIMEXTS1.0`; XMP is one), unknown extensions, and anything
 //!   after the trailer.
@@ -86,6 +87,10 @@ impl Format {
 
 /// The formats, for messages.
 pub const FORMATS: &str = "JPEG, PNG, WebP, GIF, MP4/MOV";
+
+/// The most edits one file may need: real files need a handful; a hostile one made of
+/// millions of tiny segments is refused rather than planned in memory.
+pub const MAX_EDITS: usize = 100_000;
 
 /// Why a file cannot be cleaned. Messages name offsets and structures, never content.
 #[derive(Debug)]
@@ -422,6 +427,9 @@ fn jpeg(src: &mut Src) -> Res<Vec<Edit>> {
     let mut scans = 0u64;
     let mut pending: Option<(u64, u8)> = None;
     loop {
+        if edits.len() > MAX_EDITS {
+            return Err(src.bad(src.pos, "too many metadata structures"));
+        }
         let (start, marker) = match pending.take() {
             Some(p) => p,
             None => {
@@ -532,6 +540,9 @@ fn png(src: &mut Src) -> Res<Vec<Edit>> {
     src.skip(8)?;
     let mut first = true;
     loop {
+        if edits.len() > MAX_EDITS {
+            return Err(src.bad(src.pos, "too many metadata structures"));
+        }
         let start = src.pos;
         if src.left() == 0 {
             return Err(src.bad(start, "no IEND chunk before the end"));
@@ -589,6 +600,9 @@ fn webp(src: &mut Src) -> Res<Vec<Edit>> {
     let mut flags: Option<(u64, u8)> = None;
     let mut image = false;
     while src.pos < riff_end {
+        if edits.len() > MAX_EDITS {
+            return Err(src.bad(src.pos, "too many metadata structures"));
+        }
         let start = src.pos;
         if riff_end - start < 8 {
             return Err(src.bad(start, "truncated chunk header"));
@@ -606,7 +620,48 @@ fn webp(src: &mut Src) -> Res<Vec<Edit>> {
                 }
                 flags = Some((src.pos, src.u8()?));
             }
-            b"VP8 " | b"VP8L" | b"ANMF" => image = true,
+            b"VP8 " | b"VP8L" => image = true,
+            b"ANMF" => {
+                // A frame: 16 bytes of geometry and timing, then its own chunks
+                // (ALPH, VP8, VP8L; unknown ones are dropped and the size fixed).
+                image = true;
+                let body = src.pos;
+                let frame_end = body + csize;
+                if csize < 16 {
+                    return Err(src.bad(start, "short ANMF chunk"));
+                }
+                let mut p = body + 16;
+                let mut inner = 0u64;
+                while p < frame_end {
+                    if edits.len() > MAX_EDITS {
+                        return Err(src.bad(p, "too many metadata structures"));
+                    }
+                    if frame_end - p < 8 {
+                        return Err(src.bad(p, "truncated chunk header"));
+                    }
+                    src.seek(p)?;
+                    let sub: [u8; 4] = src.arr()?;
+                    let n = u64::from(src.u32_le()?);
+                    let e = src.pos + n + (n & 1);
+                    if e > frame_end {
+                        return Err(src.bad(p, "chunk runs past its frame"));
+                    }
+                    if !matches!(&sub, b"ALPH" | b"VP8 " | b"VP8L") {
+                        edits.push(Edit::Drop { start: p, end: e });
+                        inner += e - p;
+                    }
+                    p = e;
+                }
+                if inner > 0 {
+                    let new = u32::try_from(csize - inner)
+                        .map_err(|_| src.bad(start, "chunk size out of bounds"))?;
+                    edits.push(Edit::Put {
+                        at: start + 4,
+                        bytes: new.to_le_bytes().to_vec(),
+                    });
+                    dropped += inner;
+                }
+            }
             b"ALPH" | b"ANIM" | b"ICCP" => {}
             _ => {
                 edits.push(Edit::Drop { start, end });
@@ -656,6 +711,9 @@ fn gif(src: &mut Src) -> Res<Vec<Edit>> {
     }
     let mut image = false;
     loop {
+        if edits.len() > MAX_EDITS {
+            return Err(src.bad(src.pos, "too many metadata structures"));
+        }
         let start = src.pos;
         if src.left() == 0 {
             return Err(src.bad(start, "no trailer before the end"));
@@ -752,6 +810,9 @@ const HEIF_BRANDS: [&[u8; 4]; 11] = [
 fn isobmff(src: &mut Src, from: u64, to: u64, level: Level, edits: &mut Vec<Edit>) -> Res<()> {
     let mut pos = from;
     while pos < to {
+        if edits.len() > MAX_EDITS {
+            return Err(src.bad(src.pos, "too many metadata structures"));
+        }
         src.seek(pos)?;
         if to - pos < 8 {
             return Err(src.bad(pos, "truncated box header"));
@@ -909,6 +970,67 @@ mod tests {
         ]
         .concat();
         vec![jpeg, png, webp, gif, mp4]
+    }
+
+    fn run(bytes: &[u8]) -> Res<Vec<u8>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m");
+        std::fs::write(&path, bytes).unwrap();
+        let c = plan(&path)?;
+        let mut out = Vec::new();
+        c.copy(&path, |d| {
+            out.extend_from_slice(d);
+            Ok(())
+        })
+        .unwrap();
+        Ok(out)
+    }
+
+    fn riff(kind: &[u8], d: &[u8]) -> Vec<u8> {
+        let mut v = kind.to_vec();
+        v.extend_from_slice(&(d.len() as u32).to_le_bytes());
+        v.extend_from_slice(d);
+        if d.len() % 2 == 1 {
+            v.push(0);
+        }
+        v
+    }
+
+    #[test]
+    fn webp_frames_lose_unknown_chunks() {
+        let frame = |extra: &[u8]| {
+            riff(
+                b"ANMF",
+                &[&[0u8; 16][..], &riff(b"VP8L", b"pixels"), extra].concat(),
+            )
+        };
+        let file = |body: Vec<u8>| riff(b"RIFF", &[b"WEBP".to_vec(), body].concat());
+        let vp8x = riff(b"VP8X", &[0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let anim = riff(b"ANIM", &[0; 6]);
+        let dirty = file(
+            [
+                vp8x.clone(),
+                anim.clone(),
+                frame(&riff(b"NAME", b"+9665551")),
+            ]
+            .concat(),
+        );
+        let clean = file([vp8x, anim, frame(b"")].concat());
+        assert_eq!(run(&dirty).unwrap(), clean);
+    }
+
+    #[test]
+    fn many_tiny_segments_are_refused() {
+        let mut jpeg = vec![0xFF, 0xD8];
+        for _ in 0..=MAX_EDITS {
+            jpeg.extend_from_slice(&[0xFF, 0xFE, 0, 2]);
+        }
+        match run(&jpeg) {
+            Err(CleanError::Format(Format::Jpeg, m)) => {
+                assert!(m.starts_with("too many metadata structures"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     /// Hostile input: truncations and random byte changes of small valid files never
