@@ -17,8 +17,9 @@
 //!   after the end-of-image marker (MPF second images, vendor trailers). Kept: APP0
 //!   `JFIF`, APP2 `ICC_PROFILE` (the colour profile: dropping it changes the colours;
 //!   phone and camera profiles describe the device's colour space, not the person) and
-//!   APP14 `Adobe` (it decides the colour transform). The EXIF orientation goes with
-//!   EXIF: a photo taken sideways may show sideways.
+//!   APP14 `Adobe` (it decides the colour transform). The first EXIF's orientation,
+//!   when it is not upright, is kept alone in a 32-byte EXIF written here, so that a
+//!   photo taken sideways still shows upright; nothing else of the EXIF survives.
 //! - **PNG**: keeps the critical chunks and the colour, transparency, physical size and
 //!   APNG animation chunks; drops `tEXt`, `zTXt`, `iTXt`, `eXIf`, `tIME` and every
 //!   other ancillary chunk, and anything after `IEND`. An unknown critical chunk stops.
@@ -122,6 +123,15 @@ pub enum Edit {
         /// One past the last byte.
         end: u64,
     },
+    /// Write these bytes in place of the range (a JPEG's EXIF becomes its orientation).
+    Replace {
+        /// First byte.
+        start: u64,
+        /// One past the last byte.
+        end: u64,
+        /// The replacement.
+        bytes: Vec<u8>,
+    },
     /// Write these bytes over as many source bytes.
     Put {
         /// First byte.
@@ -134,14 +144,16 @@ pub enum Edit {
 impl Edit {
     fn start(&self) -> u64 {
         match self {
-            Edit::Drop { start, .. } | Edit::Zero { start, .. } => *start,
+            Edit::Drop { start, .. } | Edit::Zero { start, .. } | Edit::Replace { start, .. } => {
+                *start
+            }
             Edit::Put { at, .. } => *at,
         }
     }
 
     fn end(&self) -> u64 {
         match self {
-            Edit::Drop { end, .. } | Edit::Zero { end, .. } => *end,
+            Edit::Drop { end, .. } | Edit::Zero { end, .. } | Edit::Replace { end, .. } => *end,
             Edit::Put { at, bytes } => at + bytes.len() as u64,
         }
     }
@@ -232,19 +244,25 @@ pub fn plan(path: &Path) -> Res<Cleaning> {
     edits.sort_by_key(|e| (e.start(), e.end()));
     let mut last = 0;
     let mut dropped = 0;
+    let mut added = 0;
     for e in &edits {
         if e.start() < last || e.end() > len || e.end() < e.start() {
             return Err(src.bad(e.start(), "overlapping structures"));
         }
         last = e.end();
-        if let Edit::Drop { start, end } = e {
-            dropped += end - start;
+        match e {
+            Edit::Drop { start, end } => dropped += end - start,
+            Edit::Replace { start, end, bytes } => {
+                dropped += end - start;
+                added += bytes.len() as u64;
+            }
+            _ => {}
         }
     }
     Ok(Cleaning {
         format,
         source_bytes: len,
-        bytes: len - dropped,
+        bytes: len - dropped + added,
         edits,
     })
 }
@@ -305,6 +323,11 @@ impl Cleaning {
                         emit(&zeros[..n], &mut hasher, &mut total)?;
                         left -= n as u64;
                     }
+                    f.seek(SeekFrom::Start(*end)).map_err(CopyError::Io)?;
+                    pos = *end;
+                }
+                Edit::Replace { end, bytes, .. } => {
+                    emit(bytes, &mut hasher, &mut total)?;
                     f.seek(SeekFrom::Start(*end)).map_err(CopyError::Io)?;
                     pos = *end;
                 }
@@ -425,6 +448,7 @@ fn jpeg(src: &mut Src) -> Res<Vec<Edit>> {
         return Err(src.bad(0, "no start-of-image marker"));
     }
     let mut scans = 0u64;
+    let mut oriented = false;
     let mut pending: Option<(u64, u8)> = None;
     loop {
         if edits.len() > MAX_EDITS {
@@ -482,7 +506,27 @@ fn jpeg(src: &mut Src) -> Res<Vec<Edit>> {
             _ => true,
         };
         if !keep {
-            edits.push(Edit::Drop { start, end });
+            // The first EXIF's orientation survives, alone in an EXIF of our own, so
+            // that a photo taken sideways shows upright.
+            let orientation = if marker == 0xE1 && head.starts_with(b"Exif\0\0") && !oriented {
+                src.seek(payload)?;
+                let mut exif = vec![0u8; usize::from(length) - 2];
+                src.exact(&mut exif)?;
+                exif_orientation(&exif[6..])
+            } else {
+                None
+            };
+            match orientation {
+                Some(o) => {
+                    oriented = true;
+                    edits.push(Edit::Replace {
+                        start,
+                        end,
+                        bytes: orientation_segment(o),
+                    });
+                }
+                None => edits.push(Edit::Drop { start, end }),
+            }
         }
         src.seek(end)?;
         if marker == 0xDA {
@@ -490,6 +534,55 @@ fn jpeg(src: &mut Src) -> Res<Vec<Edit>> {
             pending = Some(entropy(src)?);
         }
     }
+}
+
+/// The orientation (2 to 8; 1 is upright and needs nothing) of an EXIF TIFF block,
+/// read from IFD0 with every offset checked.
+fn exif_orientation(tiff: &[u8]) -> Option<u16> {
+    let big = match tiff.get(0..2)? {
+        b"MM" => true,
+        b"II" => false,
+        _ => return None,
+    };
+    let u16_at = |i: usize| -> Option<u16> {
+        let b: [u8; 2] = tiff.get(i..i + 2)?.try_into().ok()?;
+        Some(if big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    };
+    let u32_at = |i: usize| -> Option<u32> {
+        let b: [u8; 4] = tiff.get(i..i + 4)?.try_into().ok()?;
+        Some(if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    };
+    if u16_at(2)? != 42 {
+        return None;
+    }
+    let ifd = usize::try_from(u32_at(4)?).ok()?;
+    let count = usize::from(u16_at(ifd)?);
+    (0..count).find_map(|k| {
+        let e = ifd.checked_add(2 + 12 * k)?;
+        // Tag 0x0112, type SHORT, one value.
+        if u16_at(e)? == 0x0112 && u16_at(e + 2)? == 3 && u32_at(e + 4)? == 1 {
+            u16_at(e + 8).filter(|o| (2..=8).contains(o))
+        } else {
+            None
+        }
+    })
+}
+
+/// An APP1 segment holding an EXIF with one entry: the orientation.
+fn orientation_segment(orientation: u16) -> Vec<u8> {
+    let mut v = vec![0xFF, 0xE1, 0, 34];
+    v.extend_from_slice(b"Exif\0\0MM\0\x2A\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01");
+    v.extend_from_slice(&orientation.to_be_bytes());
+    v.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    v
 }
 
 /// Reads entropy-coded data up to the next marker; returns its offset and code.
@@ -994,6 +1087,30 @@ mod tests {
             v.push(0);
         }
         v
+    }
+
+    #[test]
+    fn jpeg_keeps_only_the_orientation_of_its_exif() {
+        let seg = |m: u8, p: &[u8]| {
+            let mut v = vec![0xFF, m];
+            v.extend_from_slice(&((p.len() + 2) as u16).to_be_bytes());
+            v.extend_from_slice(p);
+            v
+        };
+        // Little-endian EXIF: IFD0 with a GPS-ish text entry and orientation 6.
+        let mut tiff = b"II\x2A\0\x08\0\0\0\x02\0".to_vec();
+        tiff.extend_from_slice(b"\x0e\x01\x02\0\x0c\0\0\0\x26\0\0\0");
+        tiff.extend_from_slice(b"\x12\x01\x03\0\x01\0\0\0\x06\0\0\0");
+        tiff.extend_from_slice(&[0, 0, 0, 0]);
+        tiff.extend_from_slice(b"GPS 24.7136N");
+        let exif = seg(0xE1, &[b"Exif\0\0".as_slice(), &tiff].concat());
+        let tail = [seg(0xDA, &[1, 1, 0, 0, 63, 0]), vec![7, 0xFF, 0xD9]].concat();
+        let dirty = [vec![0xFF, 0xD8], exif, tail.clone()].concat();
+        let out = run(&dirty).unwrap();
+        let want = [vec![0xFF, 0xD8], orientation_segment(6), tail].concat();
+        assert_eq!(out, want);
+        assert_eq!(exif_orientation(&want[12..]), Some(6));
+        assert!(!out.windows(3).any(|w| w == b"GPS"));
     }
 
     #[test]
