@@ -54,11 +54,25 @@ pub fn jpeg() -> Fixture {
         &jpeg_segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0"),
         true,
     );
+    // EXIF (big-endian TIFF): IFD0 with an artist holding the phone and GPS text, and
+    // orientation 6 (taken sideways). Only the orientation survives, alone.
+    let text = meta_text();
+    let mut tiff = b"MM\0\x2A\0\0\0\x08\0\x02".to_vec();
+    tiff.extend_from_slice(b"\x01\x3B\0\x02");
+    tiff.extend_from_slice(&(text.len() as u32).to_be_bytes());
+    tiff.extend_from_slice(&38u32.to_be_bytes());
+    tiff.extend_from_slice(b"\x01\x12\0\x03\0\0\0\x01\0\x06\0\0");
+    tiff.extend_from_slice(&[0, 0, 0, 0]);
+    tiff.extend_from_slice(&text);
     push(
         &mut f,
-        &jpeg_segment(0xE1, &[b"Exif\0\0".as_slice(), &meta_text()].concat()),
+        &jpeg_segment(0xE1, &[b"Exif\0\0".as_slice(), &tiff].concat()),
         false,
     );
+    f.clean.extend_from_slice(&jpeg_segment(
+        0xE1,
+        b"Exif\0\0MM\0\x2A\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0\0\0",
+    ));
     push(
         &mut f,
         &jpeg_segment(
