@@ -249,6 +249,8 @@ pub struct Lookup {
 pub struct LookupOptions {
     /// The release key.
     pub key_file: PathBuf,
+    /// Accept a key anyone could know (`--allow-demo-key`), with a warning.
+    pub allow_demo_key: bool,
     /// Pseudonym length when no policy is given.
     pub length: usize,
     /// With the export and the policy, handles resolve to their accounts and public
@@ -262,8 +264,7 @@ pub struct LookupOptions {
 
 /// Looks up pseudonyms. Returns the lookups, the key fingerprint and warnings.
 pub fn lookup(opts: &LookupOptions) -> Result<(Vec<Lookup>, String, Vec<String>)> {
-    let (key, warning) = Key::read(&opts.key_file)?;
-    let mut warnings: Vec<String> = warning.into_iter().collect();
+    let (key, mut warnings) = Key::load(&opts.key_file, opts.allow_demo_key)?;
     let (registry, length) = match &opts.export {
         Some((input, policy)) => {
             let policy = Policy::load(policy)?;

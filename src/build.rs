@@ -30,6 +30,8 @@ pub struct BuildOptions {
     pub input: PathBuf,
     /// The release key file.
     pub key_file: PathBuf,
+    /// Accept a key anyone could know (`--allow-demo-key`), with a warning.
+    pub allow_demo_key: bool,
     /// The directory the bundle is written to.
     pub out_dir: PathBuf,
     /// The sampling seed, overriding the policy's.
@@ -65,6 +67,8 @@ pub struct Inputs {
     pub input: PathBuf,
     /// The release key file; without one (a dry run) pseudonyms use a throwaway key.
     pub key_file: Option<PathBuf>,
+    /// Accept a key anyone could know (`--allow-demo-key`), with a warning.
+    pub allow_demo_key: bool,
     /// The sampling seed, overriding the policy's.
     pub seed: Option<String>,
 }
@@ -188,7 +192,7 @@ impl Plan {
         let mut warnings = Vec::new();
         let (key, fingerprint) = match &opts.key_file {
             Some(path) => {
-                let (key, warn) = Key::read(path)?;
+                let (key, warn) = Key::load(path, opts.allow_demo_key)?;
                 warnings.extend(warn);
                 let fp = key.fingerprint();
                 (key, Some(fp))
@@ -754,19 +758,19 @@ impl Plan {
         };
         let limit = index.volume_bytes();
         let selected = index.selected().to_vec();
+        // Cleaned of metadata (issue 11): every size, hash and list entry below
+        // describes the cleaned bytes.
+        let selected = index.clean(&selected)?;
         let total = media::total_bytes(&selected)?;
         let mut list = String::new();
         let mut pending = Vec::new();
         let mut volumes = Vec::new();
         if total <= limit {
             for s in &selected {
-                let size = std::fs::metadata(&s.file)
-                    .map_err(|e| Error::io(&s.file, e))?
-                    .len();
-                bundle.begin_stored(&format!("data/{}", s.rel), size >= 0xFFFF_FFFF)?;
+                bundle.begin_stored(&format!("data/{}", s.rel), s.bytes() >= 0xFFFF_FFFF)?;
                 // `rows` of a file that is not CSV counts its newline bytes (see README).
                 let mut newlines = 0u64;
-                media::copy_hashed(&s.file, |chunk| {
+                media::copy_cleaned(s, |chunk| {
                     newlines += memchr::memchr_iter(b'\n', chunk).count() as u64;
                     bundle.write(chunk)
                 })?;
@@ -1621,6 +1625,7 @@ pub fn build_staged(opts: &BuildOptions) -> Result<StagedBuild> {
         policy: opts.policy.clone(),
         input: opts.input.clone(),
         key_file: Some(opts.key_file.clone()),
+        allow_demo_key: opts.allow_demo_key,
         seed: opts.seed.clone(),
     };
     // Size and modification time of every input, to tell at the end whether one

@@ -23,6 +23,7 @@
 //!     policy: "policies/io-archive.toml".into(),
 //!     input: "examples/export".into(),
 //!     key_file: "examples/demo-only.key".into(),
+//!     allow_demo_key: true,
 //!     out_dir: "target".into(),
 //!     seed: Some("demo-only-seed".into()),
 //!     force: true,
@@ -48,6 +49,7 @@ pub mod inputcheck;
 pub mod limits;
 pub mod media;
 pub mod message;
+pub mod mediaclean;
 pub mod plan;
 pub mod policy;
 pub mod pseudonym;

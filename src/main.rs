@@ -76,6 +76,10 @@ enum Command {
         /// The release key (64 hex digits).
         #[arg(long, value_name = "FILE")]
         key_file: PathBuf,
+        /// Accept a key anyone could know (all bytes equal, the shipped demo key),
+        /// with a warning: for demonstrations only.
+        #[arg(long)]
+        allow_demo_key: bool,
         /// The directory to write the bundle to (must exist).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
@@ -120,6 +124,10 @@ enum Command {
         /// The release key (optional: only checked; pseudonyms are not shown).
         #[arg(long, value_name = "FILE")]
         key_file: Option<PathBuf>,
+        /// Accept a key anyone could know (all bytes equal, the shipped demo key),
+        /// with a warning: for demonstrations only.
+        #[arg(long, requires = "key_file")]
+        allow_demo_key: bool,
         /// Print the plan as one JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -152,6 +160,10 @@ enum Command {
         /// Staff: the release key.
         #[arg(long, value_name = "FILE", requires_all = ["input", "policy"])]
         key_file: Option<PathBuf>,
+        /// Accept a key anyone could know (all bytes equal, the shipped demo key),
+        /// with a warning: for demonstrations only.
+        #[arg(long, requires = "key_file")]
+        allow_demo_key: bool,
         /// Staff: the seed for the rebuild (default: the seed the bundle records).
         #[arg(long, value_name = "SEED", requires = "input")]
         seed: Option<String>,
@@ -230,6 +242,10 @@ enum Command {
         /// The release key.
         #[arg(long, value_name = "FILE")]
         key_file: PathBuf,
+        /// Accept a key anyone could know (all bytes equal, the shipped demo key),
+        /// with a warning: for demonstrations only.
+        #[arg(long)]
+        allow_demo_key: bool,
         /// Pseudonym length in hex digits (the policy's pseudonymisation.length).
         #[arg(
             long,
@@ -377,6 +393,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             policy,
             input,
             key_file,
+            allow_demo_key,
             out,
             seed,
             force,
@@ -392,6 +409,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 policy,
                 input,
                 key_file,
+                allow_demo_key,
                 out_dir: out,
                 seed,
                 force,
@@ -476,6 +494,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             input,
             seed,
             key_file,
+            allow_demo_key,
             json,
             quiet,
         } => {
@@ -483,6 +502,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 policy,
                 input,
                 key_file,
+                allow_demo_key,
                 seed,
             })?;
             let bar = progress_bar(json || quiet);
@@ -504,6 +524,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             input,
             policy,
             key_file,
+            allow_demo_key,
             seed,
             max_bytes,
             max_ratio,
@@ -515,6 +536,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     input,
                     policy,
                     key_file,
+                    allow_demo_key,
                     seed,
                 }),
                 _ => None,
@@ -586,6 +608,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Pseudonym {
             accounts,
             key_file,
+            allow_demo_key,
             length,
             post_id,
             input,
@@ -594,6 +617,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
         } => {
             let (found, fingerprint, warnings) = audit::lookup(&audit::LookupOptions {
                 key_file,
+                allow_demo_key,
                 length,
                 export: input.zip(policy),
                 accounts,

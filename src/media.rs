@@ -8,6 +8,11 @@
 //! published (pseudonyms where the policy says so), stored uncompressed and streamed,
 //! never read whole. Beyond the policy's volume size, media go into numbered zips
 //! beside the bundle, each recorded with its size and SHA-256.
+//!
+//! Every published file is cleaned of its metadata first ([`crate::mediaclean`]):
+//! its format is told by content and names the extension; a file that cannot be
+//! cleaned stops the build naming its `media.csv` row. Sizes, hashes and the media
+//! list describe the cleaned bytes.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -19,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Location, Result};
 use crate::export::{check_id, open_csv, read_header, require};
+use crate::mediaclean::{self, CleanError, Cleaning, CopyError, Format};
 use crate::policy::MediaSpec;
 use crate::pseudonym::Pseudonymizer;
 
@@ -42,6 +48,47 @@ pub struct Selected {
     pub rel: String,
     /// The source file.
     pub file: PathBuf,
+    /// Its line in `media.csv`.
+    pub line: u64,
+    /// Its format, told by content.
+    pub format: Format,
+}
+
+/// A selected media file with the edits that clean it.
+#[derive(Debug, Clone)]
+pub struct Cleaned {
+    /// Path inside the bag's `data/`.
+    pub rel: String,
+    /// The source file.
+    pub file: PathBuf,
+    /// How to clean it; `cleaning.bytes` is the published size.
+    pub cleaning: Cleaning,
+    /// Where it is listed, for errors: `media.csv`, its line, column `path`.
+    location: Location,
+}
+
+impl Cleaned {
+    /// The published (cleaned) size.
+    pub fn bytes(&self) -> u64 {
+        self.cleaning.bytes
+    }
+}
+
+/// Names a media file's trouble at its `media.csv` row, column `path`, without
+/// quoting the path (a file name can hold a name).
+fn clean_error(location: Location, e: CleanError) -> Error {
+    let message = match e {
+        CleanError::Io(e) => format!("the media file cannot be read: {e}"),
+        CleanError::Unrecognised => format!(
+            "the media file's content is not a format disclose can clean of metadata ({}); convert it or remove the row",
+            mediaclean::FORMATS
+        ),
+        CleanError::Format(f, what) => format!(
+            "the {} file cannot be cleaned of metadata: {what}; repair or convert it, or remove the row",
+            f.name()
+        ),
+    };
+    Error::input(location, message)
 }
 
 /// A volume of media beside the bundle.
@@ -200,17 +247,14 @@ impl MediaIndex {
             } else {
                 row.key.clone()
             };
-            let ext = row
-                .file
-                .extension()
-                .map(|e| e.to_string_lossy().to_ascii_lowercase())
-                .filter(|e| {
-                    !e.is_empty() && e.len() <= 8 && e.bytes().all(|b| b.is_ascii_alphanumeric())
-                })
-                .unwrap_or_else(|| "bin".into());
+            let format = mediaclean::sniff_file(&row.file)
+                .map_err(|e| clean_error(Location::cell(&self.csv, row.line, "path"), e))?;
+            let ext = format.extension();
             self.selected.push(Selected {
                 rel: format!("media/{account}/{post}-{key}.{ext}"),
                 file: row.file.clone(),
+                line: row.line,
+                format,
             });
         }
         Ok(())
@@ -235,6 +279,26 @@ impl MediaIndex {
         self.selected.sort_by(|a, b| a.rel.cmp(&b.rel));
         self.selected.dedup_by(|a, b| a.rel == b.rel);
         &self.selected
+    }
+
+    /// Works out how to clean each selected file (headers only where the format
+    /// allows), before anything of them is written: a file that cannot be cleaned
+    /// stops here, naming its row.
+    pub fn clean(&self, selected: &[Selected]) -> Result<Vec<Cleaned>> {
+        selected
+            .iter()
+            .map(|s| {
+                let location = Location::cell(&self.csv, s.line, "path");
+                let cleaning =
+                    mediaclean::plan(&s.file).map_err(|e| clean_error(location.clone(), e))?;
+                Ok(Cleaned {
+                    rel: s.rel.clone(),
+                    file: s.file.clone(),
+                    cleaning,
+                    location,
+                })
+            })
+            .collect()
     }
 
     /// The policy's volume size.
@@ -293,6 +357,21 @@ pub fn copy_hashed(
     Ok((total, hex::encode(hasher.finalize())))
 }
 
+/// Streams a cleaned media file into `sink`, returning its size and SHA-256.
+pub fn copy_cleaned(
+    media: &Cleaned,
+    sink: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<(u64, String)> {
+    media.cleaning.copy(&media.file, sink).map_err(|e| match e {
+        CopyError::Sink(e) => e,
+        CopyError::Io(e) => clean_error(media.location.clone(), CleanError::Io(e)),
+        CopyError::Changed => Error::input(
+            media.location.clone(),
+            "the media file changed while the bundle was being written",
+        ),
+    })
+}
+
 /// Writes one media volume: a zip of stored entries `<name>/<rel>`, deterministic
 /// like the bundle. Returns the media's (rel, bytes, sha256).
 pub fn write_volume(
@@ -300,7 +379,7 @@ pub fn write_volume(
     path: &Path,
     name: &str,
     date: &str,
-    media: &[Selected],
+    media: &[Cleaned],
 ) -> Result<Vec<(String, u64, String)>> {
     use zip::write::SimpleFileOptions;
     let y: u16 = date[0..4].parse().unwrap_or(1980);
@@ -317,9 +396,7 @@ pub fn write_volume(
     let mut zip = zip::ZipWriter::new(std::io::BufWriter::with_capacity(1 << 20, out));
     let mut listed = Vec::with_capacity(media.len());
     for s in media {
-        let size = std::fs::metadata(&s.file)
-            .map_err(|e| Error::io(&s.file, e))?
-            .len();
+        let size = s.bytes();
         let opts = SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
             .last_modified_time(time)
@@ -328,7 +405,7 @@ pub fn write_volume(
             .large_file(size >= 0xFFFF_FFFF);
         zip.start_file(format!("{name}/{}", s.rel), opts)
             .map_err(zip_err)?;
-        let (bytes, sha) = copy_hashed(&s.file, |chunk| {
+        let (bytes, sha) = copy_cleaned(s, |chunk| {
             zip.write_all(chunk).map_err(|e| Error::io(path, e))
         })?;
         listed.push((s.rel.clone(), bytes, sha));
@@ -342,14 +419,12 @@ pub fn write_volume(
 }
 
 /// Splits media into volumes of at most `limit` bytes (one file more at most).
-pub fn plan_volumes(media: &[Selected], limit: u64) -> Result<Vec<Vec<Selected>>> {
-    let mut volumes: Vec<Vec<Selected>> = Vec::new();
-    let mut current: Vec<Selected> = Vec::new();
+pub fn plan_volumes(media: &[Cleaned], limit: u64) -> Result<Vec<Vec<Cleaned>>> {
+    let mut volumes: Vec<Vec<Cleaned>> = Vec::new();
+    let mut current: Vec<Cleaned> = Vec::new();
     let mut bytes = 0u64;
     for s in media {
-        let size = std::fs::metadata(&s.file)
-            .map_err(|e| Error::io(&s.file, e))?
-            .len();
+        let size = s.bytes();
         if !current.is_empty() && bytes + size > limit {
             volumes.push(std::mem::take(&mut current));
             bytes = 0;
@@ -363,12 +438,7 @@ pub fn plan_volumes(media: &[Selected], limit: u64) -> Result<Vec<Vec<Selected>>
     Ok(volumes)
 }
 
-/// Total size of the selected media.
-pub fn total_bytes(media: &[Selected]) -> Result<u64> {
-    media.iter().try_fold(0u64, |acc, s| {
-        Ok(acc
-            + std::fs::metadata(&s.file)
-                .map_err(|e| Error::io(&s.file, e))?
-                .len())
-    })
+/// Total size of the cleaned media.
+pub fn total_bytes(media: &[Cleaned]) -> Result<u64> {
+    Ok(media.iter().map(Cleaned::bytes).sum())
 }

@@ -457,6 +457,16 @@ fn default_tier_suffix() -> String {
     "unhashed".into()
 }
 
+/// Whether a tier suffix could pass for the public bundle's `hashed`: it contains
+/// `hashed` in any case, other than as part of `unhashed` (the default, and the
+/// name the public archives give their restricted files).
+fn suffix_claims_hashed(suffix: &str) -> bool {
+    suffix
+        .to_ascii_lowercase()
+        .replace("unhashed", "")
+        .contains("hashed")
+}
+
 /// A second audience built in the same run from the same selection: nothing
 /// pseudonymised, the same columns dropped, written to `<release>_<suffix>.zip`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -754,11 +764,20 @@ impl Policy {
             if !ok(name) {
                 return Err(err(&key, "a tier name is letters, digits and `_`".into()));
             }
-            if !ok(&t.suffix) || t.suffix == "hashed" {
+            if !ok(&t.suffix) {
                 return Err(err(
                     &format!("{key}.suffix"),
                     format!(
                         "`{}` cannot name a tier's files (letters, digits, `_`; not `hashed`)",
+                        t.suffix
+                    ),
+                ));
+            }
+            if suffix_claims_hashed(&t.suffix) {
+                return Err(err(
+                    &format!("{key}.suffix"),
+                    format!(
+                        "`{}` contains `hashed` (in any case), which marks the public, pseudonymised bundle's files: a tier publishes accounts unhashed, so name it `unhashed` or anything without `hashed`",
                         t.suffix
                     ),
                 ));

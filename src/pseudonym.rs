@@ -23,6 +23,14 @@ pub const MIN_LENGTH: usize = 32;
 /// Full pseudonym length (hex digits of an HMAC-SHA256).
 pub const MAX_LENGTH: usize = 64;
 
+/// The shipped demo key, `examples/demo-only.key`: refused without `--allow-demo-key`.
+pub const DEMO_KEY_HEX: &str = "44b59524183680fddd1c7f5df6a8cd5e4d1d01d86ea275e108224a3b00e356be";
+
+/// A key whose 32 bytes take fewer distinct values than this is refused without
+/// `--allow-demo-key`. 32 random bytes take fewer than 8 values with a probability
+/// below 10^-30.
+pub const MIN_DISTINCT_BYTES: usize = 8;
+
 /// A release key: 32 secret bytes.
 #[derive(Clone)]
 pub struct Key([u8; 32]);
@@ -98,6 +106,50 @@ impl Key {
             message,
         })?;
         Ok((key, warning))
+    }
+
+    /// Reads a key file for use: like [`Key::read`], and refuses a key anyone could
+    /// know (see [`Key::weakness`]) unless `allow_demo_key` (`--allow-demo-key`) is
+    /// given; then it warns instead. Returns the key and its warnings.
+    pub fn load(path: &Path, allow_demo_key: bool) -> Result<(Self, Vec<String>)> {
+        let (key, warning) = Key::read(path)?;
+        let mut warnings: Vec<String> = warning.into_iter().collect();
+        if let Some(weakness) = key.weakness() {
+            if !allow_demo_key {
+                return Err(Error::Key {
+                    file: path.to_path_buf(),
+                    message: format!(
+                        "{weakness}: its fingerprint in the bundle would tell everyone which key it is. Make a release key with `disclose keygen --out release.key`, or pass --allow-demo-key for a demonstration"
+                    ),
+                });
+            }
+            warnings.push(format!(
+                "key file {}: {weakness}; accepted because of --allow-demo-key: never publish a bundle built with it",
+                path.display()
+            ));
+        }
+        Ok((key, warnings))
+    }
+
+    /// Why this key must not make a real release, if it must not: its bytes take
+    /// fewer than [`MIN_DISTINCT_BYTES`] values (all equal, all zero, a short pattern
+    /// repeated: a random key has about 30), or it is the shipped demo key. Never
+    /// quotes the key.
+    pub fn weakness(&self) -> Option<&'static str> {
+        let mut seen = [false; 256];
+        for b in self.0 {
+            seen[b as usize] = true;
+        }
+        let distinct = seen.iter().filter(|s| **s).count();
+        if distinct == 1 {
+            Some("the key has no entropy (all its bytes are equal)")
+        } else if distinct < MIN_DISTINCT_BYTES {
+            Some("the key has almost no entropy (a few byte values repeated)")
+        } else if hex::encode(self.0) == DEMO_KEY_HEX {
+            Some("this is the shipped demo key (examples/demo-only.key), which everyone has")
+        } else {
+            None
+        }
     }
 
     /// Makes a fresh key from the OS CSPRNG and writes it to `path` with mode 0600.
@@ -249,6 +301,27 @@ mod tests {
         assert!(Key::parse(&format!("{hex}\n\n")).is_err());
         assert!(Key::parse(&hex[..62]).is_err());
         assert!(Key::parse(&format!("{}zz", &hex[..62])).is_err());
+    }
+
+    #[test]
+    fn weak_keys_are_named() {
+        assert!(Key::from_bytes([0; 32]).weakness().is_some());
+        assert!(Key::from_bytes([0xab; 32]).weakness().is_some());
+        let mut pattern = [0u8; 32];
+        for (i, b) in pattern.iter_mut().enumerate() {
+            *b = (i % 4) as u8;
+        }
+        assert!(Key::from_bytes(pattern).weakness().is_some());
+        let demo = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-only.key"),
+        )
+        .unwrap();
+        assert!(Key::parse(&demo).unwrap().weakness().is_some());
+        let mut sequence = [0u8; 32];
+        for (i, b) in sequence.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        assert!(Key::from_bytes(sequence).weakness().is_none());
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct StaffOptions {
     pub policy: PathBuf,
     /// The release key.
     pub key_file: PathBuf,
+    /// Accept a key anyone could know (`--allow-demo-key`), with a warning.
+    pub allow_demo_key: bool,
     /// The seed; by default the one the bundle records.
     pub seed: Option<String>,
 }
@@ -49,8 +51,7 @@ fn dropped(rule: Option<&crate::policy::ColumnRule>, private: bool) -> bool {
 /// Reads the policy, key and export and lists what must not appear in the bundle.
 pub fn prepare(opts: &StaffOptions) -> Result<Prepared> {
     let policy = Policy::load(&opts.policy)?;
-    let (key, warning) = Key::read(&opts.key_file)?;
-    let mut notes: Vec<String> = warning.into_iter().collect();
+    let (key, mut notes) = Key::load(&opts.key_file, opts.allow_demo_key)?;
     let export = Export::read(&opts.input, &policy)?;
     let threshold = policy.pseudonymisation.follower_threshold;
     let pz = Pseudonymizer::new(&key, policy.pseudonymisation.length);
@@ -263,6 +264,7 @@ pub fn rebuild_and_compare(
         policy: opts.policy.clone(),
         input: opts.input.clone(),
         key_file: opts.key_file.clone(),
+        allow_demo_key: opts.allow_demo_key,
         out_dir: tmp.path().to_path_buf(),
         seed,
         force: false,

@@ -41,6 +41,8 @@ const REFUSED: &[&str] = &[
     "column-missing-accounts",
     "column-missing-tweets",
     "strata-column-missing",
+    "media-unrecognised",
+    "media-not-cleanable",
     "policy-missing",
     "policy-not-toml",
     "policy-unknown-key",
@@ -51,9 +53,12 @@ const REFUSED: &[&str] = &[
     "policy-release-name-slash",
     "policy-release-name-dotdot",
     "policy-identifier-kept-raw",
+    "policy-tier-suffix-hashed",
     "key-missing",
     "key-too-short",
     "key-not-hex",
+    "key-no-entropy",
+    "key-demo",
     "no-seed",
     "out-missing",
     "out-not-a-directory",
@@ -837,6 +842,80 @@ fn key_not_hex() {
         &wd.build(&[]),
         "key-not-hex",
         "key file key: expected exactly 64 hex digits, found a non-hex character",
+    );
+}
+
+/// The base export with one media file of a released post.
+fn with_media(bytes: &[u8]) -> Workdir {
+    let wd = base();
+    crate::media::write_bytes(&wd, "export/media/a/photo.jpg", bytes);
+    crate::media::media_csv(&wd, &[("3_1", "9002", "1002", "photo", "a/photo.jpg")]);
+    wd
+}
+
+#[test]
+fn media_unrecognised() {
+    let wd = with_media(b"%PDF-1.7 not a picture");
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "media-unrecognised",
+        "export/media.csv, line 2, column path: the media file's content is not a format disclose can clean of metadata (JPEG, PNG, WebP, GIF, MP4/MOV); convert it or remove the row",
+    );
+}
+
+#[test]
+fn media_not_cleanable() {
+    // Start of image, a start of scan, three bytes of image data, and no end.
+    let jpeg = b"\xFF\xD8\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00\x12\x34\x56";
+    let wd = with_media(jpeg);
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "media-not-cleanable",
+        "export/media.csv, line 2, column path: the JPEG file cannot be cleaned of metadata: image data runs to the end of the file (no end-of-image marker) at byte 15; repair or convert it, or remove the row",
+    );
+}
+
+#[test]
+fn key_no_entropy() {
+    let wd = base();
+    wd.write("key", &format!("{}\n", "0".repeat(64)));
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "key-no-entropy",
+        "key file key: the key has no entropy (all its bytes are equal): its fingerprint in the bundle would tell everyone which key it is. Make a release key with `disclose keygen --out release.key`, or pass --allow-demo-key for a demonstration",
+    );
+}
+
+#[test]
+fn key_demo() {
+    let wd = base();
+    let demo =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-only.key"))
+            .unwrap();
+    wd.write("key", &demo);
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "key-demo",
+        "key file key: this is the shipped demo key (examples/demo-only.key), which everyone has: its fingerprint in the bundle would tell everyone which key it is. Make a release key with `disclose keygen --out release.key`, or pass --allow-demo-key for a demonstration",
+    );
+}
+
+#[test]
+fn policy_tier_suffix_hashed() {
+    let wd = base();
+    wd.edit_policy(
+        "[output]",
+        "[tiers.researcher]\nsuffix = \"Hashed_v2\"\n\n[output]",
+    );
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "policy-tier-suffix-hashed",
+        "policy policy.toml: tiers.researcher.suffix: `Hashed_v2` contains `hashed` (in any case), which marks the public, pseudonymised bundle's files: a tier publishes accounts unhashed, so name it `unhashed` or anything without `hashed`",
     );
 }
 

@@ -1,16 +1,25 @@
-//! Media: exactly the media of released posts, byte-identical, named by published
-//! identifiers; bad rows refused; volumes beside the bundle.
+//! Media: exactly the media of released posts, cleaned of their metadata (the image
+//! and video data byte-identical), named by published identifiers; bad rows and files
+//! that cannot be cleaned refused; volumes beside the bundle.
 
 use std::fs;
 
+use crate::media_fixtures::{self as fx, contains, GPS, PHONE};
 use crate::workdir::*;
+
+/// Writes a binary file into the work directory.
+pub(crate) fn write_bytes(wd: &Workdir, rel: &str, bytes: &[u8]) {
+    let p = wd.path(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, bytes).unwrap();
+}
 
 fn p(id: &str) -> String {
     pseudonym("account", id)
 }
 
 /// Core 1001 (private) and 1002 (public), network 1004 (not released: fraction 0).
-fn setup(wd: &Workdir) {
+pub(crate) fn setup(wd: &Workdir) {
     wd.edit_policy("fraction = \"1\"", "size = 0");
     wd.export(
         &[
@@ -24,9 +33,9 @@ fn setup(wd: &Workdir) {
             tweet("503", "1004", "unreleased"),
         ],
     );
-    wd.write("export/media/a/sam.JPG", "sam's picture bytes");
-    wd.write("export/media/b/paula.mp4", "paula's video bytes, longer");
-    wd.write("export/media/c/ned.png", "ned's picture");
+    write_bytes(wd, "export/media/a/sam.JPG", &fx::jpeg().dirty);
+    write_bytes(wd, "export/media/b/paula.mp4", &fx::mp4().dirty);
+    write_bytes(wd, "export/media/c/ned.png", &fx::png().dirty);
     media_csv(
         wd,
         &[
@@ -38,9 +47,9 @@ fn setup(wd: &Workdir) {
 }
 
 /// A media.csv row: media_key, tweetid, userid, kind, path.
-type MediaRow<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+pub(crate) type MediaRow<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
 
-fn media_csv(wd: &Workdir, rows: &[MediaRow<'_>]) {
+pub(crate) fn media_csv(wd: &Workdir, rows: &[MediaRow<'_>]) {
     let rows: Vec<Row> = rows
         .iter()
         .map(|(k, t, u, kind, path)| {
@@ -59,7 +68,7 @@ fn media_csv(wd: &Workdir, rows: &[MediaRow<'_>]) {
 }
 
 #[test]
-fn media_of_released_posts_only_byte_identical() {
+fn media_of_released_posts_only_cleaned() {
     let wd = Workdir::new();
     setup(&wd);
     let bundle = wd.build_ok(&[]);
@@ -78,12 +87,9 @@ fn media_of_released_posts_only_byte_identical() {
     );
     assert_eq!(
         bundle.get(&format!("data/media/{}/501-3_1.jpg", p("1001"))),
-        b"sam's picture bytes"
+        fx::jpeg().clean
     );
-    assert_eq!(
-        bundle.get("data/media/1002/502-7_2.mp4"),
-        b"paula's video bytes, longer"
-    );
+    assert_eq!(bundle.get("data/media/1002/502-7_2.mp4"), fx::mp4().clean);
     assert_ok(&wd.run(&["verify", "out/test_release.zip"]));
     let list = bundle.text("data/test_release_media_file_list_hashed.txt");
     assert_eq!(list.lines().count(), 2);
@@ -210,7 +216,11 @@ fn media_beyond_the_volume_size_go_into_volumes() {
     let wd = Workdir::new();
     setup(&wd);
     for i in 0..6 {
-        wd.write(&format!("export/media/v/{i}.jpg"), &"x".repeat(700 + i));
+        write_bytes(
+            &wd,
+            &format!("export/media/v/{i}.jpg"),
+            &fx::png_sized(600 + i, true).dirty,
+        );
     }
     let rows: Vec<(String, String)> = (0..6)
         .map(|i| (format!("9_{i}"), format!("v/{i}.jpg")))
@@ -241,8 +251,11 @@ fn media_beyond_the_volume_size_go_into_volumes() {
         );
         let vol = Bundle::read(&path);
         seen += vol.entries.len();
-        for (_, data) in &vol.entries {
-            assert!(data.starts_with(b"xxx"));
+        for (name, data) in &vol.entries {
+            // Named by content (a PNG listed as .jpg), and cleaned.
+            assert!(name.ends_with(".png"), "{name}");
+            assert!(data.starts_with(b"\x89PNG"));
+            assert!(!contains(data, PHONE) && !contains(data, GPS));
         }
     }
     assert_eq!(seen, 6);
@@ -265,4 +278,135 @@ fn media_beyond_the_volume_size_go_into_volumes() {
             before
         );
     }
+}
+
+/// One fixture per format, each with a phone number and a GPS tag in its metadata:
+/// the bundle publishes exactly the clean bytes (image and video data unchanged),
+/// named by content, listed and hashed as published; verify passes; rebuilds are
+/// byte-identical.
+#[test]
+fn metadata_is_stripped_from_every_format() {
+    let wd = Workdir::new();
+    setup(&wd);
+    let fixtures = [
+        ("jpg", "a.jpeg", fx::jpeg()),
+        ("png", "b.png", fx::png()),
+        ("webp", "c.webp", fx::webp()),
+        ("gif", "d.gif", fx::gif()),
+        ("mp4", "e.mp4", fx::mp4()),
+        // The extension says nothing: the content decides.
+        ("png", "f.mp4", fx::png()),
+    ];
+    let keys: Vec<String> = (0..fixtures.len()).map(|i| format!("8_{i}")).collect();
+    let mut rows = Vec::new();
+    for ((_, path, f), key) in fixtures.iter().zip(&keys) {
+        write_bytes(&wd, &format!("export/media/m/{path}"), &f.dirty);
+        assert!(contains(&f.dirty, PHONE) && contains(&f.dirty, GPS));
+        assert!(contains(&f.dirty, &f.data) && contains(&f.clean, &f.data));
+        rows.push((key.as_str(), "502", "1002", "photo", path));
+    }
+    let paths: Vec<String> = rows.iter().map(|r| format!("m/{}", r.4)).collect();
+    let table: Vec<MediaRow<'_>> = rows
+        .iter()
+        .zip(&paths)
+        .map(|(r, path)| (r.0, r.1, r.2, r.3, path.as_str()))
+        .collect();
+    media_csv(&wd, &table);
+    let bundle = wd.build_ok(&[]);
+    let list = bundle.text("data/test_release_media_file_list_hashed.txt");
+    for ((ext, _, f), key) in fixtures.iter().zip(&keys) {
+        let rel = format!("data/media/1002/502-{key}.{ext}");
+        let got = bundle.get(&rel);
+        assert_eq!(got, &f.clean[..], "{rel}");
+        assert!(!contains(got, PHONE) && !contains(got, GPS), "{rel}");
+        assert!(contains(got, &f.data), "{rel}: image data changed");
+        use sha2::Digest;
+        let sha = hex::encode(sha2::Sha256::digest(got));
+        assert!(
+            list.contains(&format!("{sha}  {}", &rel["data/".len()..])),
+            "{list}"
+        );
+    }
+    assert!(!contains(bundle.all_text().as_bytes(), PHONE));
+    // The MP4 keeps its size, so its chunk offsets still point at its samples.
+    let mp4 = bundle.get("data/media/1002/502-8_4.mp4");
+    let f = fx::mp4();
+    assert_eq!(mp4.len(), f.dirty.len());
+    let at = f.dirty.len() - f.data.len();
+    assert_eq!(&mp4[at..], &f.data[..]);
+    assert_ok(&wd.run(&["verify", "out/test_release.zip"]));
+    assert_ok(&wd.run(&[
+        "verify",
+        "out/test_release.zip",
+        "--input",
+        "export",
+        "--policy",
+        "policy.toml",
+        "--key-file",
+        "key",
+    ]));
+    let first = fs::read(wd.path("out/test_release.zip")).unwrap();
+    assert_ok(&wd.build(&["--force"]));
+    assert_eq!(fs::read(wd.path("out/test_release.zip")).unwrap(), first);
+}
+
+/// Files that are not a cleanable format, or malformed, stop the build naming their
+/// row and column, never the path or the content; nothing is written.
+#[test]
+fn media_that_cannot_be_cleaned_stop_the_build() {
+    let jpeg = fx::jpeg().dirty;
+    let mut heif = fx::mp4().dirty;
+    heif[8..12].copy_from_slice(b"heic");
+    let mut meta_track = fx::mp4().dirty;
+    let at = meta_track.windows(4).position(|w| w == b"vide").unwrap();
+    meta_track[at..at + 4].copy_from_slice(b"meta");
+    let mut png_bad_len = fx::png().dirty;
+    png_bad_len[8..12].copy_from_slice(&0x7000_0000u32.to_be_bytes());
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            b"%PDF-1.7 SecretSam".to_vec(),
+            "the media file's content is not a format disclose can clean of metadata (JPEG, PNG, WebP, GIF, MP4/MOV)",
+        ),
+        (Vec::new(), "not a format disclose can clean"),
+        (
+            jpeg[..jpeg.len() / 2].to_vec(),
+            "the JPEG file cannot be cleaned of metadata",
+        ),
+        (png_bad_len, "the PNG file cannot be cleaned of metadata: chunk runs past the end of the file at byte 8"),
+        (heif, "HEIF/AVIF image"),
+        (meta_track, "timed metadata track"),
+        (
+            fx::gif().dirty[..20].to_vec(),
+            "the GIF file cannot be cleaned of metadata",
+        ),
+        (
+            fx::webp().dirty[..30].to_vec(),
+            "the WebP file cannot be cleaned of metadata",
+        ),
+    ];
+    for (bytes, needle) in cases {
+        let wd = Workdir::new();
+        setup(&wd);
+        write_bytes(&wd, "export/media/a/SecretSam-at-home.jpg", &bytes);
+        media_csv(
+            &wd,
+            &[
+                ("7_2", "502", "1002", "video", "b/paula.mp4"),
+                ("3_1", "501", "1001", "photo", "a/SecretSam-at-home.jpg"),
+            ],
+        );
+        let err = assert_exit(&wd.build(&[]), 2);
+        assert!(
+            err.starts_with("error: export/media.csv, line 3, column path: ")
+                && err.contains(needle),
+            "{needle}: {err}"
+        );
+        assert!(!err.contains("SecretSam"), "{err}");
+        assert!(fs::read_dir(wd.path("out")).unwrap().next().is_none());
+    }
+    // A file of a post that is not released is not read.
+    let wd = Workdir::new();
+    setup(&wd);
+    wd.write("export/media/c/ned.png", "not an image");
+    assert_ok(&wd.build(&[]));
 }
