@@ -428,6 +428,7 @@ fn good_bundle() -> &'static [(String, Vec<u8>)] {
             force: true,
             threads: 1,
             progress: None,
+            allow_demo_key: false,
         })
         .expect("the example export builds");
         let file = std::fs::File::open(&summary.bundle).expect("bundle");
