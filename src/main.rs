@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use disclose::audit;
-use disclose::build::{build, BuildOptions, Inputs, Plan};
+use disclose::build::{build_gated, BuildOptions, Inputs, Plan};
 use disclose::error::Error;
 use disclose::pseudonym::Key;
 use disclose::sample::{self, SampleSize, StratumExpr};
@@ -88,6 +88,10 @@ enum Command {
         /// Sign the bundle with this minisign secret key: writes <release>.zip.minisig.
         #[arg(long, value_name = "SECRET_KEY")]
         sign: Option<PathBuf>,
+        /// Stop before writing anything (exit 2) when the plan raises any warning.
+        /// The policy's `[warnings] deny` lists kinds that always stop the build.
+        #[arg(long)]
+        deny_warnings: bool,
         /// Threads (default: 2 when the machine has two cores or more). The bundle's
         /// bytes never depend on it.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -379,22 +383,26 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             force,
             sign,
             threads,
+            deny_warnings,
             json,
             quiet,
         } => {
             let threads = threads.map_or_else(default_threads, usize::from);
             let signing_key = sign.as_deref().map(disclose::sign::load).transpose()?;
             let bar = progress_bar(json || quiet);
-            let summary = build(&BuildOptions {
-                policy,
-                input,
-                key_file,
-                out_dir: out,
-                seed,
-                force,
-                threads,
-                progress: bar.as_ref().map(|b| b.callback()),
-            });
+            let summary = build_gated(
+                &BuildOptions {
+                    policy,
+                    input,
+                    key_file,
+                    out_dir: out,
+                    seed,
+                    force,
+                    threads,
+                    progress: bar.as_ref().map(|b| b.callback()),
+                },
+                deny_warnings,
+            );
             if let Some(b) = bar {
                 b.finish();
             }
@@ -408,11 +416,25 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 }
                 None => None,
             };
+            // Notes of the build itself (stale files removed, ...) come first; the
+            // plan's warnings, which say what the release risks, after the summary.
+            let notes: Vec<&String> = summary
+                .warnings
+                .iter()
+                .filter(|w| !summary.plan.warnings.iter().any(|p| &p.message == *w))
+                .collect();
             if !quiet {
-                for w in &summary.warnings {
+                for w in &notes {
                     eprintln!("warning: {w}");
                 }
             }
+            let warnings: Vec<serde_json::Value> = summary
+                .plan
+                .warnings
+                .iter()
+                .map(|w| json!({"kind": w.kind, "message": w.message}))
+                .chain(notes.iter().map(|w| json!({"kind": "note", "message": w})))
+                .collect();
             let c = &summary.counts;
             if json {
                 print_json(&json!({
@@ -422,7 +444,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     "counts": c,
                     "sampling": summary.sampling,
                     "files": summary.files,
-                    "warnings": summary.warnings,
+                    "warnings": warnings,
                     "plan": summary.plan,
                     "signature": signature,
                     "tiers": summary.tiers.iter().map(|t| json!({
@@ -467,6 +489,16 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     summary.files.len(),
                     bytes
                 );
+                for w in &summary.plan.warnings {
+                    eprintln!("warning [{}]: {}", w.kind, w.message);
+                }
+                if !summary.plan.warnings.is_empty() {
+                    eprintln!(
+                        "{} warning{}: `disclose plan` shows the figures; `build --deny-warnings` or the policy's [warnings] deny makes them stop a build",
+                        summary.plan.warnings.len(),
+                        if summary.plan.warnings.len() == 1 { "" } else { "s" }
+                    );
+                }
             }
             Ok(Exit::Ok)
         }

@@ -299,7 +299,7 @@ pub fn render_html(plan: &PlanReport, bundle_name: &str) -> String {
             col.file,
             esc(&col.column),
             col.published_in.join(", "),
-            esc(&col.action)
+            esc(&col.description)
         );
     }
     h.push_str("</table>");

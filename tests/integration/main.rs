@@ -16,3 +16,4 @@ mod tiers;
 mod vectors;
 mod verify;
 mod workdir;
+mod workflow;

@@ -1,0 +1,228 @@
+//! Release workflow (issue 12): builds that say what they risk, plan suggestions
+//! that are real policy changes, auditors' population lists, command-line
+//! conventions.
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::workdir::*;
+
+/// A work directory holding a copy of the shipped example export.
+pub(crate) fn example() -> Workdir {
+    let wd = Workdir::new();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/export");
+    for f in ["accounts.csv", "tweets.csv", "directory.csv"] {
+        fs::copy(src.join(f), wd.path(&format!("export/{f}"))).unwrap();
+    }
+    wd.edit_policy("fraction = \"1\"", "fraction = \"0.1\"");
+    wd
+}
+
+pub(crate) fn json(out: &std::process::Output) -> Value {
+    assert_ok(out);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+const PLAN: &[&str] = &[
+    "plan",
+    "--policy",
+    "policy.toml",
+    "--input",
+    "export",
+    "--seed",
+    "test-seed",
+    "--json",
+];
+
+fn kinds(warnings: &Value) -> Vec<String> {
+    warnings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn out_is_empty(wd: &Workdir) -> bool {
+    fs::read_dir(wd.path("out")).unwrap().next().is_none()
+}
+
+#[test]
+fn build_shows_every_plan_warning_after_its_summary() {
+    let wd = example();
+    let out = wd.build(&[]);
+    assert_ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    let summary = lines.iter().position(|l| l.starts_with("files: ")).unwrap();
+    for kind in ["unique-accounts", "raw-post-ids", "missed-strata"] {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("warning [{kind}]: ")))
+            .unwrap_or_else(|| panic!("no {kind} warning:\n{err}"));
+        assert!(at > summary, "{err}");
+    }
+    assert!(!err.contains("(1 accounts)"), "{err}");
+    // --json: the same warnings, with their kinds, at the top level.
+    let v = json(&wd.build(&["--json", "--force"]));
+    let top = kinds(&v["warnings"]);
+    let plan = kinds(&v["plan"]["warnings"]);
+    assert!(!plan.is_empty());
+    for k in &plan {
+        assert!(top.contains(k), "{top:?} lacks {k}");
+    }
+    // --quiet: nothing on stderr.
+    let out = wd.build(&["--quiet", "--force"]);
+    assert_ok(&out);
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn deny_warnings_stops_before_writing_anything() {
+    let wd = example();
+    let out = wd.build(&["--deny-warnings"]);
+    let err = assert_exit(&out, 2);
+    assert!(
+        err.starts_with("error: stopped before writing anything: "),
+        "{err}"
+    );
+    assert!(err.contains("[unique-accounts]"), "{err}");
+    assert!(out_is_empty(&wd));
+
+    // A policy list of fatal kinds: raw post IDs are only known once the posts are
+    // read, and still nothing reaches the output directory.
+    wd.edit_policy(
+        "[columns.accounts]",
+        "[warnings]\ndeny = [\"raw-post-ids\"]\n\n[columns.accounts]",
+    );
+    let err = assert_exit(&wd.build(&[]), 2);
+    assert!(
+        err.contains("denied by the policy's [warnings] deny: [raw-post-ids]"),
+        "{err}"
+    );
+    assert!(!err.contains("[unique-accounts]"), "{err}");
+    assert!(out_is_empty(&wd));
+    // Without that risk the same policy builds.
+    wd.edit_policy(
+        "post_ids = \"raw\"",
+        "post_ids = \"pseudonymised-accounts\"",
+    );
+    assert_ok(&wd.build(&[]));
+
+    // Kinds are checked.
+    wd.edit_policy("deny = [\"raw-post-ids\"]", "deny = [\"linkage\"]");
+    let err = assert_exit(&wd.build(&["--force"]), 2);
+    assert!(
+        err.contains("warnings.deny: unknown warning kind `linkage` (expected key-file, unique-accounts, raw-post-ids, unrewritten-text, missed-strata)"),
+        "{err}"
+    );
+}
+
+/// Replaces the line setting `column` under `[columns.accounts]` by `line`.
+fn set_account_rule(wd: &Workdir, column: &str, line: &str) {
+    let text = fs::read_to_string(wd.path("policy.toml")).unwrap();
+    let mut in_accounts = false;
+    let mut done = false;
+    let out: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with('[') {
+                in_accounts = l == "[columns.accounts]";
+            }
+            if in_accounts && !done && l.starts_with(&format!("{column} =")) {
+                done = true;
+                line.to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert!(done, "no rule for {column}");
+    wd.write("policy.toml", &(out.join("\n") + "\n"));
+}
+
+#[test]
+fn plan_suggestions_are_checked_policy_changes() {
+    let wd = example();
+    let plan = json(&wd.run(PLAN));
+    let steps = plan["reidentification"]["if_coarsened"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(!steps.is_empty(), "{:#}", plan["reidentification"]);
+    // A stratum column is never suggested blank (the policy would refuse it).
+    for s in &steps {
+        let line = s["policy_line"].as_str().unwrap();
+        assert!(
+            !(line.starts_with("account_language") || line.starts_with("account_creation_date"))
+                || !line.contains("pseudonymised"),
+            "{line}"
+        );
+    }
+    // Applied in order, each is accepted and gives the figures the plan showed.
+    for s in &steps {
+        set_account_rule(
+            &wd,
+            s["column"].as_str().unwrap(),
+            s["policy_line"].as_str().unwrap(),
+        );
+        let again = json(&wd.run(PLAN));
+        let r = &again["reidentification"];
+        assert_eq!(r["unique"], s["unique"], "after {}", s["policy_line"]);
+        assert_eq!(r["groups"], s["groups"], "after {}", s["policy_line"]);
+        assert_eq!(r["smallest_group"], s["smallest_group"]);
+    }
+}
+
+#[test]
+fn plan_is_the_same_for_the_same_input() {
+    let wd = example();
+    let a = wd.run(PLAN);
+    let b = wd.run(PLAN);
+    assert_ok(&a);
+    assert_eq!(
+        String::from_utf8_lossy(&a.stdout),
+        String::from_utf8_lossy(&b.stdout)
+    );
+    let v: Value = serde_json::from_slice(&a.stdout).unwrap();
+    assert!(v["bundle_bytes"].as_u64().unwrap() > 0);
+    // Actions by name.
+    let email = v["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == "account_creation_date")
+        .unwrap();
+    assert_eq!(email["action"], "date");
+    assert_eq!(
+        email["rule"],
+        "account_creation_date = { action = \"date\", precision = \"day\" }"
+    );
+}
+
+#[test]
+fn misspelt_action_option_names_the_valid_ones_and_the_line() {
+    let wd = example();
+    wd.edit_policy(
+        "account_creation_date = { action = \"date\", precision = \"day\" }",
+        "account_creation_date = { action = \"date\", precison = \"day\" }",
+    );
+    let line = fs::read_to_string(wd.path("policy.toml"))
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("precison"))
+        .unwrap()
+        + 1;
+    let err = assert_exit(&wd.run(PLAN), 2);
+    assert_eq!(
+        err,
+        format!("error: policy policy.toml: columns.accounts.account_creation_date.precison: unknown key `precison` for action `date` (valid keys: action, precision, pseudonymised) (line {line})\n")
+    );
+}
