@@ -226,3 +226,174 @@ fn misspelt_action_option_names_the_valid_ones_and_the_line() {
         format!("error: policy policy.toml: columns.accounts.account_creation_date.precison: unknown key `precison` for action `date` (valid keys: action, precision, pseudonymised) (line {line})\n")
     );
 }
+
+const STRATA: &str = "account_language,year(account_creation_date)";
+
+fn sample_check(wd: &Workdir, population: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "sample",
+        "--population",
+        population,
+        "--seed",
+        "test-seed",
+        "--fraction",
+        "0.1",
+        "--strata",
+        STRATA,
+        "--check",
+        "out/test_release.zip",
+    ];
+    args.extend_from_slice(extra);
+    wd.run(&args)
+}
+
+#[test]
+fn population_list_redoes_the_sample() {
+    let wd = example();
+    assert_ok(&wd.build(&["--quiet"]));
+    let out = wd.run(&[
+        "population",
+        "--input",
+        "export",
+        "--policy",
+        "policy.toml",
+        "--out",
+        "network.csv",
+    ]);
+    assert_ok(&out);
+    let text = fs::read_to_string(wd.path("network.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("userid,account_language,year(account_creation_date)")
+    );
+    // Only network accounts, sorted as numbers, years not dates.
+    let accounts = fs::read_to_string(wd.path("export/accounts.csv")).unwrap();
+    let network = accounts.lines().filter(|l| l.contains(",network,")).count();
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), network);
+    let ids: Vec<u128> = rows
+        .iter()
+        .map(|r| r.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    for r in &rows {
+        let year = r.rsplit(',').next().unwrap();
+        assert!(
+            year.is_empty() || (year.len() == 4 && year.parse::<u32>().is_ok()),
+            "{r}"
+        );
+    }
+    // It matches the bundle, from a file and from standard input.
+    assert_ok(&sample_check(&wd, "network.csv", &[]));
+    let mut cmd = wd.command(&[
+        "sample",
+        "--population",
+        "-",
+        "--seed",
+        "test-seed",
+        "--fraction",
+        "0.1",
+        "--strata",
+        STRATA,
+        "--check",
+        "out/test_release.zip",
+        "-q",
+    ]);
+    cmd.stdin(fs::File::open(wd.path("network.csv")).unwrap());
+    let piped = cmd.output().unwrap();
+    assert_ok(&piped);
+    assert!(piped.stderr.is_empty());
+    assert!(!piped.stdout.is_empty());
+    // --json, and the commitment it shows is the bundle's.
+    let v = json(&wd.run(&[
+        "population",
+        "--input",
+        "export",
+        "--policy",
+        "policy.toml",
+        "--json",
+    ]));
+    let d = Bundle::read(&wd.path("out/test_release.zip")).disclosure();
+    assert_eq!(v["population_sha256"], d["sampling"]["population_sha256"]);
+    assert_eq!(v["members"].as_array().unwrap().len(), network);
+    // Never overwrites without --force.
+    let err = assert_exit(
+        &wd.run(&[
+            "population",
+            "--input",
+            "export",
+            "--policy",
+            "policy.toml",
+            "--out",
+            "network.csv",
+        ]),
+        2,
+    );
+    assert!(err.contains("already exists; pass --force"), "{err}");
+}
+
+#[test]
+fn sample_check_says_what_differs_and_why() {
+    let wd = example();
+    assert_ok(&wd.build(&["--quiet"]));
+    // The whole accounts.csv.
+    let out = sample_check(&wd, "export/accounts.csv", &[]);
+    let err = assert_exit(&out, 1);
+    assert!(err.contains("MISMATCH  population_sha256"), "{err}");
+    assert!(
+        err.contains(
+            "likely cause: population_sha256: the list looks like the export's accounts.csv"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("the list has columns the sample does not read"),
+        "{err}"
+    );
+    // Accounts of the wrong roles.
+    let accounts = fs::read_to_string(wd.path("export/accounts.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(accounts.as_bytes());
+    let h = rdr.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let mut all = String::from("userid,account_language,account_creation_date\n");
+    for r in rdr.records() {
+        let r = r.unwrap();
+        if r[col("network_role")] != *"unrelated" {
+            all.push_str(&format!(
+                "{},{},{}\n",
+                &r[col("userid")],
+                &r[col("account_language")],
+                &r[col("account_creation_date")]
+            ));
+        }
+    }
+    wd.write("wrong-roles.csv", &all);
+    let err = assert_exit(&sample_check(&wd, "wrong-roles.csv", &[]), 1);
+    assert!(err.contains("more than the bundle's population"), "{err}");
+    assert!(err.contains("accounts of the roles network"), "{err}");
+    // The right accounts with other stratum values.
+    assert_ok(&wd.run(&[
+        "population",
+        "--input",
+        "export",
+        "--policy",
+        "policy.toml",
+        "--out",
+        "p.csv",
+    ]));
+    let p = fs::read_to_string(wd.path("p.csv")).unwrap();
+    let swapped = p.replace(",ar,", ",xx,");
+    wd.write("swapped.csv", &swapped);
+    let out = sample_check(&wd, "swapped.csv", &["--json"]);
+    assert_exit(&out, 1);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let causes = v["check"]["likely_causes"].as_array().unwrap();
+    assert!(
+        causes.iter().any(|c| c
+            .as_str()
+            .unwrap()
+            .starts_with("strata: the same accounts, other stratum values")),
+        "{causes:?}"
+    );
+}
