@@ -397,3 +397,151 @@ fn sample_check_says_what_differs_and_why() {
         "{causes:?}"
     );
 }
+
+#[test]
+fn every_command_takes_quiet_and_json() {
+    let wd = Workdir::new();
+    let help = String::from_utf8(wd.run(&["--help"]).stdout).unwrap();
+    let commands: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| !["help", "completions", "man"].contains(c))
+        .collect();
+    assert!(commands.len() >= 9, "{commands:?}");
+    for c in commands {
+        let h = String::from_utf8(wd.run(&[c, "--help"]).stdout).unwrap();
+        assert!(h.contains("-q, --quiet"), "{c} has no -q/--quiet");
+        assert!(h.contains("--json"), "{c} has no --json");
+    }
+}
+
+#[test]
+fn verify_reports_on_stdout_and_quiet_prints_nothing() {
+    let wd = example();
+    assert_ok(&wd.build(&["-q"]));
+    let out = wd.run(&["verify", "out/test_release.zip"]);
+    assert_ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("OK: all"), "{stdout}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("OK: all"));
+    let out = wd.run(&["verify", "out/test_release.zip", "-q"]);
+    assert_ok(&out);
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+}
+
+#[test]
+fn synth_takes_any_seed_and_keeps_existing_files() {
+    let wd = Workdir::new();
+    let args = |dir: &'static str| {
+        vec![
+            "synth",
+            "--out",
+            dir,
+            "--accounts",
+            "20",
+            "--tweets",
+            "50",
+            "--seed",
+            "a seed, any text",
+        ]
+    };
+    assert_ok(&wd.run(&args("one")));
+    assert_ok(&wd.run(&args("two")));
+    for f in ["accounts.csv", "tweets.csv", "directory.csv"] {
+        assert_eq!(
+            fs::read(wd.path(&format!("one/{f}"))).unwrap(),
+            fs::read(wd.path(&format!("two/{f}"))).unwrap()
+        );
+    }
+    // A numeric seed keeps giving what it gave (the example export is --seed 2019).
+    let v = json(&wd.run(&[
+        "synth",
+        "--out",
+        "three",
+        "--accounts",
+        "20",
+        "--tweets",
+        "50",
+        "--seed",
+        "7",
+        "--json",
+    ]));
+    assert_eq!(v["accounts"], 20);
+    // A directory with files is refused without --force, and left as it was.
+    wd.write("real/accounts.csv", "precious");
+    let out = wd.run(&[
+        "synth",
+        "--out",
+        "real",
+        "--accounts",
+        "20",
+        "--tweets",
+        "5",
+    ]);
+    let err = assert_exit(&out, 2);
+    assert!(err.contains("real is not empty"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(
+        fs::read_to_string(wd.path("real/accounts.csv")).unwrap(),
+        "precious"
+    );
+    assert_ok(&wd.run(&[
+        "synth",
+        "--out",
+        "real",
+        "--accounts",
+        "20",
+        "--tweets",
+        "5",
+        "--force",
+    ]));
+}
+
+#[test]
+fn dash_conventions() {
+    let wd = Workdir::new();
+    let err = assert_exit(&wd.run(&["seed", "--out", "-"]), 2);
+    assert!(err.contains("a file named `-` is refused"), "{err}");
+    let err = assert_exit(&wd.run(&["keygen", "--out", "-"]), 2);
+    assert!(err.contains("a file named `-` is refused"), "{err}");
+    assert!(!wd.path("-").exists());
+    // sample without a size names both ways to give one.
+    wd.write("p.csv", "userid\n1\n2\n");
+    let err = assert_exit(
+        &wd.run(&["sample", "--population", "p.csv", "--seed", "s"]),
+        2,
+    );
+    assert!(
+        err.contains("--size") && err.contains("--fraction"),
+        "{err}"
+    );
+}
+
+#[test]
+fn completions_and_man_page() {
+    let wd = Workdir::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = wd.run(&["completions", shell]);
+        assert_ok(&out);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains("population") && text.contains("deny-warnings"),
+            "{shell}"
+        );
+    }
+    let out = wd.run(&["man"]);
+    assert_ok(&out);
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH disclose 1"),
+        "{page}"
+    );
+    assert!(page.contains("disclose\\-population"), "{page}");
+    assert!(page.contains("deny\\-warnings"));
+}
