@@ -6,6 +6,7 @@ mod crash;
 mod errors;
 mod fuzz_checks;
 mod fuzz_regressions;
+mod json_schemas;
 mod media;
 mod privacy;
 mod properties;
