@@ -67,6 +67,12 @@ fn every_json_command_is_documented() {
 
 #[test]
 fn real_output_follows_the_schemas() {
+    // The schemas do refuse what they should.
+    let mut build_doc: Value = serde_json::json!({"bundle": "x"});
+    assert!(!schema("build").is_valid(&build_doc));
+    build_doc = serde_json::json!({"seed_sha256": "00", "seed": "ab"});
+    assert!(!schema("seed").is_valid(&build_doc));
+
     let wd = example();
     // keygen, both kinds; seed, both forms.
     check("keygen", &wd.run(&["keygen", "--out", "k2", "--json"]), 0);
