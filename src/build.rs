@@ -640,6 +640,7 @@ impl Plan {
             self.sampling.as_ref(),
             &self.counts,
             &tables,
+            media_record.is_some(),
         );
         let lines = dict.matches('\n').count() as u64;
         bundle.add("data/README.md", dict.as_bytes(), lines)?;
@@ -979,7 +980,7 @@ impl Plan {
                 Err(e) => return Err(Error::csv(&path, Some(header.as_byte_record()), e)),
             }
             self.counts.posts_in_export += 1;
-            if self.counts.posts_in_export % 8192 == 0 {
+            if self.counts.posts_in_export.is_multiple_of(8192) {
                 if let Some(p) = progress {
                     p(record.position().map_or(0, |p| p.byte()), total);
                 }

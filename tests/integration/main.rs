@@ -10,6 +10,7 @@ mod json_schemas;
 mod media;
 mod privacy;
 mod properties;
+mod readme;
 mod secrets;
 mod sign;
 mod staff;

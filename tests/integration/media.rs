@@ -63,6 +63,8 @@ fn media_of_released_posts_only_byte_identical() {
     let wd = Workdir::new();
     setup(&wd);
     let bundle = wd.build_ok(&[]);
+    // The dictionary describes the media it ships.
+    assert!(bundle.text("data/README.md").contains("## Media"));
     let media: Vec<&String> = bundle
         .entries
         .iter()

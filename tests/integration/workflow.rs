@@ -545,3 +545,36 @@ fn completions_and_man_page() {
     assert!(page.contains("disclose\\-population"), "{page}");
     assert!(page.contains("deny\\-warnings"));
 }
+
+#[test]
+fn dictionary_describes_the_files_present() {
+    // The policy publishes media, but the export has none: no Media section, no
+    // file list named.
+    let wd = Workdir::new();
+    wd.export(
+        &[
+            account("1001", "SecretSam", "", "core"),
+            account("1002", "PublicPaula", "250000", "core"),
+        ],
+        &[tweet("9001", "1001", "hello"), tweet("9002", "1002", "hi")],
+    );
+    let bundle = wd.build_ok(&[]);
+    let dict = bundle.text("data/README.md");
+    assert!(!dict.contains("## Media"), "{dict}");
+    assert!(!dict.contains("media_file_list"), "{dict}");
+    assert!(
+        dict.contains("An empty `follower_count` means the export did not know the account's follower count at suspension; such accounts are pseudonymised."),
+        "{dict}"
+    );
+    // Every file the dictionary names is in the bundle.
+    for line in dict.lines().filter_map(|l| l.strip_prefix("### `")) {
+        let name = line.trim_end_matches('`');
+        assert!(
+            bundle
+                .entries
+                .iter()
+                .any(|(n, _)| n.ends_with(&format!("/data/{name}"))),
+            "{name} is described but absent"
+        );
+    }
+}
