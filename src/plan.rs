@@ -181,6 +181,8 @@ pub struct FollowerBands {
     pub sample: Vec<u64>,
     /// All released accounts.
     pub released: Vec<u64>,
+    /// Accounts with fewer followers (or an unknown count) are pseudonymised.
+    pub follower_threshold: u64,
 }
 
 /// A reviewer's warning.
@@ -609,6 +611,7 @@ fn follower_bands(p: &PlanParts<'_>) -> FollowerBands {
         population,
         sample,
         released,
+        follower_threshold: p.policy.pseudonymisation.follower_threshold,
     }
 }
 

@@ -11,6 +11,7 @@ mod media;
 mod privacy;
 mod properties;
 mod readme;
+mod report_render;
 mod secrets;
 mod sign;
 mod staff;
