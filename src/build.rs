@@ -591,10 +591,9 @@ impl Plan {
             return Err(Error::Usage("a build needs --key-file".into()));
         };
         // Temporary files of this bundle left by killed builds (see `staging`).
-        self.warnings.extend(crate::staging::sweep(
-            &opts.out_dir,
-            &format!("{name}.zip"),
-        )?);
+        // Notes of the build, not warnings of the plan (the plan's `key-file`
+        // warnings are the key file's alone).
+        let swept = crate::staging::sweep(&opts.out_dir, &format!("{name}.zip"))?;
         let pending = PendingBundle::create(&bundle_path, opts.force)?;
         let mut bundle = BundleWriter::new(
             pending.file()?,
@@ -692,7 +691,10 @@ impl Plan {
                 counts: self.counts.clone(),
                 files,
                 sampling: self.sampling.clone(),
-                warnings: std::mem::take(&mut self.warnings),
+                warnings: std::mem::take(&mut self.warnings)
+                    .into_iter()
+                    .chain(swept)
+                    .collect(),
                 plan,
                 tiers: Vec::new(),
             },
