@@ -1400,7 +1400,9 @@ pub fn build_gated(opts: &BuildOptions, deny_all: bool) -> Result<BuildSummary> 
         seed: opts.seed.clone(),
     };
     let plan = Plan::new(&inputs)?;
-    denied(&policy, &plan.report(None), deny_all)?;
+    if deny_all || !policy.deny_warnings.is_empty() {
+        denied(&policy, &plan.report(None), deny_all)?;
+    }
     let public = plan.stage(opts)?;
     denied(&policy, &public.summary.plan, deny_all)?;
     let mut tiers = Vec::new();

@@ -720,18 +720,14 @@ fn reidentification(p: &PlanParts<'_>) -> Reidentification {
                     .iter()
                     .map(|&i| published_value(p, i, q.column, action))
                     .collect();
-                let mut trial = values.clone();
-                for (row, v) in trial.iter_mut().zip(column) {
-                    row[qi] = v;
-                }
                 // Fewest unique first; among equals, the fewest groups (the most merging).
-                let (g, u, k) = group_stats(&trial);
+                let (g, u, k) = group_stats_with(&values, qi, &column);
                 if best.as_ref().is_none_or(|b| (u, g) < b.0) {
-                    best = Some(((u, g), k, qi, new_rule, change, trial));
+                    best = Some(((u, g), k, qi, new_rule, change, column));
                 }
             }
         }
-        let Some(((u, g), k, qi, new_rule, change, trial)) = best else {
+        let Some(((u, g), k, qi, new_rule, change, column)) = best else {
             break;
         };
         // A step may leave the figures as they are (one column alone rarely
@@ -744,7 +740,9 @@ fn reidentification(p: &PlanParts<'_>) -> Reidentification {
         trial_policy
             .account_columns
             .insert(name.clone(), new_rule.clone());
-        values = trial;
+        for (row, v) in values.iter_mut().zip(column) {
+            row[qi] = v;
+        }
         current = (u, g);
         if_coarsened.push(Coarsening {
             change,
@@ -816,9 +814,25 @@ fn candidate_rules(column: &str, rule: &ColumnRule) -> Vec<(ColumnRule, String)>
 }
 
 /// A candidate step of the greedy coarsening: ((unique, groups) left, smallest
-/// group, quasi-identifier index, the new rule, the change described, the values
-/// under it).
-type Step = ((u64, u64), u64, usize, ColumnRule, String, Vec<Vec<String>>);
+/// group, quasi-identifier index, the new rule, the change described, that column's
+/// values under it).
+type Step = ((u64, u64), u64, usize, ColumnRule, String, Vec<String>);
+
+/// [`group_stats`] with column `qi` of every row replaced by `column`.
+fn group_stats_with(values: &[Vec<String>], qi: usize, column: &[String]) -> (u64, u64, u64) {
+    let mut groups: HashMap<Vec<&str>, u64> = HashMap::new();
+    for (row, v) in values.iter().zip(column) {
+        let key: Vec<&str> = row
+            .iter()
+            .enumerate()
+            .map(|(i, x)| if i == qi { v.as_str() } else { x.as_str() })
+            .collect();
+        *groups.entry(key).or_default() += 1;
+    }
+    let unique = groups.values().filter(|&&n| n == 1).count() as u64;
+    let smallest = groups.values().copied().min().unwrap_or(0);
+    (groups.len() as u64, unique, smallest)
+}
 
 /// (groups, accounts alone in their group, smallest group) under a key function.
 fn group_stats(values: &[Vec<String>]) -> (u64, u64, u64) {
