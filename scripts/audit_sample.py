@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Redo a disclose sample (consistent-sample/v1, DESIGN section 3) from a population CSV
-(a `userid` column plus the stratum columns) and the published seed. Standard library only.
+(`userid` plus the stratum columns, as `disclose population` writes) and the published seed.
 Usage: audit_sample.py POPULATION.csv SEED (--size N | --fraction F) [--strata EXPR,...]
 Prints the selected user IDs, one per line, sorted as numbers."""
 import argparse, csv, hashlib, math
@@ -15,9 +15,9 @@ g.add_argument("--fraction", type=Fraction)  # exact: Fraction("0.05") == 1/20
 p.add_argument("--strata", default="", help="comma-separated: a column, or year(column)")
 a = p.parse_args()
 exprs = [e.strip() for e in a.strata.split(",") if e.strip()]
-def value(row, expr):  # year(col) is the first 4 characters of a YYYY-MM-DD date
-    if expr.startswith("year(") and expr.endswith(")"):
-        return row[expr[5:-1].strip()][:4]
+def value(row, expr):  # a column named as expr holds derived values (disclose population)
+    if expr not in row and expr.startswith("year(") and expr.endswith(")"):
+        return row[expr[5:-1].strip()][:4]  # the first 4 characters of a YYYY-MM-DD date
     return row[expr]
 def ticket(userid):  # SHA-256("disclose/v1/sample" 0x00 seed 0x00 userid), big-endian
     return hashlib.sha256(b"disclose/v1/sample\0" + a.seed.encode() + b"\0" + userid.encode()).digest()

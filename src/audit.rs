@@ -19,15 +19,125 @@ use crate::sample::{self, Member, Sample, SampleSize, StratumExpr};
 use crate::verify::archive::{Archive, Limits};
 use crate::verify::report::Report;
 
-/// Reads a population list: a CSV with `userid` and the stratum expressions'
-/// columns. IDs must be decimal without leading zeros and unique.
-pub fn read_population(path: &Path, strata: &[StratumExpr]) -> Result<Vec<Member>> {
+/// The population list of a release, as `disclose population` writes it and
+/// `disclose sample` reads it: the accounts of the policy's population roles, each
+/// with its user ID and only its derived stratum values, under a header naming the
+/// expressions (`userid,account_language,year(account_creation_date)`), sorted by
+/// user ID as numbers.
+pub struct PopulationList {
+    /// `userid` and the stratum expressions.
+    pub header: Vec<String>,
+    /// The members, sorted by user ID as numbers.
+    pub members: Vec<Member>,
+    /// The population roles.
+    pub roles: Vec<String>,
+}
+
+impl PopulationList {
+    /// The list as CSV text.
+    pub fn to_csv(&self) -> Vec<u8> {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        let _ = w.write_record(&self.header);
+        for m in &self.members {
+            let _ = w.write_record(std::iter::once(&m.userid).chain(&m.key));
+        }
+        w.into_inner().unwrap_or_default()
+    }
+}
+
+/// Makes the population list of a release from its export and policy (no key, no
+/// seed: it shows no pseudonym and draws nothing).
+pub fn population(input: &Path, policy: &Path) -> Result<PopulationList> {
+    let policy = Policy::load(policy)?;
+    let Some(spec) = policy.sample.clone() else {
+        return Err(Error::Usage(format!(
+            "policy {} has no [sample]: the release samples nothing, so it has no population list",
+            policy.path.display()
+        )));
+    };
+    let export = Export::read(input, &policy)?;
+    let accounts_path = input.join("accounts.csv");
+    let header = &export.account_header;
+    let idx: Vec<usize> = spec
+        .strata
+        .iter()
+        .map(|e| {
+            export::require(
+                &accounts_path,
+                header,
+                e.column(),
+                "the policy's sample strata read",
+            )
+        })
+        .collect::<Result<_>>()?;
+    let mut members = Vec::new();
+    for a in &export.accounts {
+        if !spec.population_roles.iter().any(|r| r == a.role.name()) {
+            continue;
+        }
+        let key = spec
+            .strata
+            .iter()
+            .zip(&idx)
+            .map(|(e, &i)| {
+                let v = &a.record[i];
+                if v.is_empty() {
+                    return Ok(String::new());
+                }
+                e.eval(v).map_err(|m| {
+                    Error::input(Location::cell(&accounts_path, a.line, &header[i]), m)
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        members.push(Member {
+            userid: a.userid.clone(),
+            key,
+        });
+    }
+    members.sort_by(|a, b| {
+        (a.userid.len(), a.userid.as_str()).cmp(&(b.userid.len(), b.userid.as_str()))
+    });
+    Ok(PopulationList {
+        header: std::iter::once("userid".to_string())
+            .chain(spec.strata.iter().map(|e| e.to_string()))
+            .collect(),
+        members,
+        roles: spec.population_roles,
+    })
+}
+
+/// Reads a population list: a CSV with `userid` and, for each stratum expression, a
+/// column named as the expression holding its values (as `disclose population`
+/// writes), or the column it reads (`account_creation_date` for
+/// `year(account_creation_date)`). IDs must be decimal without leading zeros and
+/// unique. `-` reads standard input.
+pub fn read_population(path: &Path, strata: &[StratumExpr]) -> Result<(Vec<String>, Vec<Member>)> {
+    if path == Path::new("-") {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(std::io::stdin().lock());
+        return read_population_from(Path::new("(standard input)"), &mut rdr, strata);
+    }
     let mut rdr = export::open_csv(path)?;
-    let header = export::read_header(path, &mut rdr)?;
+    read_population_from(path, &mut rdr, strata)
+}
+
+fn read_population_from<R: std::io::Read>(
+    path: &Path,
+    rdr: &mut csv::Reader<R>,
+    strata: &[StratumExpr],
+) -> Result<(Vec<String>, Vec<Member>)> {
+    let header = export::read_header(path, rdr)?;
     let id_col = export::require(path, &header, "userid", "names each account")?;
     let cols: Vec<usize> = strata
         .iter()
-        .map(|e| export::require(path, &header, e.column(), "a stratum expression reads"))
+        .map(|e| match header.iter().position(|h| h == e.to_string()) {
+            Some(i) => Ok(i),
+            None => export::require(path, &header, e.column(), "a stratum expression reads"),
+        })
         .collect::<Result<_>>()?;
     let mut seen = std::collections::HashMap::new();
     let mut members = Vec::new();
@@ -69,7 +179,105 @@ pub fn read_population(path: &Path, strata: &[StratumExpr]) -> Result<Vec<Member
             key,
         });
     }
-    Ok(members)
+    Ok((header.iter().map(str::to_string).collect(), members))
+}
+
+/// Why a population list may not match a bundle's sampling record: likely causes,
+/// from the comparison, the list's header and the bundle's record.
+pub fn diagnose(header: &[String], given: u64, computed: &Value, record: &Value) -> Vec<String> {
+    let theirs = record.get("sampling").cloned().unwrap_or(Value::Null);
+    let differs = |item: &str| theirs.get(item) != computed.get(item);
+    let roles = theirs["population_roles"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let exprs: Vec<String> = theirs["strata_expressions"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut hints = Vec::new();
+    if theirs.is_null() {
+        hints.push("the bundle records no sample (its policy samples nothing)".to_string());
+        return hints;
+    }
+    if differs("seed") || differs("seed_sha256") {
+        hints.push("seed: another seed than the bundle's; use the published seed (disclosure.json records it under sampling.seed)".into());
+    }
+    if differs("rule") {
+        hints.push(format!(
+            "rule: the bundle was sampled with {} {}; pass --{} {}",
+            theirs["rule"]["kind"].as_str().unwrap_or("?"),
+            theirs["rule"]["value"].as_str().unwrap_or("?"),
+            theirs["rule"]["kind"].as_str().unwrap_or("?"),
+            theirs["rule"]["value"].as_str().unwrap_or("?"),
+        ));
+    }
+    if differs("strata_expressions") {
+        hints.push(format!(
+            "strata_expressions: pass --strata '{}' as the bundle records",
+            exprs.join(",")
+        ));
+    }
+    if differs("population_sha256") {
+        let n = theirs["population"].as_u64().unwrap_or(0);
+        if header.iter().any(|h| h == "network_role") {
+            hints.push(format!(
+                "population_sha256: the list looks like the export's accounts.csv (it has a network_role column): the population is only the accounts of the roles {roles}; make the list with `disclose population --input DIR --policy FILE`"
+            ));
+        } else if given > n {
+            hints.push(format!(
+                "population_sha256: the list has {given} accounts, {} more than the bundle's population of {n}: it likely holds accounts of other roles (the population is the accounts of the roles {roles})",
+                given - n
+            ));
+        } else if given < n {
+            hints.push(format!(
+                "population_sha256: the list has {given} accounts, {} fewer than the bundle's population of {n}: accounts are missing, or the list was made with other roles (the population is the accounts of the roles {roles})",
+                n - given
+            ));
+        } else {
+            hints.push(format!(
+                "population_sha256: the list has as many accounts as the bundle's population ({n}) but other user IDs: accounts of other roles than {roles}, or IDs changed on the way (a spreadsheet turns long IDs into 1.23E+18 or rounds their last digits)"
+            ));
+        }
+        hints.push("population_sha256 hashes the user IDs sorted as numbers, each followed by a newline; disclose sorts them itself, so the order of the list's rows never matters, but a hash computed by hand over unsorted IDs or without the last newline differs".into());
+    } else if differs("strata") {
+        let read: Vec<&String> = header.iter().filter(|h| *h != "userid").collect();
+        hints.push(format!(
+            "strata: the same accounts, other stratum values: the list's columns ({}) do not hold the values the build read for {}; take the list `disclose population` writes (one column per expression, already derived)",
+            read.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            exprs.join(", ")
+        ));
+    }
+    let known: Vec<String> = std::iter::once("userid".to_string())
+        .chain(exprs.iter().cloned())
+        .chain(
+            exprs
+                .iter()
+                .filter_map(|e| StratumExpr::parse(e).ok())
+                .map(|e| e.column().to_string()),
+        )
+        .collect();
+    let extra: Vec<&str> = header
+        .iter()
+        .filter(|h| !known.contains(h))
+        .map(String::as_str)
+        .collect();
+    if !extra.is_empty() && !hints.is_empty() {
+        hints.push(format!(
+            "the list has columns the sample does not read ({}): a population list holds only userid and the stratum values",
+            extra.join(", ")
+        ));
+    }
+    hints
 }
 
 /// One compared item of `sample --check`.

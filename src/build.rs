@@ -198,9 +198,11 @@ impl Plan {
                 (key, Some(fp))
             }
             None => {
-                use rand::RngCore;
-                let mut bytes = [0u8; 32];
-                rand::rngs::OsRng.fill_bytes(&mut bytes);
+                // A dry run without a key: pseudonyms are never shown, but their bytes
+                // feed the size estimate, so the stand-in key is fixed (the same input
+                // gives the same plan).
+                let bytes: [u8; 32] =
+                    <sha2::Sha256 as sha2::Digest>::digest(b"disclose/v1/plan-without-key").into();
                 (Key::from_bytes(bytes), None)
             }
         };
@@ -593,10 +595,9 @@ impl Plan {
             return Err(Error::Usage("a build needs --key-file".into()));
         };
         // Temporary files of this bundle left by killed builds (see `staging`).
-        self.warnings.extend(crate::staging::sweep(
-            &opts.out_dir,
-            &format!("{name}.zip"),
-        )?);
+        // Notes of the build, not warnings of the plan (the plan's `key-file`
+        // warnings are the key file's alone).
+        let swept = crate::staging::sweep(&opts.out_dir, &format!("{name}.zip"))?;
         let pending = PendingBundle::create(&bundle_path, opts.force)?;
         let mut bundle = BundleWriter::new(
             pending.file()?,
@@ -642,6 +643,7 @@ impl Plan {
             self.sampling.as_ref(),
             &self.counts,
             &tables,
+            media_record.is_some(),
         );
         let lines = dict.matches('\n').count() as u64;
         bundle.add("data/README.md", dict.as_bytes(), lines)?;
@@ -696,7 +698,10 @@ impl Plan {
                 counts: self.counts.clone(),
                 files,
                 sampling: self.sampling.clone(),
-                warnings: std::mem::take(&mut self.warnings),
+                warnings: std::mem::take(&mut self.warnings)
+                    .into_iter()
+                    .chain(swept)
+                    .collect(),
                 plan,
                 tiers: Vec::new(),
             },
@@ -997,7 +1002,7 @@ impl Plan {
                 Err(e) => return Err(Error::csv(&path, Some(header.as_byte_record()), e)),
             }
             self.counts.posts_in_export += 1;
-            if self.counts.posts_in_export % 8192 == 0 {
+            if self.counts.posts_in_export.is_multiple_of(8192) {
                 if let Some(p) = progress {
                     p(record.position().map_or(0, |p| p.byte()), total);
                 }
@@ -1612,14 +1617,48 @@ impl StagedBuild {
 /// unhashed tier from the same selection. Nothing reaches a final path unless every
 /// bundle was written completely.
 pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
-    build_staged(opts)?.persist()
+    build_staged(opts, false)?.persist()
+}
+
+/// The warnings of `plan` that stop this build: every one with `deny_all`
+/// (`--deny-warnings`), else those whose kind the policy's `[warnings] deny` lists.
+fn denied(policy: &Policy, plan: &crate::plan::PlanReport, deny_all: bool) -> Result<()> {
+    let denied: Vec<&crate::plan::Warning> = plan
+        .warnings
+        .iter()
+        .filter(|w| deny_all || policy.deny_warnings.iter().any(|k| k == w.kind))
+        .collect();
+    if denied.is_empty() {
+        return Ok(());
+    }
+    let by = if deny_all {
+        "--deny-warnings"
+    } else {
+        "the policy's [warnings] deny"
+    };
+    let list = denied
+        .iter()
+        .map(|w| format!("[{}] {}", w.kind, w.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(Error::Usage(format!(
+        "stopped before writing anything: {} warning{} denied by {by}: {list}",
+        denied.len(),
+        if denied.len() == 1 { "" } else { "s" }
+    )))
 }
 
 /// Writes a whole build to temporary files under the release's lock, without
 /// renaming anything into place (see [`StagedBuild::persist`]). The inputs are
 /// checked before the output: a misspelt `--input` or a missing seed is reported as
 /// such, not as an existing bundle.
-pub fn build_staged(opts: &BuildOptions) -> Result<StagedBuild> {
+///
+/// A plan warning that is denied stops the build before anything reaches the output
+/// directory: by `deny_all` (`build --deny-warnings`), or by the policy's
+/// `[warnings] deny` list. Warnings that need no pass over the posts are checked
+/// before any file is made; the others (raw post IDs) once the posts are read,
+/// before the bundle leaves its temporary file.
+pub fn build_staged(opts: &BuildOptions, deny_all: bool) -> Result<StagedBuild> {
     let policy = Policy::load(&opts.policy)?;
     let inputs = Inputs {
         policy: opts.policy.clone(),
@@ -1638,12 +1677,16 @@ pub fn build_staged(opts: &BuildOptions) -> Result<StagedBuild> {
         snapshots.push(crate::files::Snapshot::take(&opts.input.join(f)));
     }
     let public_plan = Plan::new(&inputs)?;
+    if deny_all || !policy.deny_warnings.is_empty() {
+        denied(&policy, &public_plan.report(None), deny_all)?;
+    }
     check_output(opts, &policy.release.name)?;
     for t in &policy.tiers {
         check_output(opts, &format!("{}_{}", policy.release.name, t.suffix))?;
     }
     let lock = crate::staging::BuildLock::acquire(&opts.out_dir, &policy.release.name)?;
     let public = public_plan.stage(opts)?;
+    denied(&policy, &public.summary.plan, deny_all)?;
     let mut tiers = Vec::new();
     for t in &policy.tiers {
         tiers.push(Plan::for_tier(&inputs, Some(t))?.stage(opts)?);

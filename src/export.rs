@@ -127,9 +127,9 @@ pub fn check_end(path: &Path, header: &csv::StringRecord, last: &csv::Position) 
 }
 
 /// Reads and checks a header: non-empty, no duplicate names, BOM stripped.
-pub fn read_header(
+pub fn read_header<R: std::io::Read>(
     path: &Path,
-    rdr: &mut csv::Reader<BufReader<File>>,
+    rdr: &mut csv::Reader<R>,
 ) -> Result<csv::StringRecord> {
     let header = rdr
         .headers()

@@ -62,6 +62,9 @@ enum Command {
         /// Print a JSON document on stdout.
         #[arg(long)]
         json: bool,
+        /// No messages on stderr.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Build the disclosure bundle DIR/<release>.zip from an internal export.
     ///
@@ -92,6 +95,10 @@ enum Command {
         /// Sign the bundle with this minisign secret key: writes <release>.zip.minisig.
         #[arg(long, value_name = "SECRET_KEY")]
         sign: Option<PathBuf>,
+        /// Stop before writing anything (exit 2) when the plan raises any warning.
+        /// The policy's `[warnings] deny` lists kinds that always stop the build.
+        #[arg(long)]
+        deny_warnings: bool,
         /// Threads (default: 2 when the machine has two cores or more). The bundle's
         /// bytes never depend on it.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -100,7 +107,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// No human messages on stderr.
-        #[arg(long)]
+        #[arg(short, long)]
         quiet: bool,
     },
     /// Show everything `build` would decide, without writing a bundle.
@@ -132,7 +139,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// No progress or messages on stderr.
-        #[arg(long)]
+        #[arg(short, long)]
         quiet: bool,
     },
     /// Check a bundle without the raw data; with --input, --policy and --key-file also
@@ -176,9 +183,12 @@ enum Command {
         /// Check the signature BUNDLE.zip.minisig with this minisign public key.
         #[arg(long, value_name = "FILE")]
         pubkey: Option<PathBuf>,
-        /// Print the JSON report on stdout instead of the human summary on stderr.
+        /// Print the JSON report on stdout instead of the human report.
         #[arg(long)]
         json: bool,
+        /// Print nothing: the exit code says it all.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Redo a sample from a population list and a seed (for auditors; no key needed).
     ///
@@ -187,23 +197,22 @@ enum Command {
     /// with the bundle's disclosure.json (exit 1 on any difference).
     ///
     /// Example: disclose sample --population network.csv --seed "$SEED" --fraction 0.05 --strata account_language,'year(account_creation_date)' --check release.zip
+    #[command(group(clap::ArgGroup::new("amount").required(true).args(["size", "fraction"])))]
     Sample {
-        /// CSV with a `userid` column and the columns the strata read.
+        /// CSV with a `userid` column and, per stratum expression, a column named as
+        /// the expression (as `disclose population` writes) or the column it reads;
+        /// `-` reads standard input.
         #[arg(long, value_name = "FILE.csv")]
         population: PathBuf,
         /// The published seed.
         #[arg(long, value_name = "SEED")]
         seed: String,
-        /// Take this many accounts.
-        #[arg(
-            long,
-            value_name = "N",
-            conflicts_with = "fraction",
-            required_unless_present = "fraction"
-        )]
+        /// Take this many accounts (give this or --fraction).
+        #[arg(long, value_name = "N", group = "amount")]
         size: Option<u64>,
-        /// Take ceil(N x F) accounts; F is a decimal with at most 6 places.
-        #[arg(long, value_name = "F")]
+        /// Take ceil(N x F) accounts; F is a decimal with at most 6 places (give this
+        /// or --size).
+        #[arg(long, value_name = "F", group = "amount")]
         fraction: Option<String>,
         /// Stratum expressions, comma-separated: a column, or year(column).
         #[arg(long, value_name = "EXPR,...", value_delimiter = ',')]
@@ -217,6 +226,37 @@ enum Command {
         /// Print one JSON document on stdout.
         #[arg(long)]
         json: bool,
+        /// No messages on stderr (the selected IDs still go to stdout).
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// The population list an auditor needs to redo the sample (`sample --check`).
+    ///
+    /// The accounts of the policy's population roles, each with its user ID and only
+    /// its derived stratum values (the year, not the full creation date), one column
+    /// per stratum expression, sorted by user ID as numbers: what `disclose sample
+    /// --population` reads. Needs no key and no seed.
+    ///
+    /// Example: disclose population --input export/ --policy policies/io-archive.toml --out population.csv
+    Population {
+        /// The internal export directory.
+        #[arg(long, value_name = "DIR")]
+        input: PathBuf,
+        /// The release policy (its [sample] names the roles and strata).
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// Write the list to this file (default, or `-`: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Replace an existing --out file.
+        #[arg(long)]
+        force: bool,
+        /// Print a JSON document on stdout (with the members when there is no --out).
+        #[arg(long)]
+        json: bool,
+        /// No messages on stderr.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Make a fresh random seed and its SHA-256 commitment (commit-then-reveal).
     ///
@@ -225,12 +265,16 @@ enum Command {
     /// Example: disclose seed --out release.seed
     Seed {
         /// Write the seed to this new file (mode 0600, never overwritten) and print
-        /// only the commitment.
+        /// only the commitment. Without it the seed is printed on stdout (`-` is
+        /// refused: it would make a file named `-`).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Print a JSON document on stdout.
         #[arg(long)]
         json: bool,
+        /// No messages on stderr.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Staff: look up the pseudonyms of accounts (user IDs or @handles) and posts.
     ///
@@ -267,6 +311,9 @@ enum Command {
         /// Print a JSON document on stdout.
         #[arg(long)]
         json: bool,
+        /// No messages on stderr.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Write a synthetic export (for examples and benchmarks).
     ///
@@ -281,10 +328,33 @@ enum Command {
         /// Number of posts.
         #[arg(long, default_value_t = 3000)]
         tweets: u64,
-        /// Generator seed: the same seed gives the same files.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
+        /// Generator seed, any string: the same seed gives the same files (a number
+        /// below 2^64 seeds the generator directly, anything else through its SHA-256).
+        #[arg(long, default_value = "1")]
+        seed: String,
+        /// Write into a directory that is not empty (its accounts.csv, tweets.csv and
+        /// directory.csv are replaced).
+        #[arg(long)]
+        force: bool,
+        /// Print a JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+        /// No messages on stderr.
+        #[arg(short, long)]
+        quiet: bool,
     },
+    /// Print a shell completion script generated from these definitions.
+    ///
+    /// Example: disclose completions bash > /etc/bash_completion.d/disclose
+    Completions {
+        /// The shell.
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from these definitions.
+    ///
+    /// Example: disclose man > disclose.1 && man ./disclose.1
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -358,13 +428,18 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             out,
             signing: true,
             json,
+            quiet,
         } => {
+            refuse_dash(
+                &out,
+                "a key is only written to a file (mode 0600): give its name",
+            )?;
             let (public, id) = disclose::sign::generate(&out)?;
             if json {
                 print_json(
                     &json!({"secret_key_file": out, "public_key_file": public, "key_id": id}),
                 );
-            } else {
+            } else if !quiet {
                 eprintln!(
                     "wrote {} (secret, mode 0600) and {} (public, key ID {id}); publish the public key, keep the secret key private",
                     out.display(),
@@ -377,11 +452,16 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             out,
             signing: false,
             json,
+            quiet,
         } => {
+            refuse_dash(
+                &out,
+                "a key is only written to a file (mode 0600): give its name",
+            )?;
             let fingerprint = Key::generate(&out)?;
             if json {
                 print_json(&json!({"key_file": out, "key_fingerprint": fingerprint}));
-            } else {
+            } else if !quiet {
                 eprintln!(
                     "wrote {} (mode 0600), fingerprint {fingerprint}; keep it secret and never put it in a bundle",
                     out.display()
@@ -399,23 +479,27 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             force,
             sign,
             threads,
+            deny_warnings,
             json,
             quiet,
         } => {
             let threads = threads.map_or_else(default_threads, usize::from);
             let signing_key = sign.as_deref().map(disclose::sign::load).transpose()?;
             let bar = progress_bar(json || quiet);
-            let staged = build_staged(&BuildOptions {
-                policy,
-                input,
-                key_file,
-                allow_demo_key,
-                out_dir: out,
-                seed,
-                force,
-                threads,
-                progress: bar.as_ref().map(|b| b.callback()),
-            });
+            let staged = build_staged(
+                &BuildOptions {
+                    policy,
+                    input,
+                    key_file,
+                    allow_demo_key,
+                    out_dir: out,
+                    seed,
+                    force,
+                    threads,
+                    progress: bar.as_ref().map(|b| b.callback()),
+                },
+                deny_warnings,
+            );
             if let Some(b) = bar {
                 b.finish();
             }
@@ -427,11 +511,25 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             }
             let signature = staged.signatures().into_iter().next();
             let summary = staged.persist()?;
+            // Notes of the build itself (stale files removed, ...) come first; the
+            // plan's warnings, which say what the release risks, after the summary.
+            let notes: Vec<&String> = summary
+                .warnings
+                .iter()
+                .filter(|w| !summary.plan.warnings.iter().any(|p| &p.message == *w))
+                .collect();
             if !quiet {
-                for w in &summary.warnings {
+                for w in &notes {
                     eprintln!("warning: {}", disclose::message::bounded(w));
                 }
             }
+            let warnings: Vec<serde_json::Value> = summary
+                .plan
+                .warnings
+                .iter()
+                .map(|w| json!({"kind": w.kind, "message": w.message}))
+                .chain(notes.iter().map(|w| json!({"kind": "note", "message": w})))
+                .collect();
             let c = &summary.counts;
             if json {
                 print_json(&json!({
@@ -441,7 +539,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     "counts": c,
                     "sampling": summary.sampling,
                     "files": summary.files,
-                    "warnings": summary.warnings,
+                    "warnings": warnings,
                     "plan": summary.plan,
                     "signature": signature,
                     "tiers": summary.tiers.iter().map(|t| json!({
@@ -486,6 +584,20 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     summary.files.len(),
                     bytes
                 );
+                for w in &summary.plan.warnings {
+                    eprintln!(
+                        "warning [{}]: {}",
+                        w.kind,
+                        disclose::message::bounded(&w.message)
+                    );
+                }
+                if !summary.plan.warnings.is_empty() {
+                    eprintln!(
+                        "{} warning{}: `disclose plan` shows the figures; `build --deny-warnings` or the policy's [warnings] deny makes them stop a build",
+                        summary.plan.warnings.len(),
+                        if summary.plan.warnings.len() == 1 { "" } else { "s" }
+                    );
+                }
             }
             Ok(Exit::Ok)
         }
@@ -514,7 +626,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             let report = report?;
             if json {
                 print_json(&serde_json::to_value(&report).expect("json"));
-            } else {
+            } else if !quiet {
                 print!("{}", report.to_text(true));
             }
             Ok(Exit::Ok)
@@ -530,6 +642,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             max_ratio,
             pubkey,
             json,
+            quiet,
         } => {
             let staff = match (input, policy, key_file) {
                 (Some(input), Some(policy), Some(key_file)) => Some(StaffOptions {
@@ -553,8 +666,17 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             })?;
             if json {
                 print_json(&report.to_json());
-            } else {
-                eprint!("{}", report.to_text());
+            } else if !quiet {
+                // The report is the result (stdout); its notes go to stderr.
+                let text = report.to_text();
+                let mut stdout = std::io::stdout().lock();
+                for line in text.lines() {
+                    if line.starts_with("note: ") {
+                        eprintln!("{line}");
+                    } else {
+                        let _ = writeln!(stdout, "{line}");
+                    }
+                }
             }
             Ok(if report.ok() {
                 Exit::Ok
@@ -571,10 +693,78 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             tickets,
             check,
             json,
+            quiet,
         } => run_sample(
-            population, seed, size, fraction, strata, tickets, check, json,
+            population, seed, size, fraction, strata, tickets, check, json, quiet,
         ),
-        Command::Seed { out, json } => {
+        Command::Population {
+            input,
+            policy,
+            out,
+            force,
+            json,
+            quiet,
+        } => {
+            let out = out.filter(|p| p != std::path::Path::new("-"));
+            if let Some(p) = &out {
+                if p.exists() && !force {
+                    return Err(Error::Usage(format!(
+                        "{} already exists; pass --force to replace it",
+                        p.display()
+                    )));
+                }
+            }
+            let list = audit::population(&input, &policy)?;
+            let commitment = disclose::sample::population_commitment(
+                list.members.iter().map(|m| m.userid.as_str()),
+            );
+            if let Some(p) = &out {
+                std::fs::write(p, list.to_csv()).map_err(|e| Error::io(p, e))?;
+            }
+            if json {
+                let mut doc = json!({
+                    "population_file": out,
+                    "population_roles": list.roles,
+                    "columns": list.header,
+                    "population": list.members.len(),
+                    "population_sha256": commitment,
+                });
+                if out.is_none() {
+                    doc["members"] = json!(list
+                        .members
+                        .iter()
+                        .map(|m| {
+                            let mut row = serde_json::Map::new();
+                            row.insert("userid".into(), json!(m.userid));
+                            for (h, v) in list.header.iter().skip(1).zip(&m.key) {
+                                row.insert(h.clone(), json!(v));
+                            }
+                            serde_json::Value::Object(row)
+                        })
+                        .collect::<Vec<_>>());
+                }
+                print_json(&doc);
+            } else if out.is_none() {
+                let _ = std::io::stdout().lock().write_all(&list.to_csv());
+            }
+            if !quiet && !json {
+                eprintln!(
+                    "population: {} accounts of the roles {}, columns {}; population_sha256 {}{}",
+                    list.members.len(),
+                    list.roles.join(", "),
+                    list.header.join(","),
+                    commitment,
+                    out.as_ref()
+                        .map(|p| format!("; wrote {}", p.display()))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Seed { out, json, quiet } => {
+            if let Some(p) = &out {
+                refuse_dash(p, "to print the seed on standard output, leave out --out")?;
+            }
             let (seed, commitment) = audit::new_seed();
             if let Some(path) = &out {
                 audit::write_seed(path, &seed)?;
@@ -593,6 +783,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 }
                 let _ = writeln!(stdout, "seed_sha256 {commitment}");
                 match &out {
+                    _ if quiet => {}
                     Some(p) => eprintln!(
                         "wrote the seed to {} (mode 0600). Publish seed_sha256 now; keep the seed secret until the bundle is built, then publish it (build --seed \"$(cat {})\").",
                         p.display(),
@@ -614,6 +805,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             input,
             policy,
             json,
+            quiet,
         } => {
             let (found, fingerprint, warnings) = audit::lookup(&audit::LookupOptions {
                 key_file,
@@ -623,15 +815,21 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 accounts,
                 posts: post_id,
             })?;
-            for w in &warnings {
-                eprintln!("warning: {}", disclose::message::bounded(w));
+            if !quiet {
+                for w in &warnings {
+                    eprintln!("warning: {}", disclose::message::bounded(w));
+                }
             }
             if json {
-                print_json(&json!({"key_fingerprint": fingerprint, "pseudonyms": found}));
-            } else {
-                eprintln!(
-                    "key fingerprint {fingerprint} (compare with the bundle's disclosure.json)"
+                print_json(
+                    &json!({"key_fingerprint": fingerprint, "pseudonyms": found, "warnings": warnings}),
                 );
+            } else {
+                if !quiet {
+                    eprintln!(
+                        "key fingerprint {fingerprint} (compare with the bundle's disclosure.json)"
+                    );
+                }
                 let mut stdout = std::io::stdout().lock();
                 for f in &found {
                     let _ = writeln!(stdout, "{}\t{}", f.input, f.published);
@@ -644,22 +842,73 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             accounts,
             tweets,
             seed,
+            force,
+            json,
+            quiet,
         } => {
+            if !force {
+                if let Ok(mut entries) = std::fs::read_dir(&out) {
+                    if entries.next().is_some() {
+                        return Err(Error::Usage(format!(
+                            "{} is not empty; synth writes accounts.csv, tweets.csv and directory.csv there (replacing any, perhaps a real export): pass --force to write into it anyway",
+                            out.display()
+                        )));
+                    }
+                }
+            }
+            let numeric = seed.parse::<u64>().ok();
+            let seed_value = numeric.unwrap_or_else(|| {
+                let d = <sha2::Sha256 as sha2::Digest>::digest(seed.as_bytes());
+                u64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
+            });
             let s = synth(&SynthOptions {
                 out: out.clone(),
                 accounts,
                 tweets,
-                seed,
+                seed: seed_value,
             })
             .map_err(|e| Error::io(&out, e))?;
-            eprintln!(
-                "wrote {}: {} accounts, {} directory entries, {} posts, {} bytes",
-                out.display(),
-                s.accounts,
-                s.directory,
-                s.tweets,
-                s.bytes
-            );
+            if json {
+                print_json(&json!({
+                    "out": out,
+                    "seed": seed,
+                    "accounts": s.accounts,
+                    "directory": s.directory,
+                    "tweets": s.tweets,
+                    "bytes": s.bytes,
+                }));
+            } else if !quiet {
+                eprintln!(
+                    "wrote {}: {} accounts, {} directory entries, {} posts, {} bytes",
+                    out.display(),
+                    s.accounts,
+                    s.directory,
+                    s.tweets,
+                    s.bytes
+                );
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "disclose", &mut std::io::stdout());
+            Ok(Exit::Ok)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd.clone())
+                .render(&mut out)
+                .map_err(|e| Error::io(std::path::Path::new("(standard output)"), e))?;
+            // One page: each subcommand's section follows the main one.
+            for sub in cmd.get_subcommands() {
+                let name = format!("disclose-{}", sub.get_name());
+                let sub = sub.clone().name(&*Box::leak(name.into_boxed_str()));
+                clap_mangen::Man::new(sub)
+                    .render(&mut out)
+                    .map_err(|e| Error::io(std::path::Path::new("(standard output)"), e))?;
+            }
+            let _ = std::io::stdout().lock().write_all(&out);
             Ok(Exit::Ok)
         }
     }
@@ -675,6 +924,7 @@ fn run_sample(
     tickets: bool,
     check: Option<PathBuf>,
     json: bool,
+    quiet: bool,
 ) -> Result<Exit, Error> {
     if seed.is_empty() {
         return Err(Error::Usage("the seed must not be empty".into()));
@@ -691,16 +941,23 @@ fn run_sample(
         .filter(|s| !s.trim().is_empty())
         .map(|s| StratumExpr::parse(s).map_err(|m| Error::Usage(format!("--strata: {m}"))))
         .collect::<Result<_, _>>()?;
-    let members = audit::read_population(&population, &strata)?;
+    let (header, members) = audit::read_population(&population, &strata)?;
     let drawn = sample::draw(&seed, size, &members);
     let record = audit::sampling_json(&seed, size, &strata, &drawn);
 
     // The comparison with the bundle, if asked.
     let mut comparison = None;
     let mut unreadable = None;
+    let mut hints = Vec::new();
     if let Some(bundle) = &check {
         match audit::read_record(bundle)? {
-            Ok(doc) => comparison = Some(audit::compare(&record, &doc)),
+            Ok(doc) => {
+                let c = audit::compare(&record, &doc);
+                if !c.iter().all(|x| x.matches) {
+                    hints = audit::diagnose(&header, members.len() as u64, &record, &doc);
+                }
+                comparison = Some(c);
+            }
             Err(report) => unreadable = Some(report),
         }
     }
@@ -724,6 +981,7 @@ fn run_sample(
                 "bundle": bundle,
                 "all_match": all_match,
                 "items": comparison,
+                "likely_causes": hints,
                 "failures": unreadable.as_ref().map(|r| r.failures().to_vec()),
             });
         }
@@ -737,6 +995,8 @@ fn run_sample(
                 let _ = writeln!(stdout, "{id}");
             }
         }
+    }
+    if !json && !quiet {
         eprintln!(
             "sample: {} of {} accounts ({} {}), {} strata; seed_sha256 {}; population_sha256 {}",
             drawn.size,
@@ -774,6 +1034,9 @@ fn run_sample(
                     "the bundle's sampling record does NOT match this sample"
                 }
             );
+            for h in &hints {
+                eprintln!("  likely cause: {h}");
+            }
         }
     }
     Ok(if check.is_some() && !all_match {
@@ -781,6 +1044,16 @@ fn run_sample(
     } else {
         Exit::Ok
     })
+}
+
+/// Refuses `-` as an output file name where it would make a file named `-`.
+fn refuse_dash(path: &std::path::Path, what: &str) -> Result<(), Error> {
+    if path == std::path::Path::new("-") {
+        return Err(Error::Usage(format!(
+            "--out -: a file named `-` is refused; {what}"
+        )));
+    }
+    Ok(())
 }
 
 fn short_json(v: &serde_json::Value) -> String {

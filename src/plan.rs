@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::build::PostFigures;
 use crate::export::Export;
 use crate::identity::Registry;
-use crate::policy::{Action, FieldType, Policy, PostIds};
+use crate::policy::{Action, ColumnRule, FieldType, Policy, PostIds, Precision};
 use crate::record::{Counts, SamplingRecord};
 use crate::transform::{apply, RowContext};
 
@@ -82,8 +82,14 @@ pub struct ColumnPlan {
     pub file: &'static str,
     /// The column.
     pub column: String,
-    /// The action, described.
-    pub action: String,
+    /// The action's name in the policy (`keep`, `date`, ...).
+    pub action: &'static str,
+    /// The action's name for rows of pseudonymised accounts, when different.
+    pub pseudonymised_action: Option<&'static str>,
+    /// The rule as the policy line that sets it.
+    pub rule: String,
+    /// What the rule does, in words.
+    pub description: String,
     /// Output files that publish it (`users`, `tweets`).
     pub published_in: Vec<&'static str>,
 }
@@ -145,11 +151,19 @@ pub struct Reidentification {
     pub if_coarsened: Vec<Coarsening>,
 }
 
-/// One way to coarsen the quasi-identifiers, and what it leaves.
+/// One way to coarsen the quasi-identifiers, and what it leaves. Each one is a
+/// policy change that passes the policy's checks (with the earlier ones applied),
+/// and its figures come from re-evaluating the published values under it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Coarsening {
-    /// What to change in the policy.
+    /// What the change does, in words.
     pub change: String,
+    /// The account column it changes.
+    pub column: String,
+    /// The policy line to write under `[columns.accounts]`.
+    pub policy_line: String,
+    /// Groups of accounts sharing all quasi-identifiers afterwards.
+    pub groups: u64,
     /// Unique accounts left.
     pub unique: u64,
     /// Smallest group left.
@@ -167,12 +181,15 @@ pub struct FollowerBands {
     pub sample: Vec<u64>,
     /// All released accounts.
     pub released: Vec<u64>,
+    /// Accounts with fewer followers (or an unknown count) are pseudonymised.
+    pub follower_threshold: u64,
 }
 
 /// A reviewer's warning.
 #[derive(Debug, Clone, Serialize)]
 pub struct Warning {
-    /// `reidentification`, `linkage`, `free-text`, `strata` or `key`.
+    /// A stable kind name (`crate::policy::WARNING_KINDS`): `key-file`,
+    /// `unique-accounts`, `raw-post-ids`, `unrewritten-text` or `missed-strata`.
     pub kind: &'static str,
     /// What and what to do.
     pub message: String,
@@ -221,7 +238,7 @@ impl PlanReport {
             .warnings
             .iter()
             .map(|w| Warning {
-                kind: "key",
+                kind: "key-file",
                 message: w.clone(),
             })
             .collect();
@@ -229,15 +246,18 @@ impl PlanReport {
             let best = reid
                 .if_coarsened
                 .iter()
-                .map(|c| format!("{} ({} unique)", c.change, c.unique))
+                .map(|c| format!("`{}` ({} unique)", c.policy_line, c.unique))
                 .collect::<Vec<_>>();
             let best = if best.is_empty() {
                 String::new()
             } else {
-                format!(" Suggested: {}.", best.join(", "))
+                format!(
+                    " Suggested, each checked against the policy rules: {}.",
+                    best.join(", then ")
+                )
             };
             warnings.push(Warning {
-                kind: "reidentification",
+                kind: "unique-accounts",
                 message: format!(
                     "{} of {} pseudonymised accounts are unique on their published {} (smallest group: {}); coarsen or drop these columns.{best}",
                     reid.unique,
@@ -249,10 +269,15 @@ impl PlanReport {
         }
         if policy.pseudonymisation.post_ids == PostIds::Raw && p.posts.by_pseudonymised > 0 {
             warnings.push(Warning {
-                kind: "linkage",
+                kind: "raw-post-ids",
                 message: format!(
-                    "{} posts of pseudonymised accounts are published with their raw post IDs, which can be looked up on the platform to find the account; set pseudonymisation.post_ids = \"pseudonymised-accounts\" to hash them",
-                    p.posts.by_pseudonymised
+                    "{} of pseudonymised accounts {} published with their raw post IDs, which can be looked up on the platform to find the account; set pseudonymisation.post_ids = \"pseudonymised-accounts\" to hash them",
+                    if p.posts.by_pseudonymised == 1 {
+                        "1 post".to_string()
+                    } else {
+                        format!("{} posts", p.posts.by_pseudonymised)
+                    },
+                    if p.posts.by_pseudonymised == 1 { "is" } else { "are" }
                 ),
             });
         }
@@ -269,7 +294,7 @@ impl PlanReport {
             });
             if FREE_TEXT.contains(&c.column.as_str()) && !c.published_in.is_empty() && kept {
                 warnings.push(Warning {
-                    kind: "free-text",
+                    kind: "unrewritten-text",
                     message: format!(
                         "{} column {} is free text published without rewriting (for some or all rows): @mentions and links of pseudonymised accounts in it stay raw; use action \"text\"",
                         c.file, c.column
@@ -282,11 +307,11 @@ impl PlanReport {
                 .strata
                 .iter()
                 .filter(|st| st.size == 0 && st.population > 0)
-                .map(|st| format!("[{}] ({} accounts)", st.key.join(", "), st.population))
+                .map(|st| format!("[{}] ({})", st.key.join(", "), accounts(st.population)))
                 .collect();
             if !missed.is_empty() {
                 warnings.push(Warning {
-                    kind: "strata",
+                    kind: "missed-strata",
                     message: format!(
                         "{} of {} strata are too small to get a place in the sample: {}",
                         missed.len(),
@@ -405,11 +430,17 @@ impl PlanReport {
             r.quasi_identifiers.join(", "),
             r.smallest_group
         );
+        if !r.if_coarsened.is_empty() {
+            let _ = writeln!(
+                s,
+                "  Suggested policy changes, each on top of the previous ones (checked against the policy rules):"
+            );
+        }
         for co in &r.if_coarsened {
             let _ = writeln!(
                 s,
-                "  {:<52} leaves {} unique, smallest group {}",
-                co.change, co.unique, co.smallest_group
+                "  {}\n      {}: leaves {} unique, smallest group {}",
+                co.policy_line, co.change, co.unique, co.smallest_group
             );
         }
         let _ = writeln!(s, "\nColumns");
@@ -429,7 +460,7 @@ impl PlanReport {
                 } else {
                     col.published_in.join(",")
                 },
-                col.action
+                col.description
             );
         }
         if !self.warnings.is_empty() {
@@ -439,6 +470,15 @@ impl PlanReport {
             }
         }
         s
+    }
+}
+
+/// "1 account", "2 accounts".
+pub fn accounts(n: u64) -> String {
+    if n == 1 {
+        "1 account".into()
+    } else {
+        format!("{n} accounts")
     }
 }
 
@@ -458,9 +498,9 @@ fn column_plans(
     ] {
         for col in header.iter() {
             let Some(rule) = rules.get(col) else { continue };
-            let mut action = rule.action.describe();
+            let mut description = rule.action.describe();
             if let Some(p) = &rule.pseudonymised {
-                action.push_str(&format!("; pseudonymised accounts: {}", p.describe()));
+                description.push_str(&format!("; pseudonymised accounts: {}", p.describe()));
             }
             let mut published_in = Vec::new();
             let in_users = file == "accounts.csv" && policy.users.columns.iter().any(|c| c == col);
@@ -475,7 +515,10 @@ fn column_plans(
             out.push(ColumnPlan {
                 file,
                 column: col.to_string(),
-                action,
+                action: rule.action.name(),
+                pseudonymised_action: rule.pseudonymised.as_ref().map(Action::name),
+                rule: rule.to_toml(col),
+                description,
                 published_in,
             });
         }
@@ -568,6 +611,7 @@ fn follower_bands(p: &PlanParts<'_>) -> FollowerBands {
         population,
         sample,
         released,
+        follower_threshold: p.policy.pseudonymisation.follower_threshold,
     }
 }
 
@@ -577,6 +621,26 @@ struct Quasi {
     name: String,
     column: usize,
     action: Action,
+}
+
+/// The published value of column `column` of account `i` under `action`, as for a
+/// pseudonymised account.
+fn published_value(p: &PlanParts<'_>, i: usize, column: usize, action: &Action) -> String {
+    let ctx = RowContext {
+        private: true,
+        published_id: "",
+        post_ids: p.policy.pseudonymisation.post_ids,
+    };
+    let mut v = String::new();
+    let _ = apply(
+        action,
+        &p.export.accounts[i].record[column],
+        &ctx,
+        true,
+        p.registry,
+        &mut v,
+    );
+    v
 }
 
 fn reidentification(p: &PlanParts<'_>) -> Reidentification {
@@ -617,77 +681,86 @@ fn reidentification(p: &PlanParts<'_>) -> Reidentification {
         .map(|(i, _)| *i)
         .collect();
     // Published values of each quasi-identifier for each pseudonymised account.
-    let values: Vec<Vec<String>> = private
+    let mut values: Vec<Vec<String>> = private
         .iter()
         .map(|&i| {
-            let a = &p.export.accounts[i];
             quasi
                 .iter()
-                .map(|q| {
-                    let ctx = RowContext {
-                        private: true,
-                        published_id: "",
-                        post_ids: policy.pseudonymisation.post_ids,
-                    };
-                    let mut v = String::new();
-                    let _ = apply(
-                        &q.action,
-                        &a.record[q.column],
-                        &ctx,
-                        true,
-                        p.registry,
-                        &mut v,
-                    );
-                    v
-                })
+                .map(|q| published_value(p, i, q.column, &q.action))
                 .collect()
         })
         .collect();
 
-    let (groups, unique, smallest) = group_stats(&values, |v| v.to_vec());
-    // Greedy, cumulative: at each step take the change that leaves the fewest unique
-    // accounts, until none are unique or nothing helps.
-    let mut keep: Vec<Option<usize>> = quasi.iter().map(|_| Some(usize::MAX)).collect();
+    let (groups, unique, smallest) = group_stats(&values);
+    // Greedy, cumulative: at each step take the policy change that leaves the fewest
+    // unique accounts, until none are unique or nothing helps. A change is offered
+    // only when the policy with it (and the earlier steps) passes the policy checks,
+    // and its figures are those of the values published under it.
+    let mut trial_policy = policy.clone();
     let mut if_coarsened = Vec::new();
-    let mut current = unique;
-    while current > 0 {
+    let mut current = (unique, groups);
+    // The figures after each step, to keep the steps up to the best one.
+    let mut blanked = vec![false; quasi.len()];
+    while current.0 > 0 {
         let mut best: Option<Step> = None;
         for (qi, q) in quasi.iter().enumerate() {
-            let Some(chars) = keep[qi] else { continue };
-            let mut options = vec![(None, format!("drop or blank {}", q.name))];
-            let is_date = matches!(q.action, Action::Date(_) | Action::Keep(FieldType::Date));
-            if is_date {
-                for (c, p) in [(7, "month"), (4, "year")] {
-                    if c < chars {
-                        options.push((Some(c), format!("{} precision = \"{p}\"", q.name)));
-                    }
-                }
+            let Some(rule) = trial_policy.account_columns.get(&q.name) else {
+                continue;
+            };
+            if blanked[qi] {
+                continue;
             }
-            for (option, change) in options {
-                let mut trial = keep.clone();
-                trial[qi] = option;
+            for (new_rule, change) in candidate_rules(&q.name, rule) {
+                if &new_rule == rule || trial_policy.check_account_rule(&q.name, &new_rule).is_err()
+                {
+                    continue;
+                }
+                let action = new_rule.action_for(true);
+                let column: Vec<String> = private
+                    .iter()
+                    .map(|&i| published_value(p, i, q.column, action))
+                    .collect();
                 // Fewest unique first; among equals, the fewest groups (the most merging).
-                let (g, u, k) = group_stats(&values, |v| coarsen(v, &trial));
+                let (g, u, k) = group_stats_with(&values, qi, &column);
                 if best.as_ref().is_none_or(|b| (u, g) < b.0) {
-                    best = Some(((u, g), k, qi, option, change));
+                    best = Some(((u, g), k, qi, new_rule, change, column));
                 }
             }
         }
-        let Some(((u, _), k, qi, option, change)) = best else {
+        let Some(((u, g), k, qi, new_rule, change, column)) = best else {
             break;
         };
-        if u > current {
+        // A step may leave the figures as they are (one column alone rarely
+        // helps), never make them worse.
+        if (u, g) > current {
             break;
         }
-        keep[qi] = option;
-        current = u;
-        let prefix = if if_coarsened.is_empty() { "" } else { "then " };
+        blanked[qi] |= new_rule.action_for(true) == &Action::Blank;
+        let name = &quasi[qi].name;
+        trial_policy
+            .account_columns
+            .insert(name.clone(), new_rule.clone());
+        for (row, v) in values.iter_mut().zip(column) {
+            row[qi] = v;
+        }
+        current = (u, g);
         if_coarsened.push(Coarsening {
-            change: format!("{prefix}{change}"),
+            change,
+            column: name.clone(),
+            policy_line: new_rule.to_toml(name),
+            groups: g,
             unique: u,
             smallest_group: k,
         });
     }
+    // Keep the steps up to the one that leaves the fewest unique accounts.
+    let best = if_coarsened
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.unique < unique)
+        .min_by_key(|(_, c)| (c.unique, c.groups))
+        .map_or(0, |(i, _)| i + 1);
+    if_coarsened.truncate(best);
     Reidentification {
         quasi_identifiers: quasi.iter().map(|q| q.name.clone()).collect(),
         pseudonymised_accounts: private.len() as u64,
@@ -698,24 +771,74 @@ fn reidentification(p: &PlanParts<'_>) -> Reidentification {
     }
 }
 
-/// A candidate step of the greedy coarsening: ((unique, groups) left, smallest
-/// group, quasi-identifier index, its new setting, the change described).
-type Step = ((u64, u64), u64, usize, Option<usize>, String);
+/// The rules `plan` considers for a quasi-identifier column, described: blank it for
+/// pseudonymised accounts, and for dates a coarser precision for every account.
+fn candidate_rules(column: &str, rule: &ColumnRule) -> Vec<(ColumnRule, String)> {
+    let mut out = vec![(
+        ColumnRule {
+            action: rule.action.clone(),
+            pseudonymised: Some(Action::Blank),
+        },
+        format!("blank {column} for pseudonymised accounts"),
+    )];
+    let precision = match (&rule.action, rule.action_for(true)) {
+        (Action::Date(p), _) | (Action::DateTime(p), _) => Some(*p),
+        (Action::Keep(FieldType::Date), _) => Some(Precision::Day),
+        (Action::Keep(FieldType::DateTime), _) => Some(Precision::Minute),
+        _ => None,
+    };
+    if let Some(current) = precision {
+        let datetime = matches!(
+            rule.action,
+            Action::DateTime(_) | Action::Keep(FieldType::DateTime)
+        );
+        for (coarser, word) in [(Precision::Month, "month"), (Precision::Year, "year")] {
+            if coarser < current {
+                let action = if datetime {
+                    Action::DateTime(coarser)
+                } else {
+                    Action::Date(coarser)
+                };
+                let pseudonymised = rule.pseudonymised.as_ref().map(|_| action.clone());
+                out.push((
+                    ColumnRule {
+                        action,
+                        pseudonymised,
+                    },
+                    format!("cut {column} to the {word} for every account"),
+                ));
+            }
+        }
+    }
+    out
+}
 
-/// Applies a coarsening: `None` drops a value, `Some(n)` keeps its first n characters.
-fn coarsen(values: &[String], keep: &[Option<usize>]) -> Vec<String> {
-    values
-        .iter()
-        .zip(keep)
-        .filter_map(|(v, k)| k.map(|n| v.chars().take(n).collect()))
-        .collect()
+/// A candidate step of the greedy coarsening: ((unique, groups) left, smallest
+/// group, quasi-identifier index, the new rule, the change described, that column's
+/// values under it).
+type Step = ((u64, u64), u64, usize, ColumnRule, String, Vec<String>);
+
+/// [`group_stats`] with column `qi` of every row replaced by `column`.
+fn group_stats_with(values: &[Vec<String>], qi: usize, column: &[String]) -> (u64, u64, u64) {
+    let mut groups: HashMap<Vec<&str>, u64> = HashMap::new();
+    for (row, v) in values.iter().zip(column) {
+        let key: Vec<&str> = row
+            .iter()
+            .enumerate()
+            .map(|(i, x)| if i == qi { v.as_str() } else { x.as_str() })
+            .collect();
+        *groups.entry(key).or_default() += 1;
+    }
+    let unique = groups.values().filter(|&&n| n == 1).count() as u64;
+    let smallest = groups.values().copied().min().unwrap_or(0);
+    (groups.len() as u64, unique, smallest)
 }
 
 /// (groups, accounts alone in their group, smallest group) under a key function.
-fn group_stats(values: &[Vec<String>], key: impl Fn(&[String]) -> Vec<String>) -> (u64, u64, u64) {
-    let mut groups: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+fn group_stats(values: &[Vec<String>]) -> (u64, u64, u64) {
+    let mut groups: BTreeMap<&[String], u64> = BTreeMap::new();
     for v in values {
-        *groups.entry(key(v)).or_default() += 1;
+        *groups.entry(v.as_slice()).or_default() += 1;
     }
     let unique = groups.values().filter(|&&n| n == 1).count() as u64;
     let smallest = groups.values().copied().min().unwrap_or(0);

@@ -187,6 +187,50 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action's name in the policy (`keep`, `date`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Keep(_) => "keep",
+            Action::Drop => "drop",
+            Action::AccountId => "account_id",
+            Action::AccountName => "account_name",
+            Action::AccountIds => "account_ids",
+            Action::PostId => "post_id",
+            Action::Text => "text",
+            Action::Blank => "blank",
+            Action::Constant(_) => "constant",
+            Action::Date(_) => "date",
+            Action::DateTime(_) => "datetime",
+            Action::Coordinates(_) => "coordinates",
+        }
+    }
+
+    /// The action as the policy writes it: a quoted name, or an inline table with
+    /// its options.
+    pub fn to_toml(&self) -> String {
+        let quote = |v: &str| toml::Value::String(v.to_string()).to_string();
+        match self {
+            Action::Keep(FieldType::String) => quote("keep"),
+            Action::Keep(t) => format!(
+                "{{ action = \"keep\", type = \"{}\" }}",
+                schema_type_name(*t)
+            ),
+            Action::Constant(v) => format!("{{ action = \"constant\", value = {} }}", quote(v)),
+            Action::Date(p) | Action::DateTime(p) => format!(
+                "{{ action = \"{}\", precision = \"{}\" }}",
+                self.name(),
+                p.name()
+            ),
+            Action::Coordinates(CoordMode::Keep) => quote("coordinates"),
+            Action::Coordinates(CoordMode::Round(d)) => {
+                format!("{{ action = \"coordinates\", mode = \"round\", decimals = {d} }}")
+            }
+            Action::Coordinates(CoordMode::Presence) => {
+                "{ action = \"coordinates\", mode = \"present\" }".to_string()
+            }
+            other => quote(other.name()),
+        }
+    }
     /// The short name used in the policy and the data dictionary.
     pub fn describe(&self) -> String {
         match self {
@@ -259,6 +303,21 @@ pub struct ColumnRule {
 }
 
 impl ColumnRule {
+    /// The rule as a line of the policy's `[columns.*]` table: `column = ...`.
+    pub fn to_toml(&self, column: &str) -> String {
+        match &self.pseudonymised {
+            None => format!("{column} = {}", self.action.to_toml()),
+            Some(p) => {
+                let main = self.action.to_toml();
+                let inner = main
+                    .strip_prefix("{ ")
+                    .and_then(|m| m.strip_suffix(" }"))
+                    .map_or_else(|| format!("action = {main}"), str::to_string);
+                format!("{column} = {{ {inner}, pseudonymised = {} }}", p.to_toml())
+            }
+        }
+    }
+
     /// The action for a row whose account is (or is not) pseudonymised.
     pub fn action_for(&self, pseudonymised: bool) -> &Action {
         match (&self.pseudonymised, pseudonymised) {
@@ -442,7 +501,26 @@ struct RawPolicy {
     tiers: BTreeMap<String, RawTier>,
     output: RawOutput,
     columns: RawColumns,
+    #[serde(default)]
+    warnings: RawWarnings,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWarnings {
+    #[serde(default)]
+    deny: Vec<String>,
+}
+
+/// The stable names of the plan's warning kinds, for `[warnings] deny` and
+/// `build --deny-warnings`.
+pub const WARNING_KINDS: [&str; 5] = [
+    "key-file",
+    "unique-accounts",
+    "raw-post-ids",
+    "unrewritten-text",
+    "missed-strata",
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -566,6 +644,8 @@ pub struct Policy {
     pub account_columns: BTreeMap<String, ColumnRule>,
     /// Rules for `tweets.csv` columns.
     pub tweet_columns: BTreeMap<String, ColumnRule>,
+    /// Warning kinds that stop a build (`[warnings] deny`).
+    pub deny_warnings: Vec<String>,
 }
 
 impl Policy {
@@ -817,10 +897,13 @@ impl Policy {
             }
         };
 
+        let rule_err = |(k, m): (String, String)| match line_of(text, &k) {
+            Some(line) => err(&k, format!("{m} (line {line})")),
+            None => err(&k, m),
+        };
         let account_columns =
-            parse_rules(&raw.columns.accounts, Table::Accounts).map_err(|(k, m)| err(&k, m))?;
-        let tweet_columns =
-            parse_rules(&raw.columns.tweets, Table::Tweets).map_err(|(k, m)| err(&k, m))?;
+            parse_rules(&raw.columns.accounts, Table::Accounts).map_err(rule_err)?;
+        let tweet_columns = parse_rules(&raw.columns.tweets, Table::Tweets).map_err(rule_err)?;
 
         for (col, key) in [
             ("userid", "columns.accounts.userid"),
@@ -838,41 +921,17 @@ impl Policy {
                 "must be classified: the build needs it".into(),
             ));
         }
-        if let Some(s) = &sample {
-            for e in &s.strata {
-                let Some(rule) = account_columns.get(e.column()) else {
-                    return Err(err(
-                        "sample.strata",
-                        format!(
-                            "`{e}` reads column `{}`, which columns.accounts does not classify",
-                            e.column()
-                        ),
-                    ));
-                };
-                // Stratum keys are published in disclosure.json: only values the users
-                // file publishes as they are, for every account, may form them.
-                let published = o.users.columns.iter().any(|c| c == e.column());
-                let whole = match (&rule.action, e) {
-                    (Action::Keep(_), _) => true,
-                    (Action::Date(p) | Action::DateTime(p), StratumExpr::Year(_)) => {
-                        *p >= Precision::Year
-                    }
-                    (Action::Date(Precision::Day), StratumExpr::Column(_)) => true,
-                    _ => false,
-                };
-                if !published
-                    || !whole
-                    || rule.pseudonymised.is_some()
-                    || IDENTITY_COLUMNS.iter().any(|(c, _)| *c == e.column())
-                {
-                    return Err(err(
-                        "sample.strata",
-                        format!(
-                            "`{e}` would publish values of column `{}` in the stratum keys of disclosure.json; a stratum column must be in output.users.columns with action `keep` (or `date`, for year()), the same for every account, and not name accounts",
-                            e.column()
-                        ),
-                    ));
-                }
+        check_strata(sample.as_ref(), &account_columns, &o.users.columns)
+            .map_err(|m| err("sample.strata", m))?;
+        for k in &raw.warnings.deny {
+            if !WARNING_KINDS.contains(&k.as_str()) {
+                return Err(err(
+                    "warnings.deny",
+                    format!(
+                        "unknown warning kind `{k}` (expected {})",
+                        WARNING_KINDS.join(", ")
+                    ),
+                ));
             }
         }
 
@@ -908,7 +967,32 @@ impl Policy {
             compression,
             account_columns,
             tweet_columns,
+            deny_warnings: raw.warnings.deny,
         })
+    }
+
+    /// Whether replacing the rule of account column `col` by `rule` gives a policy
+    /// that passes the checks `parse` makes on column rules (identity columns,
+    /// strata, published columns). `plan` offers only changes that pass.
+    pub fn check_account_rule(
+        &self,
+        col: &str,
+        rule: &ColumnRule,
+    ) -> std::result::Result<(), String> {
+        let key = format!("columns.accounts.{col}");
+        check_identity(col, rule, &key).map_err(|(_, m)| m)?;
+        let mut columns = self.account_columns.clone();
+        columns.insert(col.to_string(), rule.clone());
+        check_strata(self.sample.as_ref(), &columns, &self.users.columns)?;
+        check_output(&self.users.columns, "output.users.columns", |c| {
+            columns.get(c)
+        })
+        .map_err(|(_, m)| m)?;
+        let tweet_columns = &self.tweet_columns;
+        check_output(&self.tweets.columns, "output.tweets.columns", |c| {
+            tweet_columns.get(c).or_else(|| columns.get(c))
+        })
+        .map_err(|(_, m)| m)
     }
 
     /// The rules for one input table.
@@ -918,6 +1002,74 @@ impl Policy {
             Table::Tweets => &self.tweet_columns,
         }
     }
+}
+
+/// The strata may only read columns the users file publishes whole, the same for
+/// every account (their values become the stratum keys of disclosure.json).
+fn check_strata(
+    sample: Option<&SampleSpec>,
+    account_columns: &BTreeMap<String, ColumnRule>,
+    users_columns: &[String],
+) -> std::result::Result<(), String> {
+    let Some(s) = sample else { return Ok(()) };
+    for e in &s.strata {
+        let Some(rule) = account_columns.get(e.column()) else {
+            return Err(format!(
+                "`{e}` reads column `{}`, which columns.accounts does not classify",
+                e.column()
+            ));
+        };
+        // Stratum keys are published in disclosure.json: only values the users
+        // file publishes as they are, for every account, may form them.
+        let published = users_columns.iter().any(|c| c == e.column());
+        let whole = match (&rule.action, e) {
+            (Action::Keep(_), _) => true,
+            (Action::Date(p) | Action::DateTime(p), StratumExpr::Year(_)) => *p >= Precision::Year,
+            (Action::Date(Precision::Day), StratumExpr::Column(_)) => true,
+            _ => false,
+        };
+        if !published
+            || !whole
+            || rule.pseudonymised.is_some()
+            || IDENTITY_COLUMNS.iter().any(|(c, _)| *c == e.column())
+        {
+            return Err(format!(
+                "`{e}` would publish values of column `{}` in the stratum keys of disclosure.json; a stratum column must be in output.users.columns with action `keep` (or `date`, for year()), the same for every account, and not name accounts",
+                e.column()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The line of the policy text that sets column rule `key`
+/// (`columns.accounts.<column>[.option]`), when it is written on one line under its
+/// table header.
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    let mut parts = key.splitn(4, '.');
+    let (Some("columns"), Some(table), Some(col)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let header = format!("[columns.{table}]");
+    let mut in_table = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_table = t == header;
+            continue;
+        }
+        if in_table {
+            let name = t.trim_start_matches('"');
+            if let Some(rest) = name.strip_prefix(col) {
+                let rest = rest.trim_start_matches('"').trim_start();
+                if rest.starts_with('=') {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
 }
 
 fn check_output<'a>(
@@ -1032,7 +1184,7 @@ pub fn check_date(text: &str) -> std::result::Result<(), String> {
     let year: u32 = text[0..4].parse().unwrap_or(0);
     let month: u32 = text[5..7].parse().unwrap_or(0);
     let day: u32 = text[8..10].parse().unwrap_or(0);
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -1171,9 +1323,14 @@ fn parse_action(
     };
     for k in t.keys() {
         if k != "action" && k != "pseudonymised" && !allowed.contains(&k.as_str()) {
+            let mut valid: Vec<&str> = allowed.to_vec();
+            valid.push("pseudonymised");
             return Err((
                 format!("{key}.{k}"),
-                format!("unknown key for action `{name}`"),
+                format!(
+                    "unknown key `{k}` for action `{name}` (valid keys: action, {})",
+                    valid.join(", ")
+                ),
             ));
         }
     }

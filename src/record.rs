@@ -366,6 +366,7 @@ pub fn dictionary(
     sampling: Option<&SamplingRecord>,
     counts: &Counts,
     tables: &[Table],
+    has_media: bool,
 ) -> String {
     let r = &policy.release;
     let p = &policy.pseudonymisation;
@@ -397,6 +398,25 @@ pub fn dictionary(
         "{} posts by these accounts are released.\n\n",
         counts.posts_released
     ));
+    let publishes = |c: &str| tables.iter().any(|t| t.columns.iter().any(|x| x.name == c));
+    if publishes("follower_count") {
+        let withheld = tier.is_none()
+            && policy
+                .account_columns
+                .get("follower_count")
+                .and_then(|r| r.pseudonymised.as_ref())
+                .is_some_and(|a| *a == Action::Blank);
+        s.push_str(&format!(
+            "An empty `follower_count` means the export did not know the account's follower count at suspension{}.\n\n",
+            if tier.is_some() {
+                ""
+            } else if withheld {
+                " (such accounts are pseudonymised), or that the account is pseudonymised and its count is withheld"
+            } else {
+                "; such accounts are pseudonymised"
+            }
+        ));
+    }
     if let Some(t) = tier {
         s.push_str(&format!(
             "## Tier `{}`\n\nThis bundle is for vetted researchers under a data-use agreement: it holds the same accounts and posts as the public bundle `{}.zip`, with **nothing pseudonymised** (user IDs, names and post IDs as they are). Internal columns are dropped as in the public bundle.\n\n",
@@ -437,7 +457,7 @@ pub fn dictionary(
             }
         ));
     }
-    if let Some(m) = policy.media.as_ref() {
+    if let Some(m) = policy.media.as_ref().filter(|_| has_media) {
         s.push_str("## Media\n\n");
         s.push_str(&format!(
             "Media of released posts are stored under `media/<account>/<post>-<media key>.<ext>`, with the account and post as published here{}. `{}_media_file_list_{}.txt` lists each with its SHA-256; beyond {} bytes, media are shipped in numbered volumes beside the bundle, listed in `disclosure.json`.\n\n",

@@ -54,6 +54,7 @@ const REFUSED: &[&str] = &[
     "policy-release-name-dotdot",
     "policy-identifier-kept-raw",
     "policy-tier-suffix-hashed",
+    "policy-action-unknown-option",
     "key-missing",
     "key-too-short",
     "key-not-hex",
@@ -77,6 +78,7 @@ const REFUSED: &[&str] = &[
     "build-locked",
     "target-not-replaceable",
     "input-changed",
+    "warnings-denied",
 ];
 
 /// Cases that are accepted (exit 0), documented with what they produce.
@@ -799,11 +801,53 @@ fn policy_identifier_kept_raw() {
         "retweet_userid = \"account_id\"",
         "retweet_userid = \"keep\"",
     );
+    let line = fs::read_to_string(wd.path("policy.toml"))
+        .unwrap()
+        .lines()
+        .position(|l| l == "retweet_userid = \"keep\"")
+        .unwrap()
+        + 1;
     refused(
         &wd,
         &wd.build(&[]),
         "policy-identifier-kept-raw",
-        "policy policy.toml: columns.tweets.retweet_userid: `retweet_userid` names accounts: its action must be `account_id`, `drop`, `blank` or `constant`, so that no pseudonymised account is published raw",
+        &format!("policy policy.toml: columns.tweets.retweet_userid: `retweet_userid` names accounts: its action must be `account_id`, `drop`, `blank` or `constant`, so that no pseudonymised account is published raw (line {line})"),
+    );
+}
+
+#[test]
+fn policy_action_unknown_option() {
+    let wd = base();
+    wd.edit_policy(
+        "account_creation_date = { action = \"date\", precision = \"day\" }",
+        "account_creation_date = { action = \"date\", precison = \"day\" }",
+    );
+    let line = fs::read_to_string(wd.path("policy.toml"))
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("precison"))
+        .unwrap()
+        + 1;
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "policy-action-unknown-option",
+        &format!("policy policy.toml: columns.accounts.account_creation_date.precison: unknown key `precison` for action `date` (valid keys: action, precision, pseudonymised) (line {line})"),
+    );
+}
+
+#[test]
+fn warnings_denied() {
+    let wd = base();
+    wd.edit_policy(
+        "[columns.accounts]",
+        "[warnings]\ndeny = [\"raw-post-ids\"]\n\n[columns.accounts]",
+    );
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "warnings-denied",
+        "stopped before writing anything: 1 warning denied by the policy's [warnings] deny: [raw-post-ids] 2 posts of pseudonymised accounts are published with their raw post IDs, which can be looked up on the platform to find the account; set pseudonymisation.post_ids = \"pseudonymised-accounts\" to hash them",
     );
 }
 
@@ -1173,8 +1217,10 @@ fn key_readable_by_others_warns() {
     assert_ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     let warning =
-        "warning: key file key is readable by its group and others (mode 644); run chmod 600 on it";
-    assert_eq!(err.lines().next(), Some(warning), "{err}");
+        "warning [key-file]: key file key is readable by its group and others (mode 644); run chmod 600 on it";
+    // After the summary, with the other plan warnings.
+    let at = err.lines().position(|l| l == warning).expect(&err);
+    assert!(at > err.lines().position(|l| l.starts_with("wrote ")).unwrap());
     assert_documented("key-readable-by-others", warning);
     // --quiet silences it; --json carries it.
     let wd = base();
@@ -1182,8 +1228,9 @@ fn key_readable_by_others_warns() {
     let out = wd.build(&["--json"]);
     assert_ok(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["warnings"][0]["kind"], "key-file");
     assert_eq!(
-        v["warnings"][0],
+        v["warnings"][0]["message"],
         "key file key is readable by its group (mode 640); run chmod 600 on it"
     );
 }

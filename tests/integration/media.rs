@@ -72,6 +72,8 @@ fn media_of_released_posts_only_cleaned() {
     let wd = Workdir::new();
     setup(&wd);
     let bundle = wd.build_ok(&[]);
+    // The dictionary describes the media it ships.
+    assert!(bundle.text("data/README.md").contains("## Media"));
     let media: Vec<&String> = bundle
         .entries
         .iter()

@@ -60,18 +60,16 @@ fn minisign_accepts_the_signature_and_rejects_a_changed_bundle() {
     let n = b.len() - 30;
     b[n] ^= 0x40;
     fs::write(wd.path("out/test_release.zip"), &b).unwrap();
-    let err = assert_exit(
-        &wd.run(&["verify", "out/test_release.zip", "--pubkey", "sk.pub"]),
-        1,
-    );
+    let out = wd.run(&["verify", "out/test_release.zip", "--pubkey", "sk.pub"]);
+    assert_exit(&out, 1);
+    let err = String::from_utf8_lossy(&out.stdout);
     assert!(err.contains("signature"), "{err}");
     fs::copy(wd.path("keep.zip"), wd.path("out/test_release.zip")).unwrap();
     // Another key's signature is refused.
     assert_ok(&wd.run(&["keygen", "--signing", "--out", "other"]));
-    let err = assert_exit(
-        &wd.run(&["verify", "out/test_release.zip", "--pubkey", "other.pub"]),
-        1,
-    );
+    let out = wd.run(&["verify", "out/test_release.zip", "--pubkey", "other.pub"]);
+    assert_exit(&out, 1);
+    let err = String::from_utf8_lossy(&out.stdout);
     assert!(err.contains("test_release.zip.minisig"), "{err}");
     if !minisign_available() {
         return;

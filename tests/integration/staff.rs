@@ -77,7 +77,7 @@ fn plan_agrees_with_build() {
     let cols = plan["columns"].as_array().unwrap();
     assert_eq!(cols.len(), ACCOUNT_COLUMNS.len() + TWEET_COLUMNS.len());
     let email = cols.iter().find(|c| c["column"] == "email").unwrap();
-    assert_eq!(email["action"], "dropped");
+    assert_eq!(email["action"], "drop");
     assert!(email["published_in"].as_array().unwrap().is_empty());
 }
 
@@ -93,9 +93,9 @@ fn plan_warns_like_a_reviewer() {
         .collect();
     // Raw post IDs of pseudonymised accounts, strata missed by a 10% sample, and
     // accounts unique on their exact follower counts.
-    assert!(kinds.contains(&"linkage"), "{kinds:?}");
-    assert!(kinds.contains(&"strata"), "{kinds:?}");
-    assert!(kinds.contains(&"reidentification"), "{kinds:?}");
+    assert!(kinds.contains(&"raw-post-ids"), "{kinds:?}");
+    assert!(kinds.contains(&"missed-strata"), "{kinds:?}");
+    assert!(kinds.contains(&"unique-accounts"), "{kinds:?}");
     let r = &plan["reidentification"];
     assert!(r["unique"].as_u64().unwrap() > 0);
     assert_eq!(r["smallest_group"], 1);
@@ -110,14 +110,17 @@ fn plan_warns_like_a_reviewer() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|w| w["kind"] == "linkage"));
+        .any(|w| w["kind"] == "raw-post-ids"));
 
     // Publishing free text unrewritten is flagged...
     wd.edit_policy("poll_choices = \"text\"", "poll_choices = \"keep\"");
     let plan = plan_json(&wd);
-    assert!(plan["warnings"].as_array().unwrap().iter().any(
-        |w| w["kind"] == "free-text" && w["message"].as_str().unwrap().contains("poll_choices")
-    ));
+    assert!(plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["kind"] == "unrewritten-text"
+            && w["message"].as_str().unwrap().contains("poll_choices")));
     // ...and stops the build when a kept value names a pseudonymised account.
     wd.edit_policy("tweet_text = \"text\"", "tweet_text = \"keep\"");
     let out = wd.run(&[

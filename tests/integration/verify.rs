@@ -127,7 +127,9 @@ pub(crate) fn failures<'a>(doc: &'a Value, check: &str) -> Vec<&'a Value> {
 /// Asserts exit 1 and that the human report names `entry`.
 fn assert_caught(wd: &Workdir, bundle: &str, entry: &str, what: &str) -> String {
     let out = verify(wd, bundle, &[]);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // The report is on stdout, its notes on stderr.
+    let stderr =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -393,8 +395,9 @@ pub(crate) fn write(wd: &Workdir, name: &str, bytes: &[u8]) -> String {
 fn a_good_bundle_verifies() {
     let wd = built();
     let out = verify(&wd, BUNDLE, &[]);
-    let stderr = assert_exit(&out, 0);
-    assert!(stderr.contains("OK: all 19 checks passed"), "{stderr}");
+    assert_exit(&out, 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("OK: all 19 checks passed"), "{stdout}");
     let (code, doc) = report(&wd, BUNDLE, &[]);
     assert_eq!(code, 0);
     assert_eq!(doc["ok"], true);
@@ -657,7 +660,8 @@ fn unsafe_names_are_caught() {
         raw.push(Raw::stored(name, b"x\n"));
         let path = write(&wd, "unsafe.zip", &raw_zip(&raw, &[]));
         let out = verify(&wd, &path, &[]);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
         // Control characters are shown escaped, never sent to the terminal raw.
         let shown = name.replace('\0', "\\u{0}");
@@ -748,7 +752,8 @@ fn expansion_bombs_are_caught() {
 
     // The total cap.
     let out = verify(&wd, BUNDLE, &["--max-bytes", "1000"]);
-    let stderr = assert_exit(&out, 1);
+    assert_exit(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stdout);
     assert!(stderr.contains("above the limit of 1000 "), "{stderr}");
 }
 
@@ -769,12 +774,15 @@ fn symlinks_and_foreign_data_are_caught() {
     bytes.extend_from_slice(&fs::read(wd.path(BUNDLE)).unwrap());
     let path = write(&wd, "prefixed.zip", &bytes);
     let out = verify(&wd, &path, &[]);
-    let stderr = assert_exit(&out, 1);
+    assert_exit(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stdout);
     assert!(stderr.contains("come before the zip archive"), "{stderr}");
 
     // Not a zip at all: a failed check (1); a missing file: cannot run (2).
     let path = write(&wd, "garbage.zip", b"this is not a zip file at all");
-    let stderr = assert_exit(&verify(&wd, &path, &[]), 1);
+    let out = verify(&wd, &path, &[]);
+    assert_exit(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stdout);
     assert!(stderr.contains("not a readable zip archive"), "{stderr}");
     assert_exit(&verify(&wd, "no-such.zip", &[]), 2);
 }
