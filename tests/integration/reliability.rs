@@ -779,3 +779,42 @@ fn structural_mutations_of_the_records_are_caught() {
         }
     }
 }
+
+#[test]
+fn a_media_volume_that_is_a_fifo_or_a_directory_fails_its_check_without_hanging() {
+    let wd = built();
+    let path = forged(&wd, &|d| {
+        d["media"] = serde_json::json!({
+            "files": 0,
+            "bytes": 0,
+            "list": "data/none.txt",
+            "volumes": [
+                {"path": "vol_dir.zip", "files": 0, "bytes": 0, "sha256": "00"},
+                {"path": "vol_fifo.zip", "files": 0, "bytes": 0, "sha256": "00"},
+            ],
+        });
+    });
+    fs::create_dir(wd.path("vol_dir.zip")).unwrap();
+    let fifo = mkfifo(&wd.path("vol_fifo.zip"));
+    let out = run_limited(&wd, &["verify", &path, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f: Vec<String> = failures(&doc, "media.volumes")
+        .iter()
+        .map(|x| x["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        f.iter()
+            .any(|m| m.contains("vol_dir.zip: is a directory, not a regular file")),
+        "{doc:#}"
+    );
+    if fifo {
+        assert!(
+            f.iter()
+                .any(|m| m.contains("vol_fifo.zip: is a FIFO (named pipe), not a regular file")),
+            "{doc:#}"
+        );
+    }
+    // The rest of the report is kept.
+    assert_eq!(status(&doc, "bag.manifest"), "pass");
+}
