@@ -294,6 +294,39 @@ mod tests {
     }
 
     #[test]
+    fn release_partial_names() {
+        assert!(is_partial_of_release(".r.zip.Ab3.partial", "r"));
+        assert!(is_partial_of_release(".r.zip.minisig.Ab3.partial", "r"));
+        assert!(is_partial_of_release(".r.report.html.Ab3.partial", "r"));
+        assert!(is_partial_of_release(".r_media_001.zip.Ab3.partial", "r"));
+        assert!(!is_partial_of_release(".r_media_.zip.Ab3.partial", "r"));
+        assert!(!is_partial_of_release(".r_unhashed.zip.Ab3.partial", "r"));
+        assert!(!is_partial_of_release(".rr.zip.Ab3.partial", "r"));
+    }
+
+    #[test]
+    fn one_lock_per_release_removed_with_its_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = BuildLock::acquire(dir.path(), "r").unwrap();
+        let err = BuildLock::acquire(dir.path(), "r").unwrap_err().to_string();
+        assert!(
+            err.contains("another build of release r is running"),
+            "{err}"
+        );
+        // Another release is not locked.
+        let other = BuildLock::acquire(dir.path(), "s").unwrap();
+        drop(other);
+        assert!(a.path().exists());
+        drop(a);
+        assert!(!dir.path().join(".r.lock").exists());
+        // A lock file left by a killed build (unlocked) is taken over.
+        fs::write(dir.path().join(".r.lock"), b"").unwrap();
+        let b = BuildLock::acquire(dir.path(), "r").unwrap();
+        drop(b);
+        assert!(!dir.path().join(".r.lock").exists());
+    }
+
+    #[test]
     fn created_files_are_locked_and_swept_only_when_stale() {
         let dir = tempfile::tempdir().unwrap();
         let live = create_locked(dir.path(), "r.zip").unwrap();

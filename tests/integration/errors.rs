@@ -861,7 +861,7 @@ fn key_missing() {
         &wd,
         &wd.build(&[]),
         "key-missing",
-        "key file key: cannot read: No such file or directory (os error 2)",
+        "key file key: does not exist",
     );
 }
 

@@ -779,3 +779,86 @@ fn structural_mutations_of_the_records_are_caught() {
         }
     }
 }
+
+#[test]
+fn a_media_volume_that_is_a_fifo_or_a_directory_fails_its_check_without_hanging() {
+    let wd = built();
+    let path = forged(&wd, &|d| {
+        d["media"] = serde_json::json!({
+            "files": 0,
+            "bytes": 0,
+            "list": "data/none.txt",
+            "volumes": [
+                {"path": "vol_dir.zip", "files": 0, "bytes": 0, "sha256": "00"},
+                {"path": "vol_fifo.zip", "files": 0, "bytes": 0, "sha256": "00"},
+            ],
+        });
+    });
+    fs::create_dir(wd.path("vol_dir.zip")).unwrap();
+    let fifo = mkfifo(&wd.path("vol_fifo.zip"));
+    let out = run_limited(&wd, &["verify", &path, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f: Vec<String> = failures(&doc, "media.volumes")
+        .iter()
+        .map(|x| x["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        f.iter()
+            .any(|m| m.contains("vol_dir.zip: is a directory, not a regular file")),
+        "{doc:#}"
+    );
+    if fifo {
+        assert!(
+            f.iter()
+                .any(|m| m.contains("vol_fifo.zip: is a FIFO (named pipe), not a regular file")),
+            "{doc:#}"
+        );
+    }
+    // The rest of the report is kept.
+    assert_eq!(status(&doc, "bag.manifest"), "pass");
+}
+
+#[test]
+fn key_file_messages_say_what_others_can_do_and_count_bytes() {
+    use std::os::unix::fs::PermissionsExt;
+    let wd = small_workdir();
+    fs::set_permissions(wd.path("key"), fs::Permissions::from_mode(0o602)).unwrap();
+    let out = wd.build(&[]);
+    assert_ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().next(),
+        Some("warning: key file key is writable by others (mode 602); run chmod 600 on it"),
+        "{err}"
+    );
+    // 64 characters, 65 bytes: the count is of bytes.
+    fs::set_permissions(wd.path("key"), fs::Permissions::from_mode(0o600)).unwrap();
+    let key = fs::read_to_string(wd.path("key")).unwrap();
+    let key = format!("é{}", &key.trim_end()[1..]);
+    assert_eq!(key.chars().count(), 64);
+    fs::write(wd.path("key"), &key).unwrap();
+    let out = wd.build(&["--force"]);
+    assert_eq!(
+        assert_exit(&out, 2),
+        "error: key file key: expected exactly 64 hex digits (a trailing newline allowed), found 65 bytes\n"
+    );
+}
+
+#[test]
+fn messages_escape_control_characters_and_stay_bounded() {
+    let wd = small_workdir();
+    // A header name with ESC and RLO, 1 MB long.
+    let text = fs::read_to_string(wd.path("export/accounts.csv")).unwrap();
+    let name = format!("x\u{1b}[31m\u{202e}{}", "y".repeat(1 << 20));
+    wd.write("export/accounts.csv", &text.replacen("email", &name, 1));
+    let out = wd.build(&[]);
+    let err = assert_exit(&out, 2);
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+        "{err}"
+    );
+    assert!(err.contains("x\\u{001B}[31m\\u{202E}"), "{err}");
+    assert!(err.len() < 8192, "{} bytes", err.len());
+    assert!(err.contains("more characters cut"), "{err}");
+}
