@@ -509,12 +509,18 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             pubkey,
             json,
         } => {
+            // A progress bar while the posts are read, on a terminal only.
+            let bar = match &input {
+                Some(_) => progress_bar(json),
+                None => None,
+            };
             let staff = match (input, policy, key_file) {
                 (Some(input), Some(policy), Some(key_file)) => Some(StaffOptions {
                     input,
                     policy,
                     key_file,
                     seed,
+                    progress: bar.as_ref().map(|b| b.callback()),
                 }),
                 _ => None,
             };
@@ -528,6 +534,9 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 staff,
                 pubkey,
             })?;
+            if let Some(b) = bar {
+                b.finish();
+            }
             if json {
                 print_json(&report.to_json());
             } else {
