@@ -322,7 +322,10 @@ fn decode_pass(v: &[BChar], out: &mut Vec<BChar>) -> bool {
     changed
 }
 
-fn fold_pass(v: &[BChar], out: &mut Vec<BChar>) -> bool {
+/// Per character: what NFKD with ignorables and marks removed makes of it.
+pub type FoldCache = ahash::AHashMap<char, Box<[char]>>;
+
+fn fold_pass(v: &[BChar], out: &mut Vec<BChar>, cache: &mut FoldCache) -> bool {
     out.clear();
     let mut changed = false;
     for b in v {
@@ -330,19 +333,21 @@ fn fold_pass(v: &[BChar], out: &mut Vec<BChar>) -> bool {
             out.push(*b);
             continue;
         }
-        if is_ignorable(b.c) || is_mark(b.c) {
-            changed = true;
-            continue;
-        }
-        let before = out.len();
-        decompose_compatible(b.c, |d| {
-            if !(is_ignorable(d) || is_mark(d)) {
-                out.push(BChar { c: d, ..*b });
+        let folded = cache.entry(b.c).or_insert_with(|| {
+            let mut x = Vec::new();
+            if !(is_ignorable(b.c) || is_mark(b.c)) {
+                decompose_compatible(b.c, |d| {
+                    if !(is_ignorable(d) || is_mark(d)) {
+                        x.push(d);
+                    }
+                });
             }
+            x.into_boxed_slice()
         });
-        if out.len() != before + 1 || out[before].c != b.c {
+        if folded.len() != 1 || folded[0] != b.c {
             changed = true;
         }
+        out.extend(folded.iter().map(|&c| BChar { c, ..*b }));
     }
     changed
 }
@@ -352,7 +357,12 @@ fn needs_decoding(v: &[BChar]) -> bool {
 }
 
 /// The base view of `text` (see the module documentation), into `out`.
-pub fn base_view(text: &str, out: &mut Vec<BChar>, scratch: &mut Vec<BChar>) {
+pub fn base_view(
+    text: &str,
+    out: &mut Vec<BChar>,
+    scratch: &mut Vec<BChar>,
+    cache: &mut FoldCache,
+) {
     out.clear();
     out.extend(text.char_indices().map(|(i, c)| BChar {
         c,
@@ -365,7 +375,7 @@ pub fn base_view(text: &str, out: &mut Vec<BChar>, scratch: &mut Vec<BChar>) {
             std::mem::swap(out, scratch);
             changed = true;
         }
-        if !out.iter().all(|b| b.c.is_ascii()) && fold_pass(out, scratch) {
+        if !out.iter().all(|b| b.c.is_ascii()) && fold_pass(out, scratch, cache) {
             std::mem::swap(out, scratch);
             changed = true;
         }
@@ -405,7 +415,9 @@ fn fold_char(c: char, out: &mut String) {
 /// Folds characters to the folded view, with a cache for characters outside ASCII.
 pub struct Folder {
     ascii: Vec<String>,
-    cache: HashMap<char, Box<str>>,
+    cache: ahash::AHashMap<char, Box<str>>,
+    /// The base view's cache, for [`Folder::fold_value`].
+    pub base: FoldCache,
 }
 
 impl Default for Folder {
@@ -426,7 +438,8 @@ impl Folder {
             .collect();
         Folder {
             ascii,
-            cache: HashMap::new(),
+            cache: ahash::AHashMap::new(),
+            base: FoldCache::new(),
         }
     }
 
@@ -452,7 +465,9 @@ impl Folder {
     pub fn fold_value(&mut self, value: &str) -> String {
         let mut b = Vec::new();
         let mut scratch = Vec::new();
-        base_view(value, &mut b, &mut scratch);
+        let mut base = std::mem::take(&mut self.base);
+        base_view(value, &mut b, &mut scratch, &mut base);
+        self.base = base;
         let mut s = String::new();
         for x in &b {
             self.push(x.c, &mut s);
@@ -501,7 +516,7 @@ mod tests {
     fn base(s: &str) -> String {
         let mut v = Vec::new();
         let mut t = Vec::new();
-        base_view(s, &mut v, &mut t);
+        base_view(s, &mut v, &mut t, &mut FoldCache::new());
         v.iter().map(|b| b.c).collect()
     }
 
@@ -537,7 +552,7 @@ mod tests {
         let s = "x&#64;\u{200B}y";
         let mut v = Vec::new();
         let mut t = Vec::new();
-        base_view(s, &mut v, &mut t);
+        base_view(s, &mut v, &mut t, &mut FoldCache::new());
         assert_eq!(v.len(), 3);
         assert_eq!((v[1].start, v[1].end), (1, 6));
         assert_eq!(&s[v[2].start as usize..v[2].end as usize], "y");

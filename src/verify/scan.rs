@@ -19,6 +19,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use ahash::{AHashMap, AHashSet};
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use super::normal::{base_view, is_token_char, part_boundary, BChar, Folder};
@@ -113,16 +114,27 @@ pub struct Needles {
     /// Every needle.
     pub needles: Vec<Needle>,
     /// Digit IDs (user IDs, and post IDs that do not fit a u64) → needle.
-    ids: HashMap<String, usize>,
+    ids: AHashMap<String, usize>,
     max_id: usize,
     /// Post IDs the policy hashes, as numbers.
-    post_ids: HashSet<u64>,
+    post_ids: AHashSet<u64>,
     post_needle: Option<usize>,
     /// Folded patterns and the needles each stands for.
     patterns: Vec<String>,
     pattern_index: HashMap<String, usize>,
     by_pattern: Vec<Vec<usize>>,
     ac: Option<AhoCorasick>,
+    /// Dropped values (folded) by their longest token run: (offset of the run in
+    /// the value, the value's length) → value → needle.
+    anchors: AHashMap<String, Vec<(usize, usize)>>,
+    dropped: AHashMap<String, usize>,
+    unanchored: Vec<(String, usize)>,
+    /// Folded screen names of public accounts: a token that is one is that
+    /// account's name, and a pseudonymised name inside it is not a finding.
+    public_names: AHashSet<String>,
+    /// Folded names of public accounts: a CSV field holding exactly one is skipped
+    /// for names.
+    public_cells: AHashSet<String>,
     /// Needles of each kind, for the report's notes.
     pub counts: HashMap<&'static str, usize>,
 }
@@ -140,14 +152,19 @@ impl Needles {
             lengths,
             folder: Folder::new(),
             needles: Vec::new(),
-            ids: HashMap::new(),
+            ids: AHashMap::new(),
             max_id: 0,
-            post_ids: HashSet::new(),
+            post_ids: AHashSet::new(),
             post_needle: None,
             patterns: Vec::new(),
             pattern_index: HashMap::new(),
             by_pattern: Vec::new(),
             ac: None,
+            anchors: AHashMap::new(),
+            dropped: AHashMap::new(),
+            unanchored: Vec::new(),
+            public_names: AHashSet::new(),
+            public_cells: AHashSet::new(),
             counts: HashMap::new(),
         }
     }
@@ -287,26 +304,85 @@ impl Needles {
     /// Adds a value of a dropped column (token-bounded). Returns its needle index.
     pub fn add_dropped(&mut self, value: &str, origin: Origin) -> Option<usize> {
         let folded = self.folder.fold_value(value);
-        if folded.is_empty() {
+        if folded.is_empty() || self.dropped.contains_key(&folded) {
             return None;
         }
         self.count("dropped values");
         let i = self.push(Kind::Dropped, Rule::Token, "", Some(origin));
-        self.add_pattern(folded, i);
+        // The longest run of token characters anchors the value.
+        let mut best: Option<(usize, usize)> = None;
+        let mut run: Option<usize> = None;
+        for (p, c) in folded
+            .char_indices()
+            .chain(std::iter::once((folded.len(), ' ')))
+        {
+            match (is_token_char(c) && p < folded.len(), run) {
+                (true, None) => run = Some(p),
+                (false, Some(a)) => {
+                    if best.is_none_or(|(x, y)| p - a > y - x) {
+                        best = Some((a, p));
+                    }
+                    run = None;
+                }
+                _ => {}
+            }
+        }
+        match best {
+            Some((a, z)) => {
+                let groups = self.anchors.entry(folded[a..z].to_string()).or_default();
+                if !groups.contains(&(a, folded.len())) {
+                    groups.push((a, folded.len()));
+                }
+                self.dropped.insert(folded, i);
+            }
+            None => self.unanchored.push((folded, i)),
+        }
         Some(i)
+    }
+
+    /// Adds a screen name of a public account (published with it; see
+    /// [`Needles::is_public_name`]).
+    pub fn add_public_name(&mut self, name: &str) {
+        let folded = self.folder.fold_value(name);
+        if !folded.is_empty() {
+            self.public_names.insert(folded.clone());
+            self.public_cells.insert(folded);
+        }
+    }
+
+    /// Adds a display name of a public account: a CSV field holding exactly it is
+    /// that account's name.
+    pub fn add_public_display_name(&mut self, name: &str) {
+        let folded = self.folder.fold_value(name);
+        if !folded.is_empty() {
+            self.public_cells.insert(folded);
+        }
+    }
+
+    /// Whether `name` folds to a public account's name.
+    pub fn is_public_name(&mut self, name: &str) -> bool {
+        let folded = self.folder.fold_value(name);
+        self.public_cells.contains(&folded)
     }
 
     /// Whether there is nothing to look for.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty() && self.post_ids.is_empty() && self.patterns.is_empty()
+        self.ids.is_empty()
+            && self.post_ids.is_empty()
+            && self.patterns.is_empty()
+            && self.dropped.is_empty()
+            && self.unanchored.is_empty()
     }
 
     /// Builds the automaton (call after the last `add_*`).
     pub fn finish(&mut self) {
         if self.ac.is_none() && !self.patterns.is_empty() {
+            // A DFA when it stays small enough (names are short), else an NFA.
+            let dfa = self.patterns.iter().map(String::len).sum::<usize>() < 4_000_000;
             self.ac = Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
+                    .kind(dfa.then_some(aho_corasick::AhoCorasickKind::DFA))
                     .build(&self.patterns)
                     .expect("the patterns make an automaton"),
             );
@@ -327,6 +403,7 @@ impl Needles {
             seg: Vec::new(),
             seg_line: 1,
             seg_col: 0,
+            split: false,
             found: Vec::new(),
         }
     }
@@ -335,7 +412,7 @@ impl Needles {
     pub fn scan_name(&self, name: &str) -> Vec<Finding> {
         let mut w = Work::default();
         let mut hits = Vec::new();
-        self.scan_text(&mut w, name, name.len(), true, &mut hits);
+        self.scan_text(&mut w, name, name.len(), true, false, &mut hits);
         hits.into_iter()
             .map(|h| Finding {
                 kind: self.needles[h.needle].kind,
@@ -349,11 +426,29 @@ impl Needles {
     }
 
     /// Finds the needles in `text`, reporting matches that start before `limit`.
-    fn scan_text(&self, w: &mut Work, text: &str, limit: usize, names: bool, out: &mut Vec<Hit>) {
-        opaque_spans(text, &mut w.opaque);
-        let opaque = |s: u32, e: u32| w.opaque.iter().any(|&(a, z)| a <= s && e <= z);
-        base_view(text, &mut w.b, &mut w.scratch);
-        let b = &w.b;
+    fn scan_text(
+        &self,
+        w: &mut Work,
+        text: &str,
+        limit: usize,
+        names: bool,
+        whole_field: bool,
+        out: &mut Vec<Hit>,
+    ) {
+        let Work {
+            b,
+            scratch,
+            n: nview,
+            n_b,
+            b_n,
+            folder,
+            opaque: spans,
+            ..
+        } = w;
+        opaque_spans(text, spans);
+        let opaque = |s: u32, e: u32| spans.iter().any(|&(a, z)| a <= s && e <= z);
+        base_view(text, b, scratch, &mut folder.base);
+        let b = &*b;
         // IDs: digit runs.
         if !self.ids.is_empty() || !self.post_ids.is_empty() {
             let mut i = 0;
@@ -390,30 +485,108 @@ impl Needles {
                 i = j;
             }
         }
-        let Some(ac) = &self.ac else {
+        if self.ac.is_none() && self.dropped.is_empty() && self.unanchored.is_empty() {
             return;
-        };
-        // Names and values: the folded view.
-        w.n.clear();
-        w.n_b.clear();
-        w.b_n.clear();
-        let mut folder = std::mem::take(&mut w.folder);
-        for (k, x) in b.iter().enumerate() {
-            w.b_n.push(w.n.len() as u32);
-            folder.push(x.c, &mut w.n);
-            w.n_b.resize(w.n.len(), k as u32);
         }
-        w.b_n.push(w.n.len() as u32);
-        w.folder = folder;
-        for m in ac.find_overlapping_iter(w.n.as_str()) {
-            let (s, e) = (m.start(), m.end());
-            let bs = w.n_b[s] as usize;
-            let be = w.n_b[e - 1] as usize;
-            if w.b_n[bs] as usize != s || w.b_n[be + 1] as usize != e {
-                continue; // inside one character's skeleton
+        // Names and values: the folded view.
+        nview.clear();
+        n_b.clear();
+        b_n.clear();
+        for (k, x) in b.iter().enumerate() {
+            b_n.push(nview.len() as u32);
+            folder.push(x.c, nview);
+            n_b.resize(nview.len(), k as u32);
+        }
+        b_n.push(nview.len() as u32);
+        let nv = nview.as_str();
+        // A match [s, e) of the folded view: aligned on base characters, outside
+        // opaque spans, before the limit; returns the base range.
+        let place = |s: usize, e: usize| -> Option<(usize, usize)> {
+            let bs = n_b[s] as usize;
+            let be = n_b[e - 1] as usize;
+            if b_n[bs] as usize != s || b_n[be + 1] as usize != e {
+                return None; // inside one character's skeleton
             }
             let (os, oe) = (b[bs].start, b[be].end);
             if os as usize >= limit || opaque(os, oe) {
+                return None;
+            }
+            Some((bs, be))
+        };
+        let token_bounded = |bs: usize, be: usize| {
+            let prev = bs.checked_sub(1).map(|k| b[k].c);
+            let next = b.get(be + 1).map(|x| x.c);
+            (!is_token_char(b[bs].c) || !prev.is_some_and(is_token_char))
+                && (!is_token_char(b[be].c) || !next.is_some_and(is_token_char))
+        };
+        // Tokens of the folded view: dropped values by anchor, public names.
+        let mut public_spans: Vec<(usize, usize)> = Vec::new();
+        let check_public = names && !self.public_names.is_empty();
+        if !self.anchors.is_empty() || check_public {
+            let mut run: Option<usize> = None;
+            for (p, c) in nv.char_indices().chain(std::iter::once((nv.len(), ' '))) {
+                let tok = p < nv.len() && is_token_char(c);
+                match (tok, run) {
+                    (true, None) => run = Some(p),
+                    (false, Some(a)) => {
+                        run = None;
+                        let t = &nv[a..p];
+                        if check_public && self.public_names.contains(t) {
+                            public_spans.push((a, p));
+                        }
+                        let Some(groups) = self.anchors.get(t) else {
+                            continue;
+                        };
+                        for &(off, len) in groups {
+                            let Some(s) = a.checked_sub(off) else {
+                                continue;
+                            };
+                            let e = s + len;
+                            if e > nv.len() || !nv.is_char_boundary(s) || !nv.is_char_boundary(e) {
+                                continue;
+                            }
+                            let Some(&ni) = self.dropped.get(&nv[s..e]) else {
+                                continue;
+                            };
+                            if let Some((bs, be)) = place(s, e) {
+                                if token_bounded(bs, be) {
+                                    out.push(Hit {
+                                        start: b[bs].start as usize,
+                                        needle: ni,
+                                        post: None,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (v, ni) in &self.unanchored {
+            for (s, _) in nv.match_indices(v.as_str()) {
+                if let Some((bs, be)) = place(s, s + v.len()) {
+                    if token_bounded(bs, be) {
+                        out.push(Hit {
+                            start: b[bs].start as usize,
+                            needle: *ni,
+                            post: None,
+                        });
+                    }
+                }
+            }
+        }
+        let Some(ac) = &self.ac else {
+            return;
+        };
+        // A CSV field holding exactly a public account's name is that account's.
+        let names = names && !(whole_field && self.public_cells.contains(nv.trim()));
+        for m in ac.find_overlapping_iter(nv) {
+            let (s, e) = (m.start(), m.end());
+            let Some((bs, be)) = place(s, e) else {
+                continue;
+            };
+            if public_spans.iter().any(|&(a, z)| a <= s && e <= z) {
                 continue;
             }
             let prev = bs.checked_sub(1).map(|k| b[k].c);
@@ -421,7 +594,7 @@ impl Needles {
             let (first, last) = (b[bs].c, b[be].c);
             for &ni in &self.by_pattern[m.pattern().as_usize()] {
                 let needle = &self.needles[ni];
-                if !names && needle.kind != Kind::Dropped && needle.kind != Kind::RawId {
+                if !names && needle.kind != Kind::RawId && needle.kind != Kind::PostId {
                     continue;
                 }
                 let ok = match needle.rule {
@@ -429,14 +602,11 @@ impl Needles {
                     Rule::WordPart => {
                         part_boundary(prev, Some(first)) && part_boundary(Some(last), next)
                     }
-                    Rule::Token => {
-                        (!is_token_char(first) || !prev.is_some_and(is_token_char))
-                            && (!is_token_char(last) || !next.is_some_and(is_token_char))
-                    }
+                    Rule::Token => token_bounded(bs, be),
                 };
                 if ok {
                     out.push(Hit {
-                        start: os as usize,
+                        start: b[bs].start as usize,
                         needle: ni,
                         post: None,
                     });
@@ -498,6 +668,8 @@ const OVERLAP: usize = 64 << 10;
 struct CsvState {
     typed: HashSet<String>,
     header: Vec<Arc<str>>,
+    /// Per column: whether names are searched in it.
+    names: Vec<bool>,
     in_header: bool,
     started: bool,
     row: u64,
@@ -520,6 +692,8 @@ pub struct EntryScan<'a> {
     seg_line: u64,
     /// Bytes between the start of that line and `seg[0]` (text entries).
     seg_col: u64,
+    /// Whether part of the current field was scanned already (a long field).
+    split: bool,
     found: Vec<Finding>,
 }
 
@@ -592,6 +766,9 @@ impl EntryScan<'_> {
                 st.line += 1;
                 st.row += 1;
                 st.field = 0;
+                if st.in_header {
+                    st.names = st.header.iter().map(|h| !st.typed.contains(&**h)).collect();
+                }
                 st.in_header = false;
                 self.seg_line = st.line;
             }
@@ -639,7 +816,7 @@ impl EntryScan<'_> {
                     .filter(|_| !st.in_header)
                     .cloned()
                     .unwrap_or_else(|| format!("#{}", st.field + 1).into());
-                let names = st.in_header || !st.typed.contains(&*name);
+                let names = st.in_header || st.names.get(st.field).copied().unwrap_or(true);
                 (Some(st.row), Some(name), names)
             }
             None => (None, None, true),
@@ -647,8 +824,9 @@ impl EntryScan<'_> {
         let text = String::from_utf8_lossy(&self.seg);
         let mut hits = std::mem::take(&mut self.w.hits);
         hits.clear();
+        let whole_field = row.is_some() && whole && !self.split;
         self.n
-            .scan_text(&mut self.w, &text, limit, names, &mut hits);
+            .scan_text(&mut self.w, &text, limit, names, whole_field, &mut hits);
         hits.sort_by_key(|h| (h.start, h.needle));
         hits.dedup_by_key(|h| (h.start, h.needle, h.post));
         let tb = text.as_bytes();
@@ -681,7 +859,9 @@ impl EntryScan<'_> {
         drop(text);
         if whole {
             self.seg.clear();
+            self.split = false;
         } else {
+            self.split = true;
             let cut = limit;
             let drained = &self.seg[..cut];
             let nls = memchr::memchr_iter(b'\n', drained).count() as u64;

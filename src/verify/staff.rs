@@ -154,27 +154,26 @@ pub fn prepare(opts: &StaffOptions, tier: Option<&Tier>) -> Result<Prepared> {
 
     let mut shared_names = 0usize;
     if public {
-        let mut folder = super::normal::Folder::new();
-        // Names that a public account also carries are published with it.
-        let mut public_names: HashSet<String> = HashSet::new();
+        // Names of public accounts are published with them: a field that is one,
+        // or a token that is a public screen name, is that account's.
         for a in &export.accounts {
             if !is_pseudonymised(a.followers, threshold) {
-                public_names.insert(folder.fold_value(&a.screen_name));
+                needles.add_public_name(&a.screen_name);
                 if let Some(d) = display_col {
-                    public_names.insert(folder.fold_value(&a.record[d]));
+                    needles.add_public_display_name(&a.record[d]);
                 }
             }
         }
         for d in &export.directory {
             if !registry.id_is_private(&d.userid) {
-                public_names.insert(folder.fold_value(&d.screen_name));
+                needles.add_public_name(&d.screen_name);
             }
         }
         let mut name = |needles: &mut Needles, n: &str, label: &str, display: bool| {
             if n.trim().is_empty() {
                 return;
             }
-            if public_names.contains(&folder.fold_value(n)) {
+            if needles.is_public_name(n) {
                 shared_names += 1;
                 return;
             }
@@ -398,9 +397,10 @@ pub fn prepare(opts: &StaffOptions, tier: Option<&Tier>) -> Result<Prepared> {
     }
     let mut pending = HashMap::new();
     let mut pending_owner = HashMap::new();
+    let from_accounts: HashSet<&str> = exemptions.values.iter().map(String::as_str).collect();
     let mut tv: Vec<(String, (Origin, String))> = tweet_values
         .into_iter()
-        .filter(|(v, _)| !exemptions.values.iter().any(|x| x == v))
+        .filter(|(v, _)| !from_accounts.contains(v.as_str()))
         .collect();
     tv.sort_by(|a, b| (a.1 .0.line, &a.0).cmp(&(b.1 .0.line, &b.0)));
     for (v, (origin, author)) in tv {
