@@ -6,6 +6,7 @@ mod crash;
 mod errors;
 mod fuzz_checks;
 mod fuzz_regressions;
+mod leakscan;
 mod media;
 mod privacy;
 mod properties;
