@@ -362,7 +362,7 @@ fn planted_values_fail_in_every_written_form_and_are_never_printed() {
         ),
         (
             "raw user ID with an invisible character",
-            format!("id 25728\u{200B}96396"),
+            "id 25728\u{200B}96396".to_string(),
             "staff.raw_identifiers",
             vec!["96396".into()],
         ),
