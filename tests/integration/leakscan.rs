@@ -31,6 +31,9 @@ fn export(wd: &Workdir) {
             .set("suspended_at", "2019-05-06"),
         account(PUBLIC_ID, PUBLIC_NAME, "250000", "core")
             .set("user_display_name", "Big News Outlet")
+            // A value of a dropped post column (every post's device_id), published
+            // here by another account.
+            .set("user_reported_location", "Lab device-4f1c9a")
             .set("suspended_at", "2019-05-06 07:08"),
     ];
     for i in 0..24u64 {
@@ -159,6 +162,11 @@ fn good_public_and_tier_bundles_with_dropped_dates_times_and_numbers_pass() {
     // The dropped values are searched, not exempted by type.
     let notes = doc["notes"].to_string();
     assert!(notes.contains("values of dropped columns"), "{notes}");
+    // The device ID found in the bundle is published in the export: not a leak.
+    assert!(
+        doc["checks"].to_string().contains("are not leaks"),
+        "{doc:#}"
+    );
     let doc = assert_passes(&wd, "out/test_release_unhashed.zip");
     assert!(
         doc["notes"].to_string().contains("`researcher` tier"),
@@ -383,6 +391,14 @@ fn planted_values_fail_in_every_written_form_and_are_never_printed() {
             "from 203.0.113.77".into(),
             "staff.dropped_values",
             vec!["203.0.113.77".into()],
+        ),
+        (
+            // A dropped post column: found, then checked against the export's
+            // published cells in a second pass (it is in none).
+            "dropped client IP of a post",
+            "seen from 198.51.100.23".into(),
+            "staff.dropped_values",
+            vec!["198.51.100.23".into()],
         ),
         (
             "dropped phone",
