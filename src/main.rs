@@ -644,6 +644,11 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             json,
             quiet,
         } => {
+            // A progress bar while the posts are read, on a terminal only.
+            let bar = match &input {
+                Some(_) => progress_bar(json),
+                None => None,
+            };
             let staff = match (input, policy, key_file) {
                 (Some(input), Some(policy), Some(key_file)) => Some(StaffOptions {
                     input,
@@ -651,6 +656,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     key_file,
                     allow_demo_key,
                     seed,
+                    progress: bar.as_ref().map(|b| b.callback()),
                 }),
                 _ => None,
             };
@@ -664,6 +670,9 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 staff,
                 pubkey,
             })?;
+            if let Some(b) = bar {
+                b.finish();
+            }
             if json {
                 print_json(&report.to_json());
             } else if !quiet {

@@ -389,6 +389,17 @@ struct RawPseudonymisation {
     length: usize,
     #[serde(default = "default_post_ids")]
     post_ids: PostIds,
+    #[serde(default = "default_inside_word_min")]
+    inside_word_min: usize,
+    #[serde(default = "default_word_part_min")]
+    word_part_min: usize,
+}
+
+fn default_inside_word_min() -> usize {
+    6
+}
+fn default_word_part_min() -> usize {
+    4
 }
 
 fn default_threshold() -> u64 {
@@ -581,6 +592,11 @@ pub struct Pseudonymisation {
     pub length: usize,
     /// Which post IDs are hashed.
     pub post_ids: PostIds,
+    /// A pseudonymised screen name this long (normalised characters) is matched
+    /// anywhere, inside any word.
+    pub inside_word_min: usize,
+    /// A shorter one at least this long is matched as a part of a word.
+    pub word_part_min: usize,
 }
 
 /// Sampling settings (DESIGN §3).
@@ -952,6 +968,8 @@ impl Policy {
                 follower_threshold: p.follower_threshold,
                 length: p.length,
                 post_ids: p.post_ids,
+                inside_word_min: p.inside_word_min,
+                word_part_min: p.word_part_min,
             },
             include_roles: raw.selection.include_roles,
             sample,

@@ -15,6 +15,7 @@
 pub mod archive;
 pub mod bag;
 pub mod disclosure;
+pub mod normal;
 pub mod report;
 pub mod scan;
 pub mod staff;
@@ -261,13 +262,6 @@ fn facts_of(bytes: &[u8], csv_rows: Option<u64>) -> Facts {
 pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     let started = Instant::now();
     let mut report = Report::new(&opts.bundle.display().to_string(), opts.staff.is_some());
-    let prepared = match &opts.staff {
-        Some(s) => Some(staff::prepare(s)?),
-        None => None,
-    };
-    if let Some(p) = &prepared {
-        report.notes.extend(p.notes.iter().cloned());
-    }
     let archive = Archive::open(&opts.bundle, &opts.limits, &mut report)?;
     let Some(mut archive) = archive else {
         report.skip_rest("the file is not a readable zip archive");
@@ -352,6 +346,44 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     };
     let rules: PseudonymRules = record.rules.clone();
 
+    // Staff: the key first, then the tier this bundle is, then what to search for.
+    let mut staff_state: Option<(staff::Prepared, Option<crate::policy::Tier>, bool)> = None;
+    if let Some(so) = &opts.staff {
+        let key_ok = staff::check_key(so, record.doc.as_ref(), &mut report)?;
+        let tier_name = record
+            .doc
+            .as_ref()
+            .and_then(|d| d.get("tier"))
+            .and_then(|t| t.as_str())
+            .unwrap_or("public")
+            .to_string();
+        let tier = if tier_name == "public" {
+            None
+        } else {
+            let policy = crate::policy::Policy::load(&so.policy)?;
+            match policy.tiers.iter().find(|t| t.name == tier_name) {
+                Some(t) => Some(t.clone()),
+                None => {
+                    return Err(crate::error::Error::Usage(format!(
+                        "the bundle is the `{}` tier, which the policy {} does not define: pass the policy it was built with",
+                        clip(&tier_name),
+                        so.policy.display()
+                    )))
+                }
+            }
+        };
+        if let Some(t) = &tier {
+            report.notes.push(format!(
+                "the bundle is the `{}` tier: rebuilt and scanned as that tier",
+                t.name
+            ));
+        }
+        let p = staff::prepare(so, tier.as_ref())?;
+        report.notes.extend(p.notes.iter().cloned());
+        staff_state = Some((p, tier, key_ok));
+    }
+    let prepared = staff_state.as_ref().map(|s| &s.0);
+
     // Phase B: every other payload file, streamed once.
     report.ran("package.tables");
     report.ran("rows.pseudonyms");
@@ -364,7 +396,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         if let Some(b) = small.get(rel) {
             payload.insert(rel.clone(), Some(facts_of(b, None)));
             if let Some(n) = needles {
-                let mut s = n.entry();
+                let mut s = n.entry(None);
                 s.feed(b);
                 findings.push((e.name.clone(), s.finish()));
             }
@@ -381,7 +413,24 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
                 hasher: Sha256::new(),
                 bytes: 0,
                 newlines: 0,
-                scan: needles.map(|n| n.entry()),
+                scan: needles.map(|n| {
+                    // Names are not searched in columns typed as numbers, dates or
+                    // booleans (their values are checked to be of that type).
+                    let typed = rel.ends_with(".csv").then(|| {
+                        resources
+                            .iter()
+                            .find(|r| r.path == *rel)
+                            .map(|r| {
+                                r.fields
+                                    .iter()
+                                    .filter(|f| !matches!(f.ty, tables::FieldType::String))
+                                    .map(|f| f.name.clone())
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    });
+                    n.entry(typed)
+                }),
             };
             let csv_rows = if rel.ends_with(".csv") {
                 let fields = resources
@@ -436,13 +485,19 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
             report.stats.payload_bytes += f.bytes;
         }
     }
-    // The tag files are scanned too.
+    // The tag files are scanned too, and every entry's name.
     if let Some(n) = needles {
         for t in bag::TAG_FILES {
             if let Some(b) = small.get(t) {
-                let mut s = n.entry();
+                let mut s = n.entry(None);
                 s.feed(b);
                 findings.push((full(t), s.finish()));
+            }
+        }
+        for e in &entries {
+            let f = n.scan_name(&e.name);
+            if !f.is_empty() {
+                findings.push((e.name.clone(), f));
             }
         }
     }
@@ -630,55 +685,76 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     );
 
     // Phase D: staff.
-    if let (Some(opts_staff), Some(p)) = (&opts.staff, &prepared) {
+    if let (Some(opts_staff), Some((p, tier, key_ok))) = (&opts.staff, &staff_state) {
         report.ran("staff.raw_identifiers");
         report.ran("staff.dropped_values");
+        let exempt = p.exempt_found(opts_staff, &mut findings)?;
+        if exempt > 0 {
+            report.note(
+                "staff.dropped_values",
+                format!("{exempt} values of dropped post columns found in the bundle also occur in published columns of the export, and are not leaks"),
+            );
+        }
         let order: HashMap<&str, usize> = entries
             .iter()
             .enumerate()
             .map(|(i, e)| (e.name.as_str(), i))
             .collect();
         findings.sort_by_key(|(name, _)| order.get(name.as_str()).copied().unwrap_or(usize::MAX));
+        let short = |s: &str| s.chars().take(16).collect::<String>();
         for (name, found) in &findings {
             for f in found {
-                let loc = Loc::file(name).line(f.line).column(f.column.to_string());
-                let short = |s: &str| s.chars().take(16).collect::<String>();
-                match f.kind {
-                    scan::Kind::RawId => report.fail(
+                let mut loc = Loc::file(name).line(f.line).column(f.column.clone());
+                if let Some(r) = f.row {
+                    loc = loc.row(r);
+                }
+                let needle = &p.needles.needles[f.needle];
+                let label = match f.post {
+                    Some(id) => p.pz.tweet(&id.to_string()),
+                    None => needle.label.clone(),
+                };
+                let what = match f.kind {
+                    scan::Kind::RawId => "the raw user ID of a pseudonymised account",
+                    scan::Kind::PostId => "the raw ID of a post whose ID the policy hashes",
+                    scan::Kind::ScreenName => "a screen name of a pseudonymised account",
+                    scan::Kind::DisplayName => "the display name of a pseudonymised account",
+                    scan::Kind::Dropped => "",
+                };
+                match (f.kind, &needle.origin) {
+                    (scan::Kind::Dropped, Some(d)) => report.fail(
+                        "staff.dropped_values",
+                        loc,
+                        format!(
+                            "a value of the dropped column `{}` ({}, line {})",
+                            d.column, d.file, d.line
+                        ),
+                    ),
+                    _ => report.fail(
                         "staff.raw_identifiers",
                         loc,
                         format!(
-                            "the raw user ID of a pseudonymised account (published as {}…)",
-                            short(&p.needles.id_labels[f.needle])
+                            "{what}, in some written form (published as {}…)",
+                            short(&label)
                         ),
                     ),
-                    scan::Kind::ScreenName => report.fail(
-                        "staff.raw_identifiers",
-                        loc,
-                        format!(
-                            "the screen name of a pseudonymised account (published as {}…)",
-                            short(&p.needles.handle_labels[f.needle])
-                        ),
-                    ),
-                    scan::Kind::Dropped => {
-                        let d = &p.needles.dropped[f.needle];
-                        report.fail(
-                            "staff.dropped_values",
-                            loc,
-                            format!(
-                                "a value of the dropped column `{}` ({}, line {})",
-                                d.column, d.file, d.line
-                            ),
-                        )
-                    }
                 }
             }
         }
-        staff::rebuild_and_compare(opts_staff, &opts.bundle, record.seed.clone(), &mut report)?;
-        if let Some(seed) = opts_staff.seed.clone().or(record.seed.clone()) {
-            report
-                .notes
-                .push(format!("rebuilt with seed `{}`", clip(&seed)));
+        if *key_ok {
+            staff::rebuild_and_compare(
+                opts_staff,
+                &opts.bundle,
+                record.seed.clone(),
+                tier.as_ref(),
+                &mut report,
+            )?;
+            if let Some(seed) = opts_staff.seed.clone().or(record.seed.clone()) {
+                report
+                    .notes
+                    .push(format!("rebuilt with seed `{}`", clip(&seed)));
+            }
+        } else {
+            report.note("staff.rebuild", "not attempted: see staff.key");
         }
     }
     check_volumes(opts, record.typed.as_ref(), &mut report)?;

@@ -49,9 +49,10 @@ pub const SIGNATURE_CHECK: (&str, &str) = (
 
 /// The checks `verify` adds when given the export, the policy and the key.
 pub const STAFF_CHECKS: &[(&str, &str)] = &[
-    ("staff.rebuild", "rebuilding the bundle from the export, policy, key and seed gives the same bytes"),
-    ("staff.raw_identifiers", "no raw user ID (a digit run standing alone) or screen name (whole word, any case) of a pseudonymised account appears in any entry"),
-    ("staff.dropped_values", "no value (6 characters or more) of a dropped column appears in any entry"),
+    ("staff.key", "the key file's fingerprint is the one the bundle records (checked first; a seed file given as the key, or the key given as the seed, is named as such)"),
+    ("staff.rebuild", "rebuilding the bundle (or its tier, as disclosure.json records) from the export, policy, key and seed gives the same bytes"),
+    ("staff.raw_identifiers", "no raw user ID, screen name or display name of a pseudonymised account, nor raw ID of a post the policy hashes, appears in any entry or entry name in any written form (searched in the normalised text: escapes and entities decoded, NFKC, invisible characters and marks removed, confusables folded)"),
+    ("staff.dropped_values", "no value (6 characters or more) of a dropped column appears token-bounded in any entry, in any written form, unless it also occurs in a published column of the export"),
 ];
 
 /// Whether a check passed.

@@ -1,391 +1,887 @@
-//! The staff leak scan: every byte of every entry is searched for the raw user IDs
-//! and screen names of pseudonymised accounts, and for the values of dropped
-//! columns.
+//! The staff leak scan: every entry (and every entry name) is searched, in its
+//! normalised view (see [`super::normal`]), for the raw user IDs, screen names and
+//! display names of pseudonymised accounts, the raw IDs of posts the policy hashes,
+//! and the values of dropped columns.
 //!
-//! Matching is by token, so it needs no regular-expression engine and streams in
-//! fixed memory per entry:
+//! - IDs are digit runs of the base view (not preceded or followed by a digit).
+//! - Names and values are found with one Aho-Corasick automaton over the folded
+//!   view (substring matching), then filtered by the boundary rule of each needle:
+//!   a screen name of `inside_word_min` folded characters or more anywhere, one of
+//!   `word_part_min` or more where it stands as a part of a word, a shorter one as a
+//!   whole token; display names and dropped values as whole phrases, token-bounded.
+//! - Opaque spans are skipped: a match lying inside a run of 32 or more lowercase
+//!   hex digits (a pseudonym) or inside the marker `[account]`.
 //!
-//! - a *word* is a maximal run of `[A-Za-z0-9_]`; a word equal (ignoring ASCII case)
-//!   to a pseudonymised screen name is a finding;
-//! - within a word, a maximal run of `[A-Za-z0-9]` made only of digits is a *digit
-//!   run standing alone*; one equal to a pseudonymised user ID is a finding (so a
-//!   digit run inside a hex pseudonym never matches);
-//! - a dropped value is found through its longest *anchor* (a maximal run of ASCII
-//!   letters, digits and `_`, or non-ASCII bytes): every anchor run of the text is looked
-//!   up, and candidate values are compared in full, with the same boundaries at both
-//!   ends (a value is never matched inside a longer token).
-//!
-//! Entries are processed in chunks with an overlap longer than the longest needle,
-//! and a match is reported once, in the chunk where the byte after it is known.
+//! CSV entries are split into fields (RFC 4180), so a finding names its row and
+//! column; other entries are scanned line by line. A field or line longer than
+//! [`SEGMENT`] bytes is scanned in overlapping pieces, so memory stays bounded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use ahash::{AHashMap, AHashSet};
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use super::normal::{base_view, is_token_char, part_boundary, BChar, Folder};
 
 /// What was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// A raw user ID of a pseudonymised account.
     RawId,
+    /// A raw ID of a post whose ID the policy hashes.
+    PostId,
     /// A screen name of a pseudonymised account.
     ScreenName,
+    /// A display name of a pseudonymised account.
+    DisplayName,
     /// A value of a dropped column.
     Dropped,
 }
 
+/// Where a name or value may match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    Anywhere,
+    WordPart,
+    Token,
+}
+
 /// One finding.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// Its kind.
     pub kind: Kind,
-    /// 1-based line in the entry.
+    /// 1-based physical line in the entry (0 for the entry's name).
     pub line: u64,
-    /// 1-based byte column in the line.
-    pub column: u64,
-    /// Which needle (index into the ID, handle or dropped list).
+    /// CSV data row (the header is row 0), for CSV entries.
+    pub row: Option<u64>,
+    /// The CSV column name, or the 1-based byte column within the line.
+    pub column: String,
+    /// Which needle (index into [`Needles::needles`]).
     pub needle: usize,
+    /// For [`Kind::PostId`] found through the numeric set: the post ID, to name its
+    /// pseudonym in the report (never printed itself).
+    pub post: Option<u64>,
 }
 
-/// A dropped value and where it came from (for messages; never printed itself).
-#[derive(Debug, Clone)]
-pub struct Dropped {
-    /// The value's bytes.
-    pub value: Vec<u8>,
-    /// Where it came from.
-    pub origin: Origin,
-}
-
-/// Where a dropped value was first seen in the export.
+/// A dropped value's origin (for messages; the value is never printed).
 #[derive(Debug, Clone)]
 pub struct Origin {
     /// `accounts.csv` or `tweets.csv`.
     pub file: &'static str,
     /// The column (shared between the values of one column).
-    pub column: std::sync::Arc<str>,
+    pub column: Arc<str>,
     /// The first line it was seen on.
     pub line: u64,
 }
 
+/// One thing to look for.
+#[derive(Debug, Clone)]
+pub struct Needle {
+    /// Its kind.
+    pub kind: Kind,
+    rule: Rule,
+    /// How it is published (a pseudonym), for messages; empty for dropped values.
+    pub label: String,
+    /// For dropped values: where the value comes from.
+    pub origin: Option<Origin>,
+}
+
+/// The matching lengths of the policy (`[pseudonymisation]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Lengths {
+    /// A screen name this long (folded characters) matches anywhere.
+    pub inside_word_min: usize,
+    /// A screen name this long matches as a part of a word; display names shorter
+    /// than this are not searched.
+    pub word_part_min: usize,
+}
+
+impl Default for Lengths {
+    fn default() -> Self {
+        Lengths {
+            inside_word_min: 6,
+            word_part_min: 4,
+        }
+    }
+}
+
 /// What to look for.
-#[derive(Debug, Default)]
 pub struct Needles {
-    /// Raw ID → index in `id_labels`.
-    ids: HashMap<Vec<u8>, usize>,
-    /// Published form of each ID (its pseudonym), for messages.
-    pub id_labels: Vec<String>,
-    /// Lowercase screen name → index in `handle_labels`.
-    handles: HashMap<Vec<u8>, usize>,
-    /// Published form of each screen name, for messages.
-    pub handle_labels: Vec<String>,
-    /// Where each dropped value comes from (the values themselves are held once, in
-    /// the anchor groups or in `unanchored`).
-    pub dropped: Vec<Origin>,
-    /// Anchor token → the values containing it, grouped by where the anchor sits in
-    /// them and their length, so that one hash lookup checks a whole group.
-    anchors: HashMap<Vec<u8>, Vec<Group>>,
-    unanchored: Vec<(Vec<u8>, usize)>,
+    lengths: Lengths,
+    folder: Folder,
+    /// Every needle.
+    pub needles: Vec<Needle>,
+    /// Digit IDs (user IDs, and post IDs that do not fit a u64) → needle.
+    ids: AHashMap<String, usize>,
     max_id: usize,
-    max_handle: usize,
-    max_anchor: usize,
-    max_dropped: usize,
+    /// Post IDs the policy hashes, as numbers.
+    post_ids: AHashSet<u64>,
+    post_needle: Option<usize>,
+    /// Folded patterns and the needles each stands for.
+    patterns: Vec<String>,
+    pattern_index: HashMap<String, usize>,
+    by_pattern: Vec<Vec<usize>>,
+    ac: Option<AhoCorasick>,
+    /// Dropped values (folded) by their longest token run: (offset of the run in
+    /// the value, the value's length) → value → needle.
+    anchors: AHashMap<String, Vec<(usize, usize)>>,
+    dropped: AHashMap<String, usize>,
+    unanchored: Vec<(String, usize)>,
+    /// Folded screen names of public accounts: a token that is one is that
+    /// account's name, and a pseudonymised name inside it is not a finding.
+    public_names: AHashSet<String>,
+    /// Folded names of public accounts: a CSV field holding exactly one is skipped
+    /// for names.
+    public_cells: AHashSet<String>,
+    /// Needles of each kind, for the report's notes.
+    pub counts: HashMap<&'static str, usize>,
 }
 
-/// Dropped values sharing an anchor at the same offset and of the same length.
-#[derive(Debug, Default)]
-struct Group {
-    offset: usize,
-    len: usize,
-    values: HashMap<Vec<u8>, usize>,
-}
-
-fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
-fn is_anchor(b: u8) -> bool {
-    is_word(b) || b >= 0x80
+impl Default for Needles {
+    fn default() -> Self {
+        Needles::new(Lengths::default())
+    }
 }
 
 impl Needles {
+    /// No needles yet.
+    pub fn new(lengths: Lengths) -> Self {
+        Needles {
+            lengths,
+            folder: Folder::new(),
+            needles: Vec::new(),
+            ids: AHashMap::new(),
+            max_id: 0,
+            post_ids: AHashSet::new(),
+            post_needle: None,
+            patterns: Vec::new(),
+            pattern_index: HashMap::new(),
+            by_pattern: Vec::new(),
+            ac: None,
+            anchors: AHashMap::new(),
+            dropped: AHashMap::new(),
+            unanchored: Vec::new(),
+            public_names: AHashSet::new(),
+            public_cells: AHashSet::new(),
+            counts: HashMap::new(),
+        }
+    }
+
+    fn push(&mut self, kind: Kind, rule: Rule, label: &str, origin: Option<Origin>) -> usize {
+        self.needles.push(Needle {
+            kind,
+            rule,
+            label: label.to_string(),
+            origin,
+        });
+        self.needles.len() - 1
+    }
+
+    fn add_pattern(&mut self, folded: String, needle: usize) {
+        let p = match self.pattern_index.get(&folded) {
+            Some(&p) => p,
+            None => {
+                self.patterns.push(folded.clone());
+                self.by_pattern.push(Vec::new());
+                self.pattern_index.insert(folded, self.patterns.len() - 1);
+                self.patterns.len() - 1
+            }
+        };
+        self.by_pattern[p].push(needle);
+        self.ac = None;
+    }
+
+    fn count(&mut self, what: &'static str) {
+        *self.counts.entry(what).or_default() += 1;
+    }
+
     /// Adds a raw user ID of a pseudonymised account, published as `label`.
     pub fn add_id(&mut self, id: &str, label: &str) {
-        if id.is_empty() || self.ids.contains_key(id.as_bytes()) {
+        let id = id.trim();
+        if id.is_empty() || self.ids.contains_key(id) {
             return;
         }
-        self.max_id = self.max_id.max(id.len());
-        self.ids
-            .insert(id.as_bytes().to_vec(), self.id_labels.len());
-        self.id_labels.push(label.to_string());
-    }
-
-    /// Adds a screen name of a pseudonymised account (any case), published as `label`.
-    pub fn add_handle(&mut self, name: &str, label: &str) {
-        let lower = name.to_ascii_lowercase().into_bytes();
-        if lower.is_empty() || self.handles.contains_key(&lower) {
-            return;
-        }
-        if lower.iter().all(|&b| is_word(b)) {
-            self.max_handle = self.max_handle.max(lower.len());
-            self.handles.insert(lower, self.handle_labels.len());
-            self.handle_labels.push(label.to_string());
+        self.count("user IDs");
+        if id.bytes().all(|b| b.is_ascii_digit()) {
+            let i = self.push(Kind::RawId, Rule::Token, label, None);
+            self.max_id = self.max_id.max(id.len());
+            self.ids.insert(id.to_string(), i);
         } else {
-            // Not a word: search it as a literal value instead.
-            self.add_dropped(Dropped {
-                value: name.as_bytes().to_vec(),
-                origin: Origin {
-                    file: "accounts.csv",
-                    column: "user_screen_name".into(),
-                    line: 0,
-                },
-            });
+            let folded = self.folder.fold_value(id);
+            if !folded.is_empty() {
+                let i = self.push(Kind::RawId, Rule::Token, label, None);
+                self.add_pattern(folded, i);
+            }
         }
     }
 
-    /// Adds a dropped value (the caller has removed duplicates and exempt values).
-    pub fn add_dropped(&mut self, d: Dropped) {
-        let i = self.dropped.len();
-        let v = d.value;
-        self.max_dropped = self.max_dropped.max(v.len());
-        // The longest anchor run of the value.
+    /// Adds a raw post ID the policy hashes.
+    pub fn add_post_id(&mut self, id: &str, label: impl FnOnce() -> String) {
+        let id = id.trim();
+        if id.is_empty() {
+            return;
+        }
+        let numeric = id.bytes().all(|b| b.is_ascii_digit()) && !id.starts_with('0');
+        match id.parse::<u64>() {
+            Ok(n) if numeric => {
+                if self.post_ids.insert(n) {
+                    self.count("post IDs");
+                }
+                if self.post_needle.is_none() {
+                    self.post_needle = Some(self.push(Kind::PostId, Rule::Token, "", None));
+                }
+                self.max_id = self.max_id.max(id.len());
+            }
+            _ => {
+                if self.ids.contains_key(id) {
+                    return;
+                }
+                self.count("post IDs");
+                let i = self.push(Kind::PostId, Rule::Token, &label(), None);
+                if id.bytes().all(|b| b.is_ascii_digit()) {
+                    self.max_id = self.max_id.max(id.len());
+                    self.ids.insert(id.to_string(), i);
+                } else {
+                    let folded = self.folder.fold_value(id);
+                    if !folded.is_empty() {
+                        self.add_pattern(folded, i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds a screen name of a pseudonymised account (any written form), published
+    /// as `label`.
+    pub fn add_handle(&mut self, name: &str, label: &str) {
+        let folded = self.folder.fold_value(name);
+        if folded.is_empty() {
+            return;
+        }
+        if let Some(&p) = self.pattern_index.get(&folded) {
+            if self.by_pattern[p]
+                .iter()
+                .any(|&n| self.needles[n].kind == Kind::ScreenName)
+            {
+                return;
+            }
+        }
+        let len = folded.chars().count();
+        let rule = if len >= self.lengths.inside_word_min {
+            Rule::Anywhere
+        } else if len >= self.lengths.word_part_min {
+            Rule::WordPart
+        } else {
+            Rule::Token
+        };
+        self.count("screen names");
+        let i = self.push(Kind::ScreenName, rule, label, None);
+        self.add_pattern(folded, i);
+    }
+
+    /// Adds a display name of a pseudonymised account (a whole phrase, token-bounded;
+    /// names shorter than `word_part_min` folded characters are not searched).
+    pub fn add_display_name(&mut self, name: &str, label: &str) {
+        let folded = self.folder.fold_value(name);
+        if folded.chars().count() < self.lengths.word_part_min {
+            return;
+        }
+        if let Some(&p) = self.pattern_index.get(&folded) {
+            if self.by_pattern[p]
+                .iter()
+                .any(|&n| self.needles[n].kind == Kind::DisplayName)
+            {
+                return;
+            }
+        }
+        self.count("display names");
+        let i = self.push(Kind::DisplayName, Rule::Token, label, None);
+        self.add_pattern(folded, i);
+    }
+
+    /// Adds a value of a dropped column (token-bounded). Returns its needle index.
+    pub fn add_dropped(&mut self, value: &str, origin: Origin) -> Option<usize> {
+        let folded = self.folder.fold_value(value);
+        if folded.is_empty() || self.dropped.contains_key(&folded) {
+            return None;
+        }
+        self.count("dropped values");
+        let i = self.push(Kind::Dropped, Rule::Token, "", Some(origin));
+        // The longest run of token characters anchors the value.
         let mut best: Option<(usize, usize)> = None;
-        let mut s = 0;
-        while s < v.len() {
-            if !is_anchor(v[s]) {
-                s += 1;
-                continue;
+        let mut run: Option<usize> = None;
+        for (p, c) in folded
+            .char_indices()
+            .chain(std::iter::once((folded.len(), ' ')))
+        {
+            match (is_token_char(c) && p < folded.len(), run) {
+                (true, None) => run = Some(p),
+                (false, Some(a)) => {
+                    if best.is_none_or(|(x, y)| p - a > y - x) {
+                        best = Some((a, p));
+                    }
+                    run = None;
+                }
+                _ => {}
             }
-            let mut e = s;
-            while e < v.len() && is_anchor(v[e]) {
-                e += 1;
-            }
-            if best.is_none_or(|(bs, be)| e - s > be - bs) {
-                best = Some((s, e));
-            }
-            s = e;
         }
         match best {
-            Some((s, e)) => {
-                self.max_anchor = self.max_anchor.max(e - s);
-                let groups = self.anchors.entry(v[s..e].to_vec()).or_default();
-                let g = match groups
-                    .iter()
-                    .position(|g| g.offset == s && g.len == v.len())
-                {
-                    Some(g) => g,
-                    None => {
-                        groups.push(Group {
-                            offset: s,
-                            len: v.len(),
-                            values: HashMap::new(),
-                        });
-                        groups.len() - 1
-                    }
-                };
-                groups[g].values.entry(v).or_insert(i);
+            Some((a, z)) => {
+                let groups = self.anchors.entry(folded[a..z].to_string()).or_default();
+                if !groups.contains(&(a, folded.len())) {
+                    groups.push((a, folded.len()));
+                }
+                self.dropped.insert(folded, i);
             }
-            None => self.unanchored.push((v, i)),
+            None => self.unanchored.push((folded, i)),
         }
-        self.dropped.push(d.origin);
+        Some(i)
+    }
+
+    /// Adds a screen name of a public account (published with it; see
+    /// [`Needles::is_public_name`]).
+    pub fn add_public_name(&mut self, name: &str) {
+        let folded = self.folder.fold_value(name);
+        if !folded.is_empty() {
+            self.public_names.insert(folded.clone());
+            self.public_cells.insert(folded);
+        }
+    }
+
+    /// Adds a display name of a public account: a CSV field holding exactly it is
+    /// that account's name.
+    pub fn add_public_display_name(&mut self, name: &str) {
+        let folded = self.folder.fold_value(name);
+        if !folded.is_empty() {
+            self.public_cells.insert(folded);
+        }
+    }
+
+    /// Whether `name` folds to a public account's name.
+    pub fn is_public_name(&mut self, name: &str) -> bool {
+        let folded = self.folder.fold_value(name);
+        self.public_cells.contains(&folded)
     }
 
     /// Whether there is nothing to look for.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty() && self.handles.is_empty() && self.dropped.is_empty()
+        self.ids.is_empty()
+            && self.post_ids.is_empty()
+            && self.patterns.is_empty()
+            && self.dropped.is_empty()
+            && self.unanchored.is_empty()
     }
 
-    fn overlap(&self) -> usize {
-        self.max_id.max(self.max_handle).max(self.max_dropped) + 2
+    /// Builds the automaton (call after the last `add_*`).
+    pub fn finish(&mut self) {
+        if self.ac.is_none() && !self.patterns.is_empty() {
+            // A DFA when it stays small enough (names are short), else an NFA.
+            let dfa = self.patterns.iter().map(String::len).sum::<usize>() < 4_000_000;
+            self.ac = Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .kind(dfa.then_some(aho_corasick::AhoCorasickKind::DFA))
+                    .build(&self.patterns)
+                    .expect("the patterns make an automaton"),
+            );
+        }
     }
 
-    /// Starts scanning one entry.
-    pub fn entry(&self) -> EntryScan<'_> {
+    /// Starts scanning one entry: CSV (`csv` with the columns in which names are
+    /// not searched: typed columns that hold only numbers, dates or booleans), or
+    /// lines of text.
+    pub fn entry(&self, csv: Option<HashSet<String>>) -> EntryScan<'_> {
         EntryScan {
             n: self,
-            buf: Vec::with_capacity(CHUNK + self.overlap()),
-            carry: 0,
-            line: 1,
-            col: 0,
+            w: Work::default(),
+            csv: csv.map(|typed| CsvState {
+                typed,
+                ..CsvState::default()
+            }),
+            seg: Vec::new(),
+            seg_line: 1,
+            seg_col: 0,
+            split: false,
             found: Vec::new(),
+        }
+    }
+
+    /// Scans an entry's name (findings on line 0, column `name`).
+    pub fn scan_name(&self, name: &str) -> Vec<Finding> {
+        let mut w = Work::default();
+        let mut hits = Vec::new();
+        self.scan_text(&mut w, name, name.len(), true, false, &mut hits);
+        hits.into_iter()
+            .map(|h| Finding {
+                kind: self.needles[h.needle].kind,
+                line: 0,
+                row: None,
+                column: "name".into(),
+                needle: h.needle,
+                post: h.post,
+            })
+            .collect()
+    }
+
+    /// Finds the needles in `text`, reporting matches that start before `limit`.
+    fn scan_text(
+        &self,
+        w: &mut Work,
+        text: &str,
+        limit: usize,
+        names: bool,
+        whole_field: bool,
+        out: &mut Vec<Hit>,
+    ) {
+        let Work {
+            b,
+            scratch,
+            n: nview,
+            n_b,
+            b_n,
+            folder,
+            opaque: spans,
+            ..
+        } = w;
+        opaque_spans(text, spans);
+        let opaque = |s: u32, e: u32| spans.iter().any(|&(a, z)| a <= s && e <= z);
+        base_view(text, b, scratch, &mut folder.base);
+        let b = &*b;
+        // IDs: digit runs.
+        if !self.ids.is_empty() || !self.post_ids.is_empty() {
+            let mut i = 0;
+            let mut digits = String::new();
+            while i < b.len() {
+                if !b[i].c.is_ascii_digit() {
+                    i += 1;
+                    continue;
+                }
+                let mut j = i;
+                while j < b.len() && b[j].c.is_ascii_digit() {
+                    j += 1;
+                }
+                let (s, e) = (b[i].start, b[j - 1].end);
+                if j - i <= self.max_id && (s as usize) < limit && !opaque(s, e) {
+                    digits.clear();
+                    digits.extend(b[i..j].iter().map(|x| x.c));
+                    if let Some(&n) = self.ids.get(&digits) {
+                        out.push(Hit {
+                            start: s as usize,
+                            needle: n,
+                            post: None,
+                        });
+                    } else if let (Some(n), Ok(v)) = (self.post_needle, digits.parse::<u64>()) {
+                        if !digits.starts_with('0') && self.post_ids.contains(&v) {
+                            out.push(Hit {
+                                start: s as usize,
+                                needle: n,
+                                post: Some(v),
+                            });
+                        }
+                    }
+                }
+                i = j;
+            }
+        }
+        if self.ac.is_none() && self.dropped.is_empty() && self.unanchored.is_empty() {
+            return;
+        }
+        // Names and values: the folded view.
+        nview.clear();
+        n_b.clear();
+        b_n.clear();
+        for (k, x) in b.iter().enumerate() {
+            b_n.push(nview.len() as u32);
+            folder.push(x.c, nview);
+            n_b.resize(nview.len(), k as u32);
+        }
+        b_n.push(nview.len() as u32);
+        let nv = nview.as_str();
+        // A match [s, e) of the folded view: aligned on base characters, outside
+        // opaque spans, before the limit; returns the base range.
+        let place = |s: usize, e: usize| -> Option<(usize, usize)> {
+            let bs = n_b[s] as usize;
+            let be = n_b[e - 1] as usize;
+            if b_n[bs] as usize != s || b_n[be + 1] as usize != e {
+                return None; // inside one character's skeleton
+            }
+            let (os, oe) = (b[bs].start, b[be].end);
+            if os as usize >= limit || opaque(os, oe) {
+                return None;
+            }
+            Some((bs, be))
+        };
+        let token_bounded = |bs: usize, be: usize| {
+            let prev = bs.checked_sub(1).map(|k| b[k].c);
+            let next = b.get(be + 1).map(|x| x.c);
+            (!is_token_char(b[bs].c) || !prev.is_some_and(is_token_char))
+                && (!is_token_char(b[be].c) || !next.is_some_and(is_token_char))
+        };
+        // Tokens of the folded view: dropped values by anchor, public names.
+        let mut public_spans: Vec<(usize, usize)> = Vec::new();
+        let check_public = names && !self.public_names.is_empty();
+        if !self.anchors.is_empty() || check_public {
+            let mut run: Option<usize> = None;
+            for (p, c) in nv.char_indices().chain(std::iter::once((nv.len(), ' '))) {
+                let tok = p < nv.len() && is_token_char(c);
+                match (tok, run) {
+                    (true, None) => run = Some(p),
+                    (false, Some(a)) => {
+                        run = None;
+                        let t = &nv[a..p];
+                        if check_public && self.public_names.contains(t) {
+                            public_spans.push((a, p));
+                        }
+                        let Some(groups) = self.anchors.get(t) else {
+                            continue;
+                        };
+                        for &(off, len) in groups {
+                            let Some(s) = a.checked_sub(off) else {
+                                continue;
+                            };
+                            let e = s + len;
+                            if e > nv.len() || !nv.is_char_boundary(s) || !nv.is_char_boundary(e) {
+                                continue;
+                            }
+                            let Some(&ni) = self.dropped.get(&nv[s..e]) else {
+                                continue;
+                            };
+                            if let Some((bs, be)) = place(s, e) {
+                                if token_bounded(bs, be) {
+                                    out.push(Hit {
+                                        start: b[bs].start as usize,
+                                        needle: ni,
+                                        post: None,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (v, ni) in &self.unanchored {
+            for (s, _) in nv.match_indices(v.as_str()) {
+                if let Some((bs, be)) = place(s, s + v.len()) {
+                    if token_bounded(bs, be) {
+                        out.push(Hit {
+                            start: b[bs].start as usize,
+                            needle: *ni,
+                            post: None,
+                        });
+                    }
+                }
+            }
+        }
+        let Some(ac) = &self.ac else {
+            return;
+        };
+        // A CSV field holding exactly a public account's name is that account's.
+        let names = names && !(whole_field && self.public_cells.contains(nv.trim()));
+        for m in ac.find_overlapping_iter(nv) {
+            let (s, e) = (m.start(), m.end());
+            let Some((bs, be)) = place(s, e) else {
+                continue;
+            };
+            if public_spans.iter().any(|&(a, z)| a <= s && e <= z) {
+                continue;
+            }
+            let prev = bs.checked_sub(1).map(|k| b[k].c);
+            let next = b.get(be + 1).map(|x| x.c);
+            let (first, last) = (b[bs].c, b[be].c);
+            for &ni in &self.by_pattern[m.pattern().as_usize()] {
+                let needle = &self.needles[ni];
+                if !names && needle.kind != Kind::RawId && needle.kind != Kind::PostId {
+                    continue;
+                }
+                let ok = match needle.rule {
+                    Rule::Anywhere => true,
+                    Rule::WordPart => {
+                        part_boundary(prev, Some(first)) && part_boundary(Some(last), next)
+                    }
+                    Rule::Token => token_bounded(bs, be),
+                };
+                if ok {
+                    out.push(Hit {
+                        start: b[bs].start as usize,
+                        needle: ni,
+                        post: None,
+                    });
+                }
+            }
         }
     }
 }
 
-const CHUNK: usize = 1 << 20;
+/// Runs of 32 or more lowercase hex digits, and the marker `[account]`.
+fn opaque_spans(text: &str, out: &mut Vec<(u32, u32)>) {
+    out.clear();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if matches!(b[i], b'0'..=b'9' | b'a'..=b'f') {
+            let mut j = i;
+            while j < b.len() && matches!(b[j], b'0'..=b'9' | b'a'..=b'f') {
+                j += 1;
+            }
+            if j - i >= 32 {
+                out.push((i as u32, j as u32));
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    for (p, _) in text.match_indices("[account]") {
+        out.push((p as u32, (p + 9) as u32));
+    }
+}
+
+struct Hit {
+    start: usize,
+    needle: usize,
+    post: Option<u64>,
+}
+
+#[derive(Default)]
+struct Work {
+    b: Vec<BChar>,
+    scratch: Vec<BChar>,
+    n: String,
+    n_b: Vec<u32>,
+    b_n: Vec<u32>,
+    folder: Folder,
+    opaque: Vec<(u32, u32)>,
+    hits: Vec<Hit>,
+}
+
+/// A field or line longer than this is scanned in pieces.
+pub const SEGMENT: usize = 1 << 20;
+/// Pieces overlap by this many bytes (a longer written form of a name spanning a
+/// piece boundary could be missed).
+const OVERLAP: usize = 64 << 10;
+
+#[derive(Default)]
+struct CsvState {
+    typed: HashSet<String>,
+    header: Vec<Arc<str>>,
+    /// Per column: whether names are searched in it.
+    names: Vec<bool>,
+    in_header: bool,
+    started: bool,
+    row: u64,
+    field: usize,
+    in_quotes: bool,
+    quote_pending: bool,
+    at_field_start: bool,
+    /// The physical line being read.
+    line: u64,
+}
 
 /// Scans one entry's bytes as they stream by.
 pub struct EntryScan<'a> {
     n: &'a Needles,
-    buf: Vec<u8>,
-    /// Bytes at the start of `buf` carried over from the previous chunk.
-    carry: usize,
-    /// Line number at `buf[0]`.
-    line: u64,
-    /// Bytes between the last newline before `buf[0]` and `buf[0]`.
-    col: u64,
+    w: Work,
+    csv: Option<CsvState>,
+    /// The current line (text) or field value (CSV, unquoted).
+    seg: Vec<u8>,
+    /// Physical line of `seg[0]`.
+    seg_line: u64,
+    /// Bytes between the start of that line and `seg[0]` (text entries).
+    seg_col: u64,
+    /// Whether part of the current field was scanned already (a long field).
+    split: bool,
     found: Vec<Finding>,
 }
 
 impl EntryScan<'_> {
     /// Feeds the next bytes of the entry.
-    pub fn feed(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
-            let room = (self.carry + CHUNK).saturating_sub(self.buf.len()).max(1);
-            let take = room.min(data.len());
-            self.buf.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            if self.buf.len() >= self.carry + CHUNK {
-                self.process(false);
+    pub fn feed(&mut self, data: &[u8]) {
+        if self.csv.is_some() {
+            for &b in data {
+                self.csv_byte(b);
             }
+            return;
+        }
+        let mut rest = data;
+        while let Some(p) = memchr::memchr(b'\n', rest) {
+            self.seg.extend_from_slice(&rest[..p]);
+            self.flush(true);
+            self.seg_line += 1;
+            self.seg_col = 0;
+            rest = &rest[p + 1..];
+        }
+        self.seg.extend_from_slice(rest);
+        while self.seg.len() >= SEGMENT {
+            self.flush(false);
+        }
+    }
+
+    fn csv_byte(&mut self, b: u8) {
+        let st = self.csv.as_mut().expect("csv");
+        if !st.started {
+            st.started = true;
+            st.in_header = true;
+            st.line = 1;
+            st.at_field_start = true;
+            self.seg_line = 1;
+        }
+        if st.in_quotes {
+            if st.quote_pending {
+                st.quote_pending = false;
+                if b == b'"' {
+                    self.seg.push(b'"');
+                    return;
+                }
+                st.in_quotes = false;
+            } else if b == b'"' {
+                st.quote_pending = true;
+                return;
+            } else {
+                if b == b'\n' {
+                    st.line += 1;
+                }
+                self.seg.push(b);
+                if self.seg.len() >= SEGMENT {
+                    self.flush(false);
+                }
+                return;
+            }
+        }
+        let st = self.csv.as_mut().expect("csv");
+        match b {
+            b'"' if st.at_field_start => {
+                st.in_quotes = true;
+                st.at_field_start = false;
+            }
+            b',' => {
+                self.end_field();
+            }
+            b'\n' => {
+                self.end_field();
+                let st = self.csv.as_mut().expect("csv");
+                st.line += 1;
+                st.row += 1;
+                st.field = 0;
+                if st.in_header {
+                    st.names = st.header.iter().map(|h| !st.typed.contains(&**h)).collect();
+                }
+                st.in_header = false;
+                self.seg_line = st.line;
+            }
+            _ => {
+                st.at_field_start = false;
+                self.seg.push(b);
+                if self.seg.len() >= SEGMENT {
+                    self.flush(false);
+                }
+            }
+        }
+    }
+
+    fn end_field(&mut self) {
+        if self.csv.as_ref().is_some_and(|s| s.in_header) {
+            let name: Arc<str> = String::from_utf8_lossy(&self.seg).into_owned().into();
+            self.csv.as_mut().expect("csv").header.push(name);
+        }
+        self.flush(true);
+        let st = self.csv.as_mut().expect("csv");
+        st.field += 1;
+        st.at_field_start = true;
+        self.seg_line = st.line;
+    }
+
+    /// Scans `seg`: all of it when `whole`, else the part before the overlap kept
+    /// for the next piece.
+    fn flush(&mut self, whole: bool) {
+        if self.seg.is_empty() {
+            return;
+        }
+        let mut limit = if whole {
+            self.seg.len()
+        } else {
+            self.seg.len() - OVERLAP.min(self.seg.len() / 2)
+        };
+        while limit < self.seg.len() && limit > 0 && self.seg[limit] & 0xC0 == 0x80 {
+            limit -= 1;
+        }
+        let (row, column_name, names) = match &self.csv {
+            Some(st) => {
+                let name = st
+                    .header
+                    .get(st.field)
+                    .filter(|_| !st.in_header)
+                    .cloned()
+                    .unwrap_or_else(|| format!("#{}", st.field + 1).into());
+                let names = st.in_header || st.names.get(st.field).copied().unwrap_or(true);
+                (Some(st.row), Some(name), names)
+            }
+            None => (None, None, true),
+        };
+        let text = String::from_utf8_lossy(&self.seg);
+        let mut hits = std::mem::take(&mut self.w.hits);
+        hits.clear();
+        let whole_field = row.is_some() && whole && !self.split;
+        self.n
+            .scan_text(&mut self.w, &text, limit, names, whole_field, &mut hits);
+        hits.sort_by_key(|h| (h.start, h.needle));
+        hits.dedup_by_key(|h| (h.start, h.needle, h.post));
+        let tb = text.as_bytes();
+        // Hits are in order: count newlines once.
+        let (mut pos, mut nls, mut last_nl) = (0usize, 0u64, None::<usize>);
+        for h in &hits {
+            let at = h.start.min(tb.len());
+            for q in memchr::memchr_iter(b'\n', &tb[pos..at]) {
+                nls += 1;
+                last_nl = Some(pos + q);
+            }
+            pos = at;
+            let column = match &column_name {
+                Some(c) => c.to_string(),
+                None => match last_nl {
+                    Some(q) => (h.start - q).to_string(),
+                    None => (self.seg_col + h.start as u64 + 1).to_string(),
+                },
+            };
+            self.found.push(Finding {
+                kind: self.n.needles[h.needle].kind,
+                line: self.seg_line + nls,
+                row,
+                column,
+                needle: h.needle,
+                post: h.post,
+            });
+        }
+        self.w.hits = hits;
+        drop(text);
+        if whole {
+            self.seg.clear();
+            self.split = false;
+        } else {
+            self.split = true;
+            let cut = limit;
+            let drained = &self.seg[..cut];
+            let nls = memchr::memchr_iter(b'\n', drained).count() as u64;
+            match memchr::memrchr(b'\n', drained) {
+                Some(q) => self.seg_col = (cut - q - 1) as u64,
+                None => self.seg_col += cut as u64,
+            }
+            self.seg_line += nls;
+            self.seg.drain(..cut);
         }
     }
 
     /// Ends the entry; returns the findings in order.
     pub fn finish(mut self) -> Vec<Finding> {
-        self.process(true);
+        match &self.csv {
+            Some(st) if st.started && (st.field > 0 || !self.seg.is_empty()) => self.end_field(),
+            Some(_) => {}
+            None => self.flush(true),
+        }
         self.found
-    }
-
-    fn process(&mut self, last: bool) {
-        let b = &self.buf[..];
-        let len = b.len();
-        let carry = self.carry;
-        // A match [s, e) is decided once the byte at e is known (or at the end), and
-        // was decided in the previous chunk when e < carry.
-        let decide = |e: usize| e >= carry && (e < len || last);
-        let mut hits: Vec<(usize, Kind, usize)> = Vec::new();
-        let n = self.n;
-
-        // Words and digit runs.
-        let mut lower: Vec<u8> = Vec::with_capacity(n.max_handle);
-        if !n.ids.is_empty() || !n.handles.is_empty() {
-            let mut s = 0;
-            while s < len {
-                if !is_word(b[s]) {
-                    s += 1;
-                    continue;
-                }
-                let mut e = s;
-                while e < len && is_word(b[e]) {
-                    e += 1;
-                }
-                if decide(e) {
-                    if e - s <= n.max_handle {
-                        lower.clear();
-                        lower.extend(b[s..e].iter().map(u8::to_ascii_lowercase));
-                        if let Some(&i) = n.handles.get(&lower) {
-                            hits.push((s, Kind::ScreenName, i));
-                        }
-                    }
-                    // [A-Za-z0-9] runs inside the word.
-                    let mut a = s;
-                    while a < e {
-                        if b[a] == b'_' {
-                            a += 1;
-                            continue;
-                        }
-                        let mut z = a;
-                        while z < e && b[z] != b'_' {
-                            z += 1;
-                        }
-                        if z - a <= n.max_id && b[a..z].iter().all(u8::is_ascii_digit) {
-                            if let Some(&i) = n.ids.get(&b[a..z]) {
-                                hits.push((a, Kind::RawId, i));
-                            }
-                        }
-                        a = z;
-                    }
-                }
-                s = e;
-            }
-        }
-
-        // Dropped values by anchor.
-        if !n.anchors.is_empty() {
-            let mut s = 0;
-            while s < len {
-                if !is_anchor(b[s]) {
-                    s += 1;
-                    continue;
-                }
-                let mut e = s;
-                while e < len && is_anchor(b[e]) {
-                    e += 1;
-                }
-                if e - s <= n.max_anchor {
-                    if let Some(groups) = n.anchors.get(&b[s..e]) {
-                        for g in groups {
-                            let Some(start) = s.checked_sub(g.offset) else {
-                                continue;
-                            };
-                            let end = start + g.len;
-                            if end > len || !decide(end) {
-                                continue;
-                            }
-                            let Some(&i) = g.values.get(&b[start..end]) else {
-                                continue;
-                            };
-                            let v = &b[start..end];
-                            if is_anchor(v[0]) && start > 0 && is_anchor(b[start - 1]) {
-                                continue;
-                            }
-                            if is_anchor(v[v.len() - 1]) && end < len && is_anchor(b[end]) {
-                                continue;
-                            }
-                            hits.push((start, Kind::Dropped, i));
-                        }
-                    }
-                }
-                s = e;
-            }
-        }
-        for (v, i) in &n.unanchored {
-            let i = *i;
-            for start in memchr::memmem::find_iter(b, v) {
-                if decide(start + v.len()) {
-                    hits.push((start, Kind::Dropped, i));
-                }
-            }
-        }
-
-        // Lines and columns.
-        hits.sort_by_key(|h| h.0);
-        let mut line = self.line;
-        let mut last_nl: Option<usize> = None;
-        let mut pos = 0;
-        for (at, kind, needle) in hits {
-            for p in memchr::memchr_iter(b'\n', &b[pos..at]) {
-                line += 1;
-                last_nl = Some(pos + p);
-            }
-            pos = at;
-            let column = match last_nl {
-                Some(q) => (at - q) as u64,
-                None => self.col + at as u64 + 1,
-            };
-            self.found.push(Finding {
-                kind,
-                line,
-                column,
-                needle,
-            });
-        }
-        if last {
-            return;
-        }
-        // Keep the tail as the next chunk's carry.
-        let keep = n.overlap().min(len);
-        let cut = len - keep;
-        let mut line = self.line;
-        let mut last_nl: Option<usize> = None;
-        for p in memchr::memchr_iter(b'\n', &b[..cut]) {
-            line += 1;
-            last_nl = Some(p);
-        }
-        self.col = match last_nl {
-            Some(q) => (cut - q - 1) as u64,
-            None => self.col + cut as u64,
-        };
-        self.line = line;
-        self.buf.drain(..cut);
-        self.carry = keep;
     }
 }
 
@@ -393,8 +889,8 @@ impl EntryScan<'_> {
 mod tests {
     use super::*;
 
-    fn scan(n: &Needles, text: &[u8], piece: usize) -> Vec<(Kind, u64, u64)> {
-        let mut s = n.entry();
+    fn scan(n: &Needles, text: &[u8], piece: usize, csv: bool) -> Vec<(Kind, u64, String)> {
+        let mut s = n.entry(csv.then(HashSet::new));
         for c in text.chunks(piece.max(1)) {
             s.feed(c);
         }
@@ -404,14 +900,11 @@ mod tests {
             .collect()
     }
 
-    fn dropped(v: &[u8]) -> Dropped {
-        Dropped {
-            value: v.to_vec(),
-            origin: Origin {
-                file: "accounts.csv",
-                column: "c".into(),
-                line: 2,
-            },
+    fn origin() -> Origin {
+        Origin {
+            file: "accounts.csv",
+            column: "c".into(),
+            line: 2,
         }
     }
 
@@ -419,55 +912,123 @@ mod tests {
         let mut n = Needles::default();
         n.add_id("2572896396", "p1");
         n.add_handle("RuOpenTwit", "p2");
-        n.add_dropped(dropped(b"secret-9@internal.example"));
-        n.add_dropped(dropped(b"10.0.0.12"));
+        n.add_handle("Omar", "p3");
+        n.add_handle("ab", "p4");
+        n.add_display_name("Ruslan Open", "p2");
+        n.add_dropped("secret-9@internal.example", origin());
+        n.add_dropped("10.0.0.12", origin());
+        n.add_post_id("1184432911634644992", || "h".into());
+        n.finish();
         n
     }
 
+    fn kinds(text: &str) -> Vec<Kind> {
+        scan(&needles(), text.as_bytes(), 1 << 20, false)
+            .into_iter()
+            .map(|f| f.0)
+            .collect()
+    }
+
     #[test]
-    fn whole_tokens_only() {
+    fn ids_are_digit_runs() {
+        assert_eq!(kinds("a 2572896396 b"), vec![Kind::RawId]);
+        assert_eq!(kinds("x12572896396"), vec![]);
+        assert_eq!(kinds("ab2572896396cd"), vec![Kind::RawId]);
+        assert_eq!(kinds("２５７２８９６３９６"), vec![Kind::RawId]);
+        assert_eq!(kinds("25728\u{200B}96396"), vec![Kind::RawId]);
+        assert_eq!(kinds("&#50;572896396"), vec![Kind::RawId]);
+        assert_eq!(
+            kinds("x.com/a/status/1184432911634644992"),
+            vec![Kind::PostId]
+        );
+        // Inside a pseudonym: opaque.
+        let hex = format!("{}2572896396{}", "a".repeat(20), "b".repeat(20));
+        assert_eq!(kinds(&hex), vec![]);
+    }
+
+    #[test]
+    fn names_in_every_written_form() {
+        for text in [
+            "hi @RuOpenTwit",
+            "#Free_RuOpenTwit",
+            "#RuOpenTwitArrested",
+            "RT_ruopentwit",
+            "@Ru\u{200B}Open\u{200D}Twit",
+            "＠ＲｕＯｐｅｎＴｗｉｔ",
+            "@Ru\u{041E}penTwit",
+            "&#64;RuOpenTwit",
+            "%2540RuOpenTwit",
+            "\\u0040R\\u0075OpenTwit",
+            "nitter.net/RuOpenTwit/status/1",
+            "from%3ARuOpenTwit",
+            "R&#x75;OpenTwit",
+        ] {
+            assert_eq!(kinds(text), vec![Kind::ScreenName], "{text}");
+        }
+        // 4-5 characters: as a part of a word only.
+        assert_eq!(kinds("#Free_Omar"), vec![Kind::ScreenName]);
+        assert_eq!(kinds("freeOmarNow"), vec![Kind::ScreenName]);
+        assert_eq!(kinds("omar2019"), vec![Kind::ScreenName]);
+        assert_eq!(kinds("the omarket"), vec![]);
+        // Shorter: whole tokens.
+        assert_eq!(kinds("ab cd"), vec![Kind::ScreenName]);
+        assert_eq!(kinds("abc"), vec![]);
+        // Display names: whole phrases, any spacing and case.
+        assert_eq!(kinds("by RUSLAN  open."), vec![Kind::DisplayName]);
+        assert_eq!(kinds("ruslan opened"), vec![]);
+    }
+
+    #[test]
+    fn dropped_values_are_token_bounded() {
+        assert_eq!(
+            kinds("mail secret-9@internal.example."),
+            vec![Kind::Dropped]
+        );
+        assert_eq!(kinds("110.0.0.12 10.0.0.12"), vec![Kind::Dropped]);
+        assert_eq!(kinds("10&#46;0.0.12"), vec![Kind::Dropped]);
+    }
+
+    #[test]
+    fn lines_columns_and_csv_fields() {
         let n = needles();
-        let text = b"a 2572896396 b\nx12572896396 ab2572896396 2572896396_x @ruopentwit ruopentwitter\n110.0.0.12 10.0.0.12 mail secret-9@internal.example.\n";
-        let got = scan(&n, text, 1 << 20);
+        let text = b"ok\nsay @ruopentwit and 2572896396\n";
+        assert_eq!(
+            scan(&n, text, 3, false),
+            vec![
+                (Kind::ScreenName, 2, "6".into()),
+                (Kind::RawId, 2, "21".into())
+            ]
+        );
+        let csv = b"id,text\n1,\"multi\nline @RuOpenTwit, \"\"quoted\"\"\"\n2,10.0.0.12\n";
+        let got = scan(&n, csv, 5, true);
         assert_eq!(
             got,
             vec![
-                (Kind::RawId, 1, 3),
-                (Kind::RawId, 2, 27),
-                (Kind::ScreenName, 2, 41),
-                (Kind::Dropped, 3, 12),
-                (Kind::Dropped, 3, 27),
+                (Kind::ScreenName, 3, "text".into()),
+                (Kind::Dropped, 4, "text".into())
             ]
         );
     }
 
     #[test]
-    fn chunk_boundaries_change_nothing() {
+    fn pieces_change_nothing() {
         let n = needles();
         let mut text = Vec::new();
-        for i in 0..40_000 {
+        for i in 0..4000 {
             text.extend_from_slice(format!("row {i} 2572896396,RuOpenTwit;10.0.0.12\n").as_bytes());
         }
-        let whole = scan(&n, &text, text.len());
-        assert_eq!(whole.len(), 120_000);
-        for piece in [1, 7, 4096, 1 << 20] {
-            assert_eq!(scan(&n, &text, piece), whole, "piece {piece}");
+        let whole = scan(&n, &text, text.len(), false);
+        assert_eq!(whole.len(), 12_000);
+        for piece in [1, 7, 4096] {
+            assert_eq!(scan(&n, &text, piece, false), whole, "piece {piece}");
         }
-    }
-
-    #[test]
-    fn dropped_values_are_whole_tokens() {
-        let mut n = Needles::default();
-        n.add_dropped(dropped(b"network"));
-        let got = scan(&n, b"\"network_in_export\": 3, xnetwork, network.", 5);
-        assert_eq!(got, vec![(Kind::Dropped, 1, 35)]);
-    }
-
-    #[test]
-    fn hex_pseudonyms_do_not_match_ids() {
-        let mut n = Needles::default();
-        n.add_id("123456", "x");
-        let got = scan(&n, b"ab123456cd 0f123456 123456", 3);
-        assert_eq!(got, vec![(Kind::RawId, 1, 21)]);
+        // One enormous line: scanned in overlapping pieces, each match once.
+        let long: Vec<u8> = text
+            .iter()
+            .map(|&b| if b == b'\n' { b' ' } else { b })
+            .collect();
+        let long = long.repeat(7);
+        assert!(long.len() > SEGMENT);
+        assert_eq!(scan(&n, &long, 8192, false).len(), 84_000);
     }
 }

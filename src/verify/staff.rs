@@ -2,24 +2,25 @@
 //! the bundle and compare it byte for byte, and search the bundle for anything the
 //! pseudonymisation or the policy should have removed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use sha2::{Digest, Sha256};
 
 use super::report::{Loc, Report};
-use super::scan::{Dropped, Needles, Origin};
-use crate::build::{build, BuildOptions};
+use super::scan::{Finding, Kind, Lengths, Needles, Origin};
+use crate::build::{BuildOptions, Inputs, Plan, Progress};
 use crate::error::{Error, Location, Result};
 use crate::export::{self, Export};
 use crate::identity::{is_pseudonymised, Registry};
-use crate::policy::{Action, Policy, Table};
+use crate::policy::{Action, ColumnRule, Policy, PostIds, Table, Tier};
 use crate::pseudonym::{Key, Pseudonymizer};
 
 /// What staff pass to `verify` besides the bundle.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StaffOptions {
     /// The export directory the bundle was built from.
     pub input: PathBuf,
@@ -31,6 +32,18 @@ pub struct StaffOptions {
     pub allow_demo_key: bool,
     /// The seed; by default the one the bundle records.
     pub seed: Option<String>,
+    /// Called with (bytes read, total) while the posts are read (a terminal's bar).
+    pub progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for StaffOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaffOptions")
+            .field("input", &self.input)
+            .field("policy", &self.policy)
+            .field("key_file", &self.key_file)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Dropped values shorter than this (in characters) are not searched.
@@ -40,156 +53,567 @@ pub const MIN_DROPPED_CHARS: usize = 6;
 pub struct Prepared {
     /// What to search for.
     pub needles: Needles,
-    /// Remarks (key file permissions, exempt values).
+    /// Remarks (key file permissions, what is searched).
     pub notes: Vec<String>,
+    /// Names post pseudonyms in messages.
+    pub pz: Pseudonymizer,
+    /// Values of dropped post columns, by needle: whether they are published in
+    /// the export is decided only for those found in the bundle (a second pass
+    /// over the posts, needed only then).
+    pending: HashMap<usize, String>,
+    /// Owners (user IDs) of each pending value: its occurrences in their own free
+    /// text do not make it public.
+    pending_owner: HashMap<usize, String>,
+    policy: Policy,
+    tier: bool,
 }
 
-fn dropped(rule: Option<&crate::policy::ColumnRule>, private: bool) -> bool {
+fn dropped(rule: Option<&ColumnRule>, private: bool) -> bool {
     rule.is_some_and(|r| *r.action_for(private) == Action::Drop)
 }
 
-/// Reads the policy, key and export and lists what must not appear in the bundle.
-pub fn prepare(opts: &StaffOptions) -> Result<Prepared> {
+fn is_text(rule: Option<&ColumnRule>, private: bool) -> bool {
+    rule.is_some_and(|r| *r.action_for(private) == Action::Text)
+}
+
+fn token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// Withheld values searched for in the export's published cells: a value found
+/// token-bounded in a published cell is public (not evidence of a leak), except in
+/// the free text of an account it belongs to (the build redacts an account's own
+/// internal values from its own text).
+struct Exemptions {
+    values: Vec<String>,
+    owners: Vec<HashSet<String>>,
+    ac: Option<AhoCorasick>,
+    exempt: Vec<bool>,
+}
+
+impl Exemptions {
+    fn new(values: Vec<String>, owners: Vec<HashSet<String>>) -> Self {
+        let ac = (!values.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(&values)
+                .expect("the values make an automaton")
+        });
+        let exempt = vec![false; values.len()];
+        Exemptions {
+            values,
+            owners,
+            ac,
+            exempt,
+        }
+    }
+
+    /// Looks for the values in one published cell of `author`'s row.
+    fn cell(&mut self, cell: &str, text: bool, author: &str) {
+        let Some(ac) = &self.ac else { return };
+        let b = cell.as_bytes();
+        for m in ac.find_overlapping_iter(b) {
+            let i = m.pattern().as_usize();
+            if self.exempt[i] {
+                continue;
+            }
+            let v = self.values[i].as_bytes();
+            let (s, e) = (m.start(), m.end());
+            if token_byte(v[0]) && s > 0 && token_byte(b[s - 1]) {
+                continue;
+            }
+            if token_byte(v[v.len() - 1]) && e < b.len() && token_byte(b[e]) {
+                continue;
+            }
+            if text && self.owners[i].contains(author) {
+                continue;
+            }
+            self.exempt[i] = true;
+        }
+    }
+}
+
+/// Reads the policy, key and export and lists what must not appear in the bundle
+/// (of `tier`, or the public bundle). Reads `tweets.csv` once.
+pub fn prepare(opts: &StaffOptions, tier: Option<&Tier>) -> Result<Prepared> {
     let policy = Policy::load(&opts.policy)?;
     let (key, mut notes) = Key::load(&opts.key_file, opts.allow_demo_key)?;
     let export = Export::read(&opts.input, &policy)?;
-    let threshold = policy.pseudonymisation.follower_threshold;
-    let pz = Pseudonymizer::new(&key, policy.pseudonymisation.length);
+    let ps = &policy.pseudonymisation;
+    let threshold = ps.follower_threshold;
+    let pz = Pseudonymizer::new(&key, ps.length);
     let registry = Registry::new(&export, threshold, pz.clone());
+    let public = tier.is_none();
+    let mut needles = Needles::new(Lengths {
+        inside_word_min: ps.inside_word_min,
+        word_part_min: ps.word_part_min,
+    });
+    let header = &export.account_header;
+    let display_col = header.iter().position(|h| h == "user_display_name");
+    // In a tier nothing is pseudonymised: only dropped values are searched.
+    let private_account = |followers: Option<u64>| public && is_pseudonymised(followers, threshold);
 
-    let mut needles = Needles::default();
-    let accounts = export
-        .accounts
-        .iter()
-        .map(|a| (&a.userid, &a.screen_name, a.followers))
-        .chain(
-            export
-                .directory
-                .iter()
-                .map(|d| (&d.userid, &d.screen_name, d.followers)),
-        );
-    for (id, name, followers) in accounts {
-        if is_pseudonymised(followers, threshold) {
-            let label = pz.account(id);
-            needles.add_id(id, &label);
-            if !name.is_empty() {
-                let label = registry
-                    .publish_handle(name)
-                    .map(|c| c.into_owned())
-                    .unwrap_or(label);
-                needles.add_handle(name, &label);
+    let mut shared_names = 0usize;
+    if public {
+        // Names of public accounts are published with them: a field that is one,
+        // or a token that is a public screen name, is that account's.
+        for a in &export.accounts {
+            if !is_pseudonymised(a.followers, threshold) {
+                needles.add_public_name(&a.screen_name);
+                if let Some(d) = display_col {
+                    needles.add_public_display_name(&a.record[d]);
+                }
+            }
+        }
+        for d in &export.directory {
+            if !registry.id_is_private(&d.userid) {
+                needles.add_public_name(&d.screen_name);
+            }
+        }
+        let mut name = |needles: &mut Needles, n: &str, label: &str, display: bool| {
+            if n.trim().is_empty() {
+                return;
+            }
+            if needles.is_public_name(n) {
+                shared_names += 1;
+                return;
+            }
+            if display {
+                needles.add_display_name(n, label);
+            } else {
+                needles.add_handle(n, label);
+            }
+        };
+        for a in &export.accounts {
+            if is_pseudonymised(a.followers, threshold) {
+                let label = pz.account(&a.userid);
+                needles.add_id(&a.userid, &label);
+                name(&mut needles, &a.screen_name, &label, false);
+                if let Some(d) = display_col {
+                    name(&mut needles, &a.record[d], &label, true);
+                }
+            }
+        }
+        for d in &export.directory {
+            if registry.id_is_private(&d.userid) || is_pseudonymised(d.followers, threshold) {
+                let label = pz.account(&d.userid);
+                needles.add_id(&d.userid, &label);
+                name(&mut needles, &d.screen_name, &label, false);
+            }
+        }
+        for ident in registry.private_identifiers() {
+            if ident.bytes().all(|b| b.is_ascii_digit()) {
+                needles.add_id(ident, &pz.account(ident));
+            } else {
+                name(&mut needles, ident, &pz.handle(ident), false);
             }
         }
     }
-    for ident in registry.private_identifiers() {
-        if ident.bytes().all(|b| b.is_ascii_digit()) {
-            needles.add_id(ident, &pz.account(ident));
-        } else {
-            needles.add_handle(ident, &pz.handle(ident));
-        }
-    }
 
-    // Values of dropped columns: first every withheld value, then those that are
-    // also published whole in another cell (or written in the policy) are exempt.
-    let tweets_path = opts.input.join("tweets.csv");
-    let header = &export.account_header;
-    let mut withheld: HashMap<String, Origin> = HashMap::new();
+    // Values of dropped account columns, with their owners.
+    let mut account_values: HashMap<String, (Origin, HashSet<String>)> = HashMap::new();
     let mut columns: HashMap<String, std::sync::Arc<str>> = HashMap::new();
-    let mut note_withheld = |v: &str, file: &'static str, column: &str, line: u64| {
-        let v = v.trim();
-        if v.chars().count() >= MIN_DROPPED_CHARS && !withheld.contains_key(v) {
-            let column = columns
-                .entry(format!("{file}/{column}"))
-                .or_insert_with(|| column.into())
-                .clone();
-            withheld.insert(v.to_string(), Origin { file, column, line });
-        }
+    let mut column_arc = |file: &str, col: &str| {
+        columns
+            .entry(format!("{file}/{col}"))
+            .or_insert_with(|| col.into())
+            .clone()
     };
     for a in &export.accounts {
-        let private = is_pseudonymised(a.followers, threshold);
+        let private = private_account(a.followers);
         for (i, col) in header.iter().enumerate() {
-            if dropped(policy.account_columns.get(col), private) {
-                note_withheld(&a.record[i], "accounts.csv", col, a.line);
+            let v = a.record[i].trim();
+            if v.chars().count() >= MIN_DROPPED_CHARS
+                && dropped(policy.account_columns.get(col), private)
+            {
+                let e = account_values.entry(v.to_string()).or_insert_with(|| {
+                    (
+                        Origin {
+                            file: "accounts.csv",
+                            column: column_arc("accounts.csv", col),
+                            line: a.line,
+                        },
+                        HashSet::new(),
+                    )
+                });
+                e.1.insert(a.userid.clone());
             }
         }
     }
-    let each_tweet =
-        |f: &mut dyn FnMut(&csv::StringRecord, &csv::StringRecord, usize, u64)| -> Result<()> {
-            let mut rdr = export::open_csv(&tweets_path)?;
-            let th = export::read_header(&tweets_path, &mut rdr)?;
-            export::check_classified(&tweets_path, &th, &policy.tweet_columns, Table::Tweets)?;
-            let author = export::require(&tweets_path, &th, "userid", "names each post's author")?;
-            let mut rec = csv::StringRecord::new();
-            loop {
-                match rdr.read_record(&mut rec) {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => return Err(Error::csv(&tweets_path, Some(th.as_byte_record()), e)),
-                }
-                let line = rec.position().map_or(0, |p| p.line());
-                f(&th, &rec, author, line);
+    let mut sorted: Vec<(String, (Origin, HashSet<String>))> = account_values.into_iter().collect();
+    sorted.sort_by(|a, b| (a.1 .0.line, &a.0).cmp(&(b.1 .0.line, &b.0)));
+    let (values, rest): (Vec<String>, Vec<(Origin, HashSet<String>)>) = sorted.into_iter().unzip();
+    let (origins, owners): (Vec<Origin>, Vec<HashSet<String>>) = rest.into_iter().unzip();
+    let mut exemptions = Exemptions::new(values, owners);
+    for a in &export.accounts {
+        let private = private_account(a.followers);
+        for (i, col) in header.iter().enumerate() {
+            let rule = policy.account_columns.get(col);
+            if !dropped(rule, private) {
+                exemptions.cell(&a.record[i], is_text(rule, private), &a.userid);
             }
-            Ok(())
-        };
+        }
+    }
+
+    // One pass over the posts: dropped values, hashed post IDs, and the account
+    // values published in posts.
+    let tweets_path = opts.input.join("tweets.csv");
     if !tweets_path.is_file() {
         return Err(Error::input(
             Location::file(&tweets_path),
             "missing: every export needs tweets.csv",
         ));
     }
-    each_tweet(&mut |th, rec, author, line| {
-        let private = registry.id_is_private(&rec[author]);
-        for (i, col) in th.iter().enumerate() {
-            if dropped(policy.tweet_columns.get(col), private) {
-                note_withheld(&rec[i], "tweets.csv", col, line);
+    let mut tweet_values: HashMap<String, (Origin, String)> = HashMap::new();
+    let post_ids = if public { ps.post_ids } else { PostIds::Raw };
+    let mut quoted: Vec<String> = Vec::new();
+    let mut public_posts: HashSet<u64> = HashSet::new();
+    let mut public_posts_other: HashSet<String> = HashSet::new();
+    {
+        let mut rdr = export::open_csv(&tweets_path)?;
+        let th = export::read_header(&tweets_path, &mut rdr)?;
+        export::check_classified(&tweets_path, &th, &policy.tweet_columns, Table::Tweets)?;
+        let author_i = export::require(&tweets_path, &th, "userid", "names each post's author")?;
+        let col = |name: &str| th.iter().position(|h| h == name);
+        let (tweetid_i, reply_i, reply_user_i, rt_i, rt_user_i, quote_i) = (
+            col("tweetid"),
+            col("in_reply_to_tweetid"),
+            col("in_reply_to_userid"),
+            col("retweet_tweetid"),
+            col("retweet_userid"),
+            col("quoted_tweet_tweetid"),
+        );
+        let total = std::fs::metadata(&tweets_path)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let mut rec = csv::StringRecord::new();
+        let mut n = 0u64;
+        let label = |id: &str| pz.tweet(id);
+        loop {
+            match rdr.read_record(&mut rec) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(Error::csv(&tweets_path, Some(th.as_byte_record()), e)),
+            }
+            n += 1;
+            if n % 4096 == 0 {
+                if let (Some(p), Some(pos)) = (&opts.progress, rec.position()) {
+                    p(pos.byte(), total);
+                }
+            }
+            let line = rec.position().map_or(0, |p| p.line());
+            let author = &rec[author_i];
+            let private = public && registry.id_is_private(author);
+            for (i, c) in th.iter().enumerate() {
+                let rule = policy.tweet_columns.get(c);
+                if dropped(rule, private) {
+                    let v = rec[i].trim();
+                    if v.chars().count() >= MIN_DROPPED_CHARS && !tweet_values.contains_key(v) {
+                        tweet_values.insert(
+                            v.to_string(),
+                            (
+                                Origin {
+                                    file: "tweets.csv",
+                                    column: column_arc("tweets.csv", c),
+                                    line,
+                                },
+                                author.to_string(),
+                            ),
+                        );
+                    }
+                } else {
+                    exemptions.cell(&rec[i], is_text(rule, private), author);
+                }
+            }
+            let get = |i: Option<usize>| i.map(|i| rec[i].trim()).filter(|v| !v.is_empty());
+            match post_ids {
+                PostIds::Raw => {}
+                PostIds::All => {
+                    for v in [tweetid_i, reply_i, rt_i, quote_i]
+                        .into_iter()
+                        .filter_map(get)
+                    {
+                        needles.add_post_id(v, || label(v));
+                    }
+                }
+                PostIds::PseudonymisedAccounts => {
+                    if let Some(t) = get(tweetid_i) {
+                        if private {
+                            needles.add_post_id(t, || label(t));
+                        } else {
+                            match t.parse::<u64>() {
+                                Ok(x) => {
+                                    public_posts.insert(x);
+                                }
+                                Err(_) => {
+                                    public_posts_other.insert(t.to_string());
+                                }
+                            }
+                        }
+                    }
+                    // A reply or retweet follows the account it points at (unknown:
+                    // hashed).
+                    for (p, u) in [(reply_i, reply_user_i), (rt_i, rt_user_i)] {
+                        if let Some(id) = get(p) {
+                            let to_private = get(u).is_none_or(|u| registry.id_is_private(u));
+                            if to_private {
+                                needles.add_post_id(id, || label(id));
+                            }
+                        }
+                    }
+                    if let Some(q) = get(quote_i) {
+                        quoted.push(q.to_string());
+                    }
+                }
             }
         }
-    })?;
-
-    let policy_text = std::fs::read(&opts.policy).map_err(|e| Error::io(&opts.policy, e))?;
-    let mut exempt = 0usize;
-    if !withheld.is_empty() {
-        let mut published = |v: &str| {
-            if withheld.remove(v.trim()).is_some() {
-                exempt += 1;
-            }
+        if let Some(p) = &opts.progress {
+            p(total, total);
+        }
+    }
+    // A quoted post follows its author where tweets.csv knows it, hashed otherwise.
+    for q in quoted {
+        let known_public = match q.parse::<u64>() {
+            Ok(x) => public_posts.contains(&x),
+            Err(_) => public_posts_other.contains(&q),
         };
+        if !known_public {
+            needles.add_post_id(&q, || pz.tweet(&q));
+        }
+    }
+
+    // Values written in the policy (role names such as `network`) are public.
+    let policy_text = std::fs::read(&opts.policy).map_err(|e| Error::io(&opts.policy, e))?;
+    let in_policy = |v: &str| memchr::memmem::find(&policy_text, v.as_bytes()).is_some();
+    let mut exempt = 0usize;
+    let mut searched = 0usize;
+    for (i, v) in exemptions.values.iter().enumerate() {
+        if exemptions.exempt[i] || in_policy(v) {
+            exempt += 1;
+            continue;
+        }
+        if needles.add_dropped(v, origins[i].clone()).is_some() {
+            searched += 1;
+        }
+    }
+    let mut pending = HashMap::new();
+    let mut pending_owner = HashMap::new();
+    let from_accounts: HashSet<&str> = exemptions.values.iter().map(String::as_str).collect();
+    let mut tv: Vec<(String, (Origin, String))> = tweet_values
+        .into_iter()
+        .filter(|(v, _)| !from_accounts.contains(v.as_str()))
+        .collect();
+    tv.sort_by(|a, b| (a.1 .0.line, &a.0).cmp(&(b.1 .0.line, &b.0)));
+    for (v, (origin, author)) in tv {
+        if in_policy(&v) {
+            exempt += 1;
+            continue;
+        }
+        if let Some(i) = needles.add_dropped(&v, origin) {
+            searched += 1;
+            pending.insert(i, v);
+            pending_owner.insert(i, author);
+        }
+    }
+    needles.finish();
+    let count = |k: &str| needles.counts.get(k).copied().unwrap_or(0);
+    notes.push(match tier {
+        None => format!(
+            "leak scan (normalised text): {} raw user IDs, {} screen names and {} display names of pseudonymised accounts, {} raw post IDs the policy hashes, {searched} values of dropped columns ({exempt} more also occur in published columns of the export or in the policy, and are not searched{})",
+            count("user IDs"),
+            count("screen names"),
+            count("display names"),
+            count("post IDs"),
+            if shared_names > 0 {
+                format!("; {shared_names} names of pseudonymised accounts are also a public account's and are not searched")
+            } else {
+                String::new()
+            }
+        ),
+        Some(t) => format!(
+            "leak scan of the `{}` tier (nothing is pseudonymised in it): {searched} values of dropped columns ({exempt} more also occur in published columns of the export or in the policy, and are not searched)",
+            t.name
+        ),
+    });
+    Ok(Prepared {
+        needles,
+        notes,
+        pz,
+        pending,
+        pending_owner,
+        policy,
+        tier: tier.is_some(),
+    })
+}
+
+impl Prepared {
+    /// Removes the findings of dropped post values that turn out to be published in
+    /// the export (read again only when there are such findings). Returns how many
+    /// values were exempted.
+    pub fn exempt_found(
+        &self,
+        opts: &StaffOptions,
+        findings: &mut [(String, Vec<Finding>)],
+    ) -> Result<usize> {
+        let mut found: Vec<usize> = findings
+            .iter()
+            .flat_map(|(_, f)| f.iter())
+            .filter(|f| f.kind == Kind::Dropped && self.pending.contains_key(&f.needle))
+            .map(|f| f.needle)
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        if found.is_empty() {
+            return Ok(0);
+        }
+        let values: Vec<String> = found.iter().map(|i| self.pending[i].clone()).collect();
+        let owners: Vec<HashSet<String>> = found
+            .iter()
+            .map(|i| std::iter::once(self.pending_owner[i].clone()).collect())
+            .collect();
+        let mut ex = Exemptions::new(values, owners);
+        let policy = &self.policy;
+        let export = Export::read(&opts.input, policy)?;
+        let threshold = policy.pseudonymisation.follower_threshold;
+        let public = !self.tier;
         for a in &export.accounts {
-            let private = is_pseudonymised(a.followers, threshold);
-            for (i, col) in header.iter().enumerate() {
-                if !dropped(policy.account_columns.get(col), private) {
-                    published(&a.record[i]);
+            let private = public && is_pseudonymised(a.followers, threshold);
+            for (i, col) in export.account_header.iter().enumerate() {
+                let rule = policy.account_columns.get(col);
+                if !dropped(rule, private) {
+                    ex.cell(&a.record[i], is_text(rule, private), &a.userid);
                 }
             }
         }
-        each_tweet(&mut |th, rec, author, _| {
-            let private = registry.id_is_private(&rec[author]);
-            for (i, col) in th.iter().enumerate() {
-                if !dropped(policy.tweet_columns.get(col), private) {
-                    published(&rec[i]);
+        let registry = Registry::new(&export, threshold, self.pz.clone());
+        let path = opts.input.join("tweets.csv");
+        let mut rdr = export::open_csv(&path)?;
+        let th = export::read_header(&path, &mut rdr)?;
+        let author_i = export::require(&path, &th, "userid", "names each post's author")?;
+        let total = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let mut rec = csv::StringRecord::new();
+        let mut n = 0u64;
+        loop {
+            match rdr.read_record(&mut rec) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(Error::csv(&path, Some(th.as_byte_record()), e)),
+            }
+            n += 1;
+            if n % 4096 == 0 {
+                if let (Some(p), Some(pos)) = (&opts.progress, rec.position()) {
+                    p(pos.byte(), total);
                 }
             }
-        })?;
-        let before = withheld.len();
-        withheld.retain(|v, _| memchr::memmem::find(&policy_text, v.as_bytes()).is_none());
-        exempt += before - withheld.len();
+            let author = &rec[author_i];
+            let private = public && registry.id_is_private(author);
+            for (i, c) in th.iter().enumerate() {
+                let rule = policy.tweet_columns.get(c);
+                if !dropped(rule, private) {
+                    ex.cell(&rec[i], is_text(rule, private), author);
+                }
+            }
+            if ex.exempt.iter().all(|&e| e) {
+                break;
+            }
+        }
+        let exempt: HashSet<usize> = found
+            .iter()
+            .zip(&ex.exempt)
+            .filter(|(_, &e)| e)
+            .map(|(i, _)| *i)
+            .collect();
+        for (_, f) in findings.iter_mut() {
+            f.retain(|x| !(x.kind == Kind::Dropped && exempt.contains(&x.needle)));
+        }
+        Ok(exempt.len())
     }
-    let searched = withheld.len();
-    // In a fixed order, so that reports are the same from run to run.
-    let mut values: Vec<(String, Origin)> = withheld.into_iter().collect();
-    values.sort_by(|a, b| (a.1.file, a.1.line, &a.0).cmp(&(b.1.file, b.1.line, &b.0)));
-    for (value, origin) in values {
-        needles.add_dropped(Dropped {
-            value: value.into_bytes(),
-            origin,
-        });
+}
+
+/// Compares the key with the bundle's key fingerprint (and the seed with its
+/// commitment) before anything else, and says what a wrong file looks like.
+/// Returns whether the rebuild can match.
+pub fn check_key(
+    opts: &StaffOptions,
+    doc: Option<&serde_json::Value>,
+    report: &mut Report,
+) -> Result<bool> {
+    let check = "staff.key";
+    report.ran(check);
+    let (key, _) = Key::read(&opts.key_file)?;
+    let recorded = doc
+        .and_then(|d| d.pointer("/pseudonymisation/key_fingerprint"))
+        .and_then(|v| v.as_str());
+    let commitment = doc
+        .and_then(|d| d.pointer("/sampling/seed_sha256"))
+        .and_then(|v| v.as_str());
+    let recorded_seed = doc
+        .and_then(|d| d.pointer("/sampling/seed"))
+        .and_then(|v| v.as_str());
+    let mut ok = true;
+    let given = key.fingerprint();
+    let file = opts.key_file.display().to_string();
+    match recorded {
+        None => {
+            report.fail(
+                check,
+                Loc::bundle(),
+                "disclosure.json records no key fingerprint to compare the key with",
+            );
+            ok = false;
+        }
+        Some(fp) if fp != given => {
+            let text = std::fs::read_to_string(&opts.key_file).unwrap_or_default();
+            let body = text.trim();
+            let seed_like = recorded_seed == Some(body)
+                || commitment == Some(crate::sample::seed_commitment(body).as_str());
+            let hint = if seed_like {
+                "it looks like this release's sampling seed (a seed file: its SHA-256 is the bundle's seed commitment), not a key"
+            } else {
+                "a different key than the one the bundle was built with"
+            };
+            report.fail(
+                check,
+                Loc::file(&file),
+                format!("the key's fingerprint is {given}, but the bundle was built with key {fp}: {hint}; nothing can match, so the rebuild is not attempted"),
+            );
+            ok = false;
+        }
+        Some(_) => report.note(check, format!("key fingerprint {given} matches the bundle")),
     }
-    notes.push(format!(
-        "leak scan: {} raw user IDs and {} screen names of pseudonymised accounts, {searched} values of dropped columns ({exempt} more are also published in another column or written in the policy, and are not searched)",
-        needles.id_labels.len(),
-        needles.handle_labels.len(),
-    ));
-    Ok(Prepared { needles, notes })
+    if let Some(seed) = &opts.seed {
+        // The key (or a key file's name) passed as the seed.
+        let as_file = std::fs::read_to_string(seed).ok();
+        let key_like =
+            |t: &str| Key::parse(t).is_ok_and(|k| recorded.is_some_and(|fp| k.fingerprint() == fp));
+        if key_like(seed) || as_file.as_deref().is_some_and(key_like) {
+            report.fail(
+                check,
+                Loc::bundle(),
+                if key_like(seed) {
+                    "the value given as --seed is the release key (it has the bundle's key fingerprint), not the seed; the rebuild is not attempted"
+                } else {
+                    "--seed names the release key file, not the seed; the rebuild is not attempted"
+                },
+            );
+            return Ok(false);
+        }
+        if let Some(c) = commitment {
+            if crate::sample::seed_commitment(seed) != c {
+                let file_hint = match &as_file {
+                    Some(t) if crate::sample::seed_commitment(t.trim()) == c => {
+                        " (it names the seed file: pass its contents)"
+                    }
+                    _ => "",
+                };
+                report.note(
+                    check,
+                    format!("the SHA-256 of the seed given is not the bundle's seed commitment{file_hint}"),
+                );
+            }
+        }
+    }
+    Ok(ok)
 }
 
 fn first_difference(a: &Path, b: &Path) -> io::Result<Option<u64>> {
@@ -246,6 +670,7 @@ pub fn rebuild_and_compare(
     opts: &StaffOptions,
     bundle: &Path,
     recorded_seed: Option<String>,
+    tier: Option<&Tier>,
     report: &mut Report,
 ) -> Result<()> {
     let check = "staff.rebuild";
@@ -260,17 +685,28 @@ pub fn rebuild_and_compare(
         ));
     }
     let seed = opts.seed.clone().or(recorded_seed);
-    let summary = build(&BuildOptions {
+    let build_opts = BuildOptions {
         policy: opts.policy.clone(),
         input: opts.input.clone(),
         key_file: opts.key_file.clone(),
         allow_demo_key: opts.allow_demo_key,
         out_dir: tmp.path().to_path_buf(),
-        seed,
+        seed: seed.clone(),
         force: false,
         threads: 2,
-        progress: None,
-    })?;
+        progress: opts.progress.clone(),
+    };
+    let inputs = Inputs {
+        policy: opts.policy.clone(),
+        input: opts.input.clone(),
+        key_file: Some(opts.key_file.clone()),
+        allow_demo_key: opts.allow_demo_key,
+        seed,
+    };
+    // Only the audience of this bundle: the public bundle, or its tier.
+    let summary = Plan::for_tier(&inputs, tier)?
+        .stage(&build_opts)?
+        .persist(false)?;
     report.ran(check);
     let rebuilt = summary.bundle;
     let diff = first_difference(bundle, &rebuilt).map_err(|e| Error::io(bundle, e))?;

@@ -8,6 +8,7 @@ mod fuzz_checks;
 mod fuzz_regressions;
 mod json_schemas;
 mod keys;
+mod leakscan;
 mod media;
 mod media_fixtures;
 mod privacy;

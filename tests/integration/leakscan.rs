@@ -1,0 +1,574 @@
+//! Staff verify's leak scan (issues 11 and 12), through the binary: it passes
+//! correctly built public and researcher-tier bundles whose exports have dropped
+//! date, time and number columns, and it fails every bundle into which a protected
+//! value is planted back, in any written form, without printing the value.
+
+use std::fs;
+use std::io::{Cursor, Write};
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::workdir::*;
+
+const PRIVATE_ID: &str = "2572896396";
+const PRIVATE_NAME: &str = "RuOpenTwit";
+const PRIVATE_DISPLAY: &str = "Olga Smirnova";
+const PUBLIC_ID: &str = "1184432911634644992";
+const PUBLIC_NAME: &str = "BigNewsOutlet";
+/// A post by the pseudonymised account (hashed under `pseudonymised-accounts`).
+const PRIVATE_POST: &str = "1187000000000000001";
+
+/// An export whose dropped columns hold values that also occur, token-bounded, in
+/// published columns: a suspension date and time equal to post times, a dropped
+/// following count equal to a published follower count.
+fn export(wd: &Workdir) {
+    let mut accounts = vec![
+        account(PRIVATE_ID, PRIVATE_NAME, "10", "core")
+            .set("user_display_name", PRIVATE_DISPLAY)
+            .set("suspended_at", "2019-05-06"),
+        account(PUBLIC_ID, PUBLIC_NAME, "250000", "core")
+            .set("user_display_name", "Big News Outlet")
+            // A value of a dropped post column (every post's device_id), published
+            // here by another account.
+            .set("user_reported_location", "Lab device-4f1c9a")
+            .set("suspended_at", "2019-05-06 07:08"),
+    ];
+    for i in 0..24u64 {
+        accounts.push(
+            account(
+                &(7_100_000_000 + i * 7919).to_string(),
+                &format!("netacct{i}"),
+                if i % 5 == 0 { "9000" } else { "12" },
+                "network",
+            )
+            .set("user_display_name", &format!("Network Person {i}"))
+            .set("following_count", "250000")
+            .set("account_language", ["ar", "en"][(i % 2) as usize])
+            .set("suspended_at", "2019-05-06 07:08"),
+        );
+    }
+    let mut tweets = vec![tweet(
+        PRIVATE_POST,
+        PRIVATE_ID,
+        "a post of the pseudonymised account",
+    )];
+    for (i, a) in accounts.iter().enumerate() {
+        let id = a.0["userid"].clone();
+        for j in 0..2 {
+            tweets.push(
+                tweet(
+                    &(1_190_000_000_000_000_000u64 + (i * 10 + j) as u64).to_string(),
+                    &id,
+                    &format!("post {j}: hello @{PUBLIC_NAME}, 250000 views since 2019-05-06"),
+                )
+                .set("user_mentions", &format!("[{PUBLIC_ID}]")),
+            );
+        }
+    }
+    wd.export(&accounts, &tweets);
+    wd.edit_policy(
+        "following_count = { action = \"keep\", type = \"integer\" }",
+        "following_count = \"drop\"",
+    );
+    // Twice: in the users file and in the posts file's joined columns.
+    for _ in 0..2 {
+        wd.edit_policy(
+            "\"following_count\", \"account_creation_date\"",
+            "\"account_creation_date\"",
+        );
+    }
+    wd.edit_policy(
+        "post_ids = \"raw\"",
+        "post_ids = \"pseudonymised-accounts\"",
+    );
+}
+
+fn staff_verify(wd: &Workdir, bundle: &str, json: bool, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "verify",
+        bundle,
+        "--input",
+        "export",
+        "--policy",
+        "policy.toml",
+        "--key-file",
+        "key",
+    ];
+    args.extend_from_slice(extra);
+    if json {
+        args.push("--json");
+    }
+    wd.run(&args)
+}
+
+fn report(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}); stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn status(doc: &Value, check: &str) -> String {
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == check)
+        .unwrap_or_else(|| panic!("no check {check}"))["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn failures<'a>(doc: &'a Value, check: &str) -> Vec<&'a Value> {
+    doc["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == check)
+        .collect()
+}
+
+fn assert_passes(wd: &Workdir, bundle: &str) -> Value {
+    let out = staff_verify(wd, bundle, true, &[]);
+    let doc = report(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    for c in [
+        "staff.key",
+        "staff.rebuild",
+        "staff.raw_identifiers",
+        "staff.dropped_values",
+    ] {
+        assert_eq!(status(&doc, c), "pass", "{c}: {doc:#}");
+    }
+    doc
+}
+
+#[test]
+fn good_public_and_tier_bundles_with_dropped_dates_times_and_numbers_pass() {
+    let wd = Workdir::new();
+    export(&wd);
+    wd.edit_policy(
+        "[output]",
+        "[tiers.researcher]\nsuffix = \"unhashed\"\n\n[output]",
+    );
+    assert_ok(&wd.build(&[]));
+    let doc = assert_passes(&wd, "out/test_release.zip");
+    // The dropped values are searched, not exempted by type.
+    let notes = doc["notes"].to_string();
+    assert!(notes.contains("values of dropped columns"), "{notes}");
+    // The device ID found in the bundle is published in the export: not a leak.
+    assert!(
+        doc["checks"].to_string().contains("are not leaks"),
+        "{doc:#}"
+    );
+    let doc = assert_passes(&wd, "out/test_release_unhashed.zip");
+    assert!(
+        doc["notes"].to_string().contains("`researcher` tier"),
+        "{doc:#}"
+    );
+
+    // A synthetic export, public and tier.
+    let wd = Workdir::new();
+    fs::remove_dir(wd.path("export")).unwrap();
+    assert_ok(&wd.run(&[
+        "synth",
+        "--out",
+        "export",
+        "--accounts",
+        "120",
+        "--tweets",
+        "600",
+        "--seed",
+        "77",
+    ]));
+    wd.edit_policy(
+        "[output]",
+        "[tiers.researcher]\nsuffix = \"unhashed\"\n\n[output]",
+    );
+    assert_ok(&wd.build(&[]));
+    assert_passes(&wd, "out/test_release_unhashed.zip");
+}
+
+// ---------------------------------------------------------------------------------
+// Planting a value back into a good bundle.
+
+fn sha(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// Re-zips entries (deflate, dated the release date) after fixing everything that
+/// describes the payload, so that only the content checks can notice the edit.
+fn reseal_and_zip(entries: &mut [(String, Vec<u8>)]) -> Vec<u8> {
+    let root = entries[0].0.split('/').next().unwrap().to_string();
+    let idx = |entries: &[(String, Vec<u8>)], rel: &str| {
+        entries
+            .iter()
+            .position(|(n, _)| *n == format!("{root}/{rel}"))
+            .unwrap()
+    };
+    let pretty = |v: &Value| {
+        let mut b = serde_json::to_vec_pretty(v).unwrap();
+        b.push(b'\n');
+        b
+    };
+    let dp = idx(entries, "data/datapackage.json");
+    let mut doc: Value = serde_json::from_slice(&entries[dp].1).unwrap();
+    for r in doc["resources"].as_array_mut().unwrap() {
+        let path = format!("data/{}", r["path"].as_str().unwrap());
+        let data = &entries[idx(entries, &path)].1;
+        r["bytes"] = data.len().into();
+        r["hash"] = format!("sha256:{}", sha(data)).into();
+    }
+    entries[dp].1 = pretty(&doc);
+    let dj = idx(entries, "data/disclosure.json");
+    let mut doc: Value = serde_json::from_slice(&entries[dj].1).unwrap();
+    for f in doc["files"].as_array_mut().unwrap() {
+        let path = f["path"].as_str().unwrap().to_string();
+        let data = &entries[idx(entries, &path)].1;
+        let rows = if path.ends_with(".csv") {
+            csv::Reader::from_reader(data.as_slice()).records().count()
+        } else {
+            data.iter().filter(|&&b| b == b'\n').count()
+        };
+        f["rows"] = rows.into();
+        f["bytes"] = data.len().into();
+        f["sha256"] = sha(data).into();
+    }
+    entries[dj].1 = pretty(&doc);
+    let mut payload: Vec<(String, Vec<u8>)> = entries
+        .iter()
+        .filter_map(|(n, d)| {
+            n.strip_prefix(&format!("{root}/"))
+                .filter(|r| r.starts_with("data/"))
+                .map(|r| (r.to_string(), d.clone()))
+        })
+        .collect();
+    payload.sort();
+    let manifest: String = payload
+        .iter()
+        .map(|(p, d)| format!("{}  {p}\n", sha(d)))
+        .collect();
+    let bytes: usize = payload.iter().map(|(_, d)| d.len()).sum();
+    let bi = idx(entries, "bag-info.txt");
+    let info: String = String::from_utf8(entries[bi].1.clone())
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with("Payload-Oxum:") {
+                format!("Payload-Oxum: {bytes}.{}\n", payload.len())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    entries[bi].1 = info.into_bytes();
+    let mi = idx(entries, "manifest-sha256.txt");
+    entries[mi].1 = manifest.into_bytes();
+    let tags: String = ["bagit.txt", "bag-info.txt", "manifest-sha256.txt"]
+        .iter()
+        .map(|t| format!("{}  {t}\n", sha(&entries[idx(entries, t)].1)))
+        .collect();
+    let ti = idx(entries, "tagmanifest-sha256.txt");
+    entries[ti].1 = tags.into_bytes();
+
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::from_date_and_time(2026, 11, 28, 0, 0, 0).unwrap())
+        .system(zip::System::Unix)
+        .unix_permissions(0o644);
+    for (name, data) in entries.iter() {
+        w.start_file(name.as_str(), opts).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// The good bundle with `text` appended to the first post's `tweet_text`.
+fn planted(good: &Path, text: &str) -> Vec<u8> {
+    let mut entries = Bundle::read(good).entries;
+    let t = entries
+        .iter()
+        .position(|(n, _)| n.ends_with("_tweets_csv_hashed_1.csv"))
+        .unwrap();
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(entries[t].1.as_slice());
+    let mut rows: Vec<Vec<String>> = rdr
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    let col = rows[0].iter().position(|h| h == "tweet_text").unwrap();
+    rows[1][col] = format!("{} {text}", rows[1][col]);
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    for r in &rows {
+        w.write_record(r).unwrap();
+    }
+    entries[t].1 = w.into_inner().unwrap();
+    reseal_and_zip(&mut entries)
+}
+
+#[test]
+fn planted_values_fail_in_every_written_form_and_are_never_printed() {
+    let wd = Workdir::new();
+    export(&wd);
+    assert_ok(&wd.build(&[]));
+    let good = wd.path("out/test_release.zip");
+    assert_passes(&wd, "out/test_release.zip");
+    let email = format!("secret-{PUBLIC_ID}@internal.example");
+    // (what, planted text, the check that must fail, values that must not be printed)
+    let cases: Vec<(&str, String, &str, Vec<String>)> = vec![
+        (
+            "invisible characters",
+            "cc @Ru\u{200B}Open\u{2060}Tw\u{00AD}it".into(),
+            "staff.raw_identifiers",
+            vec!["Ru\u{200B}Open".into()],
+        ),
+        (
+            "fullwidth",
+            "＠ＲｕＯｐｅｎＴｗｉｔ".into(),
+            "staff.raw_identifiers",
+            vec!["ＲｕＯｐｅｎ".into()],
+        ),
+        (
+            "confusables",
+            "@Ru\u{041E}penTw\u{0456}t".into(),
+            "staff.raw_identifiers",
+            vec!["penTw".into()],
+        ),
+        (
+            "entities",
+            "&#64;R&#x75;OpenTwit and &commat;RuOpenTwit".into(),
+            "staff.raw_identifiers",
+            vec!["OpenTwit".into()],
+        ),
+        (
+            "percent-encoding twice",
+            "https://nitter.net/%2552uOpenTwit".into(),
+            "staff.raw_identifiers",
+            vec!["uOpenTwit".into()],
+        ),
+        (
+            "inside a hashtag",
+            "#Free_RuOpenTwit_now".into(),
+            "staff.raw_identifiers",
+            vec!["Free_RuOpenTwit".into()],
+        ),
+        (
+            "display name",
+            "thanks to OLGA  smirnova!".into(),
+            "staff.raw_identifiers",
+            vec!["smirnova".into(), "Smirnova".into()],
+        ),
+        (
+            "raw user ID with an invisible character",
+            "id 25728\u{200B}96396".to_string(),
+            "staff.raw_identifiers",
+            vec!["96396".into()],
+        ),
+        (
+            "hashed post ID in a link",
+            format!("https://fxtwitter.com/{PUBLIC_NAME}/status/{PRIVATE_POST}?s=20"),
+            "staff.raw_identifiers",
+            vec![PRIVATE_POST.into()],
+        ),
+        (
+            "dropped e-mail, obfuscated",
+            email.replace('@', "&#64;"),
+            "staff.dropped_values",
+            vec![email.clone(), "internal.example".into()],
+        ),
+        (
+            "dropped IP",
+            "from 203.0.113.77".into(),
+            "staff.dropped_values",
+            vec!["203.0.113.77".into()],
+        ),
+        (
+            // A dropped post column: found, then checked against the export's
+            // published cells in a second pass (it is in none).
+            "dropped client IP of a post",
+            "seen from 198.51.100.23".into(),
+            "staff.dropped_values",
+            vec!["198.51.100.23".into()],
+        ),
+        (
+            "dropped phone",
+            "call +966500000000".into(),
+            "staff.dropped_values",
+            vec!["966500000000".into()],
+        ),
+    ];
+    for (what, text, check, secrets) in cases {
+        let name = "planted.zip";
+        fs::write(wd.path(name), planted(&good, &text)).unwrap();
+        let out = staff_verify(&wd, name, true, &[]);
+        let doc = report(&out);
+        assert_eq!(out.status.code(), Some(1), "{what}: {doc:#}");
+        let f = failures(&doc, check);
+        assert!(
+            f.iter().any(|f| f["file"]
+                .as_str()
+                .unwrap()
+                .ends_with("_tweets_csv_hashed_1.csv")
+                && f["row"] == 1
+                && f["column"] == "tweet_text"),
+            "{what}: no {check} failure at row 1, tweet_text: {doc:#}"
+        );
+        // Planted into the posts only: the other content checks pass.
+        for c in [
+            "package.tables",
+            "bag.manifest",
+            "record.files",
+            "rows.pseudonyms",
+        ] {
+            assert_eq!(status(&doc, c), "pass", "{what}: {c}");
+        }
+        let human = staff_verify(&wd, name, false, &[]);
+        assert_eq!(human.status.code(), Some(1), "{what}");
+        let printed = [
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&human.stdout),
+            String::from_utf8_lossy(&human.stderr),
+        ]
+        .concat();
+        assert!(printed.contains(check), "{what}");
+        let mut never = secrets;
+        never.extend([
+            text.clone(),
+            PRIVATE_NAME.into(),
+            PRIVATE_NAME.to_lowercase(),
+            PRIVATE_ID.into(),
+        ]);
+        for s in &never {
+            assert!(
+                !printed.contains(s.as_str()),
+                "{what}: the report prints {s:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn key_fingerprints_are_compared_first_and_a_seed_file_is_named() {
+    let wd = Workdir::new();
+    export(&wd);
+    assert_ok(&wd.run(&["seed", "--out", "seed.txt"]));
+    let seed = fs::read_to_string(wd.path("seed.txt")).unwrap();
+    let seed = seed.trim().to_string();
+    assert_ok(&wd.build_to("out", Some(&seed), &[]));
+
+    // The seed file given as the key.
+    let out = wd.run(&[
+        "verify",
+        "out/test_release.zip",
+        "--input",
+        "export",
+        "--policy",
+        "policy.toml",
+        "--key-file",
+        "seed.txt",
+        "--json",
+    ]);
+    let doc = report(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let f = failures(&doc, "staff.key");
+    assert_eq!(f.len(), 1, "{doc:#}");
+    let msg = f[0]["message"].as_str().unwrap();
+    assert!(msg.contains("fingerprint") && msg.contains("seed"), "{msg}");
+    assert!(doc["checks"].to_string().contains("not attempted"));
+
+    // Another key.
+    wd.write(
+        "other.key",
+        "1111111111111111111111111111111111111111111111111111111111111112\n",
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(wd.path("other.key"), fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut args = vec![
+        "verify",
+        "out/test_release.zip",
+        "--input",
+        "export",
+        "--policy",
+        "policy.toml",
+        "--key-file",
+        "other.key",
+        "--json",
+    ];
+    let doc = report(&wd.run(&args));
+    let msg = failures(&doc, "staff.key")[0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("a different key"), "{msg}");
+
+    // The key given as the seed: named, never printed.
+    args[7] = "key";
+    args.extend(["--seed", KEY_HEX]);
+    let out = wd.run(&args);
+    let doc = report(&out);
+    let msg = failures(&doc, "staff.key")[0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("release key"), "{msg}");
+    let printed = [out.stdout.clone(), out.stderr.clone()].concat();
+    assert!(!String::from_utf8_lossy(&printed).contains(KEY_HEX));
+
+    // The right key: the fingerprints match, and the rebuild runs.
+    let out = staff_verify(&wd, "out/test_release.zip", true, &[]);
+    let doc = report(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    assert!(doc["checks"].to_string().contains("matches the bundle"));
+}
+
+#[test]
+fn staff_verify_shows_progress_only_on_a_terminal() {
+    let wd = Workdir::new();
+    export(&wd);
+    assert_ok(&wd.build(&[]));
+    let out = staff_verify(&wd, "out/test_release.zip", false, &[]);
+    assert_ok(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("reading posts"));
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("`script` is not installed; skipping the terminal half");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_disclose");
+    let cmd = format!(
+        "{bin} verify out/test_release.zip --input export --policy policy.toml --key-file key"
+    );
+    let run = |c: &str| {
+        std::process::Command::new("script")
+            .args(["-qec", c, "/dev/null"])
+            .current_dir(wd.path(""))
+            .output()
+            .unwrap()
+    };
+    let out = run(&cmd);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("reading posts"),
+        "no progress bar:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = run(&format!("{cmd} --json"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("reading posts"));
+}
