@@ -296,7 +296,7 @@ pub fn prepare(opts: &StaffOptions, tier: Option<&Tier>) -> Result<Prepared> {
                 Err(e) => return Err(Error::csv(&tweets_path, Some(th.as_byte_record()), e)),
             }
             n += 1;
-            if n % 4096 == 0 {
+            if n.is_multiple_of(4096) {
                 if let (Some(p), Some(pos)) = (&opts.progress, rec.position()) {
                     p(pos.byte(), total);
                 }
@@ -500,7 +500,7 @@ impl Prepared {
                 Err(e) => return Err(Error::csv(&path, Some(th.as_byte_record()), e)),
             }
             n += 1;
-            if n % 4096 == 0 {
+            if n.is_multiple_of(4096) {
                 if let (Some(p), Some(pos)) = (&opts.progress, rec.position()) {
                     p(pos.byte(), total);
                 }
