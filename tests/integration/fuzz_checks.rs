@@ -510,7 +510,7 @@ fn mutate(doc: &mut serde_json::Value, ptr: &str, op: u8, arg: u64) -> bool {
         5 => Some(json!(arg as f64 + 0.5)),
         6 => Some(serde_json::from_str("18446744073709551616").expect("number")),
         7 => Some(json!(u64::MAX)),
-        8 => Some(json!(arg % 2 == 0)),
+        8 => Some(json!(arg.is_multiple_of(2))),
         9 => match node {
             Value::Number(n) => n.as_u64().map(|x| json!(x.wrapping_add(1 + arg % 3))),
             _ => None,
