@@ -1430,8 +1430,14 @@ impl Staged {
         b.check_targets()?;
         let mut notes = Vec::new();
         b.public.persist_parts(&mut notes)?;
-        b.public.summary.warnings.extend(notes);
-        Ok(b.public.summary)
+        let Staged {
+            pending,
+            mut summary,
+            ..
+        } = b.public;
+        pending.persist(force)?;
+        summary.warnings.extend(notes);
+        Ok(summary)
     }
 
     fn bundle_name(&self) -> String {
