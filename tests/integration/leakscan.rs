@@ -490,7 +490,7 @@ fn key_fingerprints_are_compared_first_and_a_seed_file_is_named() {
     // Another key.
     wd.write(
         "other.key",
-        "1111111111111111111111111111111111111111111111111111111111111112\n",
+        "7f3a91c2d4e5b6a7081928374655aabbccddeeff0123456789abcdef13579bdf\n",
     );
     #[cfg(unix)]
     {

@@ -827,9 +827,9 @@ fn key_file_messages_say_what_others_can_do_and_count_bytes() {
     let out = wd.build(&[]);
     assert_ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        err.lines().next(),
-        Some("warning: key file key is writable by others (mode 602); run chmod 600 on it"),
+    assert!(
+        err.lines().any(|l| l
+            == "warning [key-file]: key file key is writable by others (mode 602); run chmod 600 on it"),
         "{err}"
     );
     // 64 characters, 65 bytes: the count is of bytes.
