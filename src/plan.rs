@@ -116,6 +116,12 @@ pub struct PostPlan {
     pub bytes: u64,
     /// Released posts per month.
     pub per_month: Vec<MonthCount>,
+    /// Written forms of pseudonymised identities the rewriter's residue check found
+    /// and replaced after rewriting (docs/PRIVACY.md).
+    pub residues_replaced: u64,
+    /// With `post_ids = "raw"`: published post IDs written by or pointing at a
+    /// pseudonymised account (0 otherwise).
+    pub raw_linkable_post_ids: u64,
 }
 
 /// Posts in one month.
@@ -247,12 +253,12 @@ impl PlanReport {
                 ),
             });
         }
-        if policy.pseudonymisation.post_ids == PostIds::Raw && p.posts.by_pseudonymised > 0 {
+        if policy.pseudonymisation.post_ids == PostIds::Raw && p.posts.raw_linkable_post_ids > 0 {
             warnings.push(Warning {
                 kind: "linkage",
                 message: format!(
-                    "{} posts of pseudonymised accounts are published with their raw post IDs, which can be looked up on the platform to find the account; set pseudonymisation.post_ids = \"pseudonymised-accounts\" to hash them",
-                    p.posts.by_pseudonymised
+                    "{} published post IDs were written by or point at pseudonymised accounts (their posts, replies to and retweets or quotes of them) and are published raw: the platform resolves a post ID to its author; set pseudonymisation.post_ids = \"pseudonymised-accounts\" to hash them",
+                    p.posts.raw_linkable_post_ids
                 ),
             });
         }
@@ -309,6 +315,8 @@ impl PlanReport {
                 released: p.counts.posts_released,
                 by_pseudonymised_accounts: p.posts.by_pseudonymised,
                 bytes: p.posts.bytes,
+                residues_replaced: p.posts.residues,
+                raw_linkable_post_ids: p.posts.raw_linkable_post_ids,
                 per_month: p
                     .posts
                     .per_month
@@ -628,6 +636,7 @@ fn reidentification(p: &PlanParts<'_>) -> Reidentification {
                         private: true,
                         published_id: "",
                         post_ids: policy.pseudonymisation.post_ids,
+                        own: &[],
                     };
                     let mut v = String::new();
                     let _ = apply(

@@ -62,6 +62,10 @@ fn media_csv(wd: &Workdir, rows: &[MediaRow<'_>]) {
 fn media_of_released_posts_only_byte_identical() {
     let wd = Workdir::new();
     setup(&wd);
+    wd.edit_policy(
+        "post_ids = \"pseudonymised-accounts\"",
+        "post_ids = \"raw\"",
+    );
     let bundle = wd.build_ok(&[]);
     let media: Vec<&String> = bundle
         .entries
@@ -113,10 +117,7 @@ fn media_of_released_posts_only_byte_identical() {
 fn hashed_post_ids_hash_the_media_name_too() {
     let wd = Workdir::new();
     setup(&wd);
-    wd.edit_policy(
-        "post_ids = \"raw\"",
-        "post_ids = \"pseudonymised-accounts\"",
-    );
+    // The default policy hashes post IDs of pseudonymised accounts.
     let bundle = wd.build_ok(&[]);
     let name = format!(
         "test_release/data/media/{}/{}-",
