@@ -102,6 +102,7 @@ impl Registry {
                 export
                     .directory
                     .iter()
+                    .chain(&export.aliases)
                     .map(|d| (&d.userid, &d.screen_name, d.followers)),
             );
         // An account is pseudonymised when any row that lists its ID says so (its
@@ -196,10 +197,10 @@ impl Registry {
         }
         let matcher = crate::matching::Matcher::new(
             cfg,
-            self.handles
-                .iter()
-                .filter(|(_, p)| matches!(p, Published::Pseudonym(_)))
-                .map(|(k, _)| k.as_str()),
+            self.handles.iter().filter_map(|(k, p)| match p {
+                Published::Pseudonym(p) => Some((k.as_str(), p.as_str())),
+                Published::Public => None,
+            }),
             displays,
             hashed_posts,
         );

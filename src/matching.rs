@@ -64,6 +64,10 @@ pub struct Matcher {
     cfg: MatchConfig,
     ac: Option<AhoCorasick>,
     kinds: Vec<Vec<PatKind>>,
+    /// Per pattern: the screen names (lowercase) and pseudonyms it stands for.
+    owners: Vec<Vec<(String, String)>>,
+    /// Per pattern: matches inside a longer word (not a whole token) so far.
+    inside: Vec<std::cell::Cell<u64>>,
     /// Hashed post IDs, sorted.
     hashed_posts: Vec<u64>,
 }
@@ -73,34 +77,41 @@ impl Matcher {
     /// pseudonymised accounts, and these hashed post IDs.
     pub fn new<'a, 'b>(
         cfg: MatchConfig,
-        names: impl Iterator<Item = &'a str>,
+        names: impl Iterator<Item = (&'a str, &'a str)>,
         displays: impl Iterator<Item = &'b str>,
         mut hashed_posts: Vec<u64>,
     ) -> Self {
         let mut index: ahash::AHashMap<String, usize> = Default::default();
         let mut pats: Vec<String> = Vec::new();
         let mut kinds: Vec<Vec<PatKind>> = Vec::new();
-        let mut add = |p: String, k: PatKind| {
+        let mut owners: Vec<Vec<(String, String)>> = Vec::new();
+        let mut add = |p: String, k: PatKind, owner: Option<(&str, &str)>| {
             let i = *index.entry(p.clone()).or_insert_with(|| {
                 pats.push(p);
                 kinds.push(Vec::new());
+                owners.push(Vec::new());
                 kinds.len() - 1
             });
             if !kinds[i].contains(&k) {
                 kinds[i].push(k);
             }
+            if let Some((n, ps)) = owner {
+                owners[i].push((n.to_string(), ps.to_string()));
+            }
         };
-        for n in names {
+        let mut names: Vec<(&str, &str)> = names.collect();
+        names.sort_unstable();
+        for (n, ps) in names {
             let f = fold_str(n);
             if !f.is_empty() {
                 let len = f.chars().count();
-                add(f, PatKind::Name(len));
+                add(f, PatKind::Name(len), Some((n, ps)));
             }
         }
         for d in displays {
             let f = fold_str(d);
             if f.chars().count() >= cfg.word_part_min {
-                add(f, PatKind::Display);
+                add(f, PatKind::Display, None);
             }
         }
         let ac = (!pats.is_empty()).then(|| {
@@ -111,10 +122,13 @@ impl Matcher {
         });
         hashed_posts.sort_unstable();
         hashed_posts.dedup();
+        let inside = kinds.iter().map(|_| std::cell::Cell::new(0)).collect();
         Matcher {
             cfg,
             ac,
             kinds,
+            owners,
+            inside,
             hashed_posts,
         }
     }
@@ -132,9 +146,245 @@ impl Matcher {
                 .is_ok_and(|v| self.hashed_posts.binary_search(&v).is_ok())
     }
 
+    /// The pseudonymised screen names a reviewer should see (by pseudonym, never by
+    /// name): those that are common words or numbers, and those that replaced text
+    /// inside longer words, with how many such replacements were made so far.
+    pub fn name_risks(&self) -> Vec<NameRisk> {
+        let mut out = Vec::new();
+        for (i, owners) in self.owners.iter().enumerate() {
+            let inside = self.inside[i].get();
+            for (name, pseudonym) in owners {
+                let class = common_class(name);
+                if class.is_some() || inside > 0 {
+                    out.push(NameRisk {
+                        pseudonym: pseudonym.clone(),
+                        class: class.unwrap_or("name"),
+                        length: name.chars().count(),
+                        inside_word_replacements: inside,
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            b.inside_word_replacements
+                .cmp(&a.inside_word_replacements)
+                .then_with(|| a.pseudonym.cmp(&b.pseudonym))
+        });
+        out
+    }
+
     /// How many hashed post IDs there are.
     pub fn hashed_post_count(&self) -> usize {
         self.hashed_posts.len()
+    }
+}
+
+/// A pseudonymised screen name that may eat prose (see [`Matcher::name_risks`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NameRisk {
+    /// The account's handle pseudonym (the name itself is never shown).
+    pub pseudonym: String,
+    /// `number` (all digits), `common word` (in the built-in list of frequent words),
+    /// or `name`.
+    pub class: &'static str,
+    /// Characters of the name.
+    pub length: usize,
+    /// Replacements it made inside longer words (not whole words).
+    pub inside_word_replacements: u64,
+}
+
+/// Frequent words of the languages the archive's prose is most often in (English,
+/// French, Spanish, Arabic transliterations): a pseudonymised account named like
+/// one would have every such word in prose replaced by the marker.
+const COMMON_WORDS: &[&str] = &[
+    "about",
+    "after",
+    "again",
+    "all",
+    "also",
+    "and",
+    "any",
+    "are",
+    "back",
+    "because",
+    "been",
+    "before",
+    "best",
+    "big",
+    "but",
+    "can",
+    "come",
+    "could",
+    "day",
+    "did",
+    "does",
+    "down",
+    "even",
+    "every",
+    "first",
+    "for",
+    "free",
+    "from",
+    "get",
+    "give",
+    "good",
+    "great",
+    "had",
+    "has",
+    "have",
+    "her",
+    "here",
+    "him",
+    "his",
+    "home",
+    "how",
+    "its",
+    "just",
+    "know",
+    "last",
+    "life",
+    "like",
+    "live",
+    "look",
+    "love",
+    "make",
+    "man",
+    "many",
+    "more",
+    "most",
+    "much",
+    "must",
+    "need",
+    "never",
+    "new",
+    "news",
+    "next",
+    "nice",
+    "not",
+    "now",
+    "off",
+    "old",
+    "one",
+    "only",
+    "other",
+    "our",
+    "out",
+    "over",
+    "people",
+    "please",
+    "really",
+    "right",
+    "said",
+    "same",
+    "say",
+    "see",
+    "she",
+    "some",
+    "still",
+    "such",
+    "take",
+    "than",
+    "thank",
+    "thanks",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "thing",
+    "think",
+    "this",
+    "those",
+    "time",
+    "today",
+    "tomorrow",
+    "too",
+    "truth",
+    "two",
+    "under",
+    "very",
+    "want",
+    "was",
+    "way",
+    "well",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "why",
+    "will",
+    "with",
+    "world",
+    "would",
+    "year",
+    "yes",
+    "yesterday",
+    "you",
+    "your",
+    "breaking",
+    "video",
+    "photo",
+    "watch",
+    "follow",
+    "share",
+    "retweet",
+    "tweet",
+    "media",
+    "official",
+    "info",
+    "online",
+    "live",
+    "king",
+    "queen",
+    "army",
+    "police",
+    "war",
+    "peace",
+    "god",
+    "allah",
+    "salam",
+    "habibi",
+    "inshallah",
+    "yalla",
+    "mashallah",
+    "alhamdulillah",
+    "les",
+    "des",
+    "une",
+    "pour",
+    "avec",
+    "dans",
+    "pas",
+    "mais",
+    "que",
+    "qui",
+    "est",
+    "los",
+    "las",
+    "para",
+    "con",
+    "por",
+    "una",
+    "que",
+    "muy",
+    "como",
+];
+
+/// `number` for an all-digit name, `common word` for a frequent word, else `None`.
+pub fn common_class(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    if !lower.is_empty() && lower.bytes().all(|b| b.is_ascii_digit()) {
+        Some("number")
+    } else if COMMON_WORDS.contains(&lower.as_str()) {
+        Some("common word")
+    } else {
+        None
     }
 }
 
@@ -145,10 +395,11 @@ pub enum Replace {
     Keep,
     /// The fixed marker.
     Marker,
-    /// An internal value, redacted.
-    Redacted,
     /// A linkable pseudonym (account, handle or post).
     Pseudonym(String),
+    /// An internal value, redacted (wins over a pseudonym: an e-mail address that
+    /// holds the account's ID goes whole).
+    Redacted,
 }
 
 /// One span of the original text and what replaces it.
@@ -284,7 +535,6 @@ pub fn detect(
     own: &[String],
     hits: &mut Vec<Hit>,
 ) {
-    let _ = text;
     let Some(m) = reg.matcher() else { return };
     if v.chars.is_empty() {
         return;
@@ -455,6 +705,47 @@ pub fn detect(
         i = j;
     }
 
+    // Digit runs of the text as written, too: `&#x1001` shows the digits of an ID
+    // that the decoded view reads as one character.
+    if text.bytes().any(|b| matches!(b, b'&' | b'\\' | b'%')) {
+        let raw_opaque = opaque_ranges(&text.chars().collect::<Vec<_>>());
+        let bytes = text.as_bytes();
+        let (mut i, mut ci) = (0, 0);
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_digit() {
+                // Char index of the next byte (for the opaque ranges, in chars).
+                if (bytes[i] & 0xC0) != 0x80 {
+                    ci += 1;
+                }
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            while j < bytes.len() && bytes[j].is_ascii_digit() {
+                j += 1;
+            }
+            let (ca, cb) = (ci, ci + (j - i));
+            ci = cb;
+            if !raw_opaque.iter().any(|&(a, b)| a <= ca && cb <= b) {
+                let id = &text[i..j];
+                if let Some(p) = reg.private_id_pseudonym(id) {
+                    hits.push(Hit {
+                        start: i,
+                        end: j,
+                        with: Replace::Pseudonym(p.to_string()),
+                    });
+                } else if post_ids != PostIds::Raw && m.post_hashed(id) {
+                    hits.push(Hit {
+                        start: i,
+                        end: j,
+                        with: Replace::Pseudonym(reg.pseudonymizer().tweet(id)),
+                    });
+                }
+            }
+            i = j;
+        }
+    }
+
     // Names and display names in the folded view.
     if let Some(ac) = &m.ac {
         let f = &v.folded;
@@ -482,6 +773,11 @@ pub fn detect(
                 }
             });
             if ok {
+                let whole = (a == 0 || !is_tok(d.c[a - 1])) && (b == n || !is_tok(d.c[b]));
+                if !whole {
+                    let c = &m.inside[mat.pattern().as_usize()];
+                    c.set(c.get() + 1);
+                }
                 let (s, e) = d.span(a, b);
                 hits.push(Hit {
                     start: s,

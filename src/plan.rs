@@ -209,6 +209,9 @@ pub struct PlanReport {
     pub reidentification: Reidentification,
     /// Follower distributions.
     pub followers: FollowerBands,
+    /// Pseudonymised screen names that are common words or numbers, or that replaced
+    /// text inside longer words, by pseudonym (docs/PRIVACY.md).
+    pub names: Vec<crate::matching::NameRisk>,
     /// Warnings.
     pub warnings: Vec<Warning>,
 }
@@ -259,6 +262,20 @@ impl PlanReport {
                 message: format!(
                     "{} published post IDs were written by or point at pseudonymised accounts (their posts, replies to and retweets or quotes of them) and are published raw: the platform resolves a post ID to its author; set pseudonymisation.post_ids = \"pseudonymised-accounts\" to hash them",
                     p.posts.raw_linkable_post_ids
+                ),
+            });
+        }
+        let names = p
+            .registry
+            .matcher()
+            .map(|m| m.name_risks())
+            .unwrap_or_default();
+        let common = names.iter().filter(|n| n.class != "name").count();
+        if common > 0 {
+            warnings.push(Warning {
+                kind: "names",
+                message: format!(
+                    "{common} pseudonymised screen names are common words or numbers: every such word in prose is replaced by the marker [account] (see \"Names matched in prose\")"
                 ),
             });
         }
@@ -331,6 +348,7 @@ impl PlanReport {
             columns,
             reidentification: reid,
             followers,
+            names,
             warnings,
         }
     }
@@ -419,6 +437,19 @@ impl PlanReport {
                 "  {:<52} leaves {} unique, smallest group {}",
                 co.change, co.unique, co.smallest_group
             );
+        }
+        if !self.names.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nNames matched in prose (by pseudonym; inside-word replacements so far)"
+            );
+            for n in &self.names {
+                let _ = writeln!(
+                    s,
+                    "  {} {:<12} {:>3} chars {:>10}",
+                    n.pseudonym, n.class, n.length, n.inside_word_replacements
+                );
+            }
         }
         let _ = writeln!(s, "\nColumns");
         let _ = writeln!(

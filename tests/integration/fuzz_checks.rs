@@ -62,6 +62,7 @@ pub fn registry(accts: &[Acct], key: &Key) -> Registry {
                 followers: followers(a),
             })
             .collect(),
+        aliases: Vec::new(),
     };
     Registry::new(&export, THRESHOLD, Pseudonymizer::new(key, 64))
 }
@@ -334,13 +335,25 @@ fn scan_fold(s: &str) -> String {
 /// a display name (whole phrase), or an ID (a digit run not inside a longer one, not
 /// right after `/status/`). Returns what was found (for messages in tests).
 pub fn scan_leaks(value: &str, names: &[&str], displays: &[&str], ids: &[&str]) -> Option<String> {
+    scan_leaks_all(value, names, displays, ids, &[])
+}
+
+/// [`scan_leaks`], and also hashed post IDs (`post_ids`: digit runs anywhere, after
+/// `/status/` too).
+pub fn scan_leaks_all(
+    value: &str,
+    names: &[&str],
+    displays: &[&str],
+    ids: &[&str],
+    post_ids: &[&str],
+) -> Option<String> {
     let norm = scan_normalise(value);
     for lower_first in [false, true] {
         if let Some(found) = scan_names(&norm, names, displays, lower_first) {
             return Some(found);
         }
     }
-    scan_ids(&norm, ids)
+    scan_ids(&norm, ids, post_ids)
 }
 
 fn scan_names(norm: &str, names: &[&str], displays: &[&str], lower_first: bool) -> Option<String> {
@@ -403,7 +416,7 @@ fn scan_names(norm: &str, names: &[&str], displays: &[&str], lower_first: bool) 
     None
 }
 
-fn scan_ids(norm: &str, ids: &[&str]) -> Option<String> {
+fn scan_ids(norm: &str, ids: &[&str], post_ids: &[&str]) -> Option<String> {
     let digits: Vec<char> = norm.chars().collect();
     let mut i = 0;
     while i < digits.len() {
@@ -418,7 +431,7 @@ fn scan_ids(norm: &str, ids: &[&str]) -> Option<String> {
         let run: String = digits[i..j].iter().collect();
         let before: String = digits[..i].iter().collect::<String>().to_ascii_lowercase();
         let in_status = before.ends_with("status/") || before.ends_with("statuses/");
-        if !in_status && ids.contains(&run.as_str()) {
+        if (!in_status && ids.contains(&run.as_str())) || post_ids.contains(&run.as_str()) {
             return Some(format!("ID {run}"));
         }
         i = j;

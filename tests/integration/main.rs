@@ -4,6 +4,7 @@
 mod build;
 mod crash;
 mod errors;
+mod forms;
 mod fuzz_checks;
 mod fuzz_regressions;
 mod media;
