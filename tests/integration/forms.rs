@@ -497,3 +497,30 @@ fn plan_lists_names_that_eat_prose() {
     assert!(text.contains("Names matched in prose"), "{text}");
     assert!(text.contains(&p("700100600")));
 }
+
+#[test]
+fn privacy_catalogue_names_real_tests() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/PRIVACY.md")).unwrap();
+    let mut named = 0;
+    for part in doc.split('`').skip(1).step_by(2) {
+        let Some((module, test)) = part.split_once("::") else {
+            continue;
+        };
+        if !module.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            || !test
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())
+        {
+            continue;
+        }
+        let src = std::fs::read_to_string(root.join(format!("tests/integration/{module}.rs")))
+            .unwrap_or_else(|_| panic!("docs/PRIVACY.md names {part}: no such test file"));
+        assert!(
+            src.contains(&format!("fn {test}(")),
+            "docs/PRIVACY.md names {part}, which does not exist"
+        );
+        named += 1;
+    }
+    assert!(named >= 20, "only {named} tests named");
+}

@@ -8,6 +8,7 @@ mod forms;
 mod fuzz_checks;
 mod fuzz_regressions;
 mod media;
+mod obfuscation;
 mod privacy;
 mod properties;
 mod secrets;
