@@ -10,7 +10,7 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use crate::identity::Registry;
-use crate::normalize::{fold_str, Elem, View};
+use crate::normalize::{fold_str, View};
 use crate::policy::PostIds;
 
 /// What replaces a bare name match: the same for every account, so it links nothing.
@@ -444,7 +444,7 @@ fn is_tok(c: char) -> bool {
 /// The decoded characters and helpers over them.
 struct Doc<'v> {
     v: &'v View,
-    c: Vec<char>,
+    c: &'v [char],
 }
 
 impl Doc<'_> {
@@ -539,12 +539,9 @@ pub fn detect(
     if v.chars.is_empty() {
         return;
     }
-    let d = Doc {
-        v,
-        c: v.chars.iter().map(|e: &Elem| e.ch).collect(),
-    };
+    let d = Doc { v, c: &v.plain };
     let n = d.c.len();
-    let opaque = opaque_ranges(&d.c);
+    let opaque = opaque_ranges(d.c);
     let in_opaque = |i: usize, j: usize| opaque.iter().any(|&(a, b)| a <= i && j <= b);
     let cfg = m.config();
 
@@ -762,8 +759,8 @@ pub fn detect(
                 PatKind::Name(len) if len >= cfg.word_part_min => {
                     aligned_start
                         && aligned_end
-                        && part_boundary(&d.c, a, true)
-                        && part_boundary(&d.c, b, false)
+                        && part_boundary(d.c, a, true)
+                        && part_boundary(d.c, b, false)
                 }
                 PatKind::Name(_) | PatKind::Display => {
                     aligned_start
@@ -922,11 +919,11 @@ fn part_boundary(c: &[char], p: usize, _start: bool) -> bool {
 fn opaque_ranges(c: &[char]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut i = 0;
-    let marker: Vec<char> = MARKER.chars().collect();
-    let redacted: Vec<char> = REDACTED.chars().collect();
+    const MARKER_CHARS: [char; 9] = ['[', 'a', 'c', 'c', 'o', 'u', 'n', 't', ']'];
+    const REDACTED_CHARS: [char; 10] = ['[', 'r', 'e', 'd', 'a', 'c', 't', 'e', 'd', ']'];
     while i < c.len() {
         if c[i] == '[' {
-            for m in [&marker, &redacted] {
+            for m in [&MARKER_CHARS[..], &REDACTED_CHARS[..]] {
                 if c[i..].starts_with(m) {
                     out.push((i, i + m.len()));
                 }

@@ -47,6 +47,8 @@ pub struct View {
     pub folded: String,
     /// For each byte of `folded`, the index of the decoded character it comes from.
     pub folded_src: Vec<u32>,
+    /// The characters of `chars`, alone.
+    pub plain: Vec<char>,
     scratch: Vec<Elem>,
 }
 
@@ -64,6 +66,7 @@ impl View {
         self.chars.clear();
         self.folded.clear();
         self.folded_src.clear();
+        self.plain.clear();
         let mut ascii = true;
         for (i, c) in text.char_indices() {
             ascii &= c.is_ascii();
@@ -86,6 +89,7 @@ impl View {
                 }
             }
         }
+        self.plain.extend(self.chars.iter().map(|e| e.ch));
         self.fold();
     }
 

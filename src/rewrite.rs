@@ -112,11 +112,15 @@ pub fn private_word<'a>(text: &'a str, reg: &Registry) -> Option<&'a str> {
     if nothing_to_match(text) {
         return None;
     }
-    let mut view = View::new();
-    view.build(text);
-    let mut hits = Vec::new();
-    detect(text, &view, reg, PostIds::Raw, &[], &mut hits);
-    hits.retain(|h| h.with != Replace::Keep);
-    hits.sort_by_key(|h| h.start);
-    hits.first().map(|h| &text[h.start..h.end])
+    let span = SCRATCH.with(|s| {
+        let (view, hits, _) = &mut *s.borrow_mut();
+        hits.clear();
+        view.build(text);
+        detect(text, view, reg, PostIds::Raw, &[], hits);
+        hits.iter()
+            .filter(|h| h.with != Replace::Keep)
+            .map(|h| (h.start, h.end))
+            .min()
+    });
+    span.map(|(s, e)| &text[s..e])
 }
