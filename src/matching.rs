@@ -70,6 +70,8 @@ pub struct Matcher {
     inside: Vec<std::cell::Cell<u64>>,
     /// Hashed post IDs, sorted.
     hashed_posts: Vec<u64>,
+    /// Distinguishes matchers (for caches of results).
+    id: u64,
 }
 
 impl Matcher {
@@ -123,6 +125,7 @@ impl Matcher {
         hashed_posts.sort_unstable();
         hashed_posts.dedup();
         let inside = kinds.iter().map(|_| std::cell::Cell::new(0)).collect();
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Matcher {
             cfg,
             ac,
@@ -130,7 +133,13 @@ impl Matcher {
             owners,
             inside,
             hashed_posts,
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// A number no other matcher of this process has.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The settings.
@@ -653,7 +662,9 @@ pub fn detect(
                 let j = d.token_end(t);
                 if j > t && !in_opaque(t, j) {
                     if is_name {
-                        push_name(hits, t, j, true);
+                        // `screen_name=` is the platform's: a name nobody knows is
+                        // pseudonymised on sight. `from:` may be prose: known names only.
+                        push_name(hits, t, j, c == '=');
                     } else if c == '=' {
                         let dj = digits_end(t);
                         if dj == j {
@@ -682,20 +693,25 @@ pub fn detect(
             continue;
         }
         let j = digits_end(i);
-        if !in_opaque(i, j) {
-            let id = d.token(i, j);
+        // IDs have at most 20 digits: longer runs are no ID (read without allocating).
+        if j - i <= 20 && !in_opaque(i, j) {
+            let mut buf = [0u8; 20];
+            for (k, ch) in d.c[i..j].iter().enumerate() {
+                buf[k] = *ch as u8;
+            }
+            let id = std::str::from_utf8(&buf[..j - i]).unwrap_or("");
             let (s, e) = d.span(i, j);
-            if let Some(p) = reg.private_id_pseudonym(&id) {
+            if let Some(p) = reg.private_id_pseudonym(id) {
                 hits.push(Hit {
                     start: s,
                     end: e,
                     with: Replace::Pseudonym(p.to_string()),
                 });
-            } else if post_ids != PostIds::Raw && m.post_hashed(&id) {
+            } else if post_ids != PostIds::Raw && m.post_hashed(id) {
                 hits.push(Hit {
                     start: s,
                     end: e,
-                    with: Replace::Pseudonym(reg.pseudonymizer().tweet(&id)),
+                    with: Replace::Pseudonym(reg.pseudonymizer().tweet(id)),
                 });
             }
         }
@@ -785,7 +801,10 @@ pub fn detect(
         }
         // Own internal values.
         for o in own {
-            for (fs, _) in f.match_indices(o.as_str()) {
+            if o.len() > f.len() {
+                continue;
+            }
+            for fs in memchr::memmem::find_iter(f.as_bytes(), o.as_bytes()) {
                 let (a, b) = v.folded_to_chars(fs, fs + o.len());
                 let (s, e) = d.span(a, b);
                 hits.push(Hit {
@@ -798,7 +817,10 @@ pub fn detect(
     } else {
         let f = &v.folded;
         for o in own {
-            for (fs, _) in f.match_indices(o.as_str()) {
+            if o.len() > f.len() {
+                continue;
+            }
+            for fs in memchr::memmem::find_iter(f.as_bytes(), o.as_bytes()) {
                 let (a, b) = v.folded_to_chars(fs, fs + o.len());
                 let (s, e) = d.span(a, b);
                 hits.push(Hit {
@@ -954,25 +976,25 @@ pub fn apply_hits(text: &str, hits: &mut [Hit], out: &mut String) -> usize {
     let mut i = 0;
     while i < hits.len() {
         let (s, mut e) = (hits[i].start, hits[i].end);
-        let mut best = hits[i].with.clone();
+        let mut best = i;
         let mut j = i + 1;
         while j < hits.len() && hits[j].start < e {
             e = e.max(hits[j].end);
-            if hits[j].with > best {
-                best = hits[j].with.clone();
+            if hits[j].with > hits[best].with {
+                best = j;
             }
             j += 1;
         }
         i = j;
-        if best == Replace::Keep || s < copied {
+        if hits[best].with == Replace::Keep || s < copied {
             continue;
         }
         out.push_str(&text[copied..s]);
-        match best {
+        match &hits[best].with {
             Replace::Keep => unreachable!(),
             Replace::Marker => out.push_str(MARKER),
             Replace::Redacted => out.push_str(REDACTED),
-            Replace::Pseudonym(p) => out.push_str(&p),
+            Replace::Pseudonym(p) => out.push_str(p),
         }
         copied = e;
         replaced += 1;

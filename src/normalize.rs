@@ -21,7 +21,6 @@
 //! included.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use unicode_normalization::UnicodeNormalization;
@@ -81,6 +80,8 @@ impl View {
             plain_ascii = !text.bytes().any(|b| matches!(b, b'&' | b'\\' | b'%'));
         }
         if !plain_ascii {
+            // Cleaning is idempotent: another round is needed only when decoding
+            // changed something or cleaning made a new escape (`％` → `%`).
             for _ in 0..MAX_PASSES {
                 let a = self.decode_pass();
                 let b = self.clean_pass();
@@ -111,22 +112,33 @@ impl View {
 
     fn fold(&mut self) {
         let mut last_space = false;
-        for (i, e) in self.chars.iter().enumerate() {
-            if e.ch.is_whitespace() {
-                if !last_space {
-                    self.folded.push(' ');
-                    self.folded_src.push(i as u32);
+        let table = ascii_table();
+        FOLD.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() > 65_536 {
+                cache.clear();
+            }
+            for (i, e) in self.chars.iter().enumerate() {
+                if e.ch.is_whitespace() {
+                    if !last_space {
+                        self.folded.push(' ');
+                        self.folded_src.push(i as u32);
+                    }
+                    last_space = true;
+                    continue;
                 }
-                last_space = true;
-                continue;
+                last_space = false;
+                let before = self.folded.len();
+                if e.ch.is_ascii() {
+                    self.folded.push_str(&table[e.ch as usize]);
+                } else {
+                    let f = cache.entry(e.ch).or_insert_with(|| fold_char(e.ch).into());
+                    self.folded.push_str(f);
+                }
+                let added = self.folded.len() - before;
+                self.folded_src.extend(std::iter::repeat_n(i as u32, added));
             }
-            last_space = false;
-            let before = self.folded.len();
-            push_folded(e.ch, &mut self.folded);
-            for _ in before..self.folded.len() {
-                self.folded_src.push(i as u32);
-            }
-        }
+        });
     }
 
     /// One pass of entity, backslash and percent decoding. Returns whether anything
@@ -165,6 +177,8 @@ impl View {
     }
 
     /// NFKC per character, invisible characters and combining marks removed.
+    /// Returns whether it made a character that starts an escape (`&`, `\`, `%`)
+    /// out of another one.
     fn clean_pass(&mut self) -> bool {
         if self.chars.iter().all(|e| e.ch.is_ascii()) {
             return false;
@@ -172,40 +186,74 @@ impl View {
         let src = std::mem::take(&mut self.chars);
         let out = &mut self.scratch;
         out.clear();
-        let mut changed = false;
-        let mut buf = [0u8; 4];
-        for e in &src {
-            if e.ch.is_ascii() {
-                out.push(*e);
-                continue;
+        let mut escape = false;
+        CLEAN.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() > 65_536 {
+                cache.clear();
             }
-            let s: &str = e.ch.encode_utf8(&mut buf);
-            let mut n = 0;
-            let mut same = true;
-            for c in s.nfkc().flat_map(|c| std::iter::once(c).nfd()) {
-                if is_invisible(c) || is_mark(c) {
-                    same = false;
+            for e in &src {
+                if e.ch.is_ascii() {
+                    out.push(*e);
                     continue;
                 }
-                if c != e.ch {
-                    same = false;
+                let cleaned = cache.entry(e.ch).or_insert_with(|| clean_char(e.ch));
+                for &c in cleaned.iter() {
+                    escape |= matches!(c, '&' | '\\' | '%');
+                    out.push(Elem {
+                        ch: c,
+                        start: e.start,
+                        end: e.end,
+                    });
                 }
-                n += 1;
-                out.push(Elem {
-                    ch: c,
-                    start: e.start,
-                    end: e.end,
-                });
             }
-            // A character decomposed and recomposed to itself is unchanged.
-            changed |= !(same && n == 1);
-        }
-        // NFD output of a precomposed letter that keeps its letter is not a change
-        // worth another pass unless characters were removed or replaced.
+        });
         self.chars = std::mem::take(out);
         self.scratch = src;
-        changed
+        escape
     }
+}
+
+thread_local! {
+    /// Cleaned forms of the non-ASCII characters met (text uses few distinct ones).
+    static CLEAN: RefCell<ahash::AHashMap<char, Box<[char]>>> = RefCell::new(Default::default());
+    /// Folded forms of the non-ASCII characters met.
+    static FOLD: RefCell<ahash::AHashMap<char, Box<str>>> = RefCell::new(Default::default());
+}
+
+/// One character in NFKC, decomposed, without invisible characters and combining
+/// marks, digits of other scripts as ASCII digits.
+fn clean_char(ch: char) -> Box<[char]> {
+    let mut buf = [0u8; 4];
+    let s: &str = ch.encode_utf8(&mut buf);
+    s.nfkc()
+        .flat_map(|c| std::iter::once(c).nfd())
+        .filter(|&c| !is_invisible(c) && !is_mark(c))
+        // Decimal digits of other scripts (Arabic-Indic `٧`, Devanagari, ...) read as
+        // the ASCII digit: an ID written in them is still the ID.
+        .map(|c| ascii_digit(c).unwrap_or(c))
+        .collect()
+}
+
+/// The ASCII digit of a decimal digit of another script (General_Category Nd, which
+/// comes in runs of ten from 0 to 9).
+fn ascii_digit(c: char) -> Option<char> {
+    use unicode_properties::GeneralCategory;
+    if c.is_ascii() || c.general_category() != GeneralCategory::DecimalNumber {
+        return None;
+    }
+    let mut k = c as u32;
+    let mut steps = 0u32;
+    while steps < 100 {
+        match char::from_u32(k.wrapping_sub(1)) {
+            Some(p) if p.general_category() == GeneralCategory::DecimalNumber => {
+                k -= 1;
+                steps += 1;
+            }
+            _ => break,
+        }
+    }
+    char::from_digit(steps % 10, 10)
 }
 
 /// Whether `c` is removed from the view: default-ignorable code points and format
@@ -241,15 +289,12 @@ pub fn push_folded(c: char, out: &mut String) {
         out.push(' ');
         return;
     }
-    thread_local! {
-        static CACHE: RefCell<HashMap<char, String>> = RefCell::new(HashMap::new());
-    }
-    CACHE.with(|cache| {
+    FOLD.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.len() > 65_536 {
             cache.clear();
         }
-        let s = cache.entry(c).or_insert_with(|| fold_char(c));
+        let s = cache.entry(c).or_insert_with(|| fold_char(c).into());
         out.push_str(s);
     });
 }
@@ -512,6 +557,7 @@ mod tests {
         assert_eq!(decoded("s\u{200b}a\u{00ad}m\u{feff}"), "sam");
         assert_eq!(decoded("sa\u{0301}m"), "sam");
         assert_eq!(decoded("％４０x"), "@x");
+        assert_eq!(decoded("٧٠٠ ۱۲ १२"), "700 12 12");
     }
 
     #[test]

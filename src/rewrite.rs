@@ -78,6 +78,10 @@ pub fn rewrite_value(
         }
         tmp.clear();
         apply_hits(text, hits, tmp);
+        if !residue_possible(text, hits) {
+            out.push_str(tmp);
+            return Ok(());
+        }
         // The residue check: the detector over the rewritten value.
         for _ in 0..MAX_ROUNDS {
             hits.clear();
@@ -105,11 +109,44 @@ pub fn rewrite_value(
     })
 }
 
+/// Whether replacing `hits` in `text` can have made a new match, so that the residue
+/// check must run: the replacements (the marker, `[redacted]`, pseudonyms of 32 or
+/// more hex digits) are opaque, so a new match needs a new context at the edge of a
+/// replaced span (a letter, digit, `_`, `#` or non-ASCII character right next to
+/// it: a new part or word boundary, a longer digit or hex run), or an escape anywhere
+/// (decoding reaches across spans). Otherwise every match of the rewritten value was
+/// already one of the original, and was replaced.
+fn residue_possible(text: &str, hits: &[Hit]) -> bool {
+    if text.contains(['&', '%', '\\', '％', '＆', '＼', '﹪', '﹠', '﹨']) {
+        return true;
+    }
+    let sensitive = |c: char| !c.is_ascii() || c.is_ascii_alphanumeric() || c == '_' || c == '#';
+    if hits.iter().all(|h| h.with == Replace::Keep) {
+        return false;
+    }
+    // Edges of every hit (a kept one merged with a replaced one widens the span).
+    hits.iter().any(|h| {
+        text[..h.start].chars().next_back().is_some_and(sensitive)
+            || text[h.end..].chars().next().is_some_and(sensitive)
+    })
+}
+
 /// The first span of `text` that the detector would replace (for values published
 /// without rewriting, which must not name a pseudonymised account).
 pub fn private_word<'a>(text: &'a str, reg: &Registry) -> Option<&'a str> {
-    reg.matcher()?;
+    let id = reg.matcher()?.id();
     if nothing_to_match(text) {
+        return None;
+    }
+    // Kept values repeat (client names, languages): remember the clean ones.
+    thread_local! {
+        static CLEAN: RefCell<(u64, ahash::AHashSet<String>)> = RefCell::new(Default::default());
+    }
+    let known_clean = CLEAN.with(|c| {
+        let c = c.borrow();
+        c.0 == id && c.1.contains(text)
+    });
+    if known_clean {
         return None;
     }
     let span = SCRATCH.with(|s| {
@@ -122,5 +159,14 @@ pub fn private_word<'a>(text: &'a str, reg: &Registry) -> Option<&'a str> {
             .map(|h| (h.start, h.end))
             .min()
     });
+    if span.is_none() && text.len() <= 256 {
+        CLEAN.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.0 != id || c.1.len() >= 4096 {
+                *c = (id, Default::default());
+            }
+            c.1.insert(text.to_string());
+        });
+    }
     span.map(|(s, e)| &text[s..e])
 }
