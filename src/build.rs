@@ -84,6 +84,11 @@ pub struct PostFigures {
     pub references: References,
     /// Bytes of the posts files, uncompressed.
     pub bytes: u64,
+    /// Residues the rewriter's check replaced (docs/PRIVACY.md).
+    pub residues: u64,
+    /// With `post_ids = "raw"`: published post IDs (cells of post ID columns) written
+    /// by or pointing at a pseudonymised account.
+    pub raw_linkable_post_ids: u64,
 }
 
 /// What a build produced.
@@ -117,6 +122,8 @@ struct Released {
     published_id: String,
     /// Whether it is pseudonymised.
     private: bool,
+    /// Its internal values (normalised) to redact from its own text.
+    own: Vec<String>,
 }
 
 /// Where a column of the posts file comes from.
@@ -136,6 +143,8 @@ enum Source {
 enum PostAuthor {
     RowAuthor,
     Column(usize),
+    /// A quoted post: its author is looked up in tweets.csv (pre-pass).
+    Quoted,
     Unknown,
 }
 
@@ -169,6 +178,9 @@ pub struct Plan {
     tier: Option<Tier>,
     warnings: Vec<String>,
     posts: PostFigures,
+    /// Post IDs written by or pointing at pseudonymised accounts, sorted (kept with
+    /// `post_ids = "raw"` to count them).
+    linkable_posts: Vec<u64>,
 }
 
 impl Plan {
@@ -240,7 +252,7 @@ impl Plan {
         let accounts_path = opts.input.join("accounts.csv");
         let threshold = policy.pseudonymisation.follower_threshold;
         let pseudonymizer = Pseudonymizer::new(&key, policy.pseudonymisation.length);
-        let registry = if tier.is_some() {
+        let mut registry = if tier.is_some() {
             Registry::unpseudonymised(&export, pseudonymizer.clone())
         } else {
             Registry::new(&export, threshold, pseudonymizer.clone())
@@ -355,6 +367,7 @@ impl Plan {
                 index,
                 published_id,
                 private,
+                own: own_values(&policy, header, &a.record, private),
             });
         }
         released.sort_by(|a, b| a.published_id.cmp(&b.published_id));
@@ -427,6 +440,7 @@ impl Plan {
                     (Action::PostId, "retweet_tweetid") => {
                         find("retweet_userid").map_or(PostAuthor::Unknown, PostAuthor::Column)
                     }
+                    (Action::PostId, "quoted_tweet_tweetid") => PostAuthor::Quoted,
                     _ => PostAuthor::Unknown,
                 };
                 tweet_sources.push(Source::Tweet {
@@ -452,8 +466,39 @@ impl Plan {
             }
         }
 
-        // Published account values, computed once per released account.
+        // Post IDs written by or pointing at pseudonymised accounts (a pre-pass over
+        // a few columns of tweets.csv), and the matching rules of the rewriter.
         let post_ids = policy.pseudonymisation.post_ids;
+        let mut linkable_posts = Vec::new();
+        if registry.pseudonymises() {
+            let (linkable, all) =
+                linkable_post_ids(&tweets_path, &tweets_header, &registry, post_ids)?;
+            let hashed = match post_ids {
+                PostIds::Raw => Vec::new(),
+                PostIds::PseudonymisedAccounts => linkable.clone(),
+                PostIds::All => all,
+            };
+            let display = header.iter().position(|h| h == "user_display_name");
+            let displays: Vec<&str> = match display {
+                Some(d) => export
+                    .accounts
+                    .iter()
+                    .filter(|a| registry.id_is_private(&a.userid))
+                    .map(|a| &a.record[d])
+                    .collect(),
+                None => Vec::new(),
+            };
+            registry.set_matching(
+                policy.pseudonymisation.matching,
+                displays.into_iter(),
+                hashed,
+            );
+            if post_ids == PostIds::Raw {
+                linkable_posts = linkable;
+            }
+        }
+
+        // Published account values, computed once per released account.
         let mut joined = Vec::with_capacity(released.len());
         for r in &released {
             let a = &export.accounts[r.index];
@@ -461,6 +506,7 @@ impl Plan {
                 private: r.private,
                 published_id: &r.published_id,
                 post_ids,
+                own: &r.own,
             };
             let mut values = Vec::with_capacity(joined_columns.len());
             for (i, rule) in &joined_columns {
@@ -523,6 +569,7 @@ impl Plan {
             tweet_sources,
             warnings,
             posts: PostFigures::default(),
+            linkable_posts,
         })
     }
 
@@ -677,6 +724,14 @@ impl Plan {
             .len();
         drop(file);
         let plan = self.report(Some(bundle_bytes));
+        // The linkage warning (raw post IDs of pseudonymised accounts) is the build's
+        // too, not only the plan's.
+        self.warnings.extend(
+            plan.warnings
+                .iter()
+                .filter(|w| w.kind == "linkage")
+                .map(|w| w.message.clone()),
+        );
         let report = match self.tier {
             None => {
                 let path = opts.out_dir.join(format!("{name}.report.html"));
@@ -845,6 +900,7 @@ impl Plan {
                 private: r.private,
                 published_id: &r.published_id,
                 post_ids,
+                own: &r.own,
             };
             for ((i, rule), v) in self.users_columns.iter().zip(values.iter_mut()) {
                 v.clear();
@@ -960,6 +1016,7 @@ impl Plan {
         self.registry.record();
         let result = self.transform_tweets(sink, progress);
         self.posts.references = self.registry.take_references();
+        self.posts.residues = self.registry.residues();
         if let (Ok(true), Some(media)) = (&result, &self.media) {
             media.check_all_seen()?;
         }
@@ -1064,6 +1121,7 @@ impl Plan {
                 private: acc.private,
                 published_id: &acc.published_id,
                 post_ids,
+                own: &acc.own,
             };
             let row_start = buf.len();
             // The longest published value of the row and its column, for the limit.
@@ -1080,13 +1138,16 @@ impl Plan {
                         rule,
                         author,
                     } => {
+                        let value = &record[*index];
                         let post_private = match author {
                             PostAuthor::RowAuthor => acc.private,
                             PostAuthor::Column(c) => self.registry.id_is_private(&record[*c]),
+                            PostAuthor::Quoted => {
+                                self.registry.matcher().is_none_or(|m| m.post_hashed(value))
+                            }
                             PostAuthor::Unknown => true,
                         };
                         let action = rule.action_for(acc.private);
-                        let value = &record[*index];
                         // A value already beyond the limit is refused before it is
                         // transformed: its copies would multiply the memory it takes.
                         if value.len() as u64 > crate::limits::MAX_RECORD_BYTES
@@ -1101,6 +1162,14 @@ impl Plan {
                                     crate::limits::MAX_RECORD_BYTES
                                 ),
                             ));
+                        }
+                        if !self.linkable_posts.is_empty()
+                            && matches!(action, Action::PostId)
+                            && value
+                                .parse::<u64>()
+                                .is_ok_and(|v| self.linkable_posts.binary_search(&v).is_ok())
+                        {
+                            self.posts.raw_linkable_post_ids += 1;
                         }
                         scratch.clear();
                         apply(
@@ -1704,4 +1773,113 @@ pub fn build_staged(opts: &BuildOptions, deny_all: bool) -> Result<StagedBuild> 
         lock: Some(lock),
         inputs: snapshots,
     })
+}
+
+/// The internal values of an account that are redacted from its own published text:
+/// values of its dropped columns of 6 characters or more that hold a digit or `@`
+/// (e-mail addresses, phone numbers, IP addresses, internal IDs), normalised.
+fn own_values(
+    policy: &Policy,
+    header: &csv::StringRecord,
+    record: &csv::StringRecord,
+    private: bool,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, col) in header.iter().enumerate() {
+        let dropped = policy
+            .account_columns
+            .get(col)
+            .is_some_and(|r| matches!(r.action_for(private), Action::Drop));
+        let v = record.get(i).unwrap_or("").trim();
+        if dropped && v.chars().count() >= 6 && v.chars().any(|c| c.is_ascii_digit() || c == '@') {
+            let f = crate::normalize::fold_str(v);
+            if !f.is_empty() && !out.contains(&f) {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+/// A pre-pass over the ID columns of tweets.csv: the post IDs written by or pointing
+/// at a pseudonymised account (posts by one, replies to and retweets of one, quotes
+/// of a post by one or by an author tweets.csv does not know), and every post ID
+/// met. Both sorted, without duplicates. Only a few columns are read; IDs that are
+/// not numbers are left to the main pass, which refuses them.
+fn linkable_post_ids(
+    path: &std::path::Path,
+    header: &csv::StringRecord,
+    registry: &Registry,
+    post_ids: PostIds,
+) -> Result<(Vec<u64>, Vec<u64>)> {
+    let col = |n: &str| header.iter().position(|h| h == n);
+    let (tid, uid) = (col("tweetid"), col("userid"));
+    let pairs: Vec<(usize, Option<usize>)> = [
+        ("in_reply_to_tweetid", "in_reply_to_userid"),
+        ("retweet_tweetid", "retweet_userid"),
+    ]
+    .iter()
+    .filter_map(|(t, u)| col(t).map(|t| (t, col(u))))
+    .collect();
+    let quoted = col("quoted_tweet_tweetid");
+    let mut rdr = export::open_csv(path)?;
+    export::read_header(path, &mut rdr)?;
+    let parse = |b: &[u8]| -> Option<u64> {
+        if b.is_empty() || b.len() > 20 || !b.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(b).ok()?.parse().ok()
+    };
+    let private_user =
+        |b: &[u8]| std::str::from_utf8(b).map_or(true, |u| registry.id_is_private(u));
+    let (mut linkable, mut public, mut quotes, mut all) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(Error::csv(path, Some(header.as_byte_record()), e)),
+        }
+        if let (Some(t), Some(u)) = (tid, uid) {
+            if let Some(id) = parse(&rec[t]) {
+                if private_user(&rec[u]) {
+                    linkable.push(id);
+                } else {
+                    public.push(id);
+                }
+            }
+        }
+        for &(t, u) in &pairs {
+            if let Some(id) = parse(&rec[t]) {
+                if u.is_none_or(|u| private_user(&rec[u])) {
+                    linkable.push(id);
+                } else if post_ids == PostIds::All {
+                    all.push(id);
+                }
+            }
+        }
+        if let Some(q) = quoted {
+            if let Some(id) = parse(&rec[q]) {
+                quotes.push(id);
+            }
+        }
+    }
+    public.sort_unstable();
+    public.dedup();
+    for q in &quotes {
+        if public.binary_search(q).is_err() {
+            linkable.push(*q);
+        }
+    }
+    linkable.sort_unstable();
+    linkable.dedup();
+    if post_ids == PostIds::All {
+        all.extend_from_slice(&linkable);
+        all.extend_from_slice(&public);
+        all.extend_from_slice(&quotes);
+        all.sort_unstable();
+        all.dedup();
+    }
+    Ok((linkable, all))
 }

@@ -84,6 +84,10 @@ pub struct Export {
     pub accounts: Vec<Account>,
     /// `directory.csv`'s rows (empty when the file is absent).
     pub directory: Vec<DirectoryEntry>,
+    /// Rows of `directory.csv` for accounts of `accounts.csv` under another screen
+    /// name: other names of the same account, matched in text like its own
+    /// (`followers` is the directory's; the account's classification applies).
+    pub aliases: Vec<DirectoryEntry>,
 }
 
 /// Opens a CSV file of the export for streaming. A UTF-8 BOM is skipped (so the
@@ -352,12 +356,25 @@ impl Export {
             ));
         }
 
-        let directory = read_directory(&dir.join("directory.csv"), &seen)?;
+        let (directory, aliases) = read_directory(&dir.join("directory.csv"), &seen)?;
+        let names: HashMap<&str, &str> = accounts
+            .iter()
+            .map(|a| (a.userid.as_str(), a.screen_name.as_str()))
+            .collect();
+        let aliases = aliases
+            .into_iter()
+            .filter(|d| {
+                names
+                    .get(d.userid.as_str())
+                    .is_some_and(|n| !n.eq_ignore_ascii_case(&d.screen_name))
+            })
+            .collect();
         Ok(Export {
             dir: dir.to_path_buf(),
             account_header: header,
             accounts,
             directory,
+            aliases,
         })
     }
 }
@@ -375,9 +392,13 @@ pub fn compact(record: &csv::StringRecord) -> csv::StringRecord {
     out
 }
 
-fn read_directory(path: &Path, accounts: &HashMap<String, u64>) -> Result<Vec<DirectoryEntry>> {
+/// The rows of `directory.csv`: those of accounts outside `accounts.csv`, and those
+/// of accounts in it (their other names).
+type DirectoryRows = (Vec<DirectoryEntry>, Vec<DirectoryEntry>);
+
+fn read_directory(path: &Path, accounts: &HashMap<String, u64>) -> Result<DirectoryRows> {
     if path.symlink_metadata().is_err() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let mut rdr = open_csv(path)?;
     let header = read_header(path, &mut rdr)?;
@@ -390,6 +411,7 @@ fn read_directory(path: &Path, accounts: &HashMap<String, u64>) -> Result<Vec<Di
     )?;
     let i_fol = require(path, &header, "follower_count", "decides pseudonymisation")?;
     let mut out = Vec::new();
+    let mut aliases = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut record = csv::StringRecord::new();
     let mut last = csv::Position::new();
@@ -416,7 +438,13 @@ fn read_directory(path: &Path, accounts: &HashMap<String, u64>) -> Result<Vec<Di
         let followers = parse_count(&record[i_fol]).map_err(|m| Error::input(cell(i_fol), m))?;
         check_screen_name(&record[i_name]).map_err(|m| Error::input(cell(i_name), m))?;
         if accounts.contains_key(userid) {
-            // accounts.csv is authoritative for accounts of the network.
+            // accounts.csv is authoritative for accounts of the network; the name is
+            // one more of the account's.
+            aliases.push(DirectoryEntry {
+                userid: userid.to_string(),
+                screen_name: record[i_name].to_string(),
+                followers,
+            });
             continue;
         }
         out.push(DirectoryEntry {
@@ -425,7 +453,7 @@ fn read_directory(path: &Path, accounts: &HashMap<String, u64>) -> Result<Vec<Di
             followers,
         });
     }
-    Ok(out)
+    Ok((out, aliases))
 }
 
 #[cfg(test)]

@@ -40,6 +40,13 @@ pub struct Registry {
     pseudonymise: bool,
     /// What published values referred to, when recording (see [`Registry::record`]).
     seen: RefCell<Option<References>>,
+    /// Normalised screen name (see [`crate::normalize::fold_str`]) → published form,
+    /// for names written with look-alike or compatibility characters.
+    folded: HashMap<String, Published>,
+    /// The names to find in prose (`None`: nothing is pseudonymised).
+    matcher: Option<crate::matching::Matcher>,
+    /// Residues the rewriter's check replaced.
+    residues: std::cell::Cell<u64>,
 }
 
 /// The accounts that published values referred to, by user ID or handle.
@@ -68,8 +75,12 @@ impl Registry {
         for p in reg.ids.values_mut().chain(reg.handles.values_mut()) {
             *p = Published::Public;
         }
+        for p in reg.folded.values_mut() {
+            *p = Published::Public;
+        }
         reg.max_private_len = 0;
         reg.pseudonymise = false;
+        reg.matcher = None;
         reg
     }
 
@@ -91,10 +102,21 @@ impl Registry {
                 export
                     .directory
                     .iter()
+                    .chain(&export.aliases)
                     .map(|d| (&d.userid, &d.screen_name, d.followers)),
             );
-        for (userid, name, followers) in entries {
-            let published = if is_pseudonymised(followers, threshold) {
+        // An account is pseudonymised when any row that lists its ID says so (its
+        // accounts.csv row or a directory.csv row): fail closed.
+        let private_ids: HashSet<&str> = export
+            .accounts
+            .iter()
+            .map(|a| (&a.userid, a.followers))
+            .chain(export.directory.iter().map(|d| (&d.userid, d.followers)))
+            .filter(|(_, f)| is_pseudonymised(*f, threshold))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        for (userid, name, _) in entries {
+            let published = if private_ids.contains(userid.as_str()) {
                 Published::Pseudonym(pseudonymizer.account(userid))
             } else {
                 Published::Public
@@ -128,13 +150,100 @@ impl Registry {
             .map(|(k, _)| k.len())
             .max()
             .unwrap_or(0);
-        Registry {
+        let mut folded: HashMap<String, Published> = HashMap::default();
+        let mut folded_owner: HashMap<String, String> = HashMap::default();
+        for (lower, p) in &handles {
+            let f = crate::normalize::fold_str(lower);
+            match folded_owner.get(&f) {
+                Some(o) if o != lower => {
+                    let private = matches!(p, Published::Pseudonym(_))
+                        || matches!(folded.get(&f), Some(Published::Pseudonym(_)));
+                    if private {
+                        folded.insert(f.clone(), Published::Pseudonym(pseudonymizer.handle(&f)));
+                    }
+                }
+                _ => {
+                    folded_owner.insert(f.clone(), lower.clone());
+                    folded.insert(f, p.clone());
+                }
+            }
+        }
+        let mut reg = Registry {
             pseudonymizer,
             ids,
             handles,
             max_private_len,
             pseudonymise: true,
             seen: RefCell::new(None),
+            folded,
+            matcher: None,
+            residues: std::cell::Cell::new(0),
+        };
+        reg.set_matching(Default::default(), std::iter::empty(), Vec::new());
+        reg
+    }
+
+    /// Sets the matching rules: the policy's settings, the display names of
+    /// pseudonymised accounts and the post IDs the policy hashes.
+    pub fn set_matching<'a>(
+        &mut self,
+        cfg: crate::matching::MatchConfig,
+        displays: impl Iterator<Item = &'a str>,
+        hashed_posts: Vec<u64>,
+    ) {
+        if !self.pseudonymise {
+            self.matcher = None;
+            return;
+        }
+        let matcher = crate::matching::Matcher::new(
+            cfg,
+            self.handles.iter().filter_map(|(k, p)| match p {
+                Published::Pseudonym(p) => Some((k.as_str(), p.as_str())),
+                Published::Public => None,
+            }),
+            displays,
+            hashed_posts,
+        );
+        self.matcher = Some(matcher);
+    }
+
+    /// The names to find in prose (`None` when nothing is pseudonymised).
+    pub fn matcher(&self) -> Option<&crate::matching::Matcher> {
+        self.matcher.as_ref()
+    }
+
+    /// Counts a residue the rewriter's check replaced.
+    pub fn count_residue(&self) {
+        self.residues.set(self.residues.get() + 1);
+    }
+
+    /// Residues replaced so far.
+    pub fn residues(&self) -> u64 {
+        self.residues.get()
+    }
+
+    /// Whether a screen name is known (any case).
+    pub fn handle_known(&self, name: &str) -> bool {
+        with_ascii_lowercase(name, |lower| self.handles.contains_key(lower))
+    }
+
+    /// The pseudonym of a name written with look-alike characters, when its
+    /// normalised form is a known pseudonymised account's.
+    pub fn folded_handle(&self, name: &str) -> Option<&str> {
+        match self.folded.get(&crate::normalize::fold_str(name)) {
+            Some(Published::Pseudonym(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The pseudonym of a known pseudonymised account's user ID.
+    pub fn private_id_pseudonym(&self, id: &str) -> Option<&str> {
+        if id.len() > 20 {
+            return None;
+        }
+        match self.ids.get(id) {
+            Some(Published::Pseudonym(p)) => Some(p),
+            _ => None,
         }
     }
 

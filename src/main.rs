@@ -540,6 +540,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                     "sampling": summary.sampling,
                     "files": summary.files,
                     "warnings": warnings,
+                    "residues_replaced": summary.plan.posts.residues_replaced,
                     "plan": summary.plan,
                     "signature": signature,
                     "tiers": summary.tiers.iter().map(|t| json!({
@@ -577,6 +578,10 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 eprintln!(
                     "posts: {} released of {}",
                     c.posts_released, c.posts_in_export
+                );
+                eprintln!(
+                    "residues replaced by the rewriter's check: {}",
+                    summary.plan.posts.residues_replaced
                 );
                 let bytes: u64 = summary.files.iter().map(|f| f.bytes).sum();
                 eprintln!(

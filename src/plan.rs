@@ -122,6 +122,12 @@ pub struct PostPlan {
     pub bytes: u64,
     /// Released posts per month.
     pub per_month: Vec<MonthCount>,
+    /// Written forms of pseudonymised identities the rewriter's residue check found
+    /// and replaced after rewriting (docs/PRIVACY.md).
+    pub residues_replaced: u64,
+    /// With `post_ids = "raw"`: published post IDs written by or pointing at a
+    /// pseudonymised account (0 otherwise).
+    pub raw_linkable_post_ids: u64,
 }
 
 /// Posts in one month.
@@ -220,6 +226,9 @@ pub struct PlanReport {
     pub reidentification: Reidentification,
     /// Follower distributions.
     pub followers: FollowerBands,
+    /// Pseudonymised screen names that are common words or numbers, or that replaced
+    /// text inside longer words, by pseudonym (docs/PRIVACY.md).
+    pub names: Vec<crate::matching::NameRisk>,
     /// Warnings.
     pub warnings: Vec<Warning>,
 }
@@ -267,17 +276,26 @@ impl PlanReport {
                 ),
             });
         }
-        if policy.pseudonymisation.post_ids == PostIds::Raw && p.posts.by_pseudonymised > 0 {
+        if policy.pseudonymisation.post_ids == PostIds::Raw && p.posts.raw_linkable_post_ids > 0 {
             warnings.push(Warning {
                 kind: "raw-post-ids",
                 message: format!(
-                    "{} of pseudonymised accounts {} published with their raw post IDs, which can be looked up on the platform to find the account; set pseudonymisation.post_ids = \"pseudonymised-accounts\" to hash them",
-                    if p.posts.by_pseudonymised == 1 {
-                        "1 post".to_string()
-                    } else {
-                        format!("{} posts", p.posts.by_pseudonymised)
-                    },
-                    if p.posts.by_pseudonymised == 1 { "is" } else { "are" }
+                    "{} published post IDs were written by or point at pseudonymised accounts (their posts, replies to and retweets or quotes of them) and are published raw: the platform resolves a post ID to its author; set pseudonymisation.post_ids = \"pseudonymised-accounts\" to hash them",
+                    p.posts.raw_linkable_post_ids
+                ),
+            });
+        }
+        let names = p
+            .registry
+            .matcher()
+            .map(|m| m.name_risks())
+            .unwrap_or_default();
+        let common = names.iter().filter(|n| n.class != "name").count();
+        if common > 0 {
+            warnings.push(Warning {
+                kind: "names",
+                message: format!(
+                    "{common} pseudonymised screen names are common words or numbers: every such word in prose is replaced by the marker [account] (see \"Names matched in prose\")"
                 ),
             });
         }
@@ -334,6 +352,8 @@ impl PlanReport {
                 released: p.counts.posts_released,
                 by_pseudonymised_accounts: p.posts.by_pseudonymised,
                 bytes: p.posts.bytes,
+                residues_replaced: p.posts.residues,
+                raw_linkable_post_ids: p.posts.raw_linkable_post_ids,
                 per_month: p
                     .posts
                     .per_month
@@ -348,6 +368,7 @@ impl PlanReport {
             columns,
             reidentification: reid,
             followers,
+            names,
             warnings,
         }
     }
@@ -442,6 +463,19 @@ impl PlanReport {
                 "  {}\n      {}: leaves {} unique, smallest group {}",
                 co.policy_line, co.change, co.unique, co.smallest_group
             );
+        }
+        if !self.names.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nNames matched in prose (by pseudonym; inside-word replacements so far)"
+            );
+            for n in &self.names {
+                let _ = writeln!(
+                    s,
+                    "  {} {:<12} {:>3} chars {:>10}",
+                    n.pseudonym, n.class, n.length, n.inside_word_replacements
+                );
+            }
         }
         let _ = writeln!(s, "\nColumns");
         let _ = writeln!(
@@ -630,6 +664,7 @@ fn published_value(p: &PlanParts<'_>, i: usize, column: usize, action: &Action) 
         private: true,
         published_id: "",
         post_ids: p.policy.pseudonymisation.post_ids,
+        own: &[],
     };
     let mut v = String::new();
     let _ = apply(

@@ -45,7 +45,10 @@ enum Kind {
 pub enum PostIds {
     /// Post IDs are published as they are (the public archive's choice).
     Raw,
-    /// Posts by pseudonymised accounts, and posts whose author is not known, are hashed.
+    /// Every post ID written by or pointing at a pseudonymised account is hashed,
+    /// wherever it is written: posts by pseudonymised accounts, replies to and
+    /// retweets of them, quotes of their posts (and quotes of posts whose author
+    /// `tweets.csv` does not know).
     PseudonymisedAccounts,
     /// Every post ID is hashed.
     All,
@@ -393,6 +396,16 @@ struct RawPseudonymisation {
     inside_word_min: usize,
     #[serde(default = "default_word_part_min")]
     word_part_min: usize,
+    #[serde(default)]
+    on_residue: RawOnResidue,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum RawOnResidue {
+    #[default]
+    Replace,
+    Stop,
 }
 
 fn default_inside_word_min() -> usize {
@@ -409,7 +422,7 @@ fn default_length() -> usize {
     pseudonym::MAX_LENGTH
 }
 fn default_post_ids() -> PostIds {
-    PostIds::Raw
+    PostIds::PseudonymisedAccounts
 }
 
 #[derive(Debug, Deserialize)]
@@ -592,11 +605,9 @@ pub struct Pseudonymisation {
     pub length: usize,
     /// Which post IDs are hashed.
     pub post_ids: PostIds,
-    /// A pseudonymised screen name this long (normalised characters) is matched
-    /// anywhere, inside any word.
-    pub inside_word_min: usize,
-    /// A shorter one at least this long is matched as a part of a word.
-    pub word_part_min: usize,
+    /// How names are matched in text (`inside_word_min`, `word_part_min`,
+    /// `on_residue`).
+    pub matching: crate::matching::MatchConfig,
 }
 
 /// Sampling settings (DESIGN §3).
@@ -758,6 +769,21 @@ impl Policy {
             return Err(err(
                 "pseudonymisation.follower_threshold",
                 "must be at least 1 (0 would publish every account unhashed)".into(),
+            ));
+        }
+        if p.word_part_min == 0 {
+            return Err(err(
+                "pseudonymisation.word_part_min",
+                "must be at least 1".into(),
+            ));
+        }
+        if p.inside_word_min < p.word_part_min {
+            return Err(err(
+                "pseudonymisation.inside_word_min",
+                format!(
+                    "must be at least word_part_min ({}), found {}",
+                    p.word_part_min, p.inside_word_min
+                ),
             ));
         }
         if !(pseudonym::MIN_LENGTH..=pseudonym::MAX_LENGTH).contains(&p.length) {
@@ -968,8 +994,14 @@ impl Policy {
                 follower_threshold: p.follower_threshold,
                 length: p.length,
                 post_ids: p.post_ids,
-                inside_word_min: p.inside_word_min,
-                word_part_min: p.word_part_min,
+                matching: crate::matching::MatchConfig {
+                    inside_word_min: p.inside_word_min,
+                    word_part_min: p.word_part_min,
+                    on_residue: match p.on_residue {
+                        RawOnResidue::Replace => crate::matching::OnResidue::Replace,
+                        RawOnResidue::Stop => crate::matching::OnResidue::Stop,
+                    },
+                },
             },
             include_roles: raw.selection.include_roles,
             sample,

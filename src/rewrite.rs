@@ -1,281 +1,172 @@
-//! Rewriting free text so that it names no pseudonymised account (DESIGN §2).
+//! Rewriting free text so that it names no pseudonymised account (DESIGN §2 and
+//! docs/PRIVACY.md).
 //!
-//! The text is cut into *words*: maximal runs of `[A-Za-z0-9_]`, the characters of a
-//! handle. Each word is judged by what stands before it:
+//! A value is read through its normalised view ([`crate::normalize`]); the hits of
+//! [`crate::matching::detect`] replace whole spans of the original text:
 //!
-//! - after `@` or `＠` (not inside an e-mail address such as `a@b.com`, but `RT@x`
-//!   counts): a mention. Known public accounts stay, everything else becomes a
-//!   pseudonym: the account's own when the name is known, the handle scheme when not.
-//! - right after a platform host (`twitter.com/`, `x.com/`, with any scheme and
-//!   `www.` or `mobile.`): a profile or post link, treated like a mention unless the
-//!   path is one of the platform's reserved pages (`i`, `search`, `hashtag`, ...). A
-//!   following `/status/<id>` is a post ID, hashed per the policy.
-//! - after `screen_name=` or `user_id=` (intent links): a handle or user ID.
-//! - anywhere else: the word is replaced when it is, whole, the screen name
-//!   (case-insensitive) or user ID of a known pseudonymised account. This catches
-//!   names written without `@`, which a mention rule alone would leave raw.
+//! - structured references (`@name` in any written form, `host/<name>` and
+//!   `host/<name>/status/<id>` links on any host, `screen_name=`, `user_id=`,
+//!   `tweet_id=`, `in_reply_to=`, `id=`, `from:` parameters) and digit runs equal to a
+//!   pseudonymised account's user ID or a hashed post ID get the linkable pseudonym.
+//!   On the platform's own hosts and in mentions, names nobody knows are pseudonymised
+//!   on sight (fail closed); known public accounts stay as written;
+//! - every other match of a name (inside a word, a part of a word, a whole token, a
+//!   display-name phrase) gets the fixed marker `[account]`.
+//!
+//! Then the *residue check* runs the same detector over the rewritten value; whatever
+//! it still finds is replaced and counted (or, with `on_residue = "stop"`, the build
+//! stops).
 
-use std::borrow::Cow;
+use std::cell::RefCell;
 
 use crate::identity::Registry;
+use crate::matching::{apply_hits, detect, Hit, OnResidue, Replace, MARKER};
+use crate::normalize::View;
 use crate::policy::PostIds;
 
-/// Paths on the platform's hosts that are pages, not accounts.
-const RESERVED_PATHS: [&str; 20] = [
-    "i",
-    "intent",
-    "search",
-    "hashtag",
-    "home",
-    "share",
-    "explore",
-    "settings",
-    "messages",
-    "notifications",
-    "login",
-    "signup",
-    "tos",
-    "privacy",
-    "about",
-    "help",
-    "account",
-    "compose",
-    "statuses",
-    "web",
-];
+/// Rounds of the residue check before the whole value is replaced.
+const MAX_ROUNDS: usize = 4;
 
-fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+thread_local! {
+    static SCRATCH: RefCell<(View, Vec<Hit>, String)> =
+        RefCell::new((View::new(), Vec::new(), String::new()));
 }
 
-/// Whether `text[..end]` ends with `suffix`, ASCII case-insensitively.
-fn ends_with_ci(text: &[u8], end: usize, suffix: &[u8]) -> bool {
-    end >= suffix.len() && text[end - suffix.len()..end].eq_ignore_ascii_case(suffix)
+/// Whether `text` is one that can hold nothing to match: no letter or digit at all.
+fn nothing_to_match(text: &str) -> bool {
+    !text.chars().any(|c| c.is_alphanumeric())
 }
 
-/// What stands before a word.
-#[derive(Debug, PartialEq, Eq)]
-enum Context {
-    Mention,
-    Link,
-    IntentName,
-    IntentId,
-    Plain,
-}
-
-/// The character that ends `text[..end]`, decoding a percent-escape (`%40` is `@`,
-/// as in share links) and reading `＠` as `@`, with the position where it begins.
-fn char_before(text: &[u8], end: usize) -> Option<(u8, usize)> {
-    if end >= 3
-        && text[end - 3] == b'%'
-        && text[end - 2].is_ascii_hexdigit()
-        && text[end - 1].is_ascii_hexdigit()
-    {
-        let hex = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
-        return Some((hex(text[end - 2]) * 16 + hex(text[end - 1]), end - 3));
+/// Rewrites free text into `out` (see the module documentation). Post IDs are hashed
+/// per `post_ids`. A residue left after [`MAX_ROUNDS`] is never published: the value
+/// becomes the marker.
+pub fn rewrite_text(text: &str, reg: &Registry, post_ids: PostIds, out: &mut String) {
+    let start = out.len();
+    if rewrite_value(text, reg, post_ids, &[], out).is_err() {
+        out.truncate(start);
+        out.push_str(MARKER);
     }
-    if ends_with_ci(text, end, "＠".as_bytes()) {
-        return Some((b'@', end - 3));
-    }
-    end.checked_sub(1).map(|i| (text[i], i))
 }
 
-/// Whether a platform host (`twitter.com`, `x.com`) ends at `end`.
-fn host_ends_at(text: &[u8], end: usize) -> bool {
-    [&b"twitter.com"[..], &b"x.com"[..]].iter().any(|host| {
-        ends_with_ci(text, end, host) && {
-            let h = end - host.len();
-            // `x.com` must not be the tail of `fox.com`.
-            h == 0 || !(text[h - 1].is_ascii_alphanumeric() || text[h - 1] == b'-')
+/// Rewrites free text into `out`, redacting `own` (folded internal values of the
+/// row's account). With `on_residue = "stop"`, a residue is an error: the message
+/// gives the character position in the value, never the value.
+pub fn rewrite_value(
+    text: &str,
+    reg: &Registry,
+    post_ids: PostIds,
+    own: &[String],
+    out: &mut String,
+) -> Result<(), String> {
+    let Some(m) = reg.matcher() else {
+        out.push_str(text);
+        return Ok(());
+    };
+    if nothing_to_match(text) {
+        out.push_str(text);
+        return Ok(());
+    }
+    let stop = m.config().on_residue == OnResidue::Stop;
+    SCRATCH.with(|s| {
+        let (view, hits, tmp) = &mut *s.borrow_mut();
+        hits.clear();
+        view.build(text);
+        detect(text, view, reg, post_ids, own, hits);
+        if hits.is_empty() {
+            out.push_str(text);
+            return Ok(());
         }
+        tmp.clear();
+        apply_hits(text, hits, tmp);
+        if !residue_possible(text, hits) {
+            out.push_str(tmp);
+            return Ok(());
+        }
+        // The residue check: the detector over the rewritten value.
+        for _ in 0..MAX_ROUNDS {
+            hits.clear();
+            view.build(tmp);
+            detect(tmp, view, reg, post_ids, own, hits);
+            hits.retain(|h| h.with != Replace::Keep);
+            if hits.is_empty() {
+                out.push_str(tmp);
+                return Ok(());
+            }
+            if stop {
+                let column = tmp[..hits[0].start].chars().count() + 1;
+                return Err(format!(
+                    "after rewriting, a written form of a pseudonymised account's identity remains at character {column} of the rewritten value (policy: pseudonymisation.on_residue = \"stop\")"
+                ));
+            }
+            for _ in hits.iter() {
+                reg.count_residue();
+            }
+            let mut next = String::with_capacity(tmp.len());
+            apply_hits(tmp, hits, &mut next);
+            *tmp = next;
+        }
+        Err("the residue check did not converge".into())
     })
 }
 
-fn context(text: &[u8], start: usize) -> Context {
-    let Some((c, at)) = char_before(text, start) else {
-        return Context::Plain;
-    };
-    match c {
-        b'@' => {
-            // `a@b` is an e-mail address, unless the word before is RT (`RT@b`).
-            if at > 0 && is_word_byte(text[at - 1]) {
-                let mut w = at;
-                while w > 0 && is_word_byte(text[w - 1]) {
-                    w -= 1;
-                }
-                if text[w..at].eq_ignore_ascii_case(b"rt") {
-                    return Context::Mention;
-                }
-                return Context::Plain;
-            }
-            Context::Mention
-        }
-        b'/' => {
-            // host/name, host//name, host/#!/name (the 2010 form), host/i/user/<id>.
-            let mut end = at;
-            if ends_with_ci(text, end, b"#!") {
-                match char_before(text, end - 2) {
-                    Some((b'/', a)) => end = a,
-                    _ => return Context::Plain,
-                }
-            }
-            while let Some((b'/', a)) = char_before(text, end) {
-                end = a;
-            }
-            if host_ends_at(text, end) {
-                return Context::Link;
-            }
-            if ends_with_ci(text, end, b"/i/user") && host_ends_at(text, end - 7) {
-                return Context::IntentId;
-            }
-            Context::Plain
-        }
-        b'=' => {
-            if ends_with_ci(text, at, b"screen_name") {
-                Context::IntentName
-            } else if ends_with_ci(text, at, b"user_id") {
-                Context::IntentId
-            } else {
-                Context::Plain
-            }
-        }
-        _ => Context::Plain,
+/// Whether replacing `hits` in `text` can have made a new match, so that the residue
+/// check must run: the replacements (the marker, `[redacted]`, pseudonyms of 32 or
+/// more hex digits) are opaque, so a new match needs a new context at the edge of a
+/// replaced span (a letter, digit, `_`, `#` or non-ASCII character right next to
+/// it: a new part or word boundary, a longer digit or hex run), or an escape anywhere
+/// (decoding reaches across spans). Otherwise every match of the rewritten value was
+/// already one of the original, and was replaced.
+fn residue_possible(text: &str, hits: &[Hit]) -> bool {
+    if text.contains(['&', '%', '\\', '％', '＆', '＼', '﹪', '﹠', '﹨']) {
+        return true;
     }
+    let sensitive = |c: char| !c.is_ascii() || c.is_ascii_alphanumeric() || c == '_' || c == '#';
+    if hits.iter().all(|h| h.with == Replace::Keep) {
+        return false;
+    }
+    // Edges of every hit (a kept one merged with a replaced one widens the span).
+    hits.iter().any(|h| {
+        text[..h.start].chars().next_back().is_some_and(sensitive)
+            || text[h.end..].chars().next().is_some_and(sensitive)
+    })
 }
 
-/// Rewrites free text into `out`. Post IDs in post links are hashed per `post_ids`;
-/// with `PseudonymisedAccounts`, a link's post is hashed when the account in the link
-/// is pseudonymised or unknown.
-pub fn rewrite_text(text: &str, reg: &Registry, post_ids: PostIds, out: &mut String) {
-    let bytes = text.as_bytes();
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if !is_word_byte(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let mut start = i;
-        while i < bytes.len() && is_word_byte(bytes[i]) {
-            i += 1;
-        }
-        // `%40name`, `%2Fname`: the two hex digits of a percent-escape are not part
-        // of the word (unless the whole run is itself a pseudonymised name).
-        if start > 0
-            && bytes[start - 1] == b'%'
-            && i - start > 2
-            && bytes[start].is_ascii_hexdigit()
-            && bytes[start + 1].is_ascii_hexdigit()
-            && reg.private_token(&text[start..i]).is_none()
-        {
-            start += 2;
-        }
-        let word = &text[start..i];
-        let replacement: Option<Cow<'_, str>> = match context(bytes, start) {
-            Context::Mention | Context::IntentName => reg.publish_handle(word),
-            Context::Link => {
-                let reserved = RESERVED_PATHS.iter().any(|r| r.eq_ignore_ascii_case(word));
-                let (replacement, link_private) = if reserved {
-                    (reg.private_token(word).map(Cow::Borrowed), true)
-                } else {
-                    let r = reg.publish_handle(word);
-                    let private = r.is_some();
-                    (r, private)
-                };
-                // A post link: /<name>/status/<id> or /i/web/status/<id>.
-                let rest = &text[i..];
-                if let Some((prefix_len, id_len)) = status_id(rest) {
-                    let id_start = i + prefix_len;
-                    let id = &text[id_start..id_start + id_len];
-                    let hash = match post_ids {
-                        PostIds::Raw => false,
-                        PostIds::All => true,
-                        PostIds::PseudonymisedAccounts => link_private,
-                    };
-                    out.push_str(&text[copied..start]);
-                    out.push_str(replacement.as_deref().unwrap_or(word));
-                    out.push_str(&text[i..id_start]);
-                    if hash {
-                        out.push_str(&reg.pseudonymizer().tweet(id));
-                    } else {
-                        out.push_str(id);
-                    }
-                    i = id_start + id_len;
-                    copied = i;
-                    continue;
-                }
-                replacement
-            }
-            Context::IntentId => {
-                if word.bytes().all(|b| b.is_ascii_digit()) {
-                    let mut s = String::new();
-                    reg.publish_id(word, &mut s);
-                    (s != word).then_some(Cow::Owned(s))
-                } else {
-                    reg.private_token(word).map(Cow::Borrowed)
-                }
-            }
-            Context::Plain => reg.private_token(word).map(Cow::Borrowed),
-        };
-        if let Some(r) = replacement {
-            out.push_str(&text[copied..start]);
-            out.push_str(&r);
-            copied = i;
-        }
-    }
-    out.push_str(&text[copied..]);
-}
-
-/// The first word of `text` that is, whole, the screen name or user ID of a known
-/// pseudonymised account (for values published without rewriting).
+/// The first span of `text` that the detector would replace (for values published
+/// without rewriting, which must not name a pseudonymised account).
 pub fn private_word<'a>(text: &'a str, reg: &Registry) -> Option<&'a str> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .find(|w| !w.is_empty() && reg.private_token(w).is_some())
-}
-
-/// If `rest` starts with `/status/<digits>` (or `/statuses/`, or `/web/status/`),
-/// the length of the part before the digits and the number of digits.
-fn status_id(rest: &str) -> Option<(usize, usize)> {
-    let b = rest.as_bytes();
-    for prefix in [&b"/status/"[..], &b"/statuses/"[..], &b"/web/status/"[..]] {
-        if b.len() > prefix.len() && b[..prefix.len()].eq_ignore_ascii_case(prefix) {
-            let digits = b[prefix.len()..]
-                .iter()
-                .take_while(|c| c.is_ascii_digit())
-                .count();
-            let after = b.get(prefix.len() + digits).copied();
-            if digits > 0 && !after.is_some_and(is_word_byte) {
-                return Some((prefix.len(), digits));
+    let id = reg.matcher()?.id();
+    if nothing_to_match(text) {
+        return None;
+    }
+    // Kept values repeat (client names, languages): remember the clean ones.
+    thread_local! {
+        static CLEAN: RefCell<(u64, ahash::AHashSet<String>)> = RefCell::new(Default::default());
+    }
+    let known_clean = CLEAN.with(|c| {
+        let c = c.borrow();
+        c.0 == id && c.1.contains(text)
+    });
+    if known_clean {
+        return None;
+    }
+    let span = SCRATCH.with(|s| {
+        let (view, hits, _) = &mut *s.borrow_mut();
+        hits.clear();
+        view.build(text);
+        detect(text, view, reg, PostIds::Raw, &[], hits);
+        hits.iter()
+            .filter(|h| h.with != Replace::Keep)
+            .map(|h| (h.start, h.end))
+            .min()
+    });
+    if span.is_none() && text.len() <= 256 {
+        CLEAN.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.0 != id || c.1.len() >= 4096 {
+                *c = (id, Default::default());
             }
-        }
+            c.1.insert(text.to_string());
+        });
     }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn status_ids() {
-        assert_eq!(status_id("/status/123"), Some((8, 3)));
-        assert_eq!(status_id("/status/123?s=20"), Some((8, 3)));
-        assert_eq!(status_id("/status/12a"), None);
-        assert_eq!(status_id("/web/status/9"), Some((12, 1)));
-        assert_eq!(status_id("/photo"), None);
-    }
-
-    #[test]
-    fn contexts() {
-        let t = "RT @ab x@cd RT@ef ＠gh twitter.com/ij fox.com/kl x.com/mn screen_name=op";
-        let at = |w: &str| context(t.as_bytes(), t.find(w).unwrap());
-        assert_eq!(at("ab"), Context::Mention);
-        assert_eq!(at("cd"), Context::Plain);
-        assert_eq!(at("ef"), Context::Mention);
-        assert_eq!(at("gh"), Context::Mention);
-        assert_eq!(at("ij"), Context::Link);
-        assert_eq!(at("kl"), Context::Plain);
-        assert_eq!(at("mn"), Context::Link);
-        assert_eq!(at("op"), Context::IntentName);
-    }
+    span.map(|(s, e)| &text[s..e])
 }

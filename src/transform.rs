@@ -7,7 +7,7 @@
 use crate::export::check_id;
 use crate::identity::Registry;
 use crate::policy::{check_date, check_datetime, Action, CoordMode, FieldType, PostIds};
-use crate::rewrite::{private_word, rewrite_text};
+use crate::rewrite::{private_word, rewrite_value};
 
 /// What a row contributes to its values' transformation.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +18,8 @@ pub struct RowContext<'a> {
     pub published_id: &'a str,
     /// How post IDs are treated.
     pub post_ids: PostIds,
+    /// Internal values of the row's account (normalised), redacted from its text.
+    pub own: &'a [String],
 }
 
 /// Applies `action` to `value`, appending the published form to `out`.
@@ -59,7 +61,7 @@ pub fn apply(
                 // A public account's name passes through the text rules: a name that
                 // is also a pseudonymised account's (a case-insensitive collision, a
                 // stale handle) or a display name quoting one must not publish it.
-                rewrite_text(value, reg, row.post_ids, out);
+                rewrite_value(value, reg, row.post_ids, row.own, out)?;
             }
         }
         Action::AccountIds => {
@@ -92,7 +94,7 @@ pub fn apply(
                 }
             }
         }
-        Action::Text => rewrite_text(value, reg, row.post_ids, out),
+        Action::Text => rewrite_value(value, reg, row.post_ids, row.own, out)?,
         Action::Date(p) => {
             if !value.is_empty() {
                 check_date(value)?;

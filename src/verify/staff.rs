@@ -145,8 +145,8 @@ pub fn prepare(opts: &StaffOptions, tier: Option<&Tier>) -> Result<Prepared> {
     let registry = Registry::new(&export, threshold, pz.clone());
     let public = tier.is_none();
     let mut needles = Needles::new(Lengths {
-        inside_word_min: ps.inside_word_min,
-        word_part_min: ps.word_part_min,
+        inside_word_min: ps.matching.inside_word_min,
+        word_part_min: ps.matching.word_part_min,
     });
     let header = &export.account_header;
     let display_col = header.iter().position(|h| h == "user_display_name");

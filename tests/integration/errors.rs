@@ -37,6 +37,7 @@ const REFUSED: &[&str] = &[
     "boolean-malformed",
     "list-not-a-list",
     "list-item-not-an-id",
+    "residue-stop",
     "column-unclassified",
     "column-missing-accounts",
     "column-missing-tweets",

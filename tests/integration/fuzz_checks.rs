@@ -62,6 +62,7 @@ pub fn registry(accts: &[Acct], key: &Key) -> Registry {
                 followers: followers(a),
             })
             .collect(),
+        aliases: Vec::new(),
     };
     Registry::new(&export, THRESHOLD, Pseudonymizer::new(key, 64))
 }
@@ -92,37 +93,348 @@ fn count_exact(text: &str, word: &str) -> usize {
 }
 
 /// What is wrong with `out`, the rewrite of `text` over the accounts `accts`: a
-/// handle or user ID of a pseudonymised account left in it (as a whole word, in any
-/// case), or a public account's handle changed. Digits right after `/status/` are a
+/// handle or user ID of a pseudonymised account that the independent normalised
+/// scan ([`scan_leaks`]) still finds in it, or a public account's handle changed
+/// where no pseudonymised name could explain it. Digits right after `/status/` are a
 /// post ID, published as the policy says even when they equal some user ID.
 pub fn rewrite_violation(accts: &[Acct], text: &str, out: &str) -> Option<String> {
-    let lower = out.to_ascii_lowercase();
-    let mut handles = std::collections::HashSet::new();
-    let mut ids = std::collections::HashSet::new();
-    for (start, w) in word_starts(&lower) {
-        handles.insert(w);
-        let before = &lower[..start];
-        if !(before.ends_with("/status/") || before.ends_with("/statuses/")) {
-            ids.insert(w);
-        }
+    let names: Vec<&str> = accts
+        .iter()
+        .filter(|a| a.private)
+        .map(|a| a.handle.as_str())
+        .collect();
+    let ids: Vec<&str> = accts
+        .iter()
+        .filter(|a| a.private)
+        .map(|a| a.id.as_str())
+        .collect();
+    if let Some(what) = scan_leaks(out, &names, &[], &ids) {
+        return Some(format!("{what} survives: {text:?} -> {out:?}"));
     }
-    for a in accts.iter().filter(|a| a.private) {
-        if handles.contains(a.handle.to_ascii_lowercase().as_str()) {
-            return Some(format!(
-                "private handle {} survives: {text:?} -> {out:?}",
-                a.handle
-            ));
-        }
-        if ids.contains(a.id.as_str()) {
-            return Some(format!("private ID {} survives: {text:?} -> {out:?}", a.id));
-        }
-    }
+    // Public handles stay as written, unless a pseudonymised name overlaps them or
+    // the text is written in a form the rewriter normalises.
+    let simple = |h: &str| scan_fold(h);
+    let plain = text.is_ascii() && !text.contains(['&', '%', '\\']);
     for a in accts.iter().filter(|a| !a.private) {
+        let pa = simple(&a.handle);
+        let overlaps = accts.iter().filter(|b| b.private).any(|b| {
+            let pb = simple(&b.handle);
+            pa.contains(&pb) || pb.contains(&pa)
+        }) || accts.iter().any(|b| b.private && a.handle.contains(&b.id));
+        if !plain || overlaps {
+            continue;
+        }
         for (_, w) in word_starts(text).filter(|(_, w)| w.eq_ignore_ascii_case(&a.handle)) {
             if count_exact(text, w) != count_exact(out, w) {
                 return Some(format!("public handle {w} changed: {text:?} -> {out:?}"));
             }
         }
+    }
+    None
+}
+
+/// One decoding layer of the independent scan: numeric and a few named character
+/// references, backslash escapes and percent escapes.
+fn scan_decode(s: &str) -> String {
+    const NAMED: &[(&str, &str)] = &[
+        ("commat", "@"),
+        ("sol", "/"),
+        ("colon", ":"),
+        ("lowbar", "_"),
+        ("period", "."),
+        ("num", "#"),
+        ("amp", "&"),
+        ("nbsp", " "),
+        ("quot", "\""),
+        ("apos", "'"),
+        ("lt", "<"),
+        ("gt", ">"),
+        ("percnt", "%"),
+        ("bsol", "\\"),
+        ("equals", "="),
+        ("quest", "?"),
+        ("excl", "!"),
+        ("hyphen", "-"),
+        ("dash", "-"),
+        ("plus", "+"),
+        ("semi", ";"),
+        ("comma", ","),
+        ("lpar", "("),
+        ("rpar", ")"),
+        ("ast", "*"),
+        ("dollar", "$"),
+        ("Hat", "^"),
+        ("grave", "`"),
+        ("verbar", "|"),
+        ("tilde", "~"),
+    ];
+    let c: Vec<char> = s.chars().collect();
+    let mut out = String::new();
+    let mut bytes: Vec<u8> = Vec::new();
+    let flush = |bytes: &mut Vec<u8>, out: &mut String| {
+        if !bytes.is_empty() {
+            out.push_str(&String::from_utf8_lossy(bytes));
+            bytes.clear();
+        }
+    };
+    let hexv = |x: char| x.to_digit(16);
+    let mut i = 0;
+    while i < c.len() {
+        // %XX and \xXX: bytes, joined into UTF-8.
+        if (c[i] == '%' || (c[i] == '\\' && c.get(i + 1) == Some(&'x')))
+            && i + 2 < c.len() + usize::from(c[i] == '%')
+        {
+            let off = if c[i] == '%' { 1 } else { 2 };
+            if let (Some(a), Some(b)) = (
+                c.get(i + off).and_then(|&x| hexv(x)),
+                c.get(i + off + 1).and_then(|&x| hexv(x)),
+            ) {
+                bytes.push((a * 16 + b) as u8);
+                i += off + 2;
+                continue;
+            }
+        }
+        flush(&mut bytes, &mut out);
+        if c[i] == '&' {
+            if c.get(i + 1) == Some(&'#') {
+                let hex = matches!(c.get(i + 2), Some('x') | Some('X'));
+                let mut k = i + if hex { 3 } else { 2 };
+                let mut v: u32 = 0;
+                let from = k;
+                while k < c.len() && k - from < 8 && c[k].is_digit(if hex { 16 } else { 10 }) {
+                    v = v * if hex { 16 } else { 10 } + c[k].to_digit(16).unwrap();
+                    k += 1;
+                }
+                if k > from {
+                    if c.get(k) == Some(&';') {
+                        k += 1;
+                    }
+                    out.push(char::from_u32(v).unwrap_or('?'));
+                    i = k;
+                    continue;
+                }
+            } else if let Some((name, val)) = NAMED.iter().find(|(n, _)| {
+                let n: Vec<char> = n.chars().collect();
+                c[i + 1..].starts_with(&n) && c.get(i + 1 + n.len()) == Some(&';')
+            }) {
+                out.push_str(val);
+                i += name.len() + 2;
+                continue;
+            }
+        }
+        if c[i] == '\\' {
+            match c.get(i + 1) {
+                Some('/') => {
+                    out.push('/');
+                    i += 2;
+                    continue;
+                }
+                Some('u') => {
+                    if c.get(i + 2) == Some(&'{') {
+                        if let Some(end) = c[i + 3..].iter().position(|&x| x == '}') {
+                            let h: String = c[i + 3..i + 3 + end].iter().collect();
+                            if let Some(ch) =
+                                u32::from_str_radix(&h, 16).ok().and_then(char::from_u32)
+                            {
+                                out.push(ch);
+                                i += end + 4;
+                                continue;
+                            }
+                        }
+                    } else if i + 6 <= c.len() {
+                        let h: String = c[i + 2..i + 6].iter().collect();
+                        if let Some(ch) = u32::from_str_radix(&h, 16).ok().and_then(char::from_u32)
+                        {
+                            out.push(ch);
+                            i += 6;
+                            continue;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push(c[i]);
+        i += 1;
+    }
+    flush(&mut bytes, &mut out);
+    out
+}
+
+/// Characters the independent scan removes: invisible and format characters,
+/// variation selectors, fillers.
+fn scan_invisible(c: char) -> bool {
+    matches!(c as u32,
+        0xAD | 0x34F | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x115F | 0x1160 | 0x17B4
+        | 0x17B5 | 0x180B..=0x180F | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F
+        | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF9..=0xFFFB | 0x1D173..=0x1D17A
+        | 0xE0000..=0xE0FFF)
+}
+
+/// The independent scan's normalised text: decoded until stable, NFKC, invisible
+/// characters and combining marks removed. Opaque spans (the markers and runs of 32
+/// or more lowercase hex digits) become a space.
+fn scan_normalise(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let mut cur = s.to_string();
+    for _ in 0..20 {
+        let decoded = scan_decode(&cur);
+        let next: String = decoded
+            .nfkc()
+            .collect::<String>()
+            .nfd()
+            .filter(|&c| !scan_invisible(c) && !unicode_normalization::char::is_combining_mark(c))
+            .collect();
+        if next == cur {
+            break;
+        }
+        cur = next;
+    }
+    let cur = cur.replace("[account]", " ").replace("[redacted]", " ");
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in cur.chars().chain(std::iter::once(' ')) {
+        if matches!(c, '0'..='9' | 'a'..='f') {
+            run.push(c);
+            continue;
+        }
+        if run.chars().count() >= 32 {
+            out.push(' ');
+        } else {
+            out.push_str(&run);
+        }
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+/// TR39 skeleton, then lowercase (MATCHING §1), of normalised text; combining marks
+/// the skeleton brings are removed. `lower_first` reads the lowercase text instead
+/// (an uppercase look-alike such as `I` must not hide a name).
+fn scan_fold_with(s: &str, lower_first: bool) -> String {
+    let src = if lower_first {
+        s.to_lowercase()
+    } else {
+        s.to_string()
+    };
+    let sk: String = unicode_security::confusable_detection::skeleton(&src)
+        .filter(|&c| !unicode_normalization::char::is_combining_mark(c))
+        .collect();
+    sk.to_lowercase()
+}
+
+fn scan_fold(s: &str) -> String {
+    scan_fold_with(s, false)
+}
+
+/// The independent leak scan of MATCHING.md over one published value: a screen
+/// name (6 or more normalised characters: anywhere; 4 or 5: between characters that
+/// are not letters or digits; shorter: as a whole token of letters, digits and `_`),
+/// a display name (whole phrase), or an ID (a digit run not inside a longer one, not
+/// right after `/status/`). Returns what was found (for messages in tests).
+pub fn scan_leaks(value: &str, names: &[&str], displays: &[&str], ids: &[&str]) -> Option<String> {
+    scan_leaks_all(value, names, displays, ids, &[])
+}
+
+/// [`scan_leaks`], and also hashed post IDs (`post_ids`: digit runs anywhere, after
+/// `/status/` too).
+pub fn scan_leaks_all(
+    value: &str,
+    names: &[&str],
+    displays: &[&str],
+    ids: &[&str],
+    post_ids: &[&str],
+) -> Option<String> {
+    let norm = scan_normalise(value);
+    for lower_first in [false, true] {
+        if let Some(found) = scan_names(&norm, names, displays, lower_first) {
+            return Some(found);
+        }
+    }
+    scan_ids(&norm, ids, post_ids)
+}
+
+fn scan_names(norm: &str, names: &[&str], displays: &[&str], lower_first: bool) -> Option<String> {
+    let scan_fold = |s: &str| scan_fold_with(s, lower_first);
+    let folded: Vec<char> = scan_fold(norm).chars().collect();
+    let alnum = |c: char| c.is_alphanumeric();
+    let tok = |c: char| c.is_alphanumeric() || c == '_';
+    let find_all = |needle: &[char]| -> Vec<usize> {
+        if needle.is_empty() || needle.len() > folded.len() {
+            return Vec::new();
+        }
+        (0..=folded.len() - needle.len())
+            .filter(|&i| folded[i..i + needle.len()] == *needle)
+            .collect()
+    };
+    for n in names {
+        let f: Vec<char> = scan_fold(n).chars().collect();
+        let len = f.len();
+        for at in find_all(&f) {
+            let before = at.checked_sub(1).map(|i| folded[i]);
+            let after = folded.get(at + len).copied();
+            let hit = if len >= 6 {
+                true
+            } else if len >= 4 {
+                !before.is_some_and(alnum) && !after.is_some_and(alnum)
+            } else {
+                !before.is_some_and(tok) && !after.is_some_and(tok)
+            };
+            if hit {
+                return Some(format!("name {n}"));
+            }
+        }
+    }
+    for d in displays {
+        let f: Vec<char> = scan_fold(d)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .collect();
+        if f.len() < 4 {
+            continue;
+        }
+        let spaced: Vec<char> = scan_fold(norm)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .collect();
+        for at in
+            (0..spaced.len().saturating_sub(f.len() - 1)).filter(|&i| spaced[i..].starts_with(&f))
+        {
+            let before = at.checked_sub(1).map(|i| spaced[i]);
+            let after = spaced.get(at + f.len()).copied();
+            if !before.is_some_and(tok) && !after.is_some_and(tok) {
+                return Some(format!("display name {d}"));
+            }
+        }
+    }
+    None
+}
+
+fn scan_ids(norm: &str, ids: &[&str], post_ids: &[&str]) -> Option<String> {
+    let digits: Vec<char> = norm.chars().collect();
+    let mut i = 0;
+    while i < digits.len() {
+        if !digits[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < digits.len() && digits[j].is_ascii_digit() {
+            j += 1;
+        }
+        let run: String = digits[i..j].iter().collect();
+        let before: String = digits[..i].iter().collect::<String>().to_ascii_lowercase();
+        let in_status = before.ends_with("status/") || before.ends_with("statuses/");
+        if (!in_status && ids.contains(&run.as_str())) || post_ids.contains(&run.as_str()) {
+            return Some(format!("ID {run}"));
+        }
+        i = j;
     }
     None
 }
@@ -314,6 +626,7 @@ pub fn check_value(data: &[u8]) {
         private: false,
         published_id: "17",
         post_ids: PostIds::All,
+        own: &[],
     };
     let mut out = String::new();
     if apply(action, value, &row, true, &reg, &mut out).is_err() {

@@ -70,4 +70,19 @@ fn rewrite_check_catches_a_leak() {
     assert!(crate::fuzz_checks::rewrite_violation(&accts, "hi @hidden", "hi @HIDDEN").is_some());
     assert!(crate::fuzz_checks::rewrite_violation(&accts, "id 42", "id 42.").is_some());
     assert!(crate::fuzz_checks::rewrite_violation(&accts, "x/status/42", "x/status/42").is_none());
+    // Obfuscated forms too: the oracle is the independent normalised scan.
+    for leak in [
+        "hi @H\u{200b}IDDEN",
+        "&#72;idden",
+        "%2548idden",
+        "\\u0048idden",
+        "#Free_Ｈｉｄｄｅｎ",
+        "Hіdden_x",
+        "id ４２",
+    ] {
+        assert!(
+            crate::fuzz_checks::rewrite_violation(&accts, leak, leak).is_some(),
+            "{leak}"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 mod build;
 mod crash;
 mod errors;
+mod forms;
 mod fuzz_checks;
 mod fuzz_regressions;
 mod json_schemas;
@@ -11,6 +12,7 @@ mod keys;
 mod leakscan;
 mod media;
 mod media_fixtures;
+mod obfuscation;
 mod privacy;
 mod properties;
 mod readme;

@@ -71,6 +71,10 @@ pub(crate) fn media_csv(wd: &Workdir, rows: &[MediaRow<'_>]) {
 fn media_of_released_posts_only_cleaned() {
     let wd = Workdir::new();
     setup(&wd);
+    wd.edit_policy(
+        "post_ids = \"pseudonymised-accounts\"",
+        "post_ids = \"raw\"",
+    );
     let bundle = wd.build_ok(&[]);
     // The dictionary describes the media it ships.
     assert!(bundle.text("data/README.md").contains("## Media"));
@@ -121,10 +125,7 @@ fn media_of_released_posts_only_cleaned() {
 fn hashed_post_ids_hash_the_media_name_too() {
     let wd = Workdir::new();
     setup(&wd);
-    wd.edit_policy(
-        "post_ids = \"raw\"",
-        "post_ids = \"pseudonymised-accounts\"",
-    );
+    // The default policy hashes post IDs of pseudonymised accounts.
     let bundle = wd.build_ok(&[]);
     let name = format!(
         "test_release/data/media/{}/{}-",

@@ -180,10 +180,12 @@ fn at_mentions_are_case_insensitive_and_whole_handle() {
     assert_eq!(
         text,
         &format!(
-            "RT @{ps}: hi @{ps}, @{ps}! cc @SecretSamuel and @PublicPaula (@{})",
+            "RT @{ps}: hi @{ps}, @{ps}! cc @[account] and @PublicPaula (@{})",
             p("1003")
         )
     );
+    // A public handle that holds a pseudonymised name of 6 or more characters is
+    // replaced by the marker (MATCHING §3): the name must not be readable in it.
     assert_absent(&bundle, "SecretSam");
     assert_absent(&bundle, "UnknownUma");
 }
@@ -241,7 +243,8 @@ fn profile_and_post_links_in_every_form() {
     assert_eq!(
         t["tweet_text"],
         format!(
-            "twitter.com/{ps} https://twitter.com/{ps} http://www.twitter.com/{ps} https://mobile.twitter.com/{ps}/ https://x.com/{ps} www.x.com/{ps}?lang=en https://twitter.com/{ps}/status/123456789 https://twitter.com/intent/user?screen_name={ps}"
+            "twitter.com/{ps} https://twitter.com/{ps} http://www.twitter.com/{ps} https://mobile.twitter.com/{ps}/ https://x.com/{ps} www.x.com/{ps}?lang=en https://twitter.com/{ps}/status/{} https://twitter.com/intent/user?screen_name={ps}",
+            pseudonym("tweet", "123456789")
         )
     );
     assert_eq!(
@@ -282,21 +285,14 @@ fn names_written_without_at_are_rewritten() {
     let bundle = wd.build_ok(&[]);
     assert_eq!(
         bundle.tweets()[0]["tweet_text"],
-        format!(
-            "thanks {} and user {}, not SecretSamX",
-            p("1001"),
-            p("1001")
-        )
+        format!("thanks [account] and user {}, not [account]X", p("1001"))
     );
 }
 
 #[test]
 fn post_ids_of_pseudonymised_accounts_can_be_hashed() {
+    // The default policy hashes them.
     let wd = Workdir::new();
-    wd.edit_policy(
-        "post_ids = \"raw\"",
-        "post_ids = \"pseudonymised-accounts\"",
-    );
     wd.export(
         &base_accounts(),
         &[
@@ -467,7 +463,8 @@ fn all_digit_screen_names_are_rewritten_as_words() {
     let bundle = wd.build_ok(&[]);
     assert_eq!(
         bundle.tweets()[0]["tweet_text"],
-        format!("bare {} here", p("4000"))
+        "bare [account] here",
+        "a bare word in prose gets the non-linking marker (issue 11 point 6)"
     );
     assert_absent(&bundle, "5551234");
 }
@@ -481,10 +478,7 @@ fn hashtags_are_rewritten_by_the_default_policy() {
         &[tweet("1", "1002", "#SecretSam rocks").set("hashtags", "[SecretSam, news]")],
     );
     let bundle = wd.build_ok(&[]);
-    assert_eq!(
-        bundle.tweets()[0]["hashtags"],
-        format!("[{}, news]", p("1001"))
-    );
+    assert_eq!(bundle.tweets()[0]["hashtags"], "[[account], news]");
     assert_absent(&bundle, "SecretSam");
 }
 

@@ -84,6 +84,10 @@ fn plan_agrees_with_build() {
 #[test]
 fn plan_warns_like_a_reviewer() {
     let wd = example();
+    wd.edit_policy(
+        "post_ids = \"pseudonymised-accounts\"",
+        "post_ids = \"raw\"",
+    );
     let plan = plan_json(&wd);
     let kinds: Vec<&str> = plan["warnings"]
         .as_array()

@@ -7,6 +7,11 @@ use crate::workdir::*;
 fn researcher_tier_holds_the_same_selection_unhashed() {
     let wd = Workdir::new();
     wd.edit_policy("fraction = \"1\"", "fraction = \"0.5\"");
+    // Raw post IDs in the public bundle, to compare the posts of both.
+    wd.edit_policy(
+        "post_ids = \"pseudonymised-accounts\"",
+        "post_ids = \"raw\"",
+    );
     wd.edit_policy(
         "[output]",
         "[tiers.researcher]\nsuffix = \"unhashed\"\n\n[output]",

@@ -20,7 +20,10 @@ fn pseudonym_vectors_through_a_build() {
     let v = vectors("pseudonyms.json");
     assert_eq!(v["key_hex"], KEY_HEX);
     let wd = Workdir::new();
-    wd.edit_policy("post_ids = \"raw\"", "post_ids = \"all\"");
+    wd.edit_policy(
+        "post_ids = \"pseudonymised-accounts\"",
+        "post_ids = \"all\"",
+    );
     let ids: Vec<String> = v["accounts"]
         .as_array()
         .unwrap()

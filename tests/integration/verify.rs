@@ -483,7 +483,10 @@ fn valid_policy_variants_verify_in_both_modes() {
             "short pseudonyms, every post ID hashed",
             vec![
                 ("length = 64", "length = 32"),
-                ("post_ids = \"raw\"", "post_ids = \"all\""),
+                (
+                    "post_ids = \"pseudonymised-accounts\"",
+                    "post_ids = \"all\"",
+                ),
             ],
         ),
         (
@@ -497,11 +500,11 @@ fn valid_policy_variants_verify_in_both_modes() {
             ],
         ),
         (
-            "posts of pseudonymised accounts hashed, names blanked, coarse dates",
+            "raw post IDs, names blanked, coarse dates",
             vec![
                 (
-                    "post_ids = \"raw\"",
                     "post_ids = \"pseudonymised-accounts\"",
+                    "post_ids = \"raw\"",
                 ),
                 (
                     "user_display_name = \"account_name\"",

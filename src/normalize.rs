@@ -1,0 +1,584 @@
+//! The normalised view of a text value, for identity matching (docs/PRIVACY.md).
+//!
+//! A value is read as a sequence of characters, each tied to the span of the original
+//! text it came from. Repeatedly, until nothing changes:
+//!
+//! - HTML/XML character references are decoded (numeric, and every named HTML5
+//!   entity, from the `htmlize` crate's full table);
+//! - backslash escapes `\uXXXX`, `\u{X..}`, `\UXXXXXXXX`, `\xXX` and `\/`;
+//! - percent escapes `%XX` (UTF-8 sequences of them too);
+//! - each character is put in NFKC form, and default-ignorable and format characters
+//!   (General_Category Cf, variation selectors, fillers) and combining marks are
+//!   removed.
+//!
+//! The result is the *decoded view* ([`View::chars`]): case is kept (camelCase
+//! boundaries), and link and mention shapes are read from it. From it comes the
+//! *folded view* ([`View::folded`]) in which names are matched: every character is
+//! folded to its Unicode TR39 skeleton and lowercased (see [`fold_char`]), and
+//! whitespace runs become one space. Each byte of the folded view knows the decoded
+//! character it came from, and each decoded character the span of the original text,
+//! so a match maps back to the whole original span, escapes and invisible characters
+//! included.
+
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+
+/// One character of the decoded view and the span of the original text it stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elem {
+    /// The character.
+    pub ch: char,
+    /// Byte offset of the span's start in the original text.
+    pub start: u32,
+    /// Byte offset of the span's end.
+    pub end: u32,
+}
+
+/// The normalised view of one text value.
+#[derive(Debug, Default)]
+pub struct View {
+    /// The decoded view.
+    pub chars: Vec<Elem>,
+    /// The folded view (TR39 skeleton, lowercase, whitespace runs as one space).
+    pub folded: String,
+    /// For each byte of `folded`, the index of the decoded character it comes from.
+    pub folded_src: Vec<u32>,
+    /// The characters of `chars`, alone.
+    pub plain: Vec<char>,
+    scratch: Vec<Elem>,
+}
+
+/// Passes of decoding at most (each pass peels one layer of escaping).
+const MAX_PASSES: usize = 16;
+
+impl View {
+    /// An empty view, to be filled by [`View::build`] (reusing its buffers).
+    pub fn new() -> Self {
+        View::default()
+    }
+
+    /// Builds the view of `text`.
+    pub fn build(&mut self, text: &str) {
+        self.chars.clear();
+        self.folded.clear();
+        self.folded_src.clear();
+        self.plain.clear();
+        let mut ascii = true;
+        for (i, c) in text.char_indices() {
+            ascii &= c.is_ascii();
+            self.chars.push(Elem {
+                ch: c,
+                start: i as u32,
+                end: (i + c.len_utf8()) as u32,
+            });
+        }
+        let mut plain_ascii = ascii;
+        if ascii {
+            plain_ascii = !text.bytes().any(|b| matches!(b, b'&' | b'\\' | b'%'));
+        }
+        if !plain_ascii {
+            // Cleaning is idempotent: another round is needed only when decoding
+            // changed something or cleaning made a new escape (`％` → `%`).
+            for _ in 0..MAX_PASSES {
+                let a = self.decode_pass();
+                let b = self.clean_pass();
+                if !a && !b {
+                    break;
+                }
+            }
+        }
+        self.plain.extend(self.chars.iter().map(|e| e.ch));
+        self.fold();
+    }
+
+    /// The original span of decoded characters `from..to` (exclusive).
+    pub fn span(&self, from: usize, to: usize) -> (usize, usize) {
+        (
+            self.chars[from].start as usize,
+            self.chars[to - 1].end as usize,
+        )
+    }
+
+    /// The decoded characters `from..to` of a folded-view byte range.
+    pub fn folded_to_chars(&self, from: usize, to: usize) -> (usize, usize) {
+        (
+            self.folded_src[from] as usize,
+            self.folded_src[to - 1] as usize + 1,
+        )
+    }
+
+    fn fold(&mut self) {
+        let mut last_space = false;
+        let table = ascii_table();
+        FOLD.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() > 65_536 {
+                cache.clear();
+            }
+            for (i, e) in self.chars.iter().enumerate() {
+                if e.ch.is_whitespace() {
+                    if !last_space {
+                        self.folded.push(' ');
+                        self.folded_src.push(i as u32);
+                    }
+                    last_space = true;
+                    continue;
+                }
+                last_space = false;
+                let before = self.folded.len();
+                if e.ch.is_ascii() {
+                    self.folded.push_str(&table[e.ch as usize]);
+                } else {
+                    let f = cache.entry(e.ch).or_insert_with(|| fold_char(e.ch).into());
+                    self.folded.push_str(f);
+                }
+                let added = self.folded.len() - before;
+                self.folded_src.extend(std::iter::repeat_n(i as u32, added));
+            }
+        });
+    }
+
+    /// One pass of entity, backslash and percent decoding. Returns whether anything
+    /// was decoded.
+    fn decode_pass(&mut self) -> bool {
+        let src = std::mem::take(&mut self.chars);
+        let out = &mut self.scratch;
+        out.clear();
+        let mut changed = false;
+        let mut i = 0;
+        while i < src.len() {
+            let decoded = match src[i].ch {
+                '&' => decode_entity(&src, i),
+                '\\' => decode_backslash(&src, i),
+                '%' => decode_percent(&src, i),
+                _ => None,
+            };
+            match decoded {
+                Some((chars, used)) => {
+                    let (start, end) = (src[i].start, src[i + used - 1].end);
+                    for c in chars.chars() {
+                        out.push(Elem { ch: c, start, end });
+                    }
+                    i += used;
+                    changed = true;
+                }
+                None => {
+                    out.push(src[i]);
+                    i += 1;
+                }
+            }
+        }
+        self.chars = std::mem::take(out);
+        self.scratch = src;
+        changed
+    }
+
+    /// NFKC per character, invisible characters and combining marks removed.
+    /// Returns whether it made a character that starts an escape (`&`, `\`, `%`)
+    /// out of another one.
+    fn clean_pass(&mut self) -> bool {
+        if self.chars.iter().all(|e| e.ch.is_ascii()) {
+            return false;
+        }
+        let src = std::mem::take(&mut self.chars);
+        let out = &mut self.scratch;
+        out.clear();
+        let mut escape = false;
+        CLEAN.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() > 65_536 {
+                cache.clear();
+            }
+            for e in &src {
+                if e.ch.is_ascii() {
+                    out.push(*e);
+                    continue;
+                }
+                let cleaned = cache.entry(e.ch).or_insert_with(|| clean_char(e.ch));
+                for &c in cleaned.iter() {
+                    escape |= matches!(c, '&' | '\\' | '%');
+                    out.push(Elem {
+                        ch: c,
+                        start: e.start,
+                        end: e.end,
+                    });
+                }
+            }
+        });
+        self.chars = std::mem::take(out);
+        self.scratch = src;
+        escape
+    }
+}
+
+thread_local! {
+    /// Cleaned forms of the non-ASCII characters met (text uses few distinct ones).
+    static CLEAN: RefCell<ahash::AHashMap<char, Box<[char]>>> = RefCell::new(Default::default());
+    /// Folded forms of the non-ASCII characters met.
+    static FOLD: RefCell<ahash::AHashMap<char, Box<str>>> = RefCell::new(Default::default());
+}
+
+/// One character in NFKC, decomposed, without invisible characters and combining
+/// marks, digits of other scripts as ASCII digits.
+fn clean_char(ch: char) -> Box<[char]> {
+    let mut buf = [0u8; 4];
+    let s: &str = ch.encode_utf8(&mut buf);
+    s.nfkc()
+        .flat_map(|c| std::iter::once(c).nfd())
+        .filter(|&c| !is_invisible(c) && !is_mark(c))
+        // Decimal digits of other scripts (Arabic-Indic `٧`, Devanagari, ...) read as
+        // the ASCII digit: an ID written in them is still the ID.
+        .map(|c| ascii_digit(c).unwrap_or(c))
+        .collect()
+}
+
+/// The ASCII digit of a decimal digit of another script (General_Category Nd, which
+/// comes in runs of ten from 0 to 9).
+fn ascii_digit(c: char) -> Option<char> {
+    use unicode_properties::GeneralCategory;
+    if c.is_ascii() || c.general_category() != GeneralCategory::DecimalNumber {
+        return None;
+    }
+    let mut k = c as u32;
+    let mut steps = 0u32;
+    while steps < 100 {
+        match char::from_u32(k.wrapping_sub(1)) {
+            Some(p) if p.general_category() == GeneralCategory::DecimalNumber => {
+                k -= 1;
+                steps += 1;
+            }
+            _ => break,
+        }
+    }
+    char::from_digit(steps % 10, 10)
+}
+
+/// Whether `c` is removed from the view: default-ignorable code points and format
+/// characters (General_Category Cf), variation selectors and fillers.
+pub fn is_invisible(c: char) -> bool {
+    if c.is_ascii() {
+        return false;
+    }
+    if c.general_category() == unicode_properties::GeneralCategory::Format {
+        return true;
+    }
+    matches!(c as u32,
+        0xAD | 0x34F | 0x61C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+        | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8 | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+        | 0xE0000..=0xE0FFF)
+}
+
+/// Whether `c` is a combining mark (General_Category M*).
+pub fn is_mark(c: char) -> bool {
+    !c.is_ascii() && c.general_category_group() == GeneralCategoryGroup::Mark
+}
+
+/// Appends the folded form of `c`: its TR39 skeleton, lowercased, with the letters
+/// whose skeletons differ by case merged (so that matching stays case-insensitive
+/// after folding: `I` and `l` and `i` fold alike, `M` and `m` fold alike).
+pub fn push_folded(c: char, out: &mut String) {
+    if c.is_ascii() {
+        out.push_str(&ascii_table()[c as usize]);
+        return;
+    }
+    if c.is_whitespace() {
+        out.push(' ');
+        return;
+    }
+    FOLD.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() > 65_536 {
+            cache.clear();
+        }
+        let s = cache.entry(c).or_insert_with(|| fold_char(c).into());
+        out.push_str(s);
+    });
+}
+
+/// The folded form of one character (see [`push_folded`]).
+///
+/// Two readings are computed: the skeleton of the character as written, then
+/// lowercase (MATCHING §1), and the skeleton of its lowercase form. Where they
+/// differ, the ASCII one wins: an uppercase Greek or Cyrillic look-alike (`Β`, `Κ`,
+/// `Н`) reads as its Latin letter, and so does a lowercase one whose capital is the
+/// look-alike (`σ` as `o`). Then `i` folds as `l` (the skeleton of `I` is `l`), so
+/// that case never changes a match. Repeated until stable.
+pub fn fold_char(c: char) -> String {
+    let mut s: String = c.to_string();
+    for _ in 0..4 {
+        let mut next = String::new();
+        for ch in s.chars() {
+            let clean = |t: String| -> String {
+                t.chars()
+                    .flat_map(|c| c.to_lowercase())
+                    .filter(|&x| !is_invisible(x) && !is_mark(x))
+                    .map(merge)
+                    .collect()
+            };
+            let written =
+                clean(unicode_security::confusable_detection::skeleton(&ch.to_string()).collect());
+            let lowered = clean(
+                unicode_security::confusable_detection::skeleton(
+                    &ch.to_lowercase().collect::<String>(),
+                )
+                .collect(),
+            );
+            if written.is_ascii() || !lowered.is_ascii() {
+                next.push_str(&written);
+            } else {
+                next.push_str(&lowered);
+            }
+        }
+        if next == s {
+            break;
+        }
+        s = next;
+    }
+    s
+}
+
+/// Letters whose skeleton classes differ by case, merged into one.
+fn merge(c: char) -> char {
+    match c {
+        'i' => 'l',
+        _ => c,
+    }
+}
+
+fn ascii_table() -> &'static [String; 128] {
+    static TABLE: OnceLock<[String; 128]> = OnceLock::new();
+    TABLE.get_or_init(|| std::array::from_fn(|b| fold_char(b as u8 as char)))
+}
+
+/// Folds a whole string (a name to match) the way the folded view is built.
+pub fn fold_str(s: &str) -> String {
+    let mut v = View::new();
+    v.build(s);
+    v.folded.trim().to_string()
+}
+
+fn hex_val(c: char) -> Option<u32> {
+    c.to_digit(16)
+}
+
+/// `&#64;`, `&#x40;`, `&commat;`, `&amp` (legacy, no `;`) at `src[i]`: the decoded
+/// text and the number of elements used.
+fn decode_entity(src: &[Elem], i: usize) -> Option<(String, usize)> {
+    let at = |k: usize| src.get(i + k).map(|e| e.ch);
+    if at(1) == Some('#') {
+        let (radix, first) = match at(2) {
+            Some('x') | Some('X') => (16, 3),
+            _ => (10, 2),
+        };
+        let mut k = first;
+        let mut v: u32 = 0;
+        while let Some(d) = at(k).and_then(|c| c.to_digit(radix)) {
+            v = v.saturating_mul(radix).saturating_add(d);
+            k += 1;
+            if k - first > 8 {
+                break;
+            }
+        }
+        if k == first {
+            return None;
+        }
+        let used = if at(k) == Some(';') { k + 1 } else { k };
+        let c = char::from_u32(v).filter(|_| v != 0).unwrap_or('\u{FFFD}');
+        return Some((c.to_string(), used));
+    }
+    let mut name = String::from("&");
+    let mut k = 1;
+    while let Some(c) = at(k).filter(|c| c.is_ascii_alphanumeric()) {
+        name.push(c);
+        k += 1;
+        if k > htmlize::ENTITY_MAX_LENGTH {
+            return None;
+        }
+    }
+    if k == 1 {
+        return None;
+    }
+    if at(k) == Some(';') {
+        let mut with = name.clone();
+        with.push(';');
+        if let Some(v) = htmlize::ENTITIES.get(with.as_bytes()) {
+            return Some((String::from_utf8_lossy(v).into_owned(), k + 1));
+        }
+    }
+    // Legacy entities without `;` (`&amp`, `&lt`): the longest known prefix, unless
+    // a letter, digit or `=` follows (`?a=1&notify=2` is a query, not `&not`).
+    for end in (2..=name.len().min(htmlize::BARE_ENTITY_MAX_LENGTH)).rev() {
+        if let Some(v) = htmlize::ENTITIES.get(&name.as_bytes()[..end]) {
+            let next = at(end);
+            if next.is_some_and(|c| c.is_alphanumeric() || c == '=') {
+                return None;
+            }
+            return Some((String::from_utf8_lossy(v).into_owned(), end));
+        }
+    }
+    None
+}
+
+/// `\uXXXX`, `\u{X..}`, `\UXXXXXXXX`, `\xXX`, `\/` at `src[i]`.
+fn decode_backslash(src: &[Elem], i: usize) -> Option<(String, usize)> {
+    let at = |k: usize| src.get(i + k).map(|e| e.ch);
+    let hex_run = |from: usize, n: usize| -> Option<u32> {
+        let mut v = 0u32;
+        for k in from..from + n {
+            v = v * 16 + hex_val(at(k)?)?;
+        }
+        Some(v)
+    };
+    match at(1)? {
+        '/' => Some(("/".into(), 2)),
+        'u' if at(2) == Some('{') => {
+            let mut k = 3;
+            let mut v = 0u32;
+            while let Some(d) = at(k).and_then(hex_val) {
+                v = v.saturating_mul(16).saturating_add(d);
+                k += 1;
+                if k > 11 {
+                    return None;
+                }
+            }
+            if k == 3 || at(k) != Some('}') {
+                return None;
+            }
+            Some((char::from_u32(v)?.to_string(), k + 1))
+        }
+        'u' => {
+            let v = hex_run(2, 4)?;
+            // A UTF-16 surrogate pair: \uD83D\uDE00.
+            if (0xD800..0xDC00).contains(&v) && at(6) == Some('\\') && at(7) == Some('u') {
+                let lo = hex_run(8, 4)?;
+                if (0xDC00..0xE000).contains(&lo) {
+                    let c = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
+                    return Some((char::from_u32(c)?.to_string(), 12));
+                }
+            }
+            Some((char::from_u32(v)?.to_string(), 6))
+        }
+        'U' => Some((char::from_u32(hex_run(2, 8)?)?.to_string(), 10)),
+        'x' => {
+            // A run of \xXX bytes: UTF-8 when valid, else each byte as Latin-1.
+            let mut bytes = Vec::new();
+            let mut k = 0;
+            while at(k) == Some('\\') && at(k + 1) == Some('x') {
+                match hex_run(k + 2, 2) {
+                    Some(b) => bytes.push(b as u8),
+                    None => break,
+                }
+                k += 4;
+            }
+            if bytes.is_empty() {
+                return None;
+            }
+            Some(bytes_to_text(&bytes, k / bytes.len()))
+        }
+        _ => None,
+    }
+}
+
+/// `%XX` at `src[i]`, with following escapes when they form one UTF-8 character.
+fn decode_percent(src: &[Elem], i: usize) -> Option<(String, usize)> {
+    let at = |k: usize| src.get(i + k).map(|e| e.ch);
+    let byte = |k: usize| -> Option<u8> {
+        if at(k)? != '%' {
+            return None;
+        }
+        Some((hex_val(at(k + 1)?)? * 16 + hex_val(at(k + 2)?)?) as u8)
+    };
+    let first = byte(0)?;
+    if first < 0x80 {
+        return Some(((first as char).to_string(), 3));
+    }
+    let len = match first {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
+    };
+    let mut bytes = vec![first];
+    for n in 1..len {
+        match byte(n * 3) {
+            Some(b) => bytes.push(b),
+            None => break,
+        }
+    }
+    match std::str::from_utf8(&bytes) {
+        Ok(s) => Some((s.to_string(), bytes.len() * 3)),
+        // Not UTF-8: the byte as Latin-1.
+        Err(_) => Some(((first as char).to_string(), 3)),
+    }
+}
+
+fn bytes_to_text(bytes: &[u8], per: usize) -> (String, usize) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_string(), bytes.len() * per),
+        Err(e) if e.valid_up_to() > 0 => {
+            let n = e.valid_up_to();
+            (
+                std::str::from_utf8(&bytes[..n]).unwrap_or("").to_string(),
+                n * per,
+            )
+        }
+        Err(_) => ((bytes[0] as char).to_string(), per),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(s: &str) -> View {
+        let mut v = View::new();
+        v.build(s);
+        v
+    }
+
+    fn decoded(s: &str) -> String {
+        view(s).chars.iter().map(|e| e.ch).collect()
+    }
+
+    #[test]
+    fn decodes_every_layer() {
+        assert_eq!(decoded("&#64;a &#x40;b &commat;c &amp;d"), "@a @b @c &d");
+        assert_eq!(
+            decoded("\\u0040a \\u{40}b \\x40c \\/d \\U00000040e"),
+            "@a @b @c /d @e"
+        );
+        assert_eq!(decoded("%2540a %40b %C3%A9"), "@a @b e");
+        assert_eq!(decoded("&amp;#64;x"), "@x");
+        assert_eq!(decoded("ｓａｍ＠﹫"), "sam@@");
+        assert_eq!(decoded("s\u{200b}a\u{00ad}m\u{feff}"), "sam");
+        assert_eq!(decoded("sa\u{0301}m"), "sam");
+        assert_eq!(decoded("％４０x"), "@x");
+        assert_eq!(decoded("٧٠٠ ۱۲ १२"), "700 12 12");
+    }
+
+    #[test]
+    fn folds_case_and_confusables() {
+        assert_eq!(fold_str("SаM"), fold_str("sam"));
+        assert_eq!(fold_str("IVAN"), fold_str("ivan"));
+        assert_eq!(fold_str("lvan"), fold_str("Ivan"));
+        assert_eq!(fold_str("MARY"), fold_str("mary"));
+        assert_eq!(fold_str("𝐬𝐚𝐦"), fold_str("sam"));
+        assert_eq!(fold_str("a  \t b"), "a b");
+    }
+
+    #[test]
+    fn spans_cover_escapes() {
+        let v = view("x&#64;sam y");
+        let at = v.chars.iter().position(|e| e.ch == '@').unwrap();
+        assert_eq!(v.span(at, at + 1), (1, 6));
+        let v = view("s\u{200b}am");
+        let name = fold_str("sam");
+        let f = v.folded.find(&name).unwrap();
+        let (a, b) = v.folded_to_chars(f, f + name.len());
+        assert_eq!(v.span(a, b), (0, "s\u{200b}am".len()));
+    }
+}

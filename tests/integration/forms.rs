@@ -1,0 +1,526 @@
+//! Issue 11: every written form of a pseudonymised account's identity, through the
+//! binary, each class checked with the independent scan of `fuzz_checks::scan_leaks`
+//! over every entry of the bundle. docs/PRIVACY.md lists each test by name.
+
+use crate::fuzz_checks::scan_leaks_all;
+use crate::workdir::*;
+
+/// The pseudonymised account of these tests, with IDs no count or size is likely to
+/// equal.
+const SAM: &str = "700100200";
+/// A post by it.
+const SAM_POST: &str = "880000000000000056";
+/// A post by the public account.
+const PAULA_POST: &str = "880000000000000077";
+
+fn p(id: &str) -> String {
+    pseudonym("account", id)
+}
+
+fn h(id: &str) -> String {
+    pseudonym("tweet", id)
+}
+
+fn accounts() -> Vec<Row> {
+    vec![
+        account(SAM, "SecretSam", "10", "core"),
+        account("1002", "PublicPaula", "250000", "core"),
+    ]
+}
+
+/// Every entry of the bundle, scanned for the names, display names, user IDs and
+/// post IDs given.
+fn assert_no_leak(
+    bundle: &Bundle,
+    names: &[&str],
+    displays: &[&str],
+    ids: &[&str],
+    posts: &[&str],
+) {
+    for (name, data) in &bundle.entries {
+        let text = String::from_utf8_lossy(data);
+        for (n, line) in text.lines().enumerate() {
+            if let Some(found) = scan_leaks_all(line, names, displays, ids, posts) {
+                panic!("{found} in {name}, line {}: {line}", n + 1);
+            }
+        }
+    }
+}
+
+/// Posts by the public account, one per text, after a post by Sam.
+fn texts(texts: &[&str]) -> Vec<Row> {
+    let mut rows = vec![tweet(SAM_POST, SAM, "mine")];
+    for (i, t) in texts.iter().enumerate() {
+        rows.push(tweet(&format!("{}", 5000 + i), "1002", t));
+    }
+    rows
+}
+
+/// The published text of the public account's posts, in input order.
+fn published(bundle: &Bundle) -> Vec<String> {
+    let mut rows: Vec<(u64, String)> = bundle
+        .tweets()
+        .into_iter()
+        .filter(|t| t["userid"] == "1002")
+        .map(|t| (t["tweetid"].parse().unwrap(), t["tweet_text"].clone()))
+        .collect();
+    rows.sort();
+    rows.into_iter().map(|(_, t)| t).collect()
+}
+
+#[test]
+fn obfuscated_writing() {
+    let forms = [
+        "hi @Sec\u{200b}retSam",
+        "@\u{200d}SecretSam",
+        "S\u{00ad}ecret\u{2060}Sam",
+        "\u{202e}SecretSam\u{202c} \u{feff}SecretSam",
+        "＠ＳｅｃｒｅｔＳａｍ and ﹫SecretSam",
+        "S\u{0435}cr\u{0435}tS\u{0430}m and \u{0405}ecret\u{0405}am",
+        "SECRETSAM SECRET\u{0399}SAM",
+        "Se\u{0301}cre\u{0300}tSam",
+        "&#64;SecretSam &#x40;SecretSam &commat;SecretSam &#83;ecretSam &#x53;ecretSam",
+        "\\u0040SecretSam \\u0053ecretSam \\x53ecretSam \\u{53}ecretSam",
+        "%2540SecretSam %53ecretSam %25%35%33ecretSam",
+        "id ７００１００２００ or 7001\u{200b}00200 or &#x37;00100200",
+    ];
+    let wd = Workdir::new();
+    wd.export(&accounts(), &texts(&forms));
+    let bundle = wd.build_ok(&[]);
+    let out = published(&bundle);
+    let ps = p(SAM);
+    assert_eq!(out[0], format!("hi @{ps}"));
+    assert_eq!(out[1], format!("@\u{200d}{ps}"));
+    assert_eq!(out[11].matches(&ps).count(), 3, "{}", out[11]);
+    assert_no_leak(&bundle, &["SecretSam"], &[], &[SAM], &[]);
+}
+
+#[test]
+fn names_inside_words() {
+    let mut acc = accounts();
+    acc.push(account("700100300", "Sami", "10", "core"));
+    acc.push(account("700100400", "Bob", "10", "core"));
+    let forms = [
+        "#Free_SecretSam #SecretSam_Arrested RT_SecretSam xxSecretSamyy",
+        "#Free_Sami SamiRocks Sami2020 Samira",
+        "Bob! Bobby Bob_x",
+    ];
+    let wd = Workdir::new();
+    wd.export(&acc, &texts(&forms));
+    let bundle = wd.build_ok(&[]);
+    let out = published(&bundle);
+    assert_eq!(
+        out[0],
+        "#Free_[account] #[account]_Arrested RT_[account] xx[account]yy"
+    );
+    assert_eq!(
+        out[1],
+        "#Free_[account] [account]Rocks [account]2020 Samira"
+    );
+    assert_eq!(out[2], "[account]! Bobby Bob_x");
+    assert_no_leak(&bundle, &["SecretSam"], &[], &[SAM], &[]);
+}
+
+#[test]
+fn links_by_shape_on_any_host() {
+    let forms = [
+        "https://nitter.net/SecretSam",
+        "xcancel.com/SecretSam/status/880000000000000056",
+        "https://fxtwitter.com/SecretSam/statuses/880000000000000056",
+        "vxtwitter.com//SecretSam and fixupx.com/#!/SecretSam",
+        "nitter.example.org:8080/SecretSam https://twitter.com./SecretSam",
+        "https%3A%2F%2Fnitter.net%2FSecretSam",
+        "https://twitter.com/search?q=from%3ASecretSam",
+        "https://twitter.com/intent/follow?screen_name=SecretSam",
+        "https://twitter.com/intent/user?user_id=700100200",
+        "https://platform.twitter.com/embed/Tweet.html?id=880000000000000056",
+        "https://twitter.com/intent/tweet?in_reply_to=880000000000000056",
+        "https://twitter.com/intent/retweet?tweet_id=880000000000000056",
+        "twitter.com/statuses/880000000000000056 twitter.com/i/web/status/880000000000000056",
+        "nitter.net/PublicPaula example.com/about",
+    ];
+    let wd = Workdir::new();
+    wd.export(&accounts(), &texts(&forms));
+    let bundle = wd.build_ok(&[]);
+    let out = published(&bundle);
+    let (ps, hs) = (p(SAM), h(SAM_POST));
+    assert_eq!(out[0], format!("https://nitter.net/{ps}"));
+    assert_eq!(out[1], format!("xcancel.com/{ps}/status/{hs}"));
+    assert_eq!(
+        out[7],
+        format!("https://twitter.com/intent/follow?screen_name={ps}")
+    );
+    assert_eq!(
+        out[8],
+        format!("https://twitter.com/intent/user?user_id={ps}")
+    );
+    assert_eq!(
+        out[9],
+        format!("https://platform.twitter.com/embed/Tweet.html?id={hs}")
+    );
+    assert_eq!(out[13], "nitter.net/PublicPaula example.com/about");
+    assert_no_leak(&bundle, &["SecretSam"], &[], &[SAM], &[SAM_POST]);
+}
+
+#[test]
+fn hashed_post_ids_in_every_form() {
+    let forms = [
+        "see 880000000000000056 and ８８００００００００００００００５６",
+        "https://twitter.com/PublicPaula/status/880000000000000056",
+        "mine: https://twitter.com/PublicPaula/status/880000000000000077 880000000000000077",
+    ];
+    let wd = Workdir::new();
+    let mut rows = texts(&forms);
+    rows.push(tweet(PAULA_POST, "1002", "public post"));
+    wd.export(&accounts(), &rows);
+    let bundle = wd.build_ok(&[]);
+    let out = published(&bundle);
+    let hs = h(SAM_POST);
+    assert_eq!(out[0], format!("see {hs} and {hs}"));
+    assert_eq!(
+        out[1],
+        format!("https://twitter.com/PublicPaula/status/{hs}")
+    );
+    assert_eq!(
+        out[2],
+        "mine: https://twitter.com/PublicPaula/status/880000000000000077 880000000000000077",
+        "a public account's post ID stays"
+    );
+    assert_no_leak(&bundle, &["SecretSam"], &[], &[SAM], &[SAM_POST]);
+}
+
+/// Posts of the public account that reply to, retweet and quote Sam's post, quote a
+/// public post, and quote a post tweets.csv does not know.
+fn linkage_rows() -> Vec<Row> {
+    vec![
+        tweet(SAM_POST, SAM, "mine"),
+        tweet(PAULA_POST, "1002", "public"),
+        tweet("5001", "1002", "reply")
+            .set("in_reply_to_userid", SAM)
+            .set("in_reply_to_tweetid", SAM_POST),
+        tweet("5002", "1002", "RT")
+            .set("is_retweet", "true")
+            .set("retweet_userid", SAM)
+            .set("retweet_tweetid", SAM_POST),
+        tweet("5003", "1002", "quote").set("quoted_tweet_tweetid", SAM_POST),
+        tweet("5004", "1002", "quote").set("quoted_tweet_tweetid", PAULA_POST),
+        tweet("5005", "1002", "quote").set("quoted_tweet_tweetid", "880000000000000099"),
+    ]
+}
+
+#[test]
+fn replies_retweets_and_quotes_of_pseudonymised_posts_are_hashed() {
+    let wd = Workdir::new();
+    wd.export(&accounts(), &linkage_rows());
+    let bundle = wd.build_ok(&[]);
+    let t = bundle.tweets();
+    let by = |id: &str| t.iter().find(|r| r["tweetid"] == id).unwrap().clone();
+    let hs = h(SAM_POST);
+    assert!(t.iter().any(|r| r["tweetid"] == hs));
+    assert_eq!(by("5001")["in_reply_to_tweetid"], hs);
+    assert_eq!(by("5002")["retweet_tweetid"], hs);
+    assert_eq!(by("5003")["quoted_tweet_tweetid"], hs);
+    assert_eq!(
+        by("5004")["quoted_tweet_tweetid"],
+        PAULA_POST,
+        "public author: raw"
+    );
+    assert_eq!(
+        by("5005")["quoted_tweet_tweetid"],
+        h("880000000000000099"),
+        "author unknown: hashed"
+    );
+    assert_no_leak(&bundle, &["SecretSam"], &[], &[SAM], &[SAM_POST]);
+}
+
+#[test]
+fn raw_post_ids_warn_in_plan_and_build() {
+    let wd = Workdir::new();
+    wd.export(&accounts(), &linkage_rows());
+    wd.edit_policy(
+        "post_ids = \"pseudonymised-accounts\"",
+        "post_ids = \"raw\"",
+    );
+    // Sam's post, the reply, the retweet, the quote of Sam's post and the quote of
+    // an unknown post: 5 published post IDs resolve to (or may be) Sam.
+    let expected = "5 published post IDs were written by or point at pseudonymised accounts";
+    let out = wd.run(&[
+        "plan",
+        "--policy",
+        "policy.toml",
+        "--input",
+        "export",
+        "--seed",
+        "s",
+        "--json",
+    ]);
+    assert_ok(&out);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let linkage: Vec<&str> = plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["kind"] == "linkage")
+        .map(|w| w["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        linkage.iter().any(|m| m.starts_with(expected)),
+        "{linkage:?}"
+    );
+    assert_eq!(plan["posts"]["raw_linkable_post_ids"], 5);
+    let out = wd.build(&[]);
+    assert_ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("warning: {expected}")), "{err}");
+}
+
+#[test]
+fn lookup_tables_link_nothing() {
+    let mut acc = accounts();
+    // A public account whose name is a pseudonymised one's in another case.
+    acc.push(account("700100500", "SameCase", "10", "core"));
+    acc.push(account("1003", "SAMECASE", "900000", "core"));
+    // A pseudonymised account named like an ordinary word.
+    acc.push(account("700100600", "today", "10", "core"));
+    let wd = Workdir::new();
+    // Another name of Sam's, known from the directory.
+    wd.directory(&[(SAM, "OldSamName", "10")]);
+    wd.export(
+        &acc,
+        &texts(&[
+            "see you today, @today",
+            "formerly OldSamName, now @OldSamName",
+        ]),
+    );
+    let bundle = wd.build_ok(&[]);
+    let users = bundle.users();
+    let public = users.iter().find(|u| u["userid"] == "1003").unwrap();
+    assert_eq!(public["user_screen_name"], "[account]");
+    assert!(
+        !users
+            .iter()
+            .any(|u| u["userid"] == "1003"
+                && u["user_screen_name"] == pseudonym("handle", "samecase"))
+    );
+    let out = published(&bundle);
+    assert_eq!(out[0], format!("see you [account], @{}", p("700100600")));
+    assert_eq!(out[1], format!("formerly [account], now @{}", p(SAM)));
+    assert_no_leak(
+        &bundle,
+        &["SecretSam", "OldSamName", "SameCase"],
+        &[],
+        &[SAM, "700100500", "700100600"],
+        &[],
+    );
+}
+
+#[test]
+fn display_names_in_text() {
+    let mut acc = accounts();
+    acc[0] = acc[0].clone().set("user_display_name", "Umm Khalid Media");
+    acc.push(account("700100700", "arabic_name", "10", "core").set("user_display_name", "أم خالد"));
+    let wd = Workdir::new();
+    wd.export(
+        &acc,
+        &texts(&[
+            "by umm  KHALID\u{200b} media! and UmmKhalid Media",
+            "قال أم خالد اليوم",
+        ]),
+    );
+    let bundle = wd.build_ok(&[]);
+    let out = published(&bundle);
+    assert_eq!(out[0], "by [account]! and UmmKhalid Media");
+    assert_eq!(out[1], "قال [account] اليوم");
+    assert_no_leak(
+        &bundle,
+        &["SecretSam"],
+        &["Umm Khalid Media", "أم خالد"],
+        &[SAM],
+        &[],
+    );
+}
+
+#[test]
+fn own_internal_values_are_redacted() {
+    let wd = Workdir::new();
+    wd.export(
+        &accounts(),
+        &[
+            tweet(
+                SAM_POST,
+                SAM,
+                "mail secret-700100200@internal.example, call +966 500000000? no: +966500000000 from 203.0.113.77",
+            ),
+            tweet("5001", "1002", "x"),
+        ],
+    );
+    let bundle = wd.build_ok(&[]);
+    let t = bundle.tweets();
+    let sam = t.iter().find(|r| r["userid"] == p(SAM)).unwrap();
+    assert_eq!(
+        sam["tweet_text"],
+        "mail [redacted], call +966 500000000? no: [redacted] from [redacted]"
+    );
+}
+
+/// Sami (4 characters) stands inside a word before abcdef (6) is replaced; the marker
+/// then ends it at a part boundary: the residue check finds it.
+fn residue_export(wd: &Workdir) {
+    let mut acc = accounts();
+    acc.push(account("700100300", "Sami", "10", "core"));
+    acc.push(account("700100800", "abcdef", "10", "core"));
+    wd.export(&acc, &texts(&["Samiabcdef"]));
+}
+
+#[test]
+fn residue_check_replaces_and_counts() {
+    let wd = Workdir::new();
+    residue_export(&wd);
+    let out = wd.build(&["--json"]);
+    assert_ok(&out);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["residues_replaced"], 1);
+    let bundle = Bundle::read(&wd.path("out/test_release.zip"));
+    assert_eq!(published(&bundle)[0], "[account][account]");
+    // The human summary says it too.
+    let wd = Workdir::new();
+    residue_export(&wd);
+    let out = wd.build(&[]);
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("residues replaced by the rewriter's check: 1"));
+}
+
+#[test]
+fn residue_check_can_stop_the_build() {
+    let wd = Workdir::new();
+    residue_export(&wd);
+    wd.edit_policy("on_residue = \"replace\"", "on_residue = \"stop\"");
+    let out = wd.build(&[]);
+    let err = assert_exit(&out, 2);
+    assert!(!err.contains("Sami"), "{err}");
+    crate::errors::assert_documented("residue-stop", &err);
+}
+
+#[test]
+fn kept_values_are_checked_in_every_written_form() {
+    let wd = Workdir::new();
+    wd.export(
+        &accounts(),
+        &[tweet(SAM_POST, "1002", "x").set("tweet_client_name", "S\u{200b}ecretSam app")],
+    );
+    let out = wd.build(&[]);
+    assert_exit(&out, 2);
+    assert!(!wd.path("out/test_release.zip").exists());
+}
+
+#[test]
+fn every_text_column_is_rewritten() {
+    let mut acc = accounts();
+    acc[1] = acc[1]
+        .clone()
+        .set("user_reported_location", "near &#64;SecretSam")
+        .set("user_profile_description", "fan of #Free_SecretSam")
+        .set("user_profile_url", "https://nitter.net/SecretSam");
+    let wd = Workdir::new();
+    wd.export(
+        &acc,
+        &[tweet("5001", "1002", "x")
+            .set("hashtags", "[Free_SecretSam]")
+            .set("urls", "[https://xcancel.com/SecretSam]")
+            .set("poll_choices", "SecretSam|other")],
+    );
+    let bundle = wd.build_ok(&[]);
+    assert_no_leak(&bundle, &["SecretSam"], &[], &[SAM], &[]);
+}
+
+#[test]
+fn plan_lists_names_that_eat_prose() {
+    let mut acc = accounts();
+    acc.push(account("700100600", "today", "10", "core"));
+    acc.push(account("700100900", "2019", "10", "core"));
+    let wd = Workdir::new();
+    wd.export(
+        &acc,
+        &texts(&["today xxSecretSamyy and #SecretSam_x", "plain"]),
+    );
+    let out = wd.run(&[
+        "plan",
+        "--policy",
+        "policy.toml",
+        "--input",
+        "export",
+        "--seed",
+        "s",
+        "--key-file",
+        "key",
+        "--json",
+    ]);
+    assert_ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("SecretSam") && !stdout.contains("today"),
+        "{stdout}"
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names = plan["names"].as_array().unwrap();
+    let of = |id: &str| {
+        names
+            .iter()
+            .find(|n| n["pseudonym"] == p(id))
+            .unwrap_or_else(|| panic!("{id} not listed: {names:?}"))
+            .clone()
+    };
+    assert_eq!(of("700100600")["class"], "common word");
+    assert_eq!(of("700100900")["class"], "number");
+    assert_eq!(of(SAM)["class"], "name");
+    assert_eq!(of(SAM)["inside_word_replacements"], 2);
+    assert!(plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["kind"] == "names"));
+    // The text form lists them too, by pseudonym.
+    let out = wd.run(&[
+        "plan",
+        "--policy",
+        "policy.toml",
+        "--input",
+        "export",
+        "--seed",
+        "s",
+        "--key-file",
+        "key",
+    ]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Names matched in prose"), "{text}");
+    assert!(text.contains(&p("700100600")));
+}
+
+#[test]
+fn privacy_catalogue_names_real_tests() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/PRIVACY.md")).unwrap();
+    let mut named = 0;
+    for part in doc.split('`').skip(1).step_by(2) {
+        let Some((module, test)) = part.split_once("::") else {
+            continue;
+        };
+        if !module.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            || !test
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())
+        {
+            continue;
+        }
+        let src = std::fs::read_to_string(root.join(format!("tests/integration/{module}.rs")))
+            .unwrap_or_else(|_| panic!("docs/PRIVACY.md names {part}: no such test file"));
+        assert!(
+            src.contains(&format!("fn {test}(")),
+            "docs/PRIVACY.md names {part}, which does not exist"
+        );
+        named += 1;
+    }
+    assert!(named >= 20, "only {named} tests named");
+}
