@@ -38,6 +38,10 @@ struct Current {
     path: String,
     hasher: Sha256,
     bytes: u64,
+    /// A file whose name is known only at its end (the posts file: `_1` only when
+    /// split) is compressed into a one-entry zip beside the bundle, then copied in
+    /// raw under its name.
+    spool: Option<ZipWriter<BufWriter<File>>>,
 }
 
 /// Streams payload and tag files into a deterministic zip.
@@ -146,8 +150,51 @@ impl BundleWriter {
             path: rel.to_string(),
             hasher: Sha256::new(),
             bytes: 0,
+            spool: None,
         });
         Ok(())
+    }
+
+    /// Starts a payload file whose name is given at its end ([`Self::end_named`]).
+    /// It is compressed like any other into a temporary file in `dir`, then copied
+    /// into the bundle without recompression: the same bytes as written directly.
+    pub fn begin_deferred(&mut self, dir: &Path, large: bool) -> Result<()> {
+        assert!(self.current.is_none(), "previous payload file not ended");
+        let tmp = tempfile::tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+        let mut spool = ZipWriter::new(BufWriter::with_capacity(1 << 20, tmp));
+        let opts = self.options(large);
+        spool
+            .start_file("deferred", opts)
+            .map_err(|e| self.zip_err(e))?;
+        self.current = Some(Current {
+            path: String::new(),
+            hasher: Sha256::new(),
+            bytes: 0,
+            spool: Some(spool),
+        });
+        Ok(())
+    }
+
+    /// Ends the current payload file under `rel`, recording `rows`.
+    pub fn end_named(&mut self, rel: &str, rows: u64) -> Result<PayloadFile> {
+        let spool = self.current.as_mut().and_then(|c| c.spool.take());
+        if let Some(spool) = spool {
+            let file = spool
+                .finish()
+                .map_err(|e| self.zip_err(e))?
+                .into_inner()
+                .map_err(|e| Error::io(&self.zip_path, e.into_error()))?;
+            let mut archive = zip::ZipArchive::new(file).map_err(|e| self.zip_err(e))?;
+            let entry = archive.by_index_raw(0).map_err(|e| self.zip_err(e))?;
+            let name = format!("{}/{rel}", self.root);
+            self.zip
+                .raw_copy_file_rename(entry, name)
+                .map_err(|e| self.zip_err(e))?;
+        }
+        if let Some(c) = self.current.as_mut() {
+            c.path = rel.to_string();
+        }
+        Ok(self.end(rows))
     }
 
     /// Appends to the current payload file.
@@ -155,9 +202,11 @@ impl BundleWriter {
         let cur = self.current.as_mut().expect("no payload file started");
         cur.hasher.update(data);
         cur.bytes += data.len() as u64;
-        self.zip
-            .write_all(data)
-            .map_err(|e| Error::io(&self.zip_path, e))
+        match cur.spool.as_mut() {
+            Some(spool) => spool.write_all(data),
+            None => self.zip.write_all(data),
+        }
+        .map_err(|e| Error::io(&self.zip_path, e))
     }
 
     /// Bytes written to the current payload file so far.
@@ -168,6 +217,7 @@ impl BundleWriter {
     /// Ends the current payload file, recording `rows`.
     pub fn end(&mut self, rows: u64) -> PayloadFile {
         let cur = self.current.take().expect("no payload file started");
+        assert!(cur.spool.is_none(), "a deferred file ends with end_named");
         let file = PayloadFile {
             path: cur.path,
             rows,

@@ -55,4 +55,5 @@ pub mod sign;
 pub mod staging;
 pub mod synth;
 pub mod transform;
+pub mod typed;
 pub mod verify;

@@ -165,6 +165,9 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
                 || p == "disclosure.json"
                 || p == "README.md"
                 || p == format!("{stem}_users_csv_{tag}.csv")
+                || p == format!("{stem}_tweets_csv_{tag}.csv")
+                || p == format!("{stem}_users_{tag}.parquet")
+                || p == format!("{stem}_tweets_{tag}.parquet")
                 || p == format!("{stem}_media_file_list_{tag}.txt")
                 || p.starts_with("media/")
                 || p.strip_prefix(&format!("{stem}_tweets_csv_{tag}_"))
@@ -206,7 +209,6 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
         "data/disclosure.json".to_string(),
         "data/README.md".to_string(),
         format!("data/{stem}_users_csv_{tag}.csv"),
-        format!("data/{stem}_tweets_csv_{tag}_1.csv"),
     ];
     for r in &required {
         if !payload.iter().any(|(p, _)| p == r) {
@@ -221,6 +223,31 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
         .iter()
         .filter(|(p, _)| p.starts_with(&format!("data/{stem}_tweets_csv_{tag}_")))
         .count();
+    // DESIGN §4: one posts file carries no part number; parts are numbered 1, 2, ...
+    // only when the posts are split.
+    let single = format!("data/{stem}_tweets_csv_{tag}.csv");
+    let has_single = payload.iter().any(|(p, _)| *p == single);
+    if !has_single && parts == 0 {
+        report.fail(
+            check,
+            Loc::file(&format!("{root}/{single}")),
+            "missing from the bag",
+        );
+    }
+    if has_single && parts > 0 {
+        report.fail(
+            check,
+            Loc::file(&format!("{root}/{single}")),
+            "a posts file without a part number beside numbered parts",
+        );
+    }
+    if parts == 1 {
+        report.fail(
+            check,
+            Loc::file(&format!("{root}/data/{stem}_tweets_csv_{tag}_1.csv")),
+            "a single posts file carries no part number (DESIGN section 4)",
+        );
+    }
     for k in 1..=parts {
         let p = format!("data/{stem}_tweets_csv_{tag}_{k}.csv");
         if !payload.iter().any(|(q, _)| *q == p) {
@@ -613,7 +640,10 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         .map(|f| f.rows);
     let parts: Vec<&Option<Facts>> = payload
         .iter()
-        .filter(|(p, _)| p.starts_with(&format!("data/{}_tweets_csv_{}_", lay.stem, lay.tag)))
+        .filter(|(p, _)| {
+            p.starts_with(&format!("data/{}_tweets_csv_{}_", lay.stem, lay.tag))
+                || **p == format!("data/{}_tweets_csv_{}.csv", lay.stem, lay.tag)
+        })
         .map(|(_, f)| f)
         .collect();
     let posts_rows = if parts.is_empty() || parts.iter().any(|f| f.is_none()) {

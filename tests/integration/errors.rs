@@ -1030,7 +1030,7 @@ fn payload(wd: &Workdir) -> (String, String) {
     let b = wd.build_ok(&[]);
     (
         b.text("data/test_release_users_csv_hashed.csv"),
-        b.text("data/test_release_tweets_csv_hashed_1.csv"),
+        b.text("data/test_release_tweets_csv_hashed.csv"),
     )
 }
 

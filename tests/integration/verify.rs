@@ -820,7 +820,7 @@ fn resealed_tampering_is_caught_by_the_content_checks() {
     assert_eq!(code, 0, "{doc:#}");
 
     let users = "test_release/data/test_release_users_csv_hashed.csv";
-    let tweets = "test_release/data/test_release_tweets_csv_hashed_1.csv";
+    let tweets = "test_release/data/test_release_tweets_csv_hashed.csv";
     let edit_csv =
         |e: &mut Vec<(String, Vec<u8>)>, name: &str, f: &dyn Fn(&mut Vec<Vec<String>>)| {
             let i = e.iter().position(|(n, _)| n == name).unwrap();
@@ -965,7 +965,7 @@ fn staff_mode_rebuilds_and_names_the_first_differing_file() {
 fn staff_mode_finds_planted_leaks_by_file_and_line() {
     let wd = built();
     let mut e = entries(&wd);
-    let t = find(&e, "_tweets_csv_hashed_1.csv");
+    let t = find(&e, "_tweets_csv_hashed.csv");
     let r = find(&e, "data/README.md");
     // A raw ID standing alone in a post (line 3 of the posts file).
     let text = String::from_utf8(e[t].1.clone()).unwrap();
@@ -1002,7 +1002,7 @@ fn staff_mode_finds_planted_leaks_by_file_and_line() {
         found,
         vec![
             (
-                "test_release/data/test_release_tweets_csv_hashed_1.csv".into(),
+                "test_release/data/test_release_tweets_csv_hashed.csv".into(),
                 3
             ),
             ("test_release/data/README.md".into(), 2),
@@ -1024,7 +1024,7 @@ fn staff_mode_finds_planted_leaks_by_file_and_line() {
     // altered one also fails the rebuild, naming the first altered entry.
     assert_eq!(
         failures(&doc, "staff.rebuild")[0]["file"],
-        "test_release/data/test_release_tweets_csv_hashed_1.csv"
+        "test_release/data/test_release_tweets_csv_hashed.csv"
     );
 }
 
