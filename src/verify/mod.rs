@@ -15,6 +15,7 @@
 pub mod archive;
 pub mod bag;
 pub mod disclosure;
+pub mod parquet;
 pub mod report;
 pub mod scan;
 pub mod staff;
@@ -470,6 +471,51 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
             report.stats.payload_bytes += f.bytes;
         }
     }
+    // Typed tables against their CSVs (streamed again, together).
+    let tweets_csv: Vec<String> = {
+        let single = format!("data/{}_tweets_csv_{}.csv", lay.stem, lay.tag);
+        let mut parts: Vec<(u64, String)> = lay
+            .payload
+            .iter()
+            .filter_map(|(p, _)| {
+                let n = p
+                    .strip_prefix(&format!("data/{}_tweets_csv_{}_", lay.stem, lay.tag))?
+                    .strip_suffix(".csv")?
+                    .parse::<u64>()
+                    .ok()?;
+                Some((n, p.clone()))
+            })
+            .collect();
+        parts.sort();
+        let mut all: Vec<String> = lay
+            .payload
+            .iter()
+            .filter(|(p, _)| *p == single)
+            .map(|(p, _)| p.clone())
+            .collect();
+        all.extend(parts.into_iter().map(|(_, p)| p));
+        all
+    };
+    parquet::check(
+        &mut archive,
+        &parquet::Tables {
+            bundle: &opts.bundle,
+            root: &root,
+            payload: &lay.payload,
+            resources: &resources,
+            users: (
+                users_rel.clone(),
+                format!("data/{}_users_{}.parquet", lay.stem, lay.tag),
+            ),
+            tweets: (
+                tweets_csv,
+                format!("data/{}_tweets_{}.parquet", lay.stem, lay.tag),
+            ),
+        },
+        &mut payload,
+        &mut report,
+    );
+
     // The tag files are scanned too.
     if let Some(n) = needles {
         for t in bag::TAG_FILES {
