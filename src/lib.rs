@@ -56,4 +56,5 @@ pub mod staging;
 pub mod synth;
 pub mod transform;
 pub mod typed;
+pub mod unpack;
 pub mod verify;

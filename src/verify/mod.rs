@@ -270,7 +270,7 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
 
 /// The data files' naming: `<root>_users_csv_hashed.csv`, or for a tier bundle
 /// `<root>` = `<release>_<suffix>` with `<release>_users_csv_<suffix>.csv`.
-fn naming(entries: &[Entry], root: &str) -> (String, String) {
+pub(crate) fn naming(entries: &[Entry], root: &str) -> (String, String) {
     let has = |p: &str| entries.iter().any(|e| e.name == p);
     if !has(&format!("{root}/data/{root}_users_csv_hashed.csv")) {
         if let Some((stem, tag)) = root.rsplit_once('_') {

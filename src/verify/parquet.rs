@@ -75,7 +75,7 @@ impl ChunkReader for Window {
 }
 
 /// The kind a CSV field's declared type gives (as the build derives it).
-fn kind_of(name: &str, ty: &FieldType) -> Kind {
+pub fn kind_of(name: &str, ty: &FieldType) -> Kind {
     let (t, format) = match ty {
         FieldType::String => ("string", None),
         FieldType::Integer => ("integer", None),
