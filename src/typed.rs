@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use arrow_array::builder::{
     BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, ListBuilder,
-    StringBuilder, TimestampSecondBuilder,
+    StringBuilder, TimestampMillisecondBuilder,
 };
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type, TimestampSecondType};
+use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
@@ -51,7 +51,8 @@ pub enum Kind {
     Boolean,
     /// A calendar date (days since 1970-01-01).
     Date,
-    /// A UTC timestamp in seconds (`YYYY-MM-DD HH:MM` in the CSV).
+    /// A UTC timestamp in milliseconds (`YYYY-MM-DD HH:MM` in the CSV; Parquet has no
+    /// seconds unit).
     DateTime,
     /// A year, as a 32-bit integer.
     Year,
@@ -85,7 +86,7 @@ impl Kind {
             Kind::Number => DataType::Float64,
             Kind::Boolean => DataType::Boolean,
             Kind::Date => DataType::Date32,
-            Kind::DateTime => DataType::Timestamp(TimeUnit::Second, Some(UTC.into())),
+            Kind::DateTime => DataType::Timestamp(TimeUnit::Millisecond, Some(UTC.into())),
             Kind::Year => DataType::Int32,
             Kind::List => DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
         }
@@ -154,7 +155,7 @@ pub enum Value<'a> {
     Bool(bool),
     /// Days since 1970-01-01.
     Date(i32),
-    /// Seconds since 1970-01-01T00:00Z.
+    /// Milliseconds since 1970-01-01T00:00Z.
     Time(i64),
     /// A list of strings.
     List(Vec<&'a str>),
@@ -284,7 +285,7 @@ pub fn parse_cell(kind: Kind, v: &str) -> Result<Value<'_>, String> {
             _ => return Err(bad()),
         }),
         Kind::Date => Value::Date(parse_date(v).ok_or_else(bad)?),
-        Kind::DateTime => Value::Time(parse_datetime(v).ok_or_else(bad)?),
+        Kind::DateTime => Value::Time(parse_datetime(v).ok_or_else(bad)? * 1000),
         Kind::Year => {
             if v.len() != 4 || !v.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad());
@@ -307,7 +308,7 @@ pub fn array_value(kind: Kind, array: &dyn Array, row: usize) -> Value<'_> {
         Kind::Number => Value::Num(array.as_primitive::<Float64Type>().value(row).to_bits()),
         Kind::Boolean => Value::Bool(array.as_boolean().value(row)),
         Kind::Date => Value::Date(array.as_primitive::<Date32Type>().value(row)),
-        Kind::DateTime => Value::Time(array.as_primitive::<TimestampSecondType>().value(row)),
+        Kind::DateTime => Value::Time(array.as_primitive::<TimestampMillisecondType>().value(row)),
         Kind::Year => Value::Int(i64::from(array.as_primitive::<Int32Type>().value(row))),
         Kind::List => {
             let list = array.as_list::<i32>();
@@ -325,7 +326,7 @@ enum Builder {
     Num(Float64Builder),
     Bool(BooleanBuilder),
     Date(Date32Builder),
-    Time(TimestampSecondBuilder),
+    Time(TimestampMillisecondBuilder),
     Year(Int32Builder),
     List(ListBuilder<StringBuilder>),
 }
@@ -338,7 +339,7 @@ impl Builder {
             Kind::Number => Builder::Num(Float64Builder::new()),
             Kind::Boolean => Builder::Bool(BooleanBuilder::new()),
             Kind::Date => Builder::Date(Date32Builder::new()),
-            Kind::DateTime => Builder::Time(TimestampSecondBuilder::new().with_timezone(UTC)),
+            Kind::DateTime => Builder::Time(TimestampMillisecondBuilder::new().with_timezone(UTC)),
             Kind::Year => Builder::Year(Int32Builder::new()),
             Kind::List => Builder::List(ListBuilder::new(StringBuilder::new())),
         }
