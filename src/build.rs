@@ -690,7 +690,7 @@ impl Plan {
         let (media_record, volumes) =
             self.write_media(&mut bundle, &name, &opts.out_dir, opts.force)?;
 
-        let dict = record::dictionary(
+        let mut dict = record::dictionary(
             &self.policy,
             self.tier.as_ref(),
             &fingerprint,
@@ -698,6 +698,7 @@ impl Plan {
             &self.counts,
             &tables,
         );
+        dict.push_str(&crate::loading::section(&tables, &name));
         let lines = dict.matches('\n').count() as u64;
         bundle.add("data/README.md", dict.as_bytes(), lines)?;
         let dp = record::datapackage_json(&self.policy, &tables);

@@ -42,6 +42,7 @@ pub mod csvout;
 pub mod error;
 pub mod export;
 pub mod identity;
+pub mod loading;
 pub mod inputcheck;
 pub mod media;
 pub mod plan;
