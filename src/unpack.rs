@@ -133,7 +133,12 @@ pub fn unpack(opts: &UnpackOptions) -> Result<Outcome> {
         .iter()
         .find_map(|e| e.name.strip_suffix("/bagit.txt").map(str::to_string))
         .filter(|r| !r.contains('/'))
-        .ok_or_else(|| err(&opts.bundle, "no bag folder (`<release>/bagit.txt`) in the zip"))?;
+        .ok_or_else(|| {
+            err(
+                &opts.bundle,
+                "no bag folder (`<release>/bagit.txt`) in the zip",
+            )
+        })?;
     let (stem, tag) = crate::verify::naming(&entries, &root);
     let prefix = format!("{root}/");
     // Payload path (`data/...`) → entry, in zip order.
@@ -146,7 +151,12 @@ pub fn unpack(opts: &UnpackOptions) -> Result<Outcome> {
                 .map(|rel| (rel.to_string(), e.clone()))
         })
         .collect();
-    let find = |rel: &str| payload.iter().find(|(p, _)| p == rel).map(|(_, e)| e.clone());
+    let find = |rel: &str| {
+        payload
+            .iter()
+            .find(|(p, _)| p == rel)
+            .map(|(_, e)| e.clone())
+    };
     let dp_entry = find("data/datapackage.json")
         .ok_or_else(|| err(&opts.bundle, "no data/datapackage.json in the bag"))?;
     let dp = archive
@@ -350,7 +360,8 @@ fn zip_one(archive: &mut Archive, e: &Entry, name: &str, dest: &Path) -> Result<
         .system(zip::System::Unix)
         .unix_permissions(0o644)
         .large_file(e.size >= 0xFFFF_FFFF);
-    zip.start_file(name, opts).map_err(|x| err(dest, x.to_string()))?;
+    zip.start_file(name, opts)
+        .map_err(|x| err(dest, x.to_string()))?;
     let mut r = open_entry(archive, e)?;
     io::copy(&mut r, &mut zip).map_err(|x| err(Path::new(&e.name), x.to_string()))?;
     drop(r);

@@ -170,7 +170,11 @@ fn check_table(
     let full = |r: &str| format!("{}/{r}", t.root);
     let loc = || Loc::file(&full(rel));
     let Some(resource) = t.resources.iter().find(|r| r.path == rel) else {
-        report.fail(id, loc(), "a Parquet file that datapackage.json does not describe");
+        report.fail(
+            id,
+            loc(),
+            "a Parquet file that datapackage.json does not describe",
+        );
         return None;
     };
     let Some(csv_resource) = csvs
@@ -369,7 +373,11 @@ fn compare_rows(
     let mut record = csv::StringRecord::new();
     'files: for csv_rel in csvs {
         let Some((_, e)) = t.payload.iter().find(|(p, _)| p == csv_rel) else {
-            report.fail(id, Loc::file(&full(csv_rel)), "missing: the Parquet table's CSV");
+            report.fail(
+                id,
+                Loc::file(&full(csv_rel)),
+                "missing: the Parquet table's CSV",
+            );
             csv_failed = true;
             break;
         };
@@ -459,10 +467,19 @@ fn compare_rows(
                 if different < MAX_DIFFERENT_ROWS {
                     report.fail(
                         id,
-                        Loc::file(&full(rel)).row(row).column(columns[i].name.clone()),
+                        Loc::file(&full(rel))
+                            .row(row)
+                            .column(columns[i].name.clone()),
                         format!(
                             "differs from row {row} of the CSV{}",
-                            match columns.iter().skip(i + 1).zip(csv_values.iter().skip(i + 1)).zip(pq_values.iter().skip(i + 1)).filter(|((_, a), b)| a != b).count() {
+                            match columns
+                                .iter()
+                                .skip(i + 1)
+                                .zip(csv_values.iter().skip(i + 1))
+                                .zip(pq_values.iter().skip(i + 1))
+                                .filter(|((_, a), b)| a != b)
+                                .count()
+                            {
                                 0 => String::new(),
                                 n => format!(" (and {n} more columns of this row)"),
                             }

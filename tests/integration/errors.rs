@@ -51,6 +51,7 @@ const REFUSED: &[&str] = &[
     "policy-release-name-slash",
     "policy-release-name-dotdot",
     "policy-identifier-kept-raw",
+    "policy-formats-unknown",
     "key-missing",
     "key-too-short",
     "key-not-hex",
@@ -788,6 +789,21 @@ fn policy_identifier_kept_raw() {
         &wd.build(&[]),
         "policy-identifier-kept-raw",
         "policy policy.toml: columns.tweets.retweet_userid: `retweet_userid` names accounts: its action must be `account_id`, `drop`, `blank` or `constant`, so that no pseudonymised account is published raw",
+    );
+}
+
+#[test]
+fn policy_formats_unknown() {
+    let wd = base();
+    wd.edit_policy(
+        "compression_level = 6",
+        "compression_level = 6\nformats = [\"csv\", \"xlsx\"]",
+    );
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "policy-formats-unknown",
+        "policy policy.toml: output.formats: unknown format `xlsx` (expected csv or parquet)",
     );
 }
 

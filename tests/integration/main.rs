@@ -9,6 +9,7 @@ mod fuzz_regressions;
 mod media;
 mod privacy;
 mod properties;
+mod researchers;
 mod secrets;
 mod sign;
 mod staff;

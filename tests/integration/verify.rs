@@ -26,7 +26,7 @@ const BUNDLE: &str = "out/test_release.zip";
 // ---------------------------------------------------------------------------------
 // Fixtures.
 
-fn release(wd: &Workdir) {
+pub(crate) fn release(wd: &Workdir) {
     let mut accounts = vec![
         account(PRIVATE_ID, PRIVATE_NAME, "10", "core"),
         account(PUBLIC_ID, PUBLIC_NAME, "250000", "core"),
