@@ -40,8 +40,75 @@ struct Current {
     bytes: u64,
     /// A file whose name is known only at its end (the posts file: `_1` only when
     /// split) is compressed into a one-entry zip beside the bundle, then copied in
-    /// raw under its name.
-    spool: Option<ZipWriter<BufWriter<File>>>,
+    /// raw under its name. Never dropped unfinished, like the bundle's own writer.
+    spool: Option<std::mem::ManuallyDrop<ZipWriter<Sticky>>>,
+}
+
+/// The spool's file: the first write error is kept (and reported by the bundle
+/// writer) and everything after it is discarded, so that the zip writer never fails
+/// inside itself (it would print to stderr when dropped unfinished).
+struct Sticky {
+    file: BufWriter<File>,
+    /// The position and length as the zip writer sees them (kept after a failure).
+    pos: u64,
+    len: u64,
+    failed: std::sync::Arc<std::sync::Mutex<Option<std::io::Error>>>,
+}
+
+impl Sticky {
+    fn keep(&self, e: std::io::Error) {
+        let mut f = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        f.get_or_insert(e);
+    }
+
+    fn failed(&self) -> bool {
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+}
+
+impl Write for Sticky {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.failed() {
+            if let Err(e) = self.file.write_all(buf) {
+                self.keep(e);
+            }
+        }
+        self.pos += buf.len() as u64;
+        self.len = self.len.max(self.pos);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.failed() {
+            if let Err(e) = self.file.flush() {
+                self.keep(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::io::Seek for Sticky {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        let to = match pos {
+            std::io::SeekFrom::Start(n) => Some(n),
+            std::io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            std::io::SeekFrom::End(d) => self.len.checked_add_signed(d),
+        }
+        .ok_or_else(|| std::io::Error::other("seek out of range"))?;
+        // After a failure the spool is abandoned: only the position is kept.
+        if !self.failed() {
+            if let Err(e) = self.file.seek(std::io::SeekFrom::Start(to)) {
+                self.keep(e);
+            }
+        }
+        self.pos = to;
+        self.len = self.len.max(to);
+        Ok(to)
+    }
 }
 
 /// Streams payload and tag files into a deterministic zip.
@@ -57,6 +124,8 @@ pub struct BundleWriter {
     compression: Compression,
     files: Vec<PayloadFile>,
     current: Option<Current>,
+    /// The current spool's first write error (see [`Sticky`]).
+    spool_failed: std::sync::Arc<std::sync::Mutex<Option<std::io::Error>>>,
 }
 
 /// bag-info.txt fields.
@@ -100,6 +169,7 @@ impl BundleWriter {
             compression,
             files: Vec::new(),
             current: None,
+            spool_failed: Default::default(),
         })
     }
 
@@ -161,7 +231,14 @@ impl BundleWriter {
     pub fn begin_deferred(&mut self, dir: &Path, large: bool) -> Result<()> {
         assert!(self.current.is_none(), "previous payload file not ended");
         let tmp = tempfile::tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
-        let mut spool = ZipWriter::new(BufWriter::with_capacity(1 << 20, tmp));
+        let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+        self.spool_failed = failed.clone();
+        let mut spool = ZipWriter::new(Sticky {
+            file: BufWriter::with_capacity(1 << 20, tmp),
+            pos: 0,
+            len: 0,
+            failed,
+        });
         let opts = self.options(large);
         spool
             .start_file("deferred", opts)
@@ -170,7 +247,7 @@ impl BundleWriter {
             path: String::new(),
             hasher: Sha256::new(),
             bytes: 0,
-            spool: Some(spool),
+            spool: Some(std::mem::ManuallyDrop::new(spool)),
         });
         Ok(())
     }
@@ -179,9 +256,11 @@ impl BundleWriter {
     pub fn end_named(&mut self, rel: &str, rows: u64) -> Result<PayloadFile> {
         let spool = self.current.as_mut().and_then(|c| c.spool.take());
         if let Some(spool) = spool {
-            let file = spool
-                .finish()
+            let finished = std::mem::ManuallyDrop::into_inner(spool).finish();
+            self.check_spool()?;
+            let file = finished
                 .map_err(|e| self.zip_err(e))?
+                .file
                 .into_inner()
                 .map_err(|e| Error::io(&self.zip_path, e.into_error()))?;
             let mut archive = zip::ZipArchive::new(file).map_err(|e| self.zip_err(e))?;
@@ -206,7 +285,21 @@ impl BundleWriter {
             Some(spool) => spool.write_all(data),
             None => self.zip.write_all(data),
         }
-        .map_err(|e| Error::io(&self.zip_path, e))
+        .map_err(|e| Error::io(&self.zip_path, e))?;
+        self.check_spool()
+    }
+
+    /// The spool's first write error, if any.
+    fn check_spool(&self) -> Result<()> {
+        match self
+            .spool_failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            Some(e) => Err(Error::io(&self.zip_path, e)),
+            None => Ok(()),
+        }
     }
 
     /// Bytes written to the current payload file so far.
