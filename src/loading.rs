@@ -5,7 +5,7 @@
 
 use crate::record::{is_parquet, Table};
 
-fn names<'a>(tables: &'a [Table], users: bool, parquet: bool) -> Vec<&'a str> {
+fn names(tables: &[Table], users: bool, parquet: bool) -> Vec<&str> {
     tables
         .iter()
         .filter(|t| t.name.starts_with("users") == users && is_parquet(&t.file.path) == parquet)
