@@ -655,17 +655,44 @@ impl Plan {
         )?;
         let mut tables = Vec::new();
 
-        // Users.
-        let users_file = self.write_users(&mut bundle)?;
+        // Users, and their typed table when the policy asks for one.
+        let users_columns = self.users_published();
+        let mut users_typed = match self.policy.parquet {
+            true => Some(typed_writer(
+                record::typed_columns(&self.policy, &users_columns),
+                &opts.out_dir,
+            )?),
+            false => None,
+        };
+        let users_file = self.write_users(&mut bundle, users_typed.as_mut())?;
+        let users_csv = users_file.path.clone();
         tables.push(record::Table {
             name: "users".into(),
             file: users_file,
-            columns: self.users_published(),
+            columns: users_columns.clone(),
         });
 
-        // Posts.
-        let parts = self.write_tweets(&mut bundle, opts.threads, opts.progress.as_ref())?;
+        // Posts; their typed table is written on its own thread from the same rows.
         let tweet_columns = self.tweets_published();
+        let (typed_tx, typed_thread) = match self.policy.parquet {
+            true => {
+                let w = typed_writer(
+                    record::typed_columns(&self.policy, &tweet_columns),
+                    &opts.out_dir,
+                )?;
+                let (tx, handle) = spawn_typed(w);
+                (Some(tx), Some(handle))
+            }
+            false => (None, None),
+        };
+        let parts = self.write_tweets(
+            &mut bundle,
+            &opts.out_dir,
+            typed_tx,
+            opts.threads,
+            opts.progress.as_ref(),
+        )?;
+        let first_part = parts.first().map(|f| f.path.clone()).unwrap_or_default();
         let many = parts.len() > 1;
         for (i, file) in parts.into_iter().enumerate() {
             tables.push(record::Table {
@@ -679,11 +706,43 @@ impl Plan {
             });
         }
 
+        // The typed tables, stored (they are compressed already, and a reader can
+        // seek in them inside the zip).
+        if let Some(w) = users_typed {
+            let rel = format!(
+                "data/{}_users_{}.parquet",
+                self.policy.release.name,
+                self.tag()
+            );
+            let (file, rows) = finish_typed(w).map_err(|e| typed_error(&users_csv, e))?;
+            tables.push(record::Table {
+                name: "users-parquet".into(),
+                file: add_typed(&mut bundle, &rel, file, rows)?,
+                columns: users_columns,
+            });
+        }
+        if let Some(handle) = typed_thread {
+            let rel = format!(
+                "data/{}_tweets_{}.parquet",
+                self.policy.release.name,
+                self.tag()
+            );
+            let (file, rows) = handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                .map_err(|e| typed_error(&first_part, e))?;
+            tables.push(record::Table {
+                name: "tweets-parquet".into(),
+                file: add_typed(&mut bundle, &rel, file, rows)?,
+                columns: tweet_columns.clone(),
+            });
+        }
+
         // Media.
         let (media_record, volumes) =
             self.write_media(&mut bundle, &name, &opts.out_dir, opts.force)?;
 
-        let dict = record::dictionary(
+        let mut dict = record::dictionary(
             &self.policy,
             self.tier.as_ref(),
             &fingerprint,
@@ -692,6 +751,7 @@ impl Plan {
             &tables,
             media_record.is_some(),
         );
+        dict.push_str(&crate::loading::section(&tables, &name));
         let lines = dict.matches('\n').count() as u64;
         bundle.add("data/README.md", dict.as_bytes(), lines)?;
         let dp = record::datapackage_json(&self.policy, &tables);
@@ -879,7 +939,11 @@ impl Plan {
         ))
     }
 
-    fn write_users(&self, bundle: &mut BundleWriter) -> Result<PayloadFile> {
+    fn write_users(
+        &self,
+        bundle: &mut BundleWriter,
+        mut typed: Option<&mut TypedWriter>,
+    ) -> Result<PayloadFile> {
         let accounts_path = self.export.dir.join("accounts.csv");
         let header = &self.export.account_header;
         let post_ids = self.policy.pseudonymisation.post_ids;
@@ -930,6 +994,15 @@ impl Plan {
                     record_too_long("users file row", row_len),
                 ));
             }
+            if let Some(t) = typed.as_deref_mut() {
+                let rel = format!(
+                    "data/{}_users_csv_{}.csv",
+                    self.policy.release.name,
+                    self.tag()
+                );
+                t.push(values.iter().map(String::as_str))
+                    .map_err(|e| typed_error(&rel, e))?;
+            }
             if buf.len() > 1 << 16 {
                 bundle.write(&buf)?;
                 buf.clear();
@@ -945,6 +1018,8 @@ impl Plan {
     fn write_tweets(
         &mut self,
         bundle: &mut BundleWriter,
+        spool_dir: &std::path::Path,
+        typed: Option<mpsc::SyncSender<Vec<u8>>>,
         threads: usize,
         progress: Option<&Progress>,
     ) -> Result<Vec<PayloadFile>> {
@@ -952,6 +1027,8 @@ impl Plan {
         if threads < 2 {
             let mut sink = InlineSink {
                 bundle,
+                spool_dir,
+                typed: typed.clone().map(|tx| (tx, false)),
                 large,
                 parts: Vec::new(),
                 error: None,
@@ -969,6 +1046,8 @@ impl Plan {
             let writer = scope.spawn(move || -> Result<Vec<PayloadFile>> {
                 let mut sink = InlineSink {
                     bundle,
+                    spool_dir,
+                    typed: typed.map(|tx| (tx, false)),
                     large,
                     parts: Vec::new(),
                     error: None,
@@ -1037,6 +1116,7 @@ impl Plan {
         let limit = self.policy.tweets_part_bytes;
         let (release, tag) = (self.policy.release.name.clone(), self.tag().to_string());
         let part_name = |n: usize| format!("data/{release}_tweets_csv_{tag}_{n}.csv");
+        let single_name = format!("data/{release}_tweets_csv_{tag}.csv");
         let mut header_row = Vec::new();
         csvout::push_row(&mut header_row, &self.policy.tweets.columns);
         let one_column = self.tweet_sources.len() == 1;
@@ -1046,7 +1126,7 @@ impl Plan {
         let mut part_bytes = header_row.len() as u64;
         let mut buf = Vec::with_capacity(CHUNK_BYTES + (1 << 16));
         buf.extend_from_slice(&header_row);
-        if !sink.send(Chunk::Begin(part_name(1))) {
+        if !sink.send(Chunk::Begin(None)) {
             return Ok(false);
         }
         let mut scratch = String::with_capacity(1024);
@@ -1208,8 +1288,8 @@ impl Plan {
                 // This row opens the next part.
                 let row = buf.split_off(row_start);
                 let sent = sink.send(Chunk::Data(std::mem::take(&mut buf)))
-                    && sink.send(Chunk::End(part_rows))
-                    && sink.send(Chunk::Begin(part_name(parts + 1)));
+                    && sink.send(Chunk::End(part_rows, (parts == 1).then(|| part_name(1))))
+                    && sink.send(Chunk::Begin(Some(part_name(parts + 1))));
                 if !sent {
                     return Ok(false);
                 }
@@ -1247,7 +1327,8 @@ impl Plan {
             p(total, total);
         }
         self.posts.bytes += header_row.len() as u64 * parts as u64;
-        Ok(sink.send(Chunk::Data(buf)) && sink.send(Chunk::End(part_rows)))
+        let last_name = (parts == 1).then_some(single_name);
+        Ok(sink.send(Chunk::Data(buf)) && sink.send(Chunk::End(part_rows, last_name)))
     }
 }
 
@@ -1282,6 +1363,9 @@ trait ChunkSink {
 /// Writes chunks into the bundle on the calling thread.
 struct InlineSink<'a> {
     bundle: &'a mut BundleWriter,
+    spool_dir: &'a std::path::Path,
+    /// The typed table's thread, and whether the next chunk starts with a header.
+    typed: Option<(mpsc::SyncSender<Vec<u8>>, bool)>,
     large: bool,
     parts: Vec<PayloadFile>,
     error: Option<Error>,
@@ -1291,17 +1375,44 @@ struct InlineSink<'a> {
 impl ChunkSink for InlineSink<'_> {
     fn send(&mut self, chunk: Chunk) -> bool {
         let result = match chunk {
-            Chunk::Begin(path) => self.bundle.begin(&path, self.large),
+            Chunk::Begin(Some(path)) => {
+                if let Some(t) = self.typed.as_mut() {
+                    t.1 = true;
+                }
+                self.bundle.begin(&path, self.large)
+            }
+            Chunk::Begin(None) => {
+                if let Some(t) = self.typed.as_mut() {
+                    t.1 = true;
+                }
+                self.bundle.begin_deferred(self.spool_dir, self.large)
+            }
             Chunk::Data(mut buf) => {
+                if let Some((tx, header)) = self.typed.as_mut() {
+                    // Each part starts with the header row (column names hold no
+                    // line break); the typed table takes the rows.
+                    let start = match *header {
+                        true => memchr::memchr(b'\n', &buf).map_or(buf.len(), |i| i + 1),
+                        false => 0,
+                    };
+                    *header = false;
+                    if start < buf.len() {
+                        // A failed thread has hung up; its error is reported at join.
+                        let _ = tx.send(buf[start..].to_vec());
+                    }
+                }
                 let r = self.bundle.write(&buf);
                 buf.clear();
                 self.spare = buf;
                 r
             }
-            Chunk::End(rows) => {
+            Chunk::End(rows, None) => {
                 self.parts.push(self.bundle.end(rows));
                 Ok(())
             }
+            Chunk::End(rows, Some(name)) => self.bundle.end_named(&name, rows).map(|f| {
+                self.parts.push(f);
+            }),
         };
         match result {
             Ok(()) => true,
@@ -1402,12 +1513,93 @@ impl ChunkSink for ChannelSink {
 
 /// What the transforming side sends the writing side, in order.
 enum Chunk {
-    /// Start a posts file at this path.
-    Begin(String),
+    /// Start a posts file at this path; `None`: the first part, whose name (numbered
+    /// only when the posts are split) is known at its end.
+    Begin(Option<String>),
     /// Bytes of the current file.
     Data(Vec<u8>),
-    /// End the current file, which holds this many rows.
-    End(u64),
+    /// End the current file, which holds this many rows; the name of a file begun
+    /// without one.
+    End(u64, Option<String>),
+}
+
+/// A typed table being written to an anonymous temporary file.
+type TypedWriter = crate::typed::TableWriter<std::io::BufWriter<std::fs::File>>;
+/// What a typed table's thread returns: its file and rows.
+type TypedDone = std::result::Result<(std::fs::File, u64), crate::typed::WriteError>;
+
+/// Starts a typed table in an anonymous temporary file in `dir` (gone with the
+/// process, whatever happens).
+fn typed_writer(columns: Vec<crate::typed::Column>, dir: &std::path::Path) -> Result<TypedWriter> {
+    let file = tempfile::tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+    crate::typed::TableWriter::new(columns, std::io::BufWriter::with_capacity(1 << 20, file))
+        .map_err(|e| Error::Zip {
+            path: dir.to_path_buf(),
+            message: format!("starting a Parquet table: {e}"),
+        })
+}
+
+fn finish_typed(w: TypedWriter) -> TypedDone {
+    let (buf, rows) = w.finish()?;
+    let file = buf
+        .into_inner()
+        .map_err(|e| crate::typed::WriteError::Parquet(e.into_error().to_string()))?;
+    Ok((file, rows))
+}
+
+/// Runs a typed table on its own thread, fed with chunks of CSV rows (no header).
+fn spawn_typed(
+    mut w: TypedWriter,
+) -> (
+    mpsc::SyncSender<Vec<u8>>,
+    std::thread::JoinHandle<TypedDone>,
+) {
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(CHANNEL_CHUNKS);
+    let handle = std::thread::spawn(move || {
+        for chunk in rx {
+            w.push_csv(&chunk)?;
+        }
+        finish_typed(w)
+    });
+    (tx, handle)
+}
+
+/// A typed table's error, at the published CSV file and row it came from.
+fn typed_error(csv_file: &str, e: crate::typed::WriteError) -> Error {
+    match e {
+        crate::typed::WriteError::Cell(c) => Error::input(
+            Location::cell(std::path::Path::new(csv_file), c.row + 1, &c.column),
+            format!("cannot be written to the Parquet table: {}", c.message),
+        ),
+        crate::typed::WriteError::Parquet(m) => Error::Zip {
+            path: PathBuf::from(csv_file),
+            message: format!("writing its Parquet table: {m}"),
+        },
+    }
+}
+
+/// Copies a finished typed table into the bundle, stored.
+fn add_typed(
+    bundle: &mut BundleWriter,
+    rel: &str,
+    mut file: std::fs::File,
+    rows: u64,
+) -> Result<PayloadFile> {
+    use std::io::{Read, Seek};
+    let here = PathBuf::from(rel);
+    file.seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| Error::io(&here, e))?;
+    let len = file.metadata().map_err(|e| Error::io(&here, e))?.len();
+    bundle.begin_stored(rel, len >= 0xFFFF_FFFF)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(&here, e))?;
+        if n == 0 {
+            break;
+        }
+        bundle.write(&buf[..n])?;
+    }
+    Ok(bundle.end(rows))
 }
 
 /// Checks where the bundle goes, before any work: the output directory exists and

@@ -38,6 +38,77 @@ struct Current {
     path: String,
     hasher: Sha256,
     bytes: u64,
+    /// A file whose name is known only at its end (the posts file: `_1` only when
+    /// split) is compressed into a one-entry zip beside the bundle, then copied in
+    /// raw under its name. Never dropped unfinished, like the bundle's own writer.
+    spool: Option<std::mem::ManuallyDrop<ZipWriter<Sticky>>>,
+}
+
+/// The spool's file: the first write error is kept (and reported by the bundle
+/// writer) and everything after it is discarded, so that the zip writer never fails
+/// inside itself (it would print to stderr when dropped unfinished).
+struct Sticky {
+    file: BufWriter<File>,
+    /// The position and length as the zip writer sees them (kept after a failure).
+    pos: u64,
+    len: u64,
+    failed: std::sync::Arc<std::sync::Mutex<Option<std::io::Error>>>,
+}
+
+impl Sticky {
+    fn keep(&self, e: std::io::Error) {
+        let mut f = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        f.get_or_insert(e);
+    }
+
+    fn failed(&self) -> bool {
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+}
+
+impl Write for Sticky {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.failed() {
+            if let Err(e) = self.file.write_all(buf) {
+                self.keep(e);
+            }
+        }
+        self.pos += buf.len() as u64;
+        self.len = self.len.max(self.pos);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.failed() {
+            if let Err(e) = self.file.flush() {
+                self.keep(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::io::Seek for Sticky {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        let to = match pos {
+            std::io::SeekFrom::Start(n) => Some(n),
+            std::io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            std::io::SeekFrom::End(d) => self.len.checked_add_signed(d),
+        }
+        .ok_or_else(|| std::io::Error::other("seek out of range"))?;
+        // After a failure the spool is abandoned: only the position is kept.
+        if !self.failed() {
+            if let Err(e) = self.file.seek(std::io::SeekFrom::Start(to)) {
+                self.keep(e);
+            }
+        }
+        self.pos = to;
+        self.len = self.len.max(to);
+        Ok(to)
+    }
 }
 
 /// Streams payload and tag files into a deterministic zip.
@@ -53,6 +124,8 @@ pub struct BundleWriter {
     compression: Compression,
     files: Vec<PayloadFile>,
     current: Option<Current>,
+    /// The current spool's first write error (see [`Sticky`]).
+    spool_failed: std::sync::Arc<std::sync::Mutex<Option<std::io::Error>>>,
 }
 
 /// bag-info.txt fields.
@@ -96,6 +169,7 @@ impl BundleWriter {
             compression,
             files: Vec::new(),
             current: None,
+            spool_failed: Default::default(),
         })
     }
 
@@ -146,8 +220,60 @@ impl BundleWriter {
             path: rel.to_string(),
             hasher: Sha256::new(),
             bytes: 0,
+            spool: None,
         });
         Ok(())
+    }
+
+    /// Starts a payload file whose name is given at its end ([`Self::end_named`]).
+    /// It is compressed like any other into a temporary file in `dir`, then copied
+    /// into the bundle without recompression: the same bytes as written directly.
+    pub fn begin_deferred(&mut self, dir: &Path, large: bool) -> Result<()> {
+        assert!(self.current.is_none(), "previous payload file not ended");
+        let tmp = tempfile::tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+        let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+        self.spool_failed = failed.clone();
+        let mut spool = ZipWriter::new(Sticky {
+            file: BufWriter::with_capacity(1 << 20, tmp),
+            pos: 0,
+            len: 0,
+            failed,
+        });
+        let opts = self.options(large);
+        spool
+            .start_file("deferred", opts)
+            .map_err(|e| self.zip_err(e))?;
+        self.current = Some(Current {
+            path: String::new(),
+            hasher: Sha256::new(),
+            bytes: 0,
+            spool: Some(std::mem::ManuallyDrop::new(spool)),
+        });
+        Ok(())
+    }
+
+    /// Ends the current payload file under `rel`, recording `rows`.
+    pub fn end_named(&mut self, rel: &str, rows: u64) -> Result<PayloadFile> {
+        let spool = self.current.as_mut().and_then(|c| c.spool.take());
+        if let Some(spool) = spool {
+            let finished = std::mem::ManuallyDrop::into_inner(spool).finish();
+            self.check_spool()?;
+            let file = finished
+                .map_err(|e| self.zip_err(e))?
+                .file
+                .into_inner()
+                .map_err(|e| Error::io(&self.zip_path, e.into_error()))?;
+            let mut archive = zip::ZipArchive::new(file).map_err(|e| self.zip_err(e))?;
+            let entry = archive.by_index_raw(0).map_err(|e| self.zip_err(e))?;
+            let name = format!("{}/{rel}", self.root);
+            self.zip
+                .raw_copy_file_rename(entry, name)
+                .map_err(|e| self.zip_err(e))?;
+        }
+        if let Some(c) = self.current.as_mut() {
+            c.path = rel.to_string();
+        }
+        Ok(self.end(rows))
     }
 
     /// Appends to the current payload file.
@@ -155,9 +281,25 @@ impl BundleWriter {
         let cur = self.current.as_mut().expect("no payload file started");
         cur.hasher.update(data);
         cur.bytes += data.len() as u64;
-        self.zip
-            .write_all(data)
-            .map_err(|e| Error::io(&self.zip_path, e))
+        match cur.spool.as_mut() {
+            Some(spool) => spool.write_all(data),
+            None => self.zip.write_all(data),
+        }
+        .map_err(|e| Error::io(&self.zip_path, e))?;
+        self.check_spool()
+    }
+
+    /// The spool's first write error, if any.
+    fn check_spool(&self) -> Result<()> {
+        match self
+            .spool_failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            Some(e) => Err(Error::io(&self.zip_path, e)),
+            None => Ok(()),
+        }
     }
 
     /// Bytes written to the current payload file so far.
@@ -168,6 +310,7 @@ impl BundleWriter {
     /// Ends the current payload file, recording `rows`.
     pub fn end(&mut self, rows: u64) -> PayloadFile {
         let cur = self.current.take().expect("no payload file started");
+        assert!(cur.spool.is_none(), "a deferred file ends with end_named");
         let file = PayloadFile {
             path: cur.path,
             rows,

@@ -190,6 +190,40 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Unpack a verified bundle for researchers' tools (bag or archive layout, CSV or Parquet).
+    ///
+    /// Runs the public verify first and refuses a failing bundle (exit 1) unless
+    /// --no-verify; extracts with verify's hostile-zip rules into a new folder.
+    /// `--layout archive` writes the public archive's distribution: one zip per table
+    /// (`<release>_users_csv_hashed.zip`, `<release>_tweets_csv_hashed.zip`, one per
+    /// part when split) with its CSV at the root, and the metadata files beside them.
+    /// `--format parquet` writes the typed Parquet tables, converting the CSVs when the
+    /// bundle carries none.
+    ///
+    /// Example: disclose unpack dist/example_io_release.zip --out release --layout archive
+    Unpack {
+        /// The bundle.
+        #[arg(value_name = "BUNDLE.zip")]
+        bundle: PathBuf,
+        /// The folder to create (it may exist if empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// `bag`: the bag as in the zip; `archive`: one zip per table, metadata beside.
+        #[arg(long, value_name = "LAYOUT", default_value = "bag", value_parser = ["bag", "archive"])]
+        layout: String,
+        /// `csv`, or `parquet` for the typed tables.
+        #[arg(long, value_name = "FORMAT", default_value = "csv", value_parser = ["csv", "parquet"])]
+        format: String,
+        /// Skip the public verify (the hostile-zip checks still apply).
+        #[arg(long)]
+        no_verify: bool,
+        /// Refuse bundles whose entries declare more bytes than this in all.
+        #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_TOTAL_BYTES)]
+        max_bytes: u64,
+        /// Refuse entries above 1 MiB that expand more than this many times.
+        #[arg(long, value_name = "RATIO", default_value_t = DEFAULT_MAX_RATIO)]
+        max_ratio: u64,
+    },
     /// Redo a sample from a population list and a seed (for auditors; no key needed).
     ///
     /// Prints the selected user IDs, one per line, sorted as numbers. With --check,
@@ -697,6 +731,54 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             } else {
                 Exit::CheckFailed
             })
+        }
+        Command::Unpack {
+            bundle,
+            out,
+            layout,
+            format,
+            no_verify,
+            max_bytes,
+            max_ratio,
+        } => {
+            use disclose::unpack::{unpack, Format, Layout, Outcome, UnpackOptions};
+            let outcome = unpack(&UnpackOptions {
+                bundle: bundle.clone(),
+                out: out.clone(),
+                layout: if layout == "archive" {
+                    Layout::Archive
+                } else {
+                    Layout::Bag
+                },
+                format: if format == "parquet" {
+                    Format::Parquet
+                } else {
+                    Format::Csv
+                },
+                verify: !no_verify,
+                limits: Limits {
+                    max_total_bytes: max_bytes,
+                    max_ratio,
+                    ..Limits::default()
+                },
+            })?;
+            match outcome {
+                Outcome::Refused(report) => {
+                    eprint!("{}", report.to_text());
+                    eprintln!(
+                        "error: {} fails verification: nothing was unpacked (--no-verify skips the check)",
+                        bundle.display()
+                    );
+                    Ok(Exit::CheckFailed)
+                }
+                Outcome::Unpacked(files) => {
+                    eprintln!("unpacked {} into {}:", bundle.display(), out.display());
+                    for f in &files {
+                        eprintln!("  {f}");
+                    }
+                    Ok(Exit::Ok)
+                }
+            }
         }
         Command::Sample {
             population,

@@ -474,6 +474,7 @@ struct RawOutput {
     compression: String,
     #[serde(default = "default_level")]
     compression_level: i64,
+    formats: Option<Vec<String>>,
     users: RawFile,
     tweets: RawFile,
 }
@@ -667,6 +668,8 @@ pub struct Policy {
     pub tweets_part_bytes: u64,
     /// Entry compression.
     pub compression: Compression,
+    /// `[output] formats` has `parquet`: typed Parquet tables beside the CSVs.
+    pub parquet: bool,
     /// Rules for `accounts.csv` columns.
     pub account_columns: BTreeMap<String, ColumnRule>,
     /// Rules for `tweets.csv` columns.
@@ -920,6 +923,22 @@ impl Policy {
                 "must be at least 1024 bytes".into(),
             ));
         }
+        let formats = o.formats.clone().unwrap_or_else(|| vec!["csv".to_string()]);
+        for f in &formats {
+            if f != "csv" && f != "parquet" {
+                return Err(err(
+                    "output.formats",
+                    format!("unknown format `{f}` (expected csv or parquet)"),
+                ));
+            }
+        }
+        if !formats.iter().any(|f| f == "csv") {
+            return Err(err(
+                "output.formats",
+                "must include csv: the CSV tables are the bundle's reference copy".into(),
+            ));
+        }
+        let parquet = formats.iter().any(|f| f == "parquet");
         let compression = match o.compression.as_str() {
             "deflate" => {
                 if !(0..=9).contains(&o.compression_level) {
@@ -1015,6 +1034,7 @@ impl Policy {
             },
             tweets_part_bytes: o.tweets_part_bytes,
             compression,
+            parquet,
             account_columns,
             tweet_columns,
             deny_warnings: raw.warnings.deny,

@@ -26,7 +26,7 @@ pub struct PublishedColumn {
 }
 
 impl PublishedColumn {
-    fn schema_type(&self) -> (&'static str, Option<&'static str>) {
+    pub(crate) fn schema_type(&self) -> (&'static str, Option<&'static str>) {
         let main = self.action.schema_type();
         match &self.pseudonymised {
             Some(other) if other.schema_type() != main => ("string", None),
@@ -43,7 +43,41 @@ impl PublishedColumn {
     }
 }
 
-/// A published CSV file and its columns.
+/// The data package type of a published column. Post IDs published raw hold only
+/// numeric IDs and are declared integers (readers then keep them exact); every other
+/// identifier column may hold pseudonyms and is a string.
+pub fn field_type(policy: &Policy, c: &PublishedColumn) -> (&'static str, Option<&'static str>) {
+    let raw_posts = policy.pseudonymisation.post_ids == crate::policy::PostIds::Raw;
+    let same_when_pseudonymised = c
+        .pseudonymised
+        .as_ref()
+        .is_none_or(|p| matches!(p, Action::PostId | Action::Blank));
+    if c.action == Action::PostId && raw_posts && same_when_pseudonymised {
+        return ("integer", None);
+    }
+    c.schema_type()
+}
+
+/// The typed (Parquet) columns of a table: the kinds its CSV fields declare.
+pub fn typed_columns(policy: &Policy, columns: &[PublishedColumn]) -> Vec<crate::typed::Column> {
+    columns
+        .iter()
+        .map(|c| {
+            let (ty, format) = field_type(policy, c);
+            crate::typed::Column {
+                name: c.name.clone(),
+                kind: crate::typed::Kind::of_field(&c.name, ty, format),
+            }
+        })
+        .collect()
+}
+
+/// Whether a payload file is a typed (Parquet) table.
+pub fn is_parquet(path: &str) -> bool {
+    path.ends_with(".parquet")
+}
+
+/// A published table file (CSV, or its typed Parquet copy) and its columns.
 #[derive(Debug, Clone)]
 pub struct Table {
     /// Resource name in the data package.
@@ -228,12 +262,18 @@ struct Field {
     ty: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     format: Option<&'static str>,
+    #[serde(rename = "itemType", skip_serializing_if = "Option::is_none")]
+    item_type: Option<&'static str>,
     description: String,
 }
 
 #[derive(Serialize)]
 struct Schema {
     fields: Vec<Field>,
+    /// An empty cell is a missing value (an unknown count, no reply, ...): declared
+    /// so that readers do not take it for a value.
+    #[serde(rename = "missingValues")]
+    missing_values: [&'static str; 1],
 }
 
 #[derive(Serialize)]
@@ -245,7 +285,8 @@ struct Resource {
     scheme: &'static str,
     format: &'static str,
     mediatype: &'static str,
-    encoding: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encoding: Option<&'static str>,
     bytes: u64,
     hash: String,
     schema: Schema,
@@ -278,25 +319,47 @@ pub fn datapackage_json(policy: &Policy, tables: &[Table]) -> Vec<u8> {
                 .unwrap_or(&t.file.path)
                 .to_string(),
             scheme: "file",
-            format: "csv",
-            mediatype: "text/csv",
-            encoding: "utf-8",
+            format: if is_parquet(&t.file.path) {
+                "parquet"
+            } else {
+                "csv"
+            },
+            mediatype: if is_parquet(&t.file.path) {
+                "application/vnd.apache.parquet"
+            } else {
+                "text/csv"
+            },
+            encoding: (!is_parquet(&t.file.path)).then_some("utf-8"),
             bytes: t.file.bytes,
             hash: format!("sha256:{}", t.file.sha256),
             schema: Schema {
-                fields: t
-                    .columns
-                    .iter()
-                    .map(|c| {
-                        let (ty, format) = c.schema_type();
-                        Field {
-                            name: c.name.clone(),
-                            ty,
-                            format,
+                fields: if is_parquet(&t.file.path) {
+                    typed_columns(policy, &t.columns)
+                        .into_iter()
+                        .map(|c| Field {
                             description: column_description(&c.name),
-                        }
-                    })
-                    .collect(),
+                            ty: c.kind.package_type(),
+                            format: None,
+                            item_type: (c.kind == crate::typed::Kind::List).then_some("string"),
+                            name: c.name,
+                        })
+                        .collect()
+                } else {
+                    t.columns
+                        .iter()
+                        .map(|c| {
+                            let (ty, format) = field_type(policy, c);
+                            Field {
+                                name: c.name.clone(),
+                                ty,
+                                format,
+                                item_type: None,
+                                description: column_description(&c.name),
+                            }
+                        })
+                        .collect()
+                },
+                missing_values: [""],
             },
         })
         .collect();
@@ -328,8 +391,10 @@ pub fn column_description(name: &str) -> String {
         "user_reported_location" => "the location the account gave in its profile",
         "user_profile_description" => "the account's profile description",
         "user_profile_url" => "the link in the account's profile",
-        "follower_count" => "followers at suspension",
-        "following_count" => "accounts followed at suspension",
+        "follower_count" => "followers at suspension; an empty cell means the count is unknown",
+        "following_count" => {
+            "accounts followed at suspension; an empty cell means the count is unknown"
+        }
         "account_creation_date" => "the date the account was created (UTC)",
         "account_language" => "the account's interface language",
         "tweetid" => "the post's ID",
@@ -345,10 +410,10 @@ pub fn column_description(name: &str) -> String {
         "retweet_tweetid" => "for a retweet, the ID of the original post",
         "latitude" => "latitude the post was geotagged with",
         "longitude" => "longitude the post was geotagged with",
-        "quote_count" => "times the post was quoted",
-        "reply_count" => "replies to the post",
-        "like_count" => "likes of the post",
-        "retweet_count" => "retweets of the post",
+        "quote_count" => "times the post was quoted; empty when unknown",
+        "reply_count" => "replies to the post; empty when unknown",
+        "like_count" => "likes of the post; empty when unknown",
+        "retweet_count" => "retweets of the post; empty when unknown",
         "hashtags" => "hashtags in the post, as a list",
         "urls" => "links in the post, as a list",
         "user_mentions" => "user IDs of the accounts mentioned, as a list",
@@ -489,10 +554,20 @@ pub fn dictionary(
                 (Some(_), a) => a.describe(),
                 (None, _) => c.describe(),
             };
+            let ty = if is_parquet(&t.file.path) {
+                crate::typed::Kind::of_field(
+                    &c.name,
+                    field_type(policy, c).0,
+                    field_type(policy, c).1,
+                )
+                .package_type()
+            } else {
+                field_type(policy, c).0
+            };
             s.push_str(&format!(
                 "| `{}` | {} | {} | {} |\n",
                 c.name,
-                c.schema_type().0,
+                ty,
                 column_description(&c.name),
                 treatment
             ));

@@ -610,6 +610,16 @@ impl Archive {
         })
     }
 
+    /// Where a stored (uncompressed) entry's bytes lie in the file: offset and length.
+    /// `None` for a compressed entry.
+    pub fn stored_range(&mut self, index: usize) -> Option<(u64, u64)> {
+        let f = self.zip.by_index_raw(index).ok()?;
+        if f.compression() != CompressionMethod::Stored || f.compressed_size() != f.size() {
+            return None;
+        }
+        Some((f.data_start()?, f.compressed_size()))
+    }
+
     /// Reads a whole entry of at most `cap` bytes.
     pub fn read_small(&mut self, index: usize, cap: u64) -> io::Result<Vec<u8>> {
         let declared = self.declared(index);

@@ -16,6 +16,7 @@ pub mod archive;
 pub mod bag;
 pub mod disclosure;
 pub mod normal;
+pub mod parquet;
 pub mod report;
 pub mod scan;
 pub mod staff;
@@ -159,6 +160,9 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
                 || p == "disclosure.json"
                 || p == "README.md"
                 || p == format!("{stem}_users_csv_{tag}.csv")
+                || p == format!("{stem}_tweets_csv_{tag}.csv")
+                || p == format!("{stem}_users_{tag}.parquet")
+                || p == format!("{stem}_tweets_{tag}.parquet")
                 || p == format!("{stem}_media_file_list_{tag}.txt")
                 || p.starts_with("media/")
                 || p.strip_prefix(&format!("{stem}_tweets_csv_{tag}_"))
@@ -200,7 +204,6 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
         "data/disclosure.json".to_string(),
         "data/README.md".to_string(),
         format!("data/{stem}_users_csv_{tag}.csv"),
-        format!("data/{stem}_tweets_csv_{tag}_1.csv"),
     ];
     for r in &required {
         if !payload.iter().any(|(p, _)| p == r) {
@@ -215,6 +218,31 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
         .iter()
         .filter(|(p, _)| p.starts_with(&format!("data/{stem}_tweets_csv_{tag}_")))
         .count();
+    // DESIGN §4: one posts file carries no part number; parts are numbered 1, 2, ...
+    // only when the posts are split.
+    let single = format!("data/{stem}_tweets_csv_{tag}.csv");
+    let has_single = payload.iter().any(|(p, _)| *p == single);
+    if !has_single && parts == 0 {
+        report.fail(
+            check,
+            Loc::file(&format!("{root}/{single}")),
+            "missing from the bag",
+        );
+    }
+    if has_single && parts > 0 {
+        report.fail(
+            check,
+            Loc::file(&format!("{root}/{single}")),
+            "a posts file without a part number beside numbered parts",
+        );
+    }
+    if parts == 1 {
+        report.fail(
+            check,
+            Loc::file(&format!("{root}/data/{stem}_tweets_csv_{tag}_1.csv")),
+            "a single posts file carries no part number (DESIGN section 4)",
+        );
+    }
     for k in 1..=parts {
         let p = format!("data/{stem}_tweets_csv_{tag}_{k}.csv");
         if !payload.iter().any(|(q, _)| *q == p) {
@@ -236,7 +264,7 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
 
 /// The data files' naming: `<root>_users_csv_hashed.csv`, or for a tier bundle
 /// `<root>` = `<release>_<suffix>` with `<release>_users_csv_<suffix>.csv`.
-fn naming(entries: &[Entry], root: &str) -> (String, String) {
+pub(crate) fn naming(entries: &[Entry], root: &str) -> (String, String) {
     let has = |p: &str| entries.iter().any(|e| e.name == p);
     if !has(&format!("{root}/data/{root}_users_csv_hashed.csv")) {
         if let Some((stem, tag)) = root.rsplit_once('_') {
@@ -485,6 +513,51 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
             report.stats.payload_bytes += f.bytes;
         }
     }
+    // Typed tables against their CSVs (streamed again, together).
+    let tweets_csv: Vec<String> = {
+        let single = format!("data/{}_tweets_csv_{}.csv", lay.stem, lay.tag);
+        let mut parts: Vec<(u64, String)> = lay
+            .payload
+            .iter()
+            .filter_map(|(p, _)| {
+                let n = p
+                    .strip_prefix(&format!("data/{}_tweets_csv_{}_", lay.stem, lay.tag))?
+                    .strip_suffix(".csv")?
+                    .parse::<u64>()
+                    .ok()?;
+                Some((n, p.clone()))
+            })
+            .collect();
+        parts.sort();
+        let mut all: Vec<String> = lay
+            .payload
+            .iter()
+            .filter(|(p, _)| *p == single)
+            .map(|(p, _)| p.clone())
+            .collect();
+        all.extend(parts.into_iter().map(|(_, p)| p));
+        all
+    };
+    parquet::check(
+        &mut archive,
+        &parquet::Tables {
+            bundle: &opts.bundle,
+            root: &root,
+            payload: &lay.payload,
+            resources: &resources,
+            users: (
+                users_rel.clone(),
+                format!("data/{}_users_{}.parquet", lay.stem, lay.tag),
+            ),
+            tweets: (
+                tweets_csv,
+                format!("data/{}_tweets_{}.parquet", lay.stem, lay.tag),
+            ),
+        },
+        &mut payload,
+        &mut report,
+    );
+
     // The tag files are scanned too, and every entry's name.
     if let Some(n) = needles {
         for t in bag::TAG_FILES {
@@ -661,7 +734,10 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         .map(|f| f.rows);
     let parts: Vec<&Option<Facts>> = payload
         .iter()
-        .filter(|(p, _)| p.starts_with(&format!("data/{}_tweets_csv_{}_", lay.stem, lay.tag)))
+        .filter(|(p, _)| {
+            p.starts_with(&format!("data/{}_tweets_csv_{}_", lay.stem, lay.tag))
+                || **p == format!("data/{}_tweets_csv_{}.csv", lay.stem, lay.tag)
+        })
         .map(|(_, f)| f)
         .collect();
     let posts_rows = if parts.is_empty() || parts.iter().any(|f| f.is_none()) {

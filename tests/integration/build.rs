@@ -56,7 +56,7 @@ fn bundle_layout_and_record() {
         names,
         vec![
             "test_release/data/test_release_users_csv_hashed.csv",
-            "test_release/data/test_release_tweets_csv_hashed_1.csv",
+            "test_release/data/test_release_tweets_csv_hashed.csv",
             "test_release/data/README.md",
             "test_release/data/datapackage.json",
             "test_release/data/disclosure.json",

@@ -56,6 +56,7 @@ const REFUSED: &[&str] = &[
     "policy-identifier-kept-raw",
     "policy-tier-suffix-hashed",
     "policy-action-unknown-option",
+    "policy-formats-unknown",
     "key-missing",
     "key-too-short",
     "key-not-hex",
@@ -852,6 +853,21 @@ fn warnings_denied() {
     );
 }
 
+#[test]
+fn policy_formats_unknown() {
+    let wd = base();
+    wd.edit_policy(
+        "compression_level = 6",
+        "compression_level = 6\nformats = [\"csv\", \"xlsx\"]",
+    );
+    refused(
+        &wd,
+        &wd.build(&[]),
+        "policy-formats-unknown",
+        "policy policy.toml: output.formats: unknown format `xlsx` (expected csv or parquet)",
+    );
+}
+
 // ---- Key, seed ----
 
 #[test]
@@ -1165,7 +1181,7 @@ fn payload(wd: &Workdir) -> (String, String) {
     let b = wd.build_ok(&[]);
     (
         b.text("data/test_release_users_csv_hashed.csv"),
-        b.text("data/test_release_tweets_csv_hashed_1.csv"),
+        b.text("data/test_release_tweets_csv_hashed.csv"),
     )
 }
 

@@ -18,6 +18,7 @@ mod properties;
 mod readme;
 mod reliability;
 mod report_render;
+mod researchers;
 mod secrets;
 mod sign;
 mod staff;

@@ -352,7 +352,7 @@ fn internal_columns_never_leave() {
     ] {
         let header = bundle.text("data/test_release_users_csv_hashed.csv");
         assert!(!header.lines().next().unwrap().split(',').any(|c| c == col));
-        let header = bundle.text("data/test_release_tweets_csv_hashed_1.csv");
+        let header = bundle.text("data/test_release_tweets_csv_hashed.csv");
         assert!(!header.lines().next().unwrap().split(',').any(|c| c == col));
     }
 }

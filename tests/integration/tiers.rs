@@ -39,7 +39,7 @@ fn researcher_tier_holds_the_same_selection_unhashed() {
         .iter()
         .all(|(n, _)| n.starts_with("test_release_unhashed/")));
     let tier_users = tier.csv("data/test_release_users_csv_unhashed.csv");
-    let tier_tweets = tier.csv("data/test_release_tweets_csv_unhashed_1.csv");
+    let tier_tweets = tier.csv("data/test_release_tweets_csv_unhashed.csv");
     let d = tier.disclosure();
     assert_eq!(d["tier"], "researcher");
     assert_eq!(d["pseudonymisation"]["scheme"], "none");

@@ -26,7 +26,7 @@ pub(crate) const BUNDLE: &str = "out/test_release.zip";
 // ---------------------------------------------------------------------------------
 // Fixtures.
 
-fn release(wd: &Workdir) {
+pub(crate) fn release(wd: &Workdir) {
     let mut accounts = vec![
         account(PRIVATE_ID, PRIVATE_NAME, "10", "core"),
         account(PUBLIC_ID, PUBLIC_NAME, "250000", "core"),
@@ -831,7 +831,7 @@ fn resealed_tampering_is_caught_by_the_content_checks() {
     assert_eq!(code, 0, "{doc:#}");
 
     let users = "test_release/data/test_release_users_csv_hashed.csv";
-    let tweets = "test_release/data/test_release_tweets_csv_hashed_1.csv";
+    let tweets = "test_release/data/test_release_tweets_csv_hashed.csv";
     let edit_csv =
         |e: &mut Vec<(String, Vec<u8>)>, name: &str, f: &dyn Fn(&mut Vec<Vec<String>>)| {
             let i = e.iter().position(|(n, _)| n == name).unwrap();
@@ -976,7 +976,7 @@ fn staff_mode_rebuilds_and_names_the_first_differing_file() {
 fn staff_mode_finds_planted_leaks_by_file_and_line() {
     let wd = built();
     let mut e = entries(&wd);
-    let t = find(&e, "_tweets_csv_hashed_1.csv");
+    let t = find(&e, "_tweets_csv_hashed.csv");
     let r = find(&e, "data/README.md");
     // A raw ID standing alone in a post (line 3 of the posts file).
     let text = String::from_utf8(e[t].1.clone()).unwrap();
@@ -1013,7 +1013,7 @@ fn staff_mode_finds_planted_leaks_by_file_and_line() {
         found,
         vec![
             (
-                "test_release/data/test_release_tweets_csv_hashed_1.csv".into(),
+                "test_release/data/test_release_tweets_csv_hashed.csv".into(),
                 3
             ),
             ("test_release/data/README.md".into(), 2),
@@ -1035,7 +1035,7 @@ fn staff_mode_finds_planted_leaks_by_file_and_line() {
     // altered one also fails the rebuild, naming the first altered entry.
     assert_eq!(
         failures(&doc, "staff.rebuild")[0]["file"],
-        "test_release/data/test_release_tweets_csv_hashed_1.csv"
+        "test_release/data/test_release_tweets_csv_hashed.csv"
     );
 }
 

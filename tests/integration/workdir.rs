@@ -314,7 +314,7 @@ impl Bundle {
 
     /// The first posts file.
     pub fn tweets(&self) -> Vec<BTreeMap<String, String>> {
-        self.csv("data/test_release_tweets_csv_hashed_1.csv")
+        self.csv("data/test_release_tweets_csv_hashed.csv")
     }
 
     /// `disclosure.json`.
