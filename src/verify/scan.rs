@@ -473,7 +473,13 @@ impl Needles {
                             post: None,
                         });
                     } else if let (Some(n), Ok(v)) = (self.post_needle, digits.parse::<u64>()) {
-                        if !digits.starts_with('0') && self.post_ids.contains(&v) {
+                        // Post IDs of fewer than 5 digits (the platform's first
+                        // posts) are not searched as digit runs: as numbers they
+                        // occur everywhere, counts and dates of the record included.
+                        if digits.len() >= 5
+                            && !digits.starts_with('0')
+                            && self.post_ids.contains(&v)
+                        {
                             out.push(Hit {
                                 start: s as usize,
                                 needle: n,

@@ -842,6 +842,10 @@ fn policy_action_unknown_option() {
 fn warnings_denied() {
     let wd = base();
     wd.edit_policy(
+        "post_ids = \"pseudonymised-accounts\"",
+        "post_ids = \"raw\"",
+    );
+    wd.edit_policy(
         "[columns.accounts]",
         "[warnings]\ndeny = [\"raw-post-ids\"]\n\n[columns.accounts]",
     );
@@ -849,7 +853,7 @@ fn warnings_denied() {
         &wd,
         &wd.build(&[]),
         "warnings-denied",
-        "stopped before writing anything: 1 warning denied by the policy's [warnings] deny: [raw-post-ids] 2 posts of pseudonymised accounts are published with their raw post IDs, which can be looked up on the platform to find the account; set pseudonymisation.post_ids = \"pseudonymised-accounts\" to hash them",
+        "stopped before writing anything: 1 warning denied by the policy's [warnings] deny: [raw-post-ids] 2 published post IDs were written by or point at pseudonymised accounts (their posts, replies to and retweets or quotes of them) and are published raw: the platform resolves a post ID to its author; set pseudonymisation.post_ids = \"pseudonymised-accounts\" to hash them",
     );
 }
 

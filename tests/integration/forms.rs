@@ -260,7 +260,7 @@ fn raw_post_ids_warn_in_plan_and_build() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|w| w["kind"] == "linkage")
+        .filter(|w| w["kind"] == "raw-post-ids")
         .map(|w| w["message"].as_str().unwrap())
         .collect();
     assert!(
@@ -271,7 +271,7 @@ fn raw_post_ids_warn_in_plan_and_build() {
     let out = wd.build(&[]);
     assert_ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("warning: {expected}")), "{err}");
+    assert!(err.contains(&format!("warning [raw-post-ids]: {expected}")), "{err}");
 }
 
 #[test]

@@ -80,10 +80,6 @@ fn export(wd: &Workdir) {
             "\"account_creation_date\"",
         );
     }
-    wd.edit_policy(
-        "post_ids = \"raw\"",
-        "post_ids = \"pseudonymised-accounts\"",
-    );
 }
 
 fn staff_verify(wd: &Workdir, bundle: &str, json: bool, extra: &[&str]) -> Output {

@@ -57,6 +57,10 @@ fn out_is_empty(wd: &Workdir) -> bool {
 #[test]
 fn build_shows_every_plan_warning_after_its_summary() {
     let wd = example();
+    wd.edit_policy(
+        "post_ids = \"pseudonymised-accounts\"",
+        "post_ids = \"raw\"",
+    );
     let out = wd.build(&[]);
     assert_ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -87,6 +91,10 @@ fn build_shows_every_plan_warning_after_its_summary() {
 #[test]
 fn deny_warnings_stops_before_writing_anything() {
     let wd = example();
+    wd.edit_policy(
+        "post_ids = \"pseudonymised-accounts\"",
+        "post_ids = \"raw\"",
+    );
     let out = wd.build(&["--deny-warnings"]);
     let err = assert_exit(&out, 2);
     assert!(
