@@ -223,6 +223,13 @@ enum Command {
         /// Refuse entries above 1 MiB that expand more than this many times.
         #[arg(long, value_name = "RATIO", default_value_t = DEFAULT_MAX_RATIO)]
         max_ratio: u64,
+        /// One JSON document on stdout: the files written, or verify's report when
+        /// the bundle fails it.
+        #[arg(long)]
+        json: bool,
+        /// No messages on stderr.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Redo a sample from a population list and a seed (for auditors; no key needed).
     ///
@@ -740,6 +747,8 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             no_verify,
             max_bytes,
             max_ratio,
+            json,
+            quiet,
         } => {
             use disclose::unpack::{unpack, Format, Layout, Outcome, UnpackOptions};
             let outcome = unpack(&UnpackOptions {
@@ -764,17 +773,33 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             })?;
             match outcome {
                 Outcome::Refused(report) => {
-                    eprint!("{}", report.to_text());
-                    eprintln!(
-                        "error: {} fails verification: nothing was unpacked (--no-verify skips the check)",
-                        bundle.display()
-                    );
+                    if json {
+                        print_json(&report.to_json());
+                    } else if !quiet {
+                        eprint!("{}", report.to_text());
+                    }
+                    if !quiet {
+                        eprintln!(
+                            "error: {} fails verification: nothing was unpacked (--no-verify skips the check)",
+                            bundle.display()
+                        );
+                    }
                     Ok(Exit::CheckFailed)
                 }
                 Outcome::Unpacked(files) => {
-                    eprintln!("unpacked {} into {}:", bundle.display(), out.display());
-                    for f in &files {
-                        eprintln!("  {f}");
+                    if json {
+                        print_json(&json!({
+                            "bundle": bundle,
+                            "out": out,
+                            "layout": layout,
+                            "format": format,
+                            "files": files,
+                        }));
+                    } else if !quiet {
+                        eprintln!("unpacked {} into {}:", bundle.display(), out.display());
+                        for f in &files {
+                            eprintln!("  {f}");
+                        }
                     }
                     Ok(Exit::Ok)
                 }

@@ -129,6 +129,20 @@ fn real_output_follows_the_schemas() {
         ]),
         0,
     );
+    let unpacked = check(
+        "unpack",
+        &wd.run(&[
+            "unpack",
+            "out/test_release.zip",
+            "--out",
+            "unpacked",
+            "--layout",
+            "archive",
+            "--json",
+        ]),
+        0,
+    );
+    assert!(!unpacked["files"].as_array().unwrap().is_empty());
     wd.write("garbage.zip", "not a zip");
     check("verify", &wd.run(&["verify", "garbage.zip", "--json"]), 1);
 

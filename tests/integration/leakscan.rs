@@ -291,7 +291,7 @@ fn planted(good: &Path, text: &str) -> Vec<u8> {
     let mut entries = Bundle::read(good).entries;
     let t = entries
         .iter()
-        .position(|(n, _)| n.ends_with("_tweets_csv_hashed_1.csv"))
+        .position(|(n, _)| n.ends_with("_tweets_csv_hashed.csv"))
         .unwrap();
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -414,7 +414,7 @@ fn planted_values_fail_in_every_written_form_and_are_never_printed() {
             f.iter().any(|f| f["file"]
                 .as_str()
                 .unwrap()
-                .ends_with("_tweets_csv_hashed_1.csv")
+                .ends_with("_tweets_csv_hashed.csv")
                 && f["row"] == 1
                 && f["column"] == "tweet_text"),
             "{what}: no {check} failure at row 1, tweet_text: {doc:#}"

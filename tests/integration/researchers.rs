@@ -26,6 +26,11 @@ fn built() -> Workdir {
     let wd = Workdir::new();
     crate::verify::release(&wd);
     with_parquet(&wd);
+    // Raw post IDs: the post-ID columns then hold only numbers, typed int64.
+    wd.edit_policy(
+        "post_ids = \"pseudonymised-accounts\"",
+        "post_ids = \"raw\"",
+    );
     assert_ok(&wd.build(&[]));
     wd
 }
