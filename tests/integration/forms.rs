@@ -271,7 +271,10 @@ fn raw_post_ids_warn_in_plan_and_build() {
     let out = wd.build(&[]);
     assert_ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("warning [raw-post-ids]: {expected}")), "{err}");
+    assert!(
+        err.contains(&format!("warning [raw-post-ids]: {expected}")),
+        "{err}"
+    );
 }
 
 #[test]
