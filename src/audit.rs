@@ -59,43 +59,7 @@ pub fn population(input: &Path, policy: &Path) -> Result<PopulationList> {
     };
     let export = Export::read(input, &policy)?;
     let accounts_path = input.join("accounts.csv");
-    let header = &export.account_header;
-    let idx: Vec<usize> = spec
-        .strata
-        .iter()
-        .map(|e| {
-            export::require(
-                &accounts_path,
-                header,
-                e.column(),
-                "the policy's sample strata read",
-            )
-        })
-        .collect::<Result<_>>()?;
-    let mut members = Vec::new();
-    for a in &export.accounts {
-        if !spec.population_roles.iter().any(|r| r == a.role.name()) {
-            continue;
-        }
-        let key = spec
-            .strata
-            .iter()
-            .zip(&idx)
-            .map(|(e, &i)| {
-                let v = &a.record[i];
-                if v.is_empty() {
-                    return Ok(String::new());
-                }
-                e.eval(v).map_err(|m| {
-                    Error::input(Location::cell(&accounts_path, a.line, &header[i]), m)
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        members.push(Member {
-            userid: a.userid.clone(),
-            key,
-        });
-    }
+    let mut members = crate::build::population_members(&export, &spec, &accounts_path)?;
     members.sort_by(|a, b| {
         (a.userid.len(), a.userid.as_str()).cmp(&(b.userid.len(), b.userid.as_str()))
     });

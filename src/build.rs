@@ -276,42 +276,7 @@ impl Plan {
         let mut selected_ids: std::collections::HashSet<String> = Default::default();
         let sampling = match (&policy.sample, seed) {
             (Some(spec), Some(seed)) => {
-                let strata_idx: Vec<usize> = spec
-                    .strata
-                    .iter()
-                    .map(|e| {
-                        export::require(
-                            &accounts_path,
-                            header,
-                            e.column(),
-                            "the policy's sample strata read",
-                        )
-                    })
-                    .collect::<Result<_>>()?;
-                let mut members = Vec::new();
-                for a in &export.accounts {
-                    if !spec.population_roles.iter().any(|r| r == a.role.name()) {
-                        continue;
-                    }
-                    let key = spec
-                        .strata
-                        .iter()
-                        .zip(&strata_idx)
-                        .map(|(e, &i)| {
-                            let v = &a.record[i];
-                            if v.is_empty() {
-                                return Ok(String::new());
-                            }
-                            e.eval(v).map_err(|m| {
-                                Error::input(Location::cell(&accounts_path, a.line, &header[i]), m)
-                            })
-                        })
-                        .collect::<Result<Vec<_>>>()?;
-                    members.push(Member {
-                        userid: a.userid.clone(),
-                        key,
-                    });
-                }
+                let members = population_members(&export, spec, &accounts_path)?;
                 let drawn = sample::draw(&seed, spec.size, &members);
                 selected_ids.extend(drawn.selected.iter().cloned());
                 Some(SamplingRecord {
@@ -1878,6 +1843,53 @@ impl StagedBuild {
         drop(self.lock);
         Ok(summary)
     }
+}
+
+/// The population of the sample (DESIGN §3): every account of the population roles
+/// with its stratum key, in export order. `build` draws from it and `population`
+/// lists it for auditors.
+pub fn population_members(
+    export: &Export,
+    spec: &crate::policy::SampleSpec,
+    accounts_path: &std::path::Path,
+) -> Result<Vec<Member>> {
+    let header = &export.account_header;
+    let idx: Vec<usize> = spec
+        .strata
+        .iter()
+        .map(|e| {
+            export::require(
+                accounts_path,
+                header,
+                e.column(),
+                "the policy's sample strata read",
+            )
+        })
+        .collect::<Result<_>>()?;
+    let mut members = Vec::new();
+    for a in &export.accounts {
+        if !spec.population_roles.iter().any(|r| r == a.role.name()) {
+            continue;
+        }
+        let key = spec
+            .strata
+            .iter()
+            .zip(&idx)
+            .map(|(e, &i)| {
+                let v = &a.record[i];
+                if v.is_empty() {
+                    return Ok(String::new());
+                }
+                e.eval(v)
+                    .map_err(|m| Error::input(Location::cell(accounts_path, a.line, &header[i]), m))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        members.push(Member {
+            userid: a.userid.clone(),
+            key,
+        });
+    }
+    Ok(members)
 }
 
 /// Runs a whole build: the public bundle and, when the policy defines one, the
