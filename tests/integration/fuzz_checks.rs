@@ -298,7 +298,13 @@ fn scan_normalise(s: &str) -> String {
             run.push(c);
             continue;
         }
-        if run.chars().count() >= 32 {
+        let n = run.chars().count();
+        if n > 64 {
+            // Longer than any pseudonym: a neighbouring word's hex letters joined it
+            // (`akgé` folds to `akge`). It stands for a word character, so that the
+            // word it touches is not read as ending there.
+            out.push('\u{4E00}');
+        } else if n >= 32 {
             out.push(' ');
         } else {
             out.push_str(&run);
