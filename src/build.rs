@@ -1096,6 +1096,7 @@ impl Plan {
         }
         let mut scratch = String::with_capacity(1024);
         let mut record = csv::StringRecord::new();
+        let mut row_own: Vec<String> = Vec::new();
         let mut last = csv::Position::new();
         loop {
             match rdr.read_record(&mut record) {
@@ -1162,11 +1163,32 @@ impl Plan {
             }
             let Some(slot) = slot else { continue };
             let acc = &self.released[slot];
+            // The post's own internal values (its client IP, device ID, ...) join its
+            // author's in what is redacted from the row's text.
+            row_own.clear();
+            push_internal_values(
+                &self.policy.tweet_columns,
+                &header,
+                &record,
+                acc.private,
+                &mut row_own,
+            );
+            if !row_own.is_empty() {
+                for v in &acc.own {
+                    if !row_own.contains(v) {
+                        row_own.push(v.clone());
+                    }
+                }
+            }
             let ctx = RowContext {
                 private: acc.private,
                 published_id: &acc.published_id,
                 post_ids,
-                own: &acc.own,
+                own: if row_own.is_empty() {
+                    &acc.own
+                } else {
+                    &row_own
+                },
             };
             let row_start = buf.len();
             // The longest published value of the row and its column, for the limit.
@@ -1989,9 +2011,23 @@ fn own_values(
     private: bool,
 ) -> Vec<String> {
     let mut out = Vec::new();
+    push_internal_values(&policy.account_columns, header, record, private, &mut out);
+    out
+}
+
+/// Adds to `out` the values of `record`'s dropped columns (by `rules`) that are
+/// redacted from the row's own published text: 6 characters or more holding a digit
+/// or `@`, normalised. Used for an account's columns and for a post's own (its
+/// `client_ip`, `device_id`, ...).
+fn push_internal_values(
+    rules: &std::collections::BTreeMap<String, ColumnRule>,
+    header: &csv::StringRecord,
+    record: &csv::StringRecord,
+    private: bool,
+    out: &mut Vec<String>,
+) {
     for (i, col) in header.iter().enumerate() {
-        let dropped = policy
-            .account_columns
+        let dropped = rules
             .get(col)
             .is_some_and(|r| matches!(r.action_for(private), Action::Drop));
         let v = record.get(i).unwrap_or("").trim();
@@ -2002,7 +2038,6 @@ fn own_values(
             }
         }
     }
-    out
 }
 
 /// A pre-pass over the ID columns of tweets.csv: the post IDs written by or pointing

@@ -366,6 +366,33 @@ fn own_internal_values_are_redacted() {
     );
 }
 
+/// A post's own internal values (its `client_ip` and `device_id`, dropped by the
+/// policy) written in its own text are redacted too.
+#[test]
+fn own_post_internal_values_are_redacted() {
+    let wd = Workdir::new();
+    wd.export(
+        &accounts(),
+        &[
+            tweet(
+                SAM_POST,
+                SAM,
+                "sent from 198.51.100.23 on device-4f1c9a, ok",
+            ),
+            tweet("5001", "1002", "x"),
+        ],
+    );
+    let bundle = wd.build_ok(&[]);
+    let t = bundle.tweets();
+    let sam = t.iter().find(|r| r["userid"] == p(SAM)).unwrap();
+    assert_eq!(sam["tweet_text"], "sent from [redacted] on [redacted], ok");
+    for (name, data) in &bundle.entries {
+        let text = String::from_utf8_lossy(data);
+        assert!(!text.contains("198.51.100.23"), "{name}");
+        assert!(!text.contains("device-4f1c9a"), "{name}");
+    }
+}
+
 /// Sami (4 characters) stands inside a word before abcdef (6) is replaced; the marker
 /// then ends it at a part boundary: the residue check finds it.
 fn residue_export(wd: &Workdir) {
