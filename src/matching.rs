@@ -18,37 +18,7 @@ pub const MARKER: &str = "[account]";
 /// What replaces an account's own internal value written in its text.
 pub const REDACTED: &str = "[redacted]";
 
-/// What `[pseudonymisation] on_residue` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnResidue {
-    /// Replace what the residue check finds (and count it).
-    #[default]
-    Replace,
-    /// Stop the build, naming file, line and column.
-    Stop,
-}
-
-/// The matching settings of the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MatchConfig {
-    /// Names of at least this many (normalised) characters match inside any word.
-    pub inside_word_min: usize,
-    /// Names of at least this many match as a part of a word; shorter ones as whole
-    /// tokens only. Display names shorter than this are not matched in text.
-    pub word_part_min: usize,
-    /// What the residue check does.
-    pub on_residue: OnResidue,
-}
-
-impl Default for MatchConfig {
-    fn default() -> Self {
-        MatchConfig {
-            inside_word_min: 6,
-            word_part_min: 4,
-            on_residue: OnResidue::Replace,
-        }
-    }
-}
+pub use crate::policy::{MatchConfig, OnResidue};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PatKind {

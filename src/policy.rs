@@ -597,6 +597,39 @@ fn default_selection() -> RawSelection {
     }
 }
 
+/// What `[pseudonymisation] on_residue` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnResidue {
+    /// Replace what the residue check finds (and count it).
+    #[default]
+    Replace,
+    /// Stop the build, naming file, line and column.
+    Stop,
+}
+
+/// The matching settings of the policy (read by the rewriter in `matching` and by
+/// staff verify's scan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchConfig {
+    /// Names of at least this many (normalised) characters match inside any word.
+    pub inside_word_min: usize,
+    /// Names of at least this many match as a part of a word; shorter ones as whole
+    /// tokens only. Display names shorter than this are not matched in text.
+    pub word_part_min: usize,
+    /// What the residue check does.
+    pub on_residue: OnResidue,
+}
+
+impl Default for MatchConfig {
+    fn default() -> Self {
+        MatchConfig {
+            inside_word_min: 6,
+            word_part_min: 4,
+            on_residue: OnResidue::Replace,
+        }
+    }
+}
+
 /// Pseudonymisation settings.
 #[derive(Debug, Clone)]
 pub struct Pseudonymisation {
@@ -608,7 +641,7 @@ pub struct Pseudonymisation {
     pub post_ids: PostIds,
     /// How names are matched in text (`inside_word_min`, `word_part_min`,
     /// `on_residue`).
-    pub matching: crate::matching::MatchConfig,
+    pub matching: MatchConfig,
 }
 
 /// Sampling settings (DESIGN §3).
@@ -1013,12 +1046,12 @@ impl Policy {
                 follower_threshold: p.follower_threshold,
                 length: p.length,
                 post_ids: p.post_ids,
-                matching: crate::matching::MatchConfig {
+                matching: MatchConfig {
                     inside_word_min: p.inside_word_min,
                     word_part_min: p.word_part_min,
                     on_residue: match p.on_residue {
-                        RawOnResidue::Replace => crate::matching::OnResidue::Replace,
-                        RawOnResidue::Stop => crate::matching::OnResidue::Stop,
+                        RawOnResidue::Replace => OnResidue::Replace,
+                        RawOnResidue::Stop => OnResidue::Stop,
                     },
                 },
             },
