@@ -4,12 +4,10 @@
 //! value is planted back, in any written form, without printing the value.
 
 use std::fs;
-use std::io::{Cursor, Write};
 use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::workdir::*;
 
@@ -194,96 +192,11 @@ fn good_public_and_tier_bundles_with_dropped_dates_times_and_numbers_pass() {
 // ---------------------------------------------------------------------------------
 // Planting a value back into a good bundle.
 
-fn sha(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
-
-/// Re-zips entries (deflate, dated the release date) after fixing everything that
-/// describes the payload, so that only the content checks can notice the edit.
+/// Re-zips entries after fixing everything that describes the payload, so that only
+/// the content checks can notice the edit (verify's test helpers).
 fn reseal_and_zip(entries: &mut [(String, Vec<u8>)]) -> Vec<u8> {
-    let root = entries[0].0.split('/').next().unwrap().to_string();
-    let idx = |entries: &[(String, Vec<u8>)], rel: &str| {
-        entries
-            .iter()
-            .position(|(n, _)| *n == format!("{root}/{rel}"))
-            .unwrap()
-    };
-    let pretty = |v: &Value| {
-        let mut b = serde_json::to_vec_pretty(v).unwrap();
-        b.push(b'\n');
-        b
-    };
-    let dp = idx(entries, "data/datapackage.json");
-    let mut doc: Value = serde_json::from_slice(&entries[dp].1).unwrap();
-    for r in doc["resources"].as_array_mut().unwrap() {
-        let path = format!("data/{}", r["path"].as_str().unwrap());
-        let data = &entries[idx(entries, &path)].1;
-        r["bytes"] = data.len().into();
-        r["hash"] = format!("sha256:{}", sha(data)).into();
-    }
-    entries[dp].1 = pretty(&doc);
-    let dj = idx(entries, "data/disclosure.json");
-    let mut doc: Value = serde_json::from_slice(&entries[dj].1).unwrap();
-    for f in doc["files"].as_array_mut().unwrap() {
-        let path = f["path"].as_str().unwrap().to_string();
-        let data = &entries[idx(entries, &path)].1;
-        let rows = if path.ends_with(".csv") {
-            csv::Reader::from_reader(data.as_slice()).records().count()
-        } else {
-            data.iter().filter(|&&b| b == b'\n').count()
-        };
-        f["rows"] = rows.into();
-        f["bytes"] = data.len().into();
-        f["sha256"] = sha(data).into();
-    }
-    entries[dj].1 = pretty(&doc);
-    let mut payload: Vec<(String, Vec<u8>)> = entries
-        .iter()
-        .filter_map(|(n, d)| {
-            n.strip_prefix(&format!("{root}/"))
-                .filter(|r| r.starts_with("data/"))
-                .map(|r| (r.to_string(), d.clone()))
-        })
-        .collect();
-    payload.sort();
-    let manifest: String = payload
-        .iter()
-        .map(|(p, d)| format!("{}  {p}\n", sha(d)))
-        .collect();
-    let bytes: usize = payload.iter().map(|(_, d)| d.len()).sum();
-    let bi = idx(entries, "bag-info.txt");
-    let info: String = String::from_utf8(entries[bi].1.clone())
-        .unwrap()
-        .lines()
-        .map(|l| {
-            if l.starts_with("Payload-Oxum:") {
-                format!("Payload-Oxum: {bytes}.{}\n", payload.len())
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    entries[bi].1 = info.into_bytes();
-    let mi = idx(entries, "manifest-sha256.txt");
-    entries[mi].1 = manifest.into_bytes();
-    let tags: String = ["bagit.txt", "bag-info.txt", "manifest-sha256.txt"]
-        .iter()
-        .map(|t| format!("{}  {t}\n", sha(&entries[idx(entries, t)].1)))
-        .collect();
-    let ti = idx(entries, "tagmanifest-sha256.txt");
-    entries[ti].1 = tags.into_bytes();
-
-    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .last_modified_time(zip::DateTime::from_date_and_time(2026, 11, 28, 0, 0, 0).unwrap())
-        .system(zip::System::Unix)
-        .unix_permissions(0o644);
-    for (name, data) in entries.iter() {
-        w.start_file(name.as_str(), opts).unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
+    crate::verify::reseal(entries);
+    crate::verify::rezip(entries)
 }
 
 /// The good bundle with `text` appended to the first post's `tweet_text`.
