@@ -7,6 +7,7 @@ mod errors;
 mod forms;
 mod fuzz_checks;
 mod fuzz_regressions;
+mod golden;
 mod json_schemas;
 mod keys;
 mod leakscan;
