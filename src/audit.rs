@@ -12,9 +12,9 @@ use serde_json::Value;
 
 use crate::error::{Error, Location, Result};
 use crate::export::{self, check_id, Export};
-use crate::identity::Registry;
+use crate::transform::Registry;
 use crate::policy::Policy;
-use crate::pseudonym::{Key, Pseudonymizer};
+use crate::identity::{Key, Pseudonymizer};
 use crate::sample::{self, Member, Sample, SampleSize, StratumExpr};
 use crate::verify::archive::{Archive, Limits};
 use crate::verify::report::Report;
@@ -59,7 +59,7 @@ pub fn population(input: &Path, policy: &Path) -> Result<PopulationList> {
     };
     let export = Export::read(input, &policy)?;
     let accounts_path = input.join("accounts.csv");
-    let mut members = crate::build::population_members(&export, &spec, &accounts_path)?;
+    let mut members = crate::pipeline::population_members(&export, &spec, &accounts_path)?;
     members.sort_by(|a, b| {
         (a.userid.len(), a.userid.as_str()).cmp(&(b.userid.len(), b.userid.as_str()))
     });
@@ -449,12 +449,12 @@ pub fn lookup(opts: &LookupOptions) -> Result<(Vec<Lookup>, String, Vec<String>)
             )
         }
         None => {
-            if !(crate::pseudonym::MIN_LENGTH..=crate::pseudonym::MAX_LENGTH).contains(&opts.length)
+            if !(crate::identity::pseudonym::MIN_LENGTH..=crate::identity::pseudonym::MAX_LENGTH).contains(&opts.length)
             {
                 return Err(Error::Usage(format!(
                     "--length must be between {} and {}",
-                    crate::pseudonym::MIN_LENGTH,
-                    crate::pseudonym::MAX_LENGTH
+                    crate::identity::pseudonym::MIN_LENGTH,
+                    crate::identity::pseudonym::MAX_LENGTH
                 )));
             }
             (None, opts.length)

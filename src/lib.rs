@@ -18,7 +18,7 @@
 //! [`synth`] makes synthetic exports for examples and benchmarks.
 //!
 //! ```no_run
-//! use disclose::build::{build, BuildOptions};
+//! use disclose::pipeline::{build, BuildOptions};
 //! let summary = build(&BuildOptions {
 //!     policy: "policies/io-archive.toml".into(),
 //!     input: "examples/export".into(),
@@ -37,7 +37,6 @@
 #![warn(missing_docs)]
 
 pub mod audit;
-pub mod build;
 pub mod bundle;
 pub mod cleanup;
 pub mod csvout;
@@ -48,17 +47,13 @@ pub mod identity;
 pub mod inputcheck;
 pub mod limits;
 pub mod loading;
-pub mod matching;
 pub mod media;
 pub mod mediaclean;
 pub mod message;
-pub mod normalize;
-pub mod plan;
+pub mod pipeline;
 pub mod policy;
-pub mod pseudonym;
 pub mod record;
-pub mod report;
-pub mod rewrite;
+pub mod review;
 pub mod sample;
 pub mod sign;
 pub mod staging;

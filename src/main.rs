@@ -12,9 +12,9 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use disclose::audit;
-use disclose::build::{build_staged, BuildOptions, Inputs, Plan};
+use disclose::pipeline::{build_staged, BuildOptions, Inputs, Plan};
 use disclose::error::Error;
-use disclose::pseudonym::Key;
+use disclose::identity::Key;
 use disclose::sample::{self, SampleSize, StratumExpr};
 use disclose::synth::{synth, SynthOptions};
 use disclose::verify::archive::{DEFAULT_MAX_RATIO, DEFAULT_MAX_TOTAL_BYTES};
@@ -416,7 +416,7 @@ fn main() -> ExitCode {
 struct Bar(indicatif::ProgressBar);
 
 impl Bar {
-    fn callback(&self) -> disclose::build::Progress {
+    fn callback(&self) -> disclose::pipeline::Progress {
         let pb = self.0.clone();
         std::sync::Arc::new(move |done, total| {
             if pb.length() != Some(total) {

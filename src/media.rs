@@ -26,7 +26,7 @@ use crate::error::{Error, Location, Result};
 use crate::export::{check_id, open_csv, read_header, require};
 use crate::mediaclean::{self, CleanError, Cleaning, CopyError, Format};
 use crate::policy::MediaSpec;
-use crate::pseudonym::Pseudonymizer;
+use crate::identity::Pseudonymizer;
 
 /// One row of `media.csv`.
 #[derive(Debug, Clone)]

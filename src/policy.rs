@@ -13,7 +13,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::pseudonym;
+use crate::identity::pseudonym;
 use crate::sample::{SampleSize, StratumExpr};
 
 /// Account roles an export may hold (DESIGN §1).

@@ -13,10 +13,12 @@ use crate::bundle::{BagInfo, BundleWriter, PayloadFile, PendingBundle};
 use crate::csvout;
 use crate::error::{Error, Location, Result};
 use crate::export::{self, Export, Role};
-use crate::identity::{is_pseudonymised, References, Registry};
+use crate::identity::is_pseudonymised;
+use crate::review::{PlanParts, PlanReport, PostFigures, Warning};
+use crate::transform::Registry;
 use crate::media::{self, MediaIndex, MediaRecord};
 use crate::policy::{Action, ColumnRule, Compression, Policy, PostIds, Table, Tier};
-use crate::pseudonym::{Key, Pseudonymizer};
+use crate::identity::{Key, Pseudonymizer};
 use crate::record::{self, Counts, PublishedColumn, SamplingRecord, SizeRule};
 use crate::sample::{self, Member, SampleSize};
 use crate::transform::{apply, RowContext};
@@ -73,24 +75,6 @@ pub struct Inputs {
     pub seed: Option<String>,
 }
 
-/// What one pass over the posts found, besides the rows themselves.
-#[derive(Debug, Clone, Default)]
-pub struct PostFigures {
-    /// Released posts per month (`YYYY-MM` of `tweet_time`).
-    pub per_month: std::collections::BTreeMap<String, u64>,
-    /// Released posts by pseudonymised accounts.
-    pub by_pseudonymised: u64,
-    /// Accounts the released values refer to.
-    pub references: References,
-    /// Bytes of the posts files, uncompressed.
-    pub bytes: u64,
-    /// Residues the rewriter's check replaced (docs/PRIVACY.md).
-    pub residues: u64,
-    /// With `post_ids = "raw"`: published post IDs (cells of post ID columns) written
-    /// by or pointing at a pseudonymised account.
-    pub raw_linkable_post_ids: u64,
-}
-
 /// What a build produced.
 #[derive(Debug, Clone)]
 pub struct BuildSummary {
@@ -109,7 +93,7 @@ pub struct BuildSummary {
     /// Things the user should know (a world-readable key file, ...).
     pub warnings: Vec<String>,
     /// Everything the plan decided and the posts pass found.
-    pub plan: crate::plan::PlanReport,
+    pub plan: PlanReport,
     /// The bundles of extra tiers built in the same run.
     pub tiers: Vec<BuildSummary>,
 }
@@ -760,7 +744,7 @@ impl Plan {
         let report = match self.tier {
             None => {
                 let path = opts.out_dir.join(format!("{name}.report.html"));
-                let html = crate::report::render_html(&plan, &format!("{name}.zip"));
+                let html = crate::review::html::render_html(&plan, &format!("{name}.zip"));
                 Some((stage_file(&path, html.as_bytes())?, path))
             }
             Some(_) => None,
@@ -791,7 +775,7 @@ impl Plan {
     /// Everything `build` would decide and find, without writing a bundle: the posts
     /// are transformed and counted, and a sample of them compressed to estimate the
     /// bundle's size.
-    pub fn dry_run(mut self, progress: Option<&Progress>) -> Result<crate::plan::PlanReport> {
+    pub fn dry_run(mut self, progress: Option<&Progress>) -> Result<PlanReport> {
         let mut sink = EstimateSink::new(self.policy.compression);
         self.posts_pass(&mut sink, progress)?;
         let users_bytes: u64 = self.estimate_users_bytes();
@@ -800,8 +784,8 @@ impl Plan {
         Ok(self.report(Some(estimate)))
     }
 
-    fn report(&self, bundle_bytes: Option<u64>) -> crate::plan::PlanReport {
-        crate::plan::PlanReport::new(&crate::plan::PlanParts {
+    fn report(&self, bundle_bytes: Option<u64>) -> PlanReport {
+        PlanReport::new(&PlanParts {
             policy: &self.policy,
             export: &self.export,
             registry: &self.registry,
@@ -1923,8 +1907,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
 
 /// The warnings of `plan` that stop this build: every one with `deny_all`
 /// (`--deny-warnings`), else those whose kind the policy's `[warnings] deny` lists.
-fn denied(policy: &Policy, plan: &crate::plan::PlanReport, deny_all: bool) -> Result<()> {
-    let denied: Vec<&crate::plan::Warning> = plan
+fn denied(policy: &Policy, plan: &PlanReport, deny_all: bool) -> Result<()> {
+    let denied: Vec<&Warning> = plan
         .warnings
         .iter()
         .filter(|w| deny_all || policy.deny_warnings.iter().any(|k| k == w.kind))
@@ -2032,7 +2016,7 @@ fn push_internal_values(
             .is_some_and(|r| matches!(r.action_for(private), Action::Drop));
         let v = record.get(i).unwrap_or("").trim();
         if dropped && v.chars().count() >= 6 && v.chars().any(|c| c.is_ascii_digit() || c == '@') {
-            let f = crate::normalize::fold_str(v);
+            let f = crate::transform::normalize::fold_str(v);
             if !f.is_empty() && !out.contains(&f) {
                 out.push(f);
             }

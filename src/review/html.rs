@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::PlanReport;
+use crate::review::PlanReport;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -198,7 +198,7 @@ fn bar_chart(
 /// Where the pseudonymisation threshold falls among the follower bands: on the
 /// boundary before a band that starts at it, else in the middle of its band.
 fn threshold_marker(threshold: u64) -> Marker {
-    // Lower bounds of the bands after "unknown" (crate::plan::FOLLOWER_BANDS).
+    // Lower bounds of the bands after "unknown" (crate::review::FOLLOWER_BANDS).
     let lower = [0u64, 100, 1_000, 5_000, 10_000, 100_000];
     let i = lower.iter().rposition(|&l| l <= threshold).unwrap_or(0);
     let at = if lower[i] == threshold {
@@ -321,7 +321,7 @@ pub fn render_html(plan: &PlanReport, bundle_name: &str) -> String {
             h,
             "<h2>Sample</h2><p>{} of {}, seed SHA-256 <code>{}</code>.</p><figure id=\"chart-strata\">{}<figcaption>Share of each stratum in the population and in the sample.</figcaption></figure>",
             s.size,
-            crate::plan::accounts(s.population),
+            crate::review::accounts(s.population),
             esc(&s.seed_sha256),
             bar_chart(
                 "Sample vs population share per stratum",

@@ -1,22 +1,20 @@
 //! What a release would publish, for staff deciding a policy: `disclose plan`, the
 //! `plan` member of `build --json`, and the release report.
 //!
-//! [`PlanReport`] gathers the figures of a [`crate::build::Plan`] and its pass over
+//! [`PlanReport`] gathers the figures of a [`crate::pipeline::Plan`] and its pass over
 //! the posts, and raises the warnings a careful reviewer would: accounts that stay
 //! re-identifiable through their quasi-identifiers, raw post IDs of pseudonymised
 //! accounts, free text published without rewriting, strata the sample misses.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::build::PostFigures;
 use crate::export::Export;
-use crate::identity::Registry;
-use crate::policy::{Action, ColumnRule, FieldType, Policy, PostIds, Precision};
+use crate::transform::Registry;
+use crate::policy::{Action, Policy, PostIds};
 use crate::record::{Counts, SamplingRecord};
-use crate::transform::{apply, RowContext};
 
 /// Free-text columns of DESIGN §1: publishing them with `keep` skips rewriting.
 const FREE_TEXT: [&str; 6] = [
@@ -51,7 +49,30 @@ fn band(followers: Option<u64>) -> usize {
     }
 }
 
-/// What the plan is made from (borrowed from a [`crate::build::Plan`]).
+pub mod html;
+pub mod reid;
+
+pub use reid::{Coarsening, Reidentification};
+
+/// What one pass over the posts found, besides the rows themselves.
+#[derive(Debug, Clone, Default)]
+pub struct PostFigures {
+    /// Released posts per month (`YYYY-MM` of `tweet_time`).
+    pub per_month: std::collections::BTreeMap<String, u64>,
+    /// Released posts by pseudonymised accounts.
+    pub by_pseudonymised: u64,
+    /// Accounts the released values refer to.
+    pub references: crate::identity::References,
+    /// Bytes of the posts files, uncompressed.
+    pub bytes: u64,
+    /// Residues the rewriter's check replaced (docs/PRIVACY.md).
+    pub residues: u64,
+    /// With `post_ids = "raw"`: published post IDs (cells of post ID columns) written
+    /// by or pointing at a pseudonymised account.
+    pub raw_linkable_post_ids: u64,
+}
+
+/// What the plan is made from (borrowed from a [`crate::pipeline::Plan`]).
 pub struct PlanParts<'a> {
     /// The policy.
     pub policy: &'a Policy,
@@ -139,43 +160,6 @@ pub struct MonthCount {
     pub posts: u64,
 }
 
-/// How identifiable pseudonymised accounts stay through their published attributes.
-#[derive(Debug, Clone, Serialize)]
-pub struct Reidentification {
-    /// The published columns considered quasi-identifiers.
-    pub quasi_identifiers: Vec<String>,
-    /// Released pseudonymised accounts.
-    pub pseudonymised_accounts: u64,
-    /// Groups of accounts sharing all quasi-identifiers.
-    pub groups: u64,
-    /// Accounts alone in their group.
-    pub unique: u64,
-    /// The smallest group (k of k-anonymity); 0 when there are no accounts.
-    pub smallest_group: u64,
-    /// Coarsenings in order, each applied on top of the previous ones, with what
-    /// they leave.
-    pub if_coarsened: Vec<Coarsening>,
-}
-
-/// One way to coarsen the quasi-identifiers, and what it leaves. Each one is a
-/// policy change that passes the policy's checks (with the earlier ones applied),
-/// and its figures come from re-evaluating the published values under it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Coarsening {
-    /// What the change does, in words.
-    pub change: String,
-    /// The account column it changes.
-    pub column: String,
-    /// The policy line to write under `[columns.accounts]`.
-    pub policy_line: String,
-    /// Groups of accounts sharing all quasi-identifiers afterwards.
-    pub groups: u64,
-    /// Unique accounts left.
-    pub unique: u64,
-    /// Smallest group left.
-    pub smallest_group: u64,
-}
-
 /// Follower distributions by band.
 #[derive(Debug, Clone, Serialize)]
 pub struct FollowerBands {
@@ -228,7 +212,7 @@ pub struct PlanReport {
     pub followers: FollowerBands,
     /// Pseudonymised screen names that are common words or numbers, or that replaced
     /// text inside longer words, by pseudonym (docs/PRIVACY.md).
-    pub names: Vec<crate::matching::NameRisk>,
+    pub names: Vec<crate::transform::matching::NameRisk>,
     /// Warnings.
     pub warnings: Vec<Warning>,
 }
@@ -239,7 +223,7 @@ impl PlanReport {
         let policy = p.policy;
         let export = p.export;
         let columns = column_plans(policy, export, p.tweets_header);
-        let reid = reidentification(p);
+        let reid = reid::reidentification(p);
         let followers = follower_bands(p);
         let references = reference_figures(p);
 
@@ -647,235 +631,4 @@ fn follower_bands(p: &PlanParts<'_>) -> FollowerBands {
         released,
         follower_threshold: p.policy.pseudonymisation.follower_threshold,
     }
-}
-
-/// A quasi-identifier: a published account column, as published for pseudonymised
-/// accounts.
-struct Quasi {
-    name: String,
-    column: usize,
-    action: Action,
-}
-
-/// The published value of column `column` of account `i` under `action`, as for a
-/// pseudonymised account.
-fn published_value(p: &PlanParts<'_>, i: usize, column: usize, action: &Action) -> String {
-    let ctx = RowContext {
-        private: true,
-        published_id: "",
-        post_ids: p.policy.pseudonymisation.post_ids,
-        own: &[],
-    };
-    let mut v = String::new();
-    let _ = apply(
-        action,
-        &p.export.accounts[i].record[column],
-        &ctx,
-        true,
-        p.registry,
-        &mut v,
-    );
-    v
-}
-
-fn reidentification(p: &PlanParts<'_>) -> Reidentification {
-    let policy = p.policy;
-    let header = &p.export.account_header;
-    let published = |c: &str| {
-        policy.users.columns.iter().any(|x| x == c) || policy.tweets.columns.iter().any(|x| x == c)
-    };
-    let mut quasi = Vec::new();
-    for c in [
-        "account_creation_date",
-        "account_language",
-        "user_reported_location",
-        "follower_count",
-        "following_count",
-    ] {
-        if published(c) {
-            if let (Some(i), Some(rule)) = (
-                header.iter().position(|h| h == c),
-                policy.account_columns.get(c),
-            ) {
-                let action = rule.action_for(true).clone();
-                if !matches!(action, Action::Blank | Action::Constant(_) | Action::Drop) {
-                    quasi.push(Quasi {
-                        name: c.to_string(),
-                        column: i,
-                        action,
-                    });
-                }
-            }
-        }
-    }
-
-    let private: Vec<usize> = p
-        .released
-        .iter()
-        .filter(|(_, private)| *private)
-        .map(|(i, _)| *i)
-        .collect();
-    // Published values of each quasi-identifier for each pseudonymised account.
-    let mut values: Vec<Vec<String>> = private
-        .iter()
-        .map(|&i| {
-            quasi
-                .iter()
-                .map(|q| published_value(p, i, q.column, &q.action))
-                .collect()
-        })
-        .collect();
-
-    let (groups, unique, smallest) = group_stats(&values);
-    // Greedy, cumulative: at each step take the policy change that leaves the fewest
-    // unique accounts, until none are unique or nothing helps. A change is offered
-    // only when the policy with it (and the earlier steps) passes the policy checks,
-    // and its figures are those of the values published under it.
-    let mut trial_policy = policy.clone();
-    let mut if_coarsened = Vec::new();
-    let mut current = (unique, groups);
-    // The figures after each step, to keep the steps up to the best one.
-    let mut blanked = vec![false; quasi.len()];
-    while current.0 > 0 {
-        let mut best: Option<Step> = None;
-        for (qi, q) in quasi.iter().enumerate() {
-            let Some(rule) = trial_policy.account_columns.get(&q.name) else {
-                continue;
-            };
-            if blanked[qi] {
-                continue;
-            }
-            for (new_rule, change) in candidate_rules(&q.name, rule) {
-                if &new_rule == rule || trial_policy.check_account_rule(&q.name, &new_rule).is_err()
-                {
-                    continue;
-                }
-                let action = new_rule.action_for(true);
-                let column: Vec<String> = private
-                    .iter()
-                    .map(|&i| published_value(p, i, q.column, action))
-                    .collect();
-                // Fewest unique first; among equals, the fewest groups (the most merging).
-                let (g, u, k) = group_stats_with(&values, qi, &column);
-                if best.as_ref().is_none_or(|b| (u, g) < b.0) {
-                    best = Some(((u, g), k, qi, new_rule, change, column));
-                }
-            }
-        }
-        let Some(((u, g), k, qi, new_rule, change, column)) = best else {
-            break;
-        };
-        // A step may leave the figures as they are (one column alone rarely
-        // helps), never make them worse.
-        if (u, g) > current {
-            break;
-        }
-        blanked[qi] |= new_rule.action_for(true) == &Action::Blank;
-        let name = &quasi[qi].name;
-        trial_policy
-            .account_columns
-            .insert(name.clone(), new_rule.clone());
-        for (row, v) in values.iter_mut().zip(column) {
-            row[qi] = v;
-        }
-        current = (u, g);
-        if_coarsened.push(Coarsening {
-            change,
-            column: name.clone(),
-            policy_line: new_rule.to_toml(name),
-            groups: g,
-            unique: u,
-            smallest_group: k,
-        });
-    }
-    // Keep the steps up to the one that leaves the fewest unique accounts.
-    let best = if_coarsened
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.unique < unique)
-        .min_by_key(|(_, c)| (c.unique, c.groups))
-        .map_or(0, |(i, _)| i + 1);
-    if_coarsened.truncate(best);
-    Reidentification {
-        quasi_identifiers: quasi.iter().map(|q| q.name.clone()).collect(),
-        pseudonymised_accounts: private.len() as u64,
-        groups,
-        unique,
-        smallest_group: smallest,
-        if_coarsened,
-    }
-}
-
-/// The rules `plan` considers for a quasi-identifier column, described: blank it for
-/// pseudonymised accounts, and for dates a coarser precision for every account.
-fn candidate_rules(column: &str, rule: &ColumnRule) -> Vec<(ColumnRule, String)> {
-    let mut out = vec![(
-        ColumnRule {
-            action: rule.action.clone(),
-            pseudonymised: Some(Action::Blank),
-        },
-        format!("blank {column} for pseudonymised accounts"),
-    )];
-    let precision = match (&rule.action, rule.action_for(true)) {
-        (Action::Date(p), _) | (Action::DateTime(p), _) => Some(*p),
-        (Action::Keep(FieldType::Date), _) => Some(Precision::Day),
-        (Action::Keep(FieldType::DateTime), _) => Some(Precision::Minute),
-        _ => None,
-    };
-    if let Some(current) = precision {
-        let datetime = matches!(
-            rule.action,
-            Action::DateTime(_) | Action::Keep(FieldType::DateTime)
-        );
-        for (coarser, word) in [(Precision::Month, "month"), (Precision::Year, "year")] {
-            if coarser < current {
-                let action = if datetime {
-                    Action::DateTime(coarser)
-                } else {
-                    Action::Date(coarser)
-                };
-                let pseudonymised = rule.pseudonymised.as_ref().map(|_| action.clone());
-                out.push((
-                    ColumnRule {
-                        action,
-                        pseudonymised,
-                    },
-                    format!("cut {column} to the {word} for every account"),
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// A candidate step of the greedy coarsening: ((unique, groups) left, smallest
-/// group, quasi-identifier index, the new rule, the change described, that column's
-/// values under it).
-type Step = ((u64, u64), u64, usize, ColumnRule, String, Vec<String>);
-
-/// [`group_stats`] with column `qi` of every row replaced by `column`.
-fn group_stats_with(values: &[Vec<String>], qi: usize, column: &[String]) -> (u64, u64, u64) {
-    let mut groups: HashMap<Vec<&str>, u64> = HashMap::new();
-    for (row, v) in values.iter().zip(column) {
-        let key: Vec<&str> = row
-            .iter()
-            .enumerate()
-            .map(|(i, x)| if i == qi { v.as_str() } else { x.as_str() })
-            .collect();
-        *groups.entry(key).or_default() += 1;
-    }
-    let unique = groups.values().filter(|&&n| n == 1).count() as u64;
-    let smallest = groups.values().copied().min().unwrap_or(0);
-    (groups.len() as u64, unique, smallest)
-}
-
-/// (groups, accounts alone in their group, smallest group) under a key function.
-fn group_stats(values: &[Vec<String>]) -> (u64, u64, u64) {
-    let mut groups: BTreeMap<&[String], u64> = BTreeMap::new();
-    for v in values {
-        *groups.entry(v.as_slice()).or_default() += 1;
-    }
-    let unique = groups.values().filter(|&&n| n == 1).count() as u64;
-    let smallest = groups.values().copied().min().unwrap_or(0);
-    (groups.len() as u64, unique, smallest)
 }

@@ -1,5 +1,5 @@
 //! Finding every written form of a pseudonymised account's identity in a text value
-//! (the rules of docs/PRIVACY.md), in the normalised view of [`crate::normalize`].
+//! (the rules of docs/PRIVACY.md), in the normalised view of [`crate::transform::normalize`].
 //!
 //! [`detect`] lists *hits*: spans of the original text with what replaces them.
 //! Structured references (mentions, links by shape on any host, intent and search
@@ -9,8 +9,8 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use crate::identity::Registry;
-use crate::normalize::{fold_str, View};
+use super::normalize::{fold_str, View};
+use crate::identity::Names;
 use crate::policy::PostIds;
 
 /// What replaces a bare name match: the same for every account, so it links nothing.
@@ -509,7 +509,7 @@ fn platform_host(host: &str) -> bool {
 pub fn detect(
     text: &str,
     v: &View,
-    reg: &Registry,
+    reg: &impl Names<Matcher = Matcher>,
     post_ids: PostIds,
     own: &[String],
     hits: &mut Vec<Hit>,

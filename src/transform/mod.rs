@@ -3,11 +3,20 @@
 //! Every value the bundle publishes passes through [`apply`], which validates the
 //! input (so that malformed IDs, dates or lists stop the build with their location)
 //! and writes the published form. Identifier actions consult the [`Registry`].
+//!
+//! Free text goes through [`rewrite`], which reads it through its [`normalize`]d
+//! view and finds names with [`matching`].
+
+pub mod matching;
+pub mod normalize;
+pub mod registry;
+pub mod rewrite;
+
+pub use registry::{Published, Registry};
 
 use crate::export::check_id;
-use crate::identity::Registry;
 use crate::policy::{check_date, check_datetime, Action, CoordMode, FieldType, PostIds};
-use crate::rewrite::{private_word, rewrite_value};
+use rewrite::{private_word, rewrite_value};
 
 /// What a row contributes to its values' transformation.
 #[derive(Debug, Clone, Copy)]

@@ -5,6 +5,9 @@
 //! count, means pseudonymised) and its pseudonym is computed once. Anything the
 //! registry does not know is pseudonymised on sight (fail closed): an unknown user
 //! ID with the account scheme, an unknown handle with the handle scheme.
+//!
+//! It lives with the text transforms because it also holds the [`Matcher`] that
+//! finds names in prose; the matcher sees it only through [`Names`].
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -12,8 +15,11 @@ use std::collections::HashSet;
 
 use ahash::AHashMap as HashMap;
 
+use super::matching::Matcher;
+use super::normalize::fold_str;
 use crate::export::Export;
-use crate::pseudonym::Pseudonymizer;
+use crate::identity::{is_pseudonymised, Names, Pseudonymizer, References};
+use crate::policy::MatchConfig;
 
 /// How a known account is published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,31 +46,13 @@ pub struct Registry {
     pseudonymise: bool,
     /// What published values referred to, when recording (see [`Registry::record`]).
     seen: RefCell<Option<References>>,
-    /// Normalised screen name (see [`crate::normalize::fold_str`]) → published form,
+    /// Normalised screen name (see [`fold_str`]) → published form,
     /// for names written with look-alike or compatibility characters.
     folded: HashMap<String, Published>,
     /// The names to find in prose (`None`: nothing is pseudonymised).
-    matcher: Option<crate::matching::Matcher>,
+    matcher: Option<Matcher>,
     /// Residues the rewriter's check replaced.
     residues: std::cell::Cell<u64>,
-}
-
-/// The accounts that published values referred to, by user ID or handle.
-#[derive(Debug, Default, Clone)]
-pub struct References {
-    /// Known user IDs referred to by ID (replies, retweets, mention lists, links).
-    pub ids: HashSet<String>,
-    /// User IDs that neither accounts.csv nor directory.csv knows.
-    pub unknown_ids: HashSet<String>,
-    /// Known handles (lowercase) referred to by name (`@mentions`, profile links).
-    pub handles: HashSet<String>,
-    /// Handles (lowercase) nobody knows.
-    pub unknown_handles: HashSet<String>,
-}
-
-/// Whether an account with this follower count is pseudonymised.
-pub fn is_pseudonymised(followers: Option<u64>, threshold: u64) -> bool {
-    followers.is_none_or(|f| f < threshold)
 }
 
 impl Registry {
@@ -153,7 +141,7 @@ impl Registry {
         let mut folded: HashMap<String, Published> = HashMap::default();
         let mut folded_owner: HashMap<String, String> = HashMap::default();
         for (lower, p) in &handles {
-            let f = crate::normalize::fold_str(lower);
+            let f = fold_str(lower);
             match folded_owner.get(&f) {
                 Some(o) if o != lower => {
                     let private = matches!(p, Published::Pseudonym(_))
@@ -187,7 +175,7 @@ impl Registry {
     /// pseudonymised accounts and the post IDs the policy hashes.
     pub fn set_matching<'a>(
         &mut self,
-        cfg: crate::matching::MatchConfig,
+        cfg: MatchConfig,
         displays: impl Iterator<Item = &'a str>,
         hashed_posts: Vec<u64>,
     ) {
@@ -195,7 +183,7 @@ impl Registry {
             self.matcher = None;
             return;
         }
-        let matcher = crate::matching::Matcher::new(
+        let matcher = Matcher::new(
             cfg,
             self.handles.iter().filter_map(|(k, p)| match p {
                 Published::Pseudonym(p) => Some((k.as_str(), p.as_str())),
@@ -208,7 +196,7 @@ impl Registry {
     }
 
     /// The names to find in prose (`None` when nothing is pseudonymised).
-    pub fn matcher(&self) -> Option<&crate::matching::Matcher> {
+    pub fn matcher(&self) -> Option<&Matcher> {
         self.matcher.as_ref()
     }
 
@@ -230,7 +218,7 @@ impl Registry {
     /// The pseudonym of a name written with look-alike characters, when its
     /// normalised form is a known pseudonymised account's.
     pub fn folded_handle(&self, name: &str) -> Option<&str> {
-        match self.folded.get(&crate::normalize::fold_str(name)) {
+        match self.folded.get(&fold_str(name)) {
             Some(Published::Pseudonym(p)) => Some(p),
             _ => None,
         }
@@ -362,6 +350,38 @@ impl Registry {
             .chain(self.handles.iter())
             .filter(|(_, p)| matches!(p, Published::Pseudonym(_)))
             .map(|(k, _)| k.as_str())
+    }
+}
+
+impl Names for Registry {
+    type Matcher = Matcher;
+
+    fn matcher(&self) -> Option<&Matcher> {
+        Registry::matcher(self)
+    }
+
+    fn pseudonymizer(&self) -> &Pseudonymizer {
+        Registry::pseudonymizer(self)
+    }
+
+    fn handle_known(&self, name: &str) -> bool {
+        Registry::handle_known(self, name)
+    }
+
+    fn folded_handle(&self, name: &str) -> Option<&str> {
+        Registry::folded_handle(self, name)
+    }
+
+    fn private_id_pseudonym(&self, id: &str) -> Option<&str> {
+        Registry::private_id_pseudonym(self, id)
+    }
+
+    fn publish_id(&self, userid: &str, out: &mut String) {
+        Registry::publish_id(self, userid, out)
+    }
+
+    fn publish_handle(&self, name: &str) -> Option<Cow<'_, str>> {
+        Registry::publish_handle(self, name)
     }
 }
 

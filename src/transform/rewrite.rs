@@ -1,8 +1,8 @@
 //! Rewriting free text so that it names no pseudonymised account (DESIGN §2 and
 //! docs/PRIVACY.md).
 //!
-//! A value is read through its normalised view ([`crate::normalize`]); the hits of
-//! [`crate::matching::detect`] replace whole spans of the original text:
+//! A value is read through its normalised view ([`super::normalize`]); the hits of
+//! [`super::matching::detect`] replace whole spans of the original text:
 //!
 //! - structured references (`@name` in any written form, `host/<name>` and
 //!   `host/<name>/status/<id>` links on any host, `screen_name=`, `user_id=`,
@@ -19,9 +19,9 @@
 
 use std::cell::RefCell;
 
-use crate::identity::Registry;
-use crate::matching::{apply_hits, detect, Hit, OnResidue, Replace, MARKER};
-use crate::normalize::View;
+use super::matching::{apply_hits, detect, Hit, OnResidue, Replace, MARKER};
+use super::normalize::View;
+use super::registry::Registry;
 use crate::policy::PostIds;
 
 /// Rounds of the residue check before the whole value is replaced.

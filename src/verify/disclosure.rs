@@ -314,7 +314,7 @@ pub fn parse(bytes: &[u8], entry: &str, root: &str, report: &mut Report) -> Reco
         c.expect(
             "pseudonymisation.scheme",
             &p.scheme,
-            crate::pseudonym::SCHEME,
+            crate::identity::pseudonym::SCHEME,
         );
     }
     if !is_hex(&p.key_fingerprint, 16) {
@@ -329,8 +329,8 @@ pub fn parse(bytes: &[u8], entry: &str, root: &str, report: &mut Report) -> Reco
         match p.length {
             None => c.fail("pseudonymisation.length is null in a public bundle"),
             Some(l) => {
-                let min = crate::pseudonym::MIN_LENGTH as u64;
-                let max = crate::pseudonym::MAX_LENGTH as u64;
+                let min = crate::identity::pseudonym::MIN_LENGTH as u64;
+                let max = crate::identity::pseudonym::MAX_LENGTH as u64;
                 if (min..=max).contains(&l) {
                     rules.length = Some(l as usize);
                 } else {

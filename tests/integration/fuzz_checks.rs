@@ -11,10 +11,10 @@
 use std::path::{Path, PathBuf};
 
 use disclose::export::{Account, DirectoryEntry, Export, Role};
-use disclose::identity::Registry;
+use disclose::transform::Registry;
 use disclose::policy::{Action, PostIds};
-use disclose::pseudonym::{Key, Pseudonymizer};
-use disclose::rewrite::rewrite_text;
+use disclose::identity::{Key, Pseudonymizer};
+use disclose::transform::rewrite::rewrite_text;
 use disclose::transform::parse_list;
 
 /// One account of a generated registry.
@@ -738,7 +738,7 @@ fn good_bundle() -> &'static [(String, Vec<u8>)] {
         .expect("synthetic export");
         let out = dir.path().join("out");
         std::fs::create_dir(&out).expect("out dir");
-        let summary = disclose::build::build(&disclose::build::BuildOptions {
+        let summary = disclose::pipeline::build(&disclose::pipeline::BuildOptions {
             policy: root.join("policies/io-archive.toml"),
             input: export,
             key_file: key,

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use proptest::prelude::*;
 
 use disclose::policy::PostIds;
-use disclose::pseudonym::Key;
-use disclose::rewrite::rewrite_text;
+use disclose::identity::Key;
+use disclose::transform::rewrite::rewrite_text;
 use disclose::sample::{allocate, draw, Member, SampleSize};
 
 use crate::fuzz_checks::{registry, rewrite_violation, word_starts, Acct};
