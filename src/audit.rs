@@ -12,10 +12,10 @@ use serde_json::Value;
 
 use crate::error::{Error, Location, Result};
 use crate::export::{self, check_id, Export};
-use crate::transform::Registry;
-use crate::policy::Policy;
 use crate::identity::{Key, Pseudonymizer};
+use crate::policy::Policy;
 use crate::sample::{self, Member, Sample, SampleSize, StratumExpr};
+use crate::transform::Registry;
 use crate::verify::archive::{Archive, Limits};
 use crate::verify::report::Report;
 
@@ -449,7 +449,8 @@ pub fn lookup(opts: &LookupOptions) -> Result<(Vec<Lookup>, String, Vec<String>)
             )
         }
         None => {
-            if !(crate::identity::pseudonym::MIN_LENGTH..=crate::identity::pseudonym::MAX_LENGTH).contains(&opts.length)
+            if !(crate::identity::pseudonym::MIN_LENGTH..=crate::identity::pseudonym::MAX_LENGTH)
+                .contains(&opts.length)
             {
                 return Err(Error::Usage(format!(
                     "--length must be between {} and {}",

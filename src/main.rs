@@ -12,9 +12,9 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use disclose::audit;
-use disclose::pipeline::{build_staged, BuildOptions, Inputs, Plan};
 use disclose::error::Error;
 use disclose::identity::Key;
+use disclose::pipeline::{build_staged, BuildOptions, Inputs, Plan};
 use disclose::sample::{self, SampleSize, StratumExpr};
 use disclose::synth::{synth, SynthOptions};
 use disclose::verify::archive::{DEFAULT_MAX_RATIO, DEFAULT_MAX_TOTAL_BYTES};

@@ -24,9 +24,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Location, Result};
 use crate::export::{check_id, open_csv, read_header, require};
+use crate::identity::Pseudonymizer;
 use crate::mediaclean::{self, CleanError, Cleaning, CopyError, Format};
 use crate::policy::MediaSpec;
-use crate::identity::Pseudonymizer;
 
 /// One row of `media.csv`.
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@
 use serde::Serialize;
 
 use crate::bundle::{PayloadFile, FORMAT};
-use crate::policy::{Action, Policy};
 use crate::identity::pseudonym;
+use crate::policy::{Action, Policy};
 use crate::sample::{self, StratumRecord};
 
 /// One published column: its name, what was done to it, and its schema type.

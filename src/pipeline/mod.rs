@@ -13,16 +13,14 @@ use ahash::AHashMap as HashMap;
 use std::path::PathBuf;
 
 use crate::bundle::PayloadFile;
-use crate::csvout;
 use crate::error::{Error, Location, Result};
-use crate::export::{self, Export, Role};
-use crate::identity::{is_pseudonymised, Key, Pseudonymizer};
+use crate::export::Export;
+use crate::identity::{Key, Pseudonymizer};
 use crate::media::MediaIndex;
-use crate::policy::{Action, ColumnRule, Policy, PostIds, Table, Tier};
-use crate::record::{Counts, SamplingRecord, SizeRule};
+use crate::policy::{ColumnRule, Policy, PostIds, Tier};
+use crate::record::{Counts, SamplingRecord};
 use crate::review::{PlanParts, PlanReport, PostFigures, Warning};
-use crate::sample::{self, SampleSize};
-use crate::transform::{apply, Registry, RowContext};
+use crate::transform::Registry;
 
 mod columns;
 mod posts;
@@ -33,8 +31,9 @@ mod write;
 pub use select::population_members;
 pub use write::{Staged, StagedBuild};
 
-use posts::linkable_post_ids;
-use select::own_values;
+use columns::{joined_values, Columns};
+use posts::prepare_matching;
+use select::{Released, Selection};
 use sink::EstimateSink;
 use write::check_output;
 
@@ -111,18 +110,6 @@ pub struct BuildSummary {
     pub plan: PlanReport,
     /// The bundles of extra tiers built in the same run.
     pub tiers: Vec<BuildSummary>,
-}
-
-/// One released account, ready to publish.
-struct Released {
-    /// Index into `Export::accounts`.
-    index: usize,
-    /// Its published ID (pseudonym or user ID).
-    published_id: String,
-    /// Whether it is pseudonymised.
-    private: bool,
-    /// Its internal values (normalised) to redact from its own text.
-    own: Vec<String>,
 }
 
 /// Where a column of the posts file comes from.
@@ -257,241 +244,37 @@ impl Plan {
             Registry::new(&export, threshold, pseudonymizer.clone())
         };
 
-        let mut counts = Counts {
-            accounts_in_export: export.accounts.len() as u64,
-            directory_accounts: export.directory.len() as u64,
-            ..Counts::default()
-        };
-        for a in &export.accounts {
-            match a.role {
-                Role::Core => counts.core_in_export += 1,
-                Role::Network => counts.network_in_export += 1,
-                Role::Unrelated => counts.unrelated_in_export += 1,
-            }
-        }
+        let Selection {
+            counts,
+            sampling,
+            released,
+            by_id,
+        } = Selection::draw(&policy, &export, &registry, seed, &accounts_path)?;
 
-        // The sample.
-        let header = &export.account_header;
-        let mut selected_ids: std::collections::HashSet<String> = Default::default();
-        let sampling = match (&policy.sample, seed) {
-            (Some(spec), Some(seed)) => {
-                let members = population_members(&export, spec, &accounts_path)?;
-                let drawn = sample::draw(&seed, spec.size, &members);
-                selected_ids.extend(drawn.selected.iter().cloned());
-                Some(SamplingRecord {
-                    scheme: sample::SCHEME,
-                    seed_sha256: sample::seed_commitment(&seed),
-                    seed,
-                    population_roles: spec.population_roles.clone(),
-                    rule: match spec.size {
-                        SampleSize::Count(n) => SizeRule {
-                            kind: "size",
-                            value: n.to_string(),
-                        },
-                        SampleSize::Fraction { .. } => SizeRule {
-                            kind: "fraction",
-                            value: spec.size.describe(),
-                        },
-                    },
-                    strata_expressions: spec.strata.iter().map(|e| e.to_string()).collect(),
-                    population: drawn.population,
-                    population_sha256: drawn.population_sha256,
-                    size: drawn.size,
-                    strata: drawn.strata,
-                })
-            }
-            _ => None,
-        };
-
-        // Released accounts, ordered by published ID so that row order reveals nothing
-        // of the input's order.
-        let mut released = Vec::new();
-        let mut by_id = HashMap::with_capacity(export.accounts.len());
-        for (index, a) in export.accounts.iter().enumerate() {
-            let included = policy.include_roles.iter().any(|r| r == a.role.name());
-            let sampled = selected_ids.contains(&a.userid);
-            by_id.insert(a.userid.clone(), None);
-            if !(included || sampled) {
-                continue;
-            }
-            if included {
-                counts.included_accounts += 1;
-            } else {
-                counts.sampled_accounts += 1;
-            }
-            let private = registry.pseudonymises() && is_pseudonymised(a.followers, threshold);
-            if private {
-                counts.pseudonymised_accounts += 1;
-            } else {
-                counts.public_accounts += 1;
-            }
-            let mut published_id = String::new();
-            registry.publish_id(&a.userid, &mut published_id);
-            released.push(Released {
-                index,
-                published_id,
-                private,
-                own: own_values(&policy, header, &a.record, private),
-            });
-        }
-        released.sort_by(|a, b| a.published_id.cmp(&b.published_id));
-        for (i, r) in released.iter().enumerate() {
-            by_id.insert(export.accounts[r.index].userid.clone(), Some(i));
-        }
-        counts.released_accounts = released.len() as u64;
-
-        // Columns of the users file.
-        let users_columns = policy
-            .users
-            .columns
-            .iter()
-            .map(|c| {
-                let i = export::require(
-                    &accounts_path,
-                    header,
-                    c,
-                    "the policy's users file publishes",
-                )?;
-                Ok((i, policy.account_columns[c].clone()))
-            })
-            .collect::<Result<Vec<_>>>()?;
-
-        // The posts file: header checks and column sources.
-        let tweets_path = opts.input.join("tweets.csv");
-        if tweets_path.symlink_metadata().is_err() {
-            return Err(Error::input(
-                Location::file(&tweets_path),
-                "missing: every export needs tweets.csv",
-            ));
-        }
-        let mut rdr = export::open_csv(&tweets_path)?;
-        let tweets_header = export::read_header(&tweets_path, &mut rdr)?;
-        export::check_classified(
-            &tweets_path,
-            &tweets_header,
-            &policy.tweet_columns,
-            Table::Tweets,
-        )?;
-        let tweet_author = export::require(
-            &tweets_path,
-            &tweets_header,
-            "userid",
-            "names each post's author",
-        )?;
-        // A posts file with a header and no rows is a truncated export far more often
-        // than a release without posts: refuse it, as for accounts.csv.
-        let mut first = csv::StringRecord::new();
-        if !rdr
-            .read_record(&mut first)
-            .map_err(|e| Error::csv(&tweets_path, Some(tweets_header.as_byte_record()), e))?
-        {
-            export::check_end(&tweets_path, &tweets_header, &csv::Position::new())?;
-            return Err(Error::input(
-                Location::file(&tweets_path),
-                "has a header but no posts (a truncated export?): an export must hold its accounts' posts",
-            ));
-        }
-        let find = |name: &str| tweets_header.iter().position(|h| h == name);
-        let mut joined_columns: Vec<(usize, ColumnRule)> = Vec::new();
-        let mut tweet_sources = Vec::new();
-        for c in &policy.tweets.columns {
-            if let (Some(index), Some(rule)) = (find(c), policy.tweet_columns.get(c)) {
-                let author = match (rule.action_for(false), c.as_str()) {
-                    (Action::PostId, "tweetid") => PostAuthor::RowAuthor,
-                    (Action::PostId, "in_reply_to_tweetid") => {
-                        find("in_reply_to_userid").map_or(PostAuthor::Unknown, PostAuthor::Column)
-                    }
-                    (Action::PostId, "retweet_tweetid") => {
-                        find("retweet_userid").map_or(PostAuthor::Unknown, PostAuthor::Column)
-                    }
-                    (Action::PostId, "quoted_tweet_tweetid") => PostAuthor::Quoted,
-                    _ => PostAuthor::Unknown,
-                };
-                tweet_sources.push(Source::Tweet {
-                    index,
-                    rule: rule.clone(),
-                    author,
-                });
-            } else if let (Some(i), Some(rule)) = (
-                header.iter().position(|h| h == c),
-                policy.account_columns.get(c),
-            ) {
-                tweet_sources.push(Source::Account {
-                    slot: joined_columns.len(),
-                });
-                joined_columns.push((i, rule.clone()));
-            } else {
-                return Err(Error::input(
-                    Location::line(&tweets_path, 1),
-                    format!(
-                        "the policy's posts file publishes column `{c}`, which neither tweets.csv nor accounts.csv has"
-                    ),
-                ));
-            }
-        }
-
-        // Post IDs written by or pointing at pseudonymised accounts (a pre-pass over
-        // a few columns of tweets.csv), and the matching rules of the rewriter.
+        let Columns {
+            users_columns,
+            joined_columns,
+            tweets_path,
+            tweets_header,
+            tweet_author,
+            tweet_sources,
+        } = Columns::resolve(&policy, &export, &opts.input)?;
         let post_ids = policy.pseudonymisation.post_ids;
-        let mut linkable_posts = Vec::new();
-        if registry.pseudonymises() {
-            let (linkable, all) =
-                linkable_post_ids(&tweets_path, &tweets_header, &registry, post_ids)?;
-            let hashed = match post_ids {
-                PostIds::Raw => Vec::new(),
-                PostIds::PseudonymisedAccounts => linkable.clone(),
-                PostIds::All => all,
-            };
-            let display = header.iter().position(|h| h == "user_display_name");
-            let displays: Vec<&str> = match display {
-                Some(d) => export
-                    .accounts
-                    .iter()
-                    .filter(|a| registry.id_is_private(&a.userid))
-                    .map(|a| &a.record[d])
-                    .collect(),
-                None => Vec::new(),
-            };
-            registry.set_matching(
-                policy.pseudonymisation.matching,
-                displays.into_iter(),
-                hashed,
-            );
-            if post_ids == PostIds::Raw {
-                linkable_posts = linkable;
-            }
-        }
-
-        // Published account values, computed once per released account.
-        let mut joined = Vec::with_capacity(released.len());
-        for r in &released {
-            let a = &export.accounts[r.index];
-            let ctx = RowContext {
-                private: r.private,
-                published_id: &r.published_id,
-                post_ids,
-                own: &r.own,
-            };
-            let mut values = Vec::with_capacity(joined_columns.len());
-            for (i, rule) in &joined_columns {
-                let mut v = String::new();
-                apply(
-                    rule.action_for(r.private),
-                    &a.record[*i],
-                    &ctx,
-                    true,
-                    &registry,
-                    &mut v,
-                )
-                .map_err(|m| {
-                    Error::input(Location::cell(&accounts_path, a.line, &header[*i]), m)
-                })?;
-                let mut escaped = Vec::with_capacity(v.len() + 2);
-                csvout::push_field(&mut escaped, &v);
-                values.push(escaped);
-            }
-            joined.push(values);
-        }
+        let linkable_posts = prepare_matching(
+            &policy,
+            &export,
+            &mut registry,
+            &tweets_path,
+            &tweets_header,
+        )?;
+        let joined = joined_values(
+            &released,
+            &export,
+            &joined_columns,
+            &registry,
+            post_ids,
+            &accounts_path,
+        )?;
 
         let media = match &policy.media {
             Some(spec) => MediaIndex::read(&opts.input, spec)?,
@@ -576,7 +359,6 @@ impl Plan {
             warnings: &self.warnings,
         })
     }
-
 }
 
 /// Runs a whole build: the public bundle and, when the policy defines one, the

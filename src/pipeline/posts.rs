@@ -2,15 +2,16 @@
 //! post and sends the rows to a [`super::sink`], and the pre-pass that finds the post
 //! IDs written by or pointing at pseudonymised accounts.
 
+use std::path::Path;
+
 use super::select::push_internal_values;
 use super::sink::{Chunk, ChunkSink, CHUNK_BYTES};
 use super::{Plan, PostAuthor, Progress, Source};
 use crate::csvout;
 use crate::error::{Error, Location, Result};
-use crate::export;
-use crate::policy::{Action, PostIds};
+use crate::export::{self, Export};
+use crate::policy::{Action, Policy, PostIds};
 use crate::transform::{apply, Registry, RowContext};
-
 
 impl Plan {
     /// Streams `tweets.csv`, sending the published rows in chunks. Returns `false`
@@ -295,7 +296,7 @@ pub(super) fn record_too_long(what: &str, bytes: u64) -> String {
 /// of a post by one or by an author tweets.csv does not know), and every post ID
 /// met. Both sorted, without duplicates. Only a few columns are read; IDs that are
 /// not numbers are left to the main pass, which refuses them.
-pub(super) fn linkable_post_ids(
+fn linkable_post_ids(
     path: &std::path::Path,
     header: &csv::StringRecord,
     registry: &Registry,
@@ -371,4 +372,49 @@ pub(super) fn linkable_post_ids(
         all.dedup();
     }
     Ok((linkable, all))
+}
+
+/// Finds the post IDs written by or pointing at pseudonymised accounts (a pre-pass
+/// over a few columns of tweets.csv) and sets the matching rules of the rewriter.
+/// Returns those post IDs, sorted, when the policy keeps post IDs raw (to count the
+/// linkable ones published), else nothing.
+pub(super) fn prepare_matching(
+    policy: &Policy,
+    export: &Export,
+    registry: &mut Registry,
+    tweets_path: &Path,
+    tweets_header: &csv::StringRecord,
+) -> Result<Vec<u64>> {
+    let header = &export.account_header;
+    // Post IDs written by or pointing at pseudonymised accounts (a pre-pass over
+    // a few columns of tweets.csv), and the matching rules of the rewriter.
+    let post_ids = policy.pseudonymisation.post_ids;
+    let mut linkable_posts = Vec::new();
+    if registry.pseudonymises() {
+        let (linkable, all) = linkable_post_ids(tweets_path, tweets_header, registry, post_ids)?;
+        let hashed = match post_ids {
+            PostIds::Raw => Vec::new(),
+            PostIds::PseudonymisedAccounts => linkable.clone(),
+            PostIds::All => all,
+        };
+        let display = header.iter().position(|h| h == "user_display_name");
+        let displays: Vec<&str> = match display {
+            Some(d) => export
+                .accounts
+                .iter()
+                .filter(|a| registry.id_is_private(&a.userid))
+                .map(|a| &a.record[d])
+                .collect(),
+            None => Vec::new(),
+        };
+        registry.set_matching(
+            policy.pseudonymisation.matching,
+            displays.into_iter(),
+            hashed,
+        );
+        if post_ids == PostIds::Raw {
+            linkable_posts = linkable;
+        }
+    }
+    Ok(linkable_posts)
 }

@@ -1,10 +1,144 @@
 //! The selection: the sample drawn from the population, and the released accounts
 //! in published-ID order with the internal values redacted from their own text.
 
+use std::path::Path;
+
+use ahash::AHashMap as HashMap;
+
 use crate::error::{Error, Location, Result};
-use crate::export::{self, Export};
+use crate::export::{self, Export, Role};
+use crate::identity::is_pseudonymised;
 use crate::policy::{Action, ColumnRule, Policy};
-use crate::sample::Member;
+use crate::record::{Counts, SamplingRecord, SizeRule};
+use crate::sample::{self, Member, SampleSize};
+use crate::transform::Registry;
+
+/// One released account, ready to publish.
+pub(super) struct Released {
+    /// Index into `Export::accounts`.
+    pub(super) index: usize,
+    /// Its published ID (pseudonym or user ID).
+    pub(super) published_id: String,
+    /// Whether it is pseudonymised.
+    pub(super) private: bool,
+    /// Its internal values (normalised) to redact from its own text.
+    pub(super) own: Vec<String>,
+}
+
+/// Who is released: the sample, and the released accounts with their counts.
+pub(super) struct Selection {
+    /// Account counts (export, sample, release).
+    pub(super) counts: Counts,
+    /// The sampling record, if the policy samples.
+    pub(super) sampling: Option<SamplingRecord>,
+    /// Released accounts, ordered by published ID so that row order reveals nothing
+    /// of the input's order.
+    pub(super) released: Vec<Released>,
+    /// user ID → index into `released`, or `None` for accounts not released.
+    pub(super) by_id: HashMap<String, Option<usize>>,
+}
+
+impl Selection {
+    /// Counts the export's accounts, draws the sample, and lists the released
+    /// accounts (the included roles and the sampled accounts) in published-ID order.
+    pub(super) fn draw(
+        policy: &Policy,
+        export: &Export,
+        registry: &Registry,
+        seed: Option<String>,
+        accounts_path: &Path,
+    ) -> Result<Selection> {
+        let threshold = policy.pseudonymisation.follower_threshold;
+        let mut counts = Counts {
+            accounts_in_export: export.accounts.len() as u64,
+            directory_accounts: export.directory.len() as u64,
+            ..Counts::default()
+        };
+        for a in &export.accounts {
+            match a.role {
+                Role::Core => counts.core_in_export += 1,
+                Role::Network => counts.network_in_export += 1,
+                Role::Unrelated => counts.unrelated_in_export += 1,
+            }
+        }
+
+        // The sample.
+        let header = &export.account_header;
+        let mut selected_ids: std::collections::HashSet<String> = Default::default();
+        let sampling = match (&policy.sample, seed) {
+            (Some(spec), Some(seed)) => {
+                let members = population_members(&export, spec, &accounts_path)?;
+                let drawn = sample::draw(&seed, spec.size, &members);
+                selected_ids.extend(drawn.selected.iter().cloned());
+                Some(SamplingRecord {
+                    scheme: sample::SCHEME,
+                    seed_sha256: sample::seed_commitment(&seed),
+                    seed,
+                    population_roles: spec.population_roles.clone(),
+                    rule: match spec.size {
+                        SampleSize::Count(n) => SizeRule {
+                            kind: "size",
+                            value: n.to_string(),
+                        },
+                        SampleSize::Fraction { .. } => SizeRule {
+                            kind: "fraction",
+                            value: spec.size.describe(),
+                        },
+                    },
+                    strata_expressions: spec.strata.iter().map(|e| e.to_string()).collect(),
+                    population: drawn.population,
+                    population_sha256: drawn.population_sha256,
+                    size: drawn.size,
+                    strata: drawn.strata,
+                })
+            }
+            _ => None,
+        };
+
+        // Released accounts, ordered by published ID so that row order reveals nothing
+        // of the input's order.
+        let mut released = Vec::new();
+        let mut by_id = HashMap::with_capacity(export.accounts.len());
+        for (index, a) in export.accounts.iter().enumerate() {
+            let included = policy.include_roles.iter().any(|r| r == a.role.name());
+            let sampled = selected_ids.contains(&a.userid);
+            by_id.insert(a.userid.clone(), None);
+            if !(included || sampled) {
+                continue;
+            }
+            if included {
+                counts.included_accounts += 1;
+            } else {
+                counts.sampled_accounts += 1;
+            }
+            let private = registry.pseudonymises() && is_pseudonymised(a.followers, threshold);
+            if private {
+                counts.pseudonymised_accounts += 1;
+            } else {
+                counts.public_accounts += 1;
+            }
+            let mut published_id = String::new();
+            registry.publish_id(&a.userid, &mut published_id);
+            released.push(Released {
+                index,
+                published_id,
+                private,
+                own: own_values(&policy, header, &a.record, private),
+            });
+        }
+        released.sort_by(|a, b| a.published_id.cmp(&b.published_id));
+        for (i, r) in released.iter().enumerate() {
+            by_id.insert(export.accounts[r.index].userid.clone(), Some(i));
+        }
+        counts.released_accounts = released.len() as u64;
+        Ok(Selection {
+            counts,
+            sampling,
+            released,
+            by_id,
+        })
+    }
+}
 
 /// The population of the sample (DESIGN §3): every account of the population roles
 /// with its stratum key, in export order. `build` draws from it and `population`
@@ -56,7 +190,7 @@ pub fn population_members(
 /// The internal values of an account that are redacted from its own published text:
 /// values of its dropped columns of 6 characters or more that hold a digit or `@`
 /// (e-mail addresses, phone numbers, IP addresses, internal IDs), normalised.
-pub(super) fn own_values(
+fn own_values(
     policy: &Policy,
     header: &csv::StringRecord,
     record: &csv::StringRecord,

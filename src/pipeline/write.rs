@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 
 use super::posts::record_too_long;
-use super::sink::{Chunk, ChunkSink, ChannelSink, InlineSink, CHANNEL_CHUNKS};
+use super::sink::{ChannelSink, Chunk, ChunkSink, InlineSink, CHANNEL_CHUNKS};
 use super::{BuildOptions, BuildSummary, Plan, Progress};
 use crate::bundle::{BagInfo, BundleWriter, PayloadFile, PendingBundle};
 use crate::csvout;
@@ -14,7 +14,6 @@ use crate::error::{Error, Location, Result};
 use crate::media::{self, MediaRecord};
 use crate::record;
 use crate::transform::{apply, RowContext};
-
 
 impl Plan {
     /// Writes the bundle (and media volumes) to temporary files beside their final

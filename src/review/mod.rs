@@ -12,9 +12,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::export::Export;
-use crate::transform::Registry;
 use crate::policy::{Action, Policy, PostIds};
 use crate::record::{Counts, SamplingRecord};
+use crate::transform::Registry;
 
 /// Free-text columns of DESIGN §1: publishing them with `keep` skips rewriting.
 const FREE_TEXT: [&str; 6] = [

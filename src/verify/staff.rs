@@ -12,13 +12,13 @@ use sha2::{Digest, Sha256};
 
 use super::report::{Loc, Report};
 use super::scan::{Finding, Kind, Lengths, Needles, Origin};
-use crate::pipeline::{BuildOptions, Inputs, Plan, Progress};
 use crate::error::{Error, Location, Result};
 use crate::export::{self, Export};
 use crate::identity::is_pseudonymised;
-use crate::transform::Registry;
-use crate::policy::{Action, ColumnRule, Policy, PostIds, Table, Tier};
 use crate::identity::{Key, Pseudonymizer};
+use crate::pipeline::{BuildOptions, Inputs, Plan, Progress};
+use crate::policy::{Action, ColumnRule, Policy, PostIds, Table, Tier};
+use crate::transform::Registry;
 
 /// What staff pass to `verify` besides the bundle.
 #[derive(Clone)]

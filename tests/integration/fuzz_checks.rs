@@ -11,11 +11,11 @@
 use std::path::{Path, PathBuf};
 
 use disclose::export::{Account, DirectoryEntry, Export, Role};
-use disclose::transform::Registry;
-use disclose::policy::{Action, PostIds};
 use disclose::identity::{Key, Pseudonymizer};
-use disclose::transform::rewrite::rewrite_text;
+use disclose::policy::{Action, PostIds};
 use disclose::transform::parse_list;
+use disclose::transform::rewrite::rewrite_text;
+use disclose::transform::Registry;
 
 /// One account of a generated registry.
 #[derive(Debug, Clone)]

@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use proptest::prelude::*;
 
-use disclose::policy::PostIds;
 use disclose::identity::Key;
-use disclose::transform::rewrite::rewrite_text;
+use disclose::policy::PostIds;
 use disclose::sample::{allocate, draw, Member, SampleSize};
+use disclose::transform::rewrite::rewrite_text;
 
 use crate::fuzz_checks::{registry, rewrite_violation, word_starts, Acct};
 
