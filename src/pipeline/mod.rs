@@ -134,6 +134,57 @@ enum PostAuthor {
     Unknown,
 }
 
+/// Who a bundle is for. Every audience gets the same selection of accounts and
+/// posts; they differ in how it is published.
+#[derive(Debug, Clone)]
+pub enum Audience {
+    /// The public bundle: low-follower accounts pseudonymised, post IDs as the
+    /// policy says.
+    Public,
+    /// A tier of the policy (`[[tiers]]`): nothing pseudonymised.
+    Tier(Tier),
+}
+
+impl Audience {
+    /// The tier, or `None` for the public bundle (as the records name it).
+    pub fn tier(&self) -> Option<&Tier> {
+        match self {
+            Audience::Public => None,
+            Audience::Tier(t) => Some(t),
+        }
+    }
+
+    /// The policy as this audience's bundle applies it. The one place where an
+    /// audience changes the policy: in a tier nothing is pseudonymised, so post IDs
+    /// stay raw and media of accounts pseudonymised in the public bundle are
+    /// published (the records of a tier state these values).
+    pub fn policy(&self, mut policy: Policy) -> Policy {
+        if let Audience::Tier(_) = self {
+            policy.pseudonymisation.post_ids = PostIds::Raw;
+            if let Some(m) = policy.media.as_mut() {
+                m.pseudonymised_accounts = true;
+            }
+        }
+        policy
+    }
+
+    /// The bundle's name: `<release>`, or `<release>_<suffix>` for a tier.
+    pub fn bundle_name(&self, release: &str) -> String {
+        match self {
+            Audience::Public => release.to_string(),
+            Audience::Tier(t) => format!("{release}_{}", t.suffix),
+        }
+    }
+
+    /// The word in file names: `hashed`, or the tier's suffix.
+    pub fn tag(&self) -> &str {
+        match self {
+            Audience::Public => "hashed",
+            Audience::Tier(t) => t.suffix.as_str(),
+        }
+    }
+}
+
 /// Everything decided before the posts are read.
 pub struct Plan {
     policy: Policy,
@@ -160,8 +211,8 @@ pub struct Plan {
     tweet_id: Option<usize>,
     /// `media.csv`, when the policy publishes media and the export has them.
     media: Option<MediaIndex>,
-    /// The audience: `None` for the public bundle, or an unhashed tier.
-    tier: Option<Tier>,
+    /// Who the bundle is for.
+    audience: Audience,
     warnings: Vec<String>,
     posts: PostFigures,
     /// Post IDs written by or pointing at pseudonymised accounts, sorted (kept with
@@ -172,21 +223,23 @@ pub struct Plan {
 impl Plan {
     /// Checks everything and decides everything that needs no pass over the posts.
     pub fn new(opts: &Inputs) -> Result<Self> {
-        Plan::for_tier(opts, None)
+        Plan::for_audience(opts, &Audience::Public)
     }
 
     /// The plan of one audience: the public bundle (`tier` `None`), or a tier that
     /// publishes the same selection unhashed.
     pub fn for_tier(opts: &Inputs, tier: Option<&Tier>) -> Result<Self> {
-        let mut policy = Policy::load(&opts.policy)?;
-        if tier.is_some() {
-            // Nothing is pseudonymised in a tier: post IDs stay raw, and media of
-            // accounts pseudonymised in the public bundle are published.
-            policy.pseudonymisation.post_ids = PostIds::Raw;
-            if let Some(m) = policy.media.as_mut() {
-                m.pseudonymised_accounts = true;
-            }
-        }
+        let audience = match tier {
+            None => Audience::Public,
+            Some(t) => Audience::Tier(t.clone()),
+        };
+        Plan::for_audience(opts, &audience)
+    }
+
+    /// The plan of one audience: the same selection for every audience, published
+    /// as [`Audience::policy`] says.
+    pub fn for_audience(opts: &Inputs, audience: &Audience) -> Result<Self> {
+        let policy = audience.policy(Policy::load(&opts.policy)?);
         let mut warnings = Vec::new();
         let (key, fingerprint) = match &opts.key_file {
             Some(path) => {
@@ -238,10 +291,9 @@ impl Plan {
         let accounts_path = opts.input.join("accounts.csv");
         let threshold = policy.pseudonymisation.follower_threshold;
         let pseudonymizer = Pseudonymizer::new(&key, policy.pseudonymisation.length);
-        let mut registry = if tier.is_some() {
-            Registry::unpseudonymised(&export, pseudonymizer.clone())
-        } else {
-            Registry::new(&export, threshold, pseudonymizer.clone())
+        let mut registry = match audience {
+            Audience::Tier(_) => Registry::unpseudonymised(&export, pseudonymizer.clone()),
+            Audience::Public => Registry::new(&export, threshold, pseudonymizer.clone()),
         };
 
         let Selection {
@@ -310,7 +362,7 @@ impl Plan {
             tweet_time: tweets_header.iter().position(|h| h == "tweet_time"),
             tweet_id: tweets_header.iter().position(|h| h == "tweetid"),
             media,
-            tier: tier.cloned(),
+            audience: audience.clone(),
             tweets_header,
             tweet_author,
             tweet_sources,
@@ -322,15 +374,12 @@ impl Plan {
 
     /// The bundle's name: `<release>`, or `<release>_<suffix>` for a tier.
     fn bundle_name(&self) -> String {
-        match &self.tier {
-            None => self.policy.release.name.clone(),
-            Some(t) => format!("{}_{}", self.policy.release.name, t.suffix),
-        }
+        self.audience.bundle_name(&self.policy.release.name)
     }
 
     /// The word in file names: `hashed`, or the tier's suffix.
     fn tag(&self) -> &str {
-        self.tier.as_ref().map_or("hashed", |t| t.suffix.as_str())
+        self.audience.tag()
     }
 
     /// Everything `build` would decide and find, without writing a bundle: the posts
@@ -430,14 +479,17 @@ pub fn build_staged(opts: &BuildOptions, deny_all: bool) -> Result<StagedBuild> 
     }
     check_output(opts, &policy.release.name)?;
     for t in &policy.tiers {
-        check_output(opts, &format!("{}_{}", policy.release.name, t.suffix))?;
+        check_output(
+            opts,
+            &Audience::Tier(t.clone()).bundle_name(&policy.release.name),
+        )?;
     }
     let lock = crate::staging::BuildLock::acquire(&opts.out_dir, &policy.release.name)?;
     let public = public_plan.stage(opts)?;
     denied(&policy, &public.summary.plan, deny_all)?;
     let mut tiers = Vec::new();
     for t in &policy.tiers {
-        tiers.push(Plan::for_tier(&inputs, Some(t))?.stage(opts)?);
+        tiers.push(Plan::for_audience(&inputs, &Audience::Tier(t.clone()))?.stage(opts)?);
     }
     Ok(StagedBuild {
         public,

@@ -11,7 +11,7 @@ use crate::csvout;
 use crate::error::{Error, Location, Result};
 use crate::export::{self, Export};
 use crate::policy::{Action, Policy, PostIds};
-use crate::transform::{apply, Registry, RowContext};
+use crate::transform::{apply, post_id_hashed, Registry, RowContext};
 
 impl Plan {
     /// Streams `tweets.csv`, sending the published rows in chunks. Returns `false`
@@ -100,12 +100,7 @@ impl Plan {
                 let tweetid = &record[t];
                 let released = slot.map(|i| {
                     let acc = &self.released[i];
-                    let hashed = match post_ids {
-                        PostIds::Raw => false,
-                        PostIds::All => true,
-                        PostIds::PseudonymisedAccounts => acc.private,
-                    };
-                    (acc, hashed)
+                    (acc, post_id_hashed(post_ids, acc.private))
                 });
                 let published_post = match released {
                     Some((_, true)) => self.registry.pseudonymizer().tweet(tweetid),

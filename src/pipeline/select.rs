@@ -67,7 +67,7 @@ impl Selection {
         let mut selected_ids: std::collections::HashSet<String> = Default::default();
         let sampling = match (&policy.sample, seed) {
             (Some(spec), Some(seed)) => {
-                let members = population_members(&export, spec, &accounts_path)?;
+                let members = population_members(export, spec, accounts_path)?;
                 let drawn = sample::draw(&seed, spec.size, &members);
                 selected_ids.extend(drawn.selected.iter().cloned());
                 Some(SamplingRecord {
@@ -123,7 +123,7 @@ impl Selection {
                 index,
                 published_id,
                 private,
-                own: own_values(&policy, header, &a.record, private),
+                own: own_values(policy, header, &a.record, private),
             });
         }
         released.sort_by(|a, b| a.published_id.cmp(&b.published_id));

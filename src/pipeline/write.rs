@@ -7,7 +7,7 @@ use std::sync::mpsc;
 
 use super::posts::record_too_long;
 use super::sink::{ChannelSink, Chunk, ChunkSink, InlineSink, CHANNEL_CHUNKS};
-use super::{BuildOptions, BuildSummary, Plan, Progress};
+use super::{Audience, BuildOptions, BuildSummary, Plan, Progress};
 use crate::bundle::{BagInfo, BundleWriter, PayloadFile, PendingBundle};
 use crate::csvout;
 use crate::error::{Error, Location, Result};
@@ -127,7 +127,7 @@ impl Plan {
 
         let mut dict = record::dictionary(
             &self.policy,
-            self.tier.as_ref(),
+            self.audience.tier(),
             &fingerprint,
             self.sampling.as_ref(),
             &self.counts,
@@ -143,7 +143,7 @@ impl Plan {
         let files_so_far = bundle.files().to_vec();
         let disclosure = record::disclosure_json(
             &self.policy,
-            self.tier.as_ref(),
+            self.audience.tier(),
             &fingerprint,
             self.sampling.as_ref(),
             &self.counts,
@@ -175,13 +175,13 @@ impl Plan {
                 .filter(|w| w.kind == "linkage")
                 .map(|w| w.message.clone()),
         );
-        let report = match self.tier {
-            None => {
+        let report = match self.audience {
+            Audience::Public => {
                 let path = opts.out_dir.join(format!("{name}.report.html"));
                 let html = crate::review::html::render_html(&plan, &format!("{name}.zip"));
                 Some((stage_file(&path, html.as_bytes())?, path))
             }
-            Some(_) => None,
+            Audience::Tier(_) => None,
         };
         let report_path = report.as_ref().map(|r| r.1.clone()).unwrap_or_default();
         Ok(Staged {

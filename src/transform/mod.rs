@@ -31,6 +31,18 @@ pub struct RowContext<'a> {
     pub own: &'a [String],
 }
 
+/// Whether a post ID is published as its pseudonym: all of them with
+/// `post_ids = "all"`, none with `"raw"`, and with `"pseudonymised_accounts"` those of
+/// private posts (written by a pseudonymised or unknown account). The rule of
+/// DESIGN §2, stated once for post ID columns and media file names.
+pub fn post_id_hashed(post_ids: PostIds, post_private: bool) -> bool {
+    match post_ids {
+        PostIds::Raw => false,
+        PostIds::All => true,
+        PostIds::PseudonymisedAccounts => post_private,
+    }
+}
+
 /// Applies `action` to `value`, appending the published form to `out`.
 /// `post_private` is used by `PostId` only: whether the post's author is
 /// pseudonymised or unknown.
@@ -91,12 +103,7 @@ pub fn apply(
         Action::PostId => {
             if !value.is_empty() {
                 check_id(value)?;
-                let hash = match row.post_ids {
-                    PostIds::Raw => false,
-                    PostIds::All => true,
-                    PostIds::PseudonymisedAccounts => post_private,
-                };
-                if hash {
+                if post_id_hashed(row.post_ids, post_private) {
                     out.push_str(&reg.pseudonymizer().tweet(value));
                 } else {
                     out.push_str(value);
