@@ -3,16 +3,20 @@
 //! represented by a reproducible sample, internal columns redacted, and everything
 //! packaged as a BagIt bag with a Frictionless data package and a release record.
 //!
-//! The modules follow the data:
+//! The modules follow the data, each importing only those above it:
 //!
 //! 1. [`policy`]: the release policy, checked before anything is read;
 //! 2. [`export`]: reading the internal export (accounts held, posts streamed);
-//! 3. [`identity`] and [`pseudonym`]: who is pseudonymised and under what name;
+//! 3. [`identity`]: the release key, the pseudonym scheme and who is pseudonymised;
 //! 4. [`sample`]: the reproducible sample of the wider network;
-//! 5. [`transform`] and [`rewrite`]: each published value, free text included;
-//! 6. [`bundle`] and [`record`]: the zip, the bag and the records inside it;
-//! 7. [`build`]: the pipeline that ties them together;
-//! 8. [`verify`] and [`audit`]: checking a bundle, redoing its sample, looking up
+//! 5. [`transform`]: each published value, free text included (its
+//!    [`transform::Registry`] knows every account's published form);
+//! 6. [`pipeline`]: a [`pipeline::Plan`] per audience (public bundle or tier) selects,
+//!    resolves columns, streams the posts and stages the bundle;
+//! 7. [`review`]: what a release would publish, its re-identification risk, and the
+//!    release report;
+//! 8. [`bundle`] and [`record`]: the zip, the bag and the records inside it;
+//! 9. [`verify`] and [`audit`]: checking a bundle, redoing its sample, looking up
 //!    pseudonyms.
 //!
 //! [`synth`] makes synthetic exports for examples and benchmarks.

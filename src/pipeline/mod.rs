@@ -1,11 +1,11 @@
 //! The release pipeline: export → classify → sample → transform → bundle.
 //!
-//! [`Plan::new`] (the public bundle) and [`Plan::for_tier`] (an unhashed tier) do
+//! [`Plan::new`] (the public bundle) and [`Plan::for_audience`] (any [`Audience`]) do
 //! every check and decision that needs no pass over the posts: the policy, key and
-//! seed, the account table, pseudonymisation, the sample ([`select`]), and the
-//! resolution of every output column against the headers ([`columns`]).
-//! [`Plan::stage`] then streams the posts once ([`posts`], into a [`sink`]) and
-//! writes the bundle to temporary files ([`write`]); [`Staged::persist`] (or
+//! seed, the account table, pseudonymisation, the sample (`select.rs`), and the
+//! resolution of every output column against the headers (`columns.rs`).
+//! [`Plan::stage`] then streams the posts once (`posts.rs`, into a sink of `sink.rs`) and
+//! writes the bundle to temporary files (`write.rs`); [`Staged::persist`] (or
 //! [`StagedBuild::persist`] for a whole build) renames them into place.
 //! [`Plan::dry_run`] streams the posts into a size estimate instead.
 
