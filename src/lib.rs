@@ -62,7 +62,7 @@ pub mod rewrite;
 pub mod sample;
 pub mod sign;
 pub mod staging;
-pub mod synth;
+pub use disclose_synth as synth;
 pub mod transform;
 pub mod typed;
 pub mod unpack;
