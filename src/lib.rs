@@ -41,6 +41,7 @@ pub mod build;
 pub mod bundle;
 pub mod cleanup;
 pub mod csvout;
+pub mod deflate;
 pub mod error;
 pub mod export;
 pub mod files;
