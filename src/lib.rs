@@ -57,6 +57,7 @@ pub mod normalize;
 pub mod plan;
 pub mod policy;
 pub mod pseudonym;
+pub mod rawzip;
 pub mod record;
 pub mod report;
 pub mod rewrite;
