@@ -129,7 +129,8 @@ impl<W: Write + Seek> RawEntry<W> {
             ));
         }
         let fits = |v: u64| v < u64::from(u32::MAX);
-        if !self.large && !(fits(totals.compressed) && fits(totals.uncompressed) && fits(end)) {
+        let small = fits(totals.compressed) && fits(totals.uncompressed) && fits(end);
+        if !self.large && !small {
             return Err(io::Error::other(
                 "a zip entry of 4 GiB or more must be started as large",
             ));
