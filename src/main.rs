@@ -373,6 +373,11 @@ enum Command {
         /// below 2^64 seeds the generator directly, anything else through its SHA-256).
         #[arg(long, default_value = "1")]
         seed: String,
+        /// Share of the posts written by `core` accounts (the ones the shipped policy
+        /// releases in full), from 0 to 1 in steps of 0.001; the rest are by network
+        /// and unrelated accounts.
+        #[arg(long, value_name = "SHARE", default_value = "0.8", value_parser = parse_share)]
+        released_share: u32,
         /// Write into a directory that is not empty (its accounts.csv, tweets.csv and
         /// directory.csv are replaced).
         #[arg(long)]
@@ -963,6 +968,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
             accounts,
             tweets,
             seed,
+            released_share,
             force,
             json,
             quiet,
@@ -987,6 +993,7 @@ fn run(cli: Cli) -> Result<Exit, Error> {
                 accounts,
                 tweets,
                 seed: seed_value,
+                released_per_mille: released_share,
             })
             .map_err(|e| Error::io(&out, e))?;
             if json {
@@ -1168,6 +1175,22 @@ fn run_sample(
 }
 
 /// Refuses `-` as an output file name where it would make a file named `-`.
+/// A share from 0 to 1 with at most three decimals (`0.8`, `0.95`, `1`), in per mille.
+fn parse_share(s: &str) -> Result<u32, String> {
+    let bad = || format!("{s:?} is not a share from 0 to 1 with at most three decimals");
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits(int) || !digits(frac) || frac.len() > 3 {
+        return Err(bad());
+    }
+    let whole: u32 = int.parse().map_err(|_| bad())?;
+    let frac = format!("{frac:0<3}").parse::<u32>().map_err(|_| bad())?;
+    match whole.checked_mul(1000).and_then(|w| w.checked_add(frac)) {
+        Some(v) if v <= 1000 => Ok(v),
+        _ => Err(bad()),
+    }
+}
+
 fn refuse_dash(path: &std::path::Path, what: &str) -> Result<(), Error> {
     if path == std::path::Path::new("-") {
         return Err(Error::Usage(format!(

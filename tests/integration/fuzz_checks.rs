@@ -734,6 +734,7 @@ fn good_bundle() -> &'static [(String, Vec<u8>)] {
             accounts: 40,
             tweets: 120,
             seed: 3,
+            released_per_mille: disclose::synth::DEFAULT_RELEASED_PER_MILLE,
         })
         .expect("synthetic export");
         let out = dir.path().join("out");

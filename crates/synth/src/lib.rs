@@ -34,7 +34,14 @@ pub struct SynthOptions {
     pub tweets: u64,
     /// Same seed and options give byte-identical files.
     pub seed: u64,
+    /// Posts written by `core` accounts (the ones the shipped policy releases in
+    /// full), per mille, at most 1000; the rest go to network and unrelated
+    /// accounts. [`DEFAULT_RELEASED_PER_MILLE`] is what earlier versions wrote.
+    pub released_per_mille: u32,
 }
+
+/// The default share of posts by `core` accounts, per mille (80%).
+pub const DEFAULT_RELEASED_PER_MILLE: u32 = 800;
 
 /// Row counts and total size of what was written.
 pub struct SynthSummary {
@@ -1167,25 +1174,28 @@ impl Weighted {
     }
 }
 
-/// Picks post authors: 80% core accounts, the rest network and unrelated,
-/// heavy-tailed within each group, never before the account existed.
+/// Picks post authors: core accounts for `core_per_mille` of the posts (80% by
+/// default), the rest network and unrelated, heavy-tailed within each group, never
+/// before the account existed.
 struct Authors {
     core: Weighted,
     rest: Weighted,
+    core_per_mille: u32,
 }
 
 impl Authors {
-    fn new(rng: &mut R, w: &World) -> Authors {
+    fn new(rng: &mut R, w: &World, core_per_mille: u32) -> Authors {
         let (core, rest): (Vec<u32>, Vec<u32>) =
             (0..w.n_accounts() as u32).partition(|&i| w.accounts[i as usize].role == Role::Core);
         Authors {
             core: Weighted::new(rng, core, 2),
             rest: Weighted::new(rng, rest, 8),
+            core_per_mille,
         }
     }
 
     fn pick(&self, rng: &mut R, w: &World, day: i64) -> usize {
-        if !chance(rng, 800) && !self.rest.is_empty() {
+        if !chance(rng, self.core_per_mille) && !self.rest.is_empty() {
             for _ in 0..16 {
                 let a = self.rest.pick(rng);
                 if w.accounts[a].created_day <= day {
@@ -1507,12 +1517,18 @@ fn push_list(s: &mut String, items: &str) {
     s.push(']');
 }
 
-fn write_tweets(rng: &mut R, w: &World, n: u64, path: &Path) -> io::Result<u64> {
+fn write_tweets(
+    rng: &mut R,
+    w: &World,
+    n: u64,
+    released_per_mille: u32,
+    path: &Path,
+) -> io::Result<u64> {
     let file = File::create(path)?;
     let mut wtr = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, file));
     wtr.write_record(TWEET_HEADER)?;
 
-    let authors = Authors::new(rng, w);
+    let authors = Authors::new(rng, w, released_per_mille);
     let mut tg = TweetGen {
         w,
         ring: Vec::with_capacity(RING),
@@ -1691,12 +1707,24 @@ pub fn synth(opts: &SynthOptions) -> io::Result<SynthSummary> {
             "synth needs at least 10 accounts",
         ));
     }
+    if opts.released_per_mille > 1000 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the share of posts by released accounts is at most 1000 per mille",
+        ));
+    }
     fs::create_dir_all(&opts.out)?;
     let mut rng = R::seed_from_u64(opts.seed);
     let world = World::build(&mut rng, opts.accounts);
     let mut bytes = write_accounts(&mut rng, &world, &opts.out.join("accounts.csv"))?;
     bytes += write_directory(&world, &opts.out.join("directory.csv"))?;
-    bytes += write_tweets(&mut rng, &world, opts.tweets, &opts.out.join("tweets.csv"))?;
+    bytes += write_tweets(
+        &mut rng,
+        &world,
+        opts.tweets,
+        opts.released_per_mille,
+        &opts.out.join("tweets.csv"),
+    )?;
     Ok(SynthSummary {
         accounts: world.n_accounts(),
         directory: world.people.len() - world.n_accounts(),
@@ -1724,6 +1752,7 @@ mod tests {
             accounts,
             tweets,
             seed,
+            released_per_mille: DEFAULT_RELEASED_PER_MILLE,
         })
         .expect("synth")
     }
@@ -1868,6 +1897,7 @@ mod tests {
             accounts: 9,
             tweets: 10,
             seed: 0,
+            released_per_mille: DEFAULT_RELEASED_PER_MILLE,
         });
         assert_eq!(
             err.err().map(|e| e.kind()),
@@ -1922,6 +1952,53 @@ mod tests {
             last = id;
         }
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The share of posts by core accounts follows the option; the default is the
+    /// generator's original 80% (and the same bytes as before the option existed:
+    /// the golden test pins them).
+    #[test]
+    fn released_share_follows_the_option() {
+        let core_share = |per_mille: u32| {
+            let dir = scratch(&format!("share-{per_mille}"));
+            synth(&SynthOptions {
+                out: dir.clone(),
+                accounts: 500,
+                tweets: 4_000,
+                seed: 5,
+                released_per_mille: per_mille,
+            })
+            .expect("synth");
+            let e = load(&dir);
+            let core: HashSet<&str> = e
+                .accounts
+                .iter()
+                .filter(|a| a["network_role"] == "core")
+                .map(|a| a["userid"].as_str())
+                .collect();
+            let n = e
+                .tweets
+                .iter()
+                .filter(|t| core.contains(t["userid"].as_str()))
+                .count();
+            let share = n as f64 / e.tweets.len() as f64;
+            fs::remove_dir_all(dir).unwrap();
+            share
+        };
+        assert_eq!(core_share(1000), 1.0);
+        let half = core_share(500);
+        assert!((0.45..0.56).contains(&half), "core share {half}");
+        let dflt = core_share(DEFAULT_RELEASED_PER_MILLE);
+        assert!((0.75..0.85).contains(&dflt), "core share {dflt}");
+        let dir = scratch("share-over");
+        let over = synth(&SynthOptions {
+            out: dir,
+            accounts: 500,
+            tweets: 10,
+            seed: 5,
+            released_per_mille: 1001,
+        });
+        assert!(over.is_err());
     }
 
     #[test]
