@@ -447,6 +447,104 @@ pub fn check_files(
     }
 }
 
+/// `media` against the media the bundle carries (part of `record.files`): a record
+/// that says `null` over a bundle with media files or a media list fails, and so does
+/// a record with media over a bundle without its list, or whose counts disagree with
+/// the media files inside the bundle.
+pub fn check_media(
+    rec: &Record,
+    payload: &BTreeMap<String, Option<Facts>>,
+    list: &str,
+    entry: &str,
+    report: &mut Report,
+) {
+    let check = "record.files";
+    let Some(doc) = &rec.typed else {
+        return;
+    };
+    let carried: Vec<&Option<Facts>> = payload
+        .iter()
+        .filter(|(p, _)| p.starts_with("data/media/"))
+        .map(|(_, f)| f)
+        .collect();
+    let has_list = payload.contains_key(list);
+    let Some(m) = &doc.media else {
+        if !carried.is_empty() || has_list {
+            report.fail(
+                check,
+                Loc::file(entry),
+                format!(
+                    "media is null, but the bundle carries {} media files{}",
+                    carried.len(),
+                    if has_list { " and a media list" } else { "" }
+                ),
+            );
+        }
+        return;
+    };
+    if m.list != list {
+        report.fail(
+            check,
+            Loc::file(entry),
+            format!("media.list is `{}`, not `{list}`", clip(&m.list)),
+        );
+    }
+    if !has_list {
+        report.fail(
+            check,
+            Loc::file(entry),
+            format!("the record lists media, but the bundle has no media list `{list}`"),
+        );
+    }
+    if m.volumes.is_empty() {
+        if carried.len() as u64 != m.files {
+            report.fail(
+                check,
+                Loc::file(entry),
+                format!(
+                    "media.files is {}, but the bundle carries {} media files",
+                    m.files,
+                    carried.len()
+                ),
+            );
+        } else if carried.iter().all(|f| f.is_some()) {
+            let bytes = checked_sum(carried.iter().filter_map(|f| f.as_ref()).map(|f| f.bytes));
+            if bytes != Some(m.bytes) {
+                report.fail(
+                    check,
+                    Loc::file(entry),
+                    format!(
+                        "media.bytes is {}, but the media files in the bundle hold {}",
+                        m.bytes,
+                        bytes.map_or("more than 2^64".to_string(), |b| b.to_string())
+                    ),
+                );
+            }
+        }
+    } else {
+        if !carried.is_empty() {
+            report.fail(
+                check,
+                Loc::file(entry),
+                format!(
+                    "media are recorded in volumes beside the bundle, but the bundle carries {} media files too",
+                    carried.len()
+                ),
+            );
+        }
+        if checked_sum(m.volumes.iter().map(|v| v.files)) != Some(m.files) {
+            report.fail(
+                check,
+                Loc::file(entry),
+                format!(
+                    "media.files is {}, but its volumes do not add up to it",
+                    m.files
+                ),
+            );
+        }
+    }
+}
+
 /// Adds counts, `None` when the sum does not fit in 64 bits.
 fn checked_sum(values: impl IntoIterator<Item = u64>) -> Option<u64> {
     values.into_iter().try_fold(0u64, u64::checked_add)

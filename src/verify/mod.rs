@@ -727,6 +727,13 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     // The release record.
     let rec_entry = full("data/disclosure.json");
     disclosure::check_files(&record, &payload, &root, &rec_entry, &mut report);
+    disclosure::check_media(
+        &record,
+        &payload,
+        &format!("data/{}_media_file_list_{}.txt", lay.stem, lay.tag),
+        &rec_entry,
+        &mut report,
+    );
     disclosure::check_sampling(&record, &rec_entry, &mut report);
     let users_rows = payload
         .get(&users_rel)

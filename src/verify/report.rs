@@ -30,7 +30,7 @@ pub const PUBLIC_CHECKS: &[(&str, &str)] = &[
     ("package.resources", "datapackage.json describes every CSV file with its path, bytes and sha256 hash"),
     ("package.tables", "every CSV is UTF-8 without BOM, RFC 4180, has the schema's fields as its header and values of the declared types"),
     ("record.format", "disclosure.json has the fixed members of DESIGN section 4, well formed, and names this release"),
-    ("record.files", "disclosure.json lists every payload file but itself once, with rows, bytes and sha256 matching"),
+    ("record.files", "disclosure.json lists every payload file but itself once, with rows, bytes and sha256 matching, and its media member agrees with the media files carried"),
     ("record.sampling", "the sampling record is well formed: seed commitment, size rule, strata in key order adding up to the population and size, proportional allocation"),
     ("record.counts", "the account and post counts agree with the users and posts files"),
     ("rows.pseudonyms", "pseudonymised rows are well formed: userid, screen and display name are the same pseudonym of the declared length; public accounts have at least the threshold of followers; other ID columns are IDs or pseudonyms"),

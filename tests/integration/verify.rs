@@ -736,8 +736,19 @@ fn expansion_bombs_are_caught() {
         mode: 0o100644,
     };
     let path = write(&wd, "bomb-lying.zip", &raw_zip(&raw, &[]));
-    let stderr = assert_caught(&wd, &path, "test_release/data/README.md", "lying size");
-    assert!(stderr.contains("declared"), "{stderr}");
+    assert_caught(&wd, &path, "test_release/data/README.md", "lying size");
+    // The human report prints every check's description (which says "declared"), so
+    // the failure itself is asserted in the JSON report.
+    let (_, doc) = report(&wd, &path, &[]);
+    let f = failures(&doc, "zip.expansion");
+    assert!(
+        f.iter().any(|f| f["file"] == "test_release/data/README.md"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("expands beyond its declared size")),
+        "{doc:#}"
+    );
 
     // An honest entry with an expansion ratio of a bomb: refused before reading.
     let mut raw = stored_entries(&good);
@@ -750,8 +761,18 @@ fn expansion_bombs_are_caught() {
         mode: 0o100644,
     });
     let path = write(&wd, "bomb-ratio.zip", &raw_zip(&raw, &[]));
-    let stderr = assert_caught(&wd, &path, "test_release/data/media/zeros.bin", "ratio");
-    assert!(stderr.contains("ratio"), "{stderr}");
+    assert_caught(&wd, &path, "test_release/data/media/zeros.bin", "ratio");
+    let (_, doc) = report(&wd, &path, &[]);
+    let f = failures(&doc, "zip.expansion");
+    assert!(
+        f.iter()
+            .any(|f| f["file"] == "test_release/data/media/zeros.bin"
+                && f["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("a ratio above the limit of")),
+        "{doc:#}"
+    );
 
     // The total cap.
     let out = verify(&wd, BUNDLE, &["--max-bytes", "1000"]);
@@ -1379,4 +1400,93 @@ fn pseudonym_with_the_export_resolves_handles_and_public_accounts() {
         .users()
         .iter()
         .any(|u| u["userid"] == pseudonym("account", PRIVATE_ID)));
+}
+
+/// Issue 15: `"media": null` over a bundle that carries media, and a record with media
+/// over a bundle without any, fail public verify even when every hash is resealed.
+#[test]
+fn the_record_media_member_must_match_the_media_carried() {
+    let wd = built();
+    let good = entries(&wd);
+    let list = "data/test_release_media_file_list_hashed.txt";
+    let media = "data/media/1234/5678-k1.jpg";
+    let file_entry =
+        |path: &str| serde_json::json!({"path": path, "rows": 0, "bytes": 0, "sha256": ""});
+    let edit_record = |e: &mut Vec<(String, Vec<u8>)>, f: &dyn Fn(&mut Value)| {
+        let i = e
+            .iter()
+            .position(|(n, _)| n == "test_release/data/disclosure.json")
+            .unwrap();
+        let mut doc: Value = serde_json::from_slice(&e[i].1).unwrap();
+        f(&mut doc);
+        e[i].1 = serde_json::to_vec_pretty(&doc).unwrap();
+    };
+    let media_failure = |e: &[(String, Vec<u8>)], what: &str, words: &str| {
+        let path = write(&wd, "forged-media.zip", &rezip(e));
+        let (code, doc) = report(&wd, &path, &[]);
+        assert_eq!(code, 1, "{what}: {doc:#}");
+        assert_eq!(status(&doc, "bag.manifest"), "pass", "{what}: {doc:#}");
+        let f = failures(&doc, "record.files");
+        assert!(
+            f.iter()
+                .any(|f| f["file"] == "test_release/data/disclosure.json"
+                    && f["message"].as_str().unwrap().contains(words)),
+            "{what}: {doc:#}"
+        );
+    };
+    assert_eq!(
+        serde_json::from_slice::<Value>(&good[find(&good, "data/disclosure.json")].1).unwrap()
+            ["media"],
+        Value::Null
+    );
+
+    // Media files and their list added, listed in `files`, every hash resealed; the
+    // record still says `"media": null`.
+    let mut e = good.clone();
+    let jpeg = b"\xff\xd8\xff\xe0 not much of a picture".to_vec();
+    e.push((format!("test_release/{media}"), jpeg.clone()));
+    e.push((
+        format!("test_release/{list}"),
+        format!("{}  media/1234/5678-k1.jpg\n", sha256_hex(&jpeg)).into_bytes(),
+    ));
+    edit_record(&mut e, &|doc| {
+        let files = doc["files"].as_array_mut().unwrap();
+        files.push(file_entry(media));
+        files.push(file_entry(list));
+    });
+    reseal(&mut e);
+    media_failure(&e, "media: null over media", "media is null");
+
+    // The same bundle with a record that says what it carries verifies: the check
+    // does not fail a consistent bundle.
+    let mut ok = e.clone();
+    edit_record(&mut ok, &|doc| {
+        doc["media"] = serde_json::json!({
+            "files": 1, "bytes": jpeg.len(), "list": list, "volumes": []
+        });
+    });
+    reseal(&mut ok);
+    let path = write(&wd, "consistent-media.zip", &rezip(&ok));
+    let (code, doc) = report(&wd, &path, &[]);
+    assert_eq!(code, 0, "{doc:#}");
+
+    // A media count that is not what the bundle carries.
+    let mut bad = e.clone();
+    edit_record(&mut bad, &|doc| {
+        doc["media"] = serde_json::json!({
+            "files": 2, "bytes": jpeg.len(), "list": list, "volumes": []
+        });
+    });
+    reseal(&mut bad);
+    media_failure(&bad, "media.files 2 over 1", "media.files is 2");
+
+    // A record with media over the bundle without any.
+    let mut e = good.clone();
+    edit_record(&mut e, &|doc| {
+        doc["media"] = serde_json::json!({
+            "files": 1, "bytes": 100, "list": list, "volumes": []
+        });
+    });
+    reseal(&mut e);
+    media_failure(&e, "media over no media", "no media list");
 }
