@@ -60,6 +60,7 @@ pub mod record;
 pub mod report;
 pub mod rewrite;
 pub mod sample;
+pub mod secret;
 pub mod sign;
 pub mod staging;
 pub mod synth;
