@@ -67,4 +67,5 @@ pub mod synth;
 pub mod transform;
 pub mod typed;
 pub mod unpack;
+pub mod values;
 pub mod verify;
