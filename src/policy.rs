@@ -15,6 +15,8 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::identity::pseudonym;
 use crate::sample::{SampleSize, StratumExpr};
+// Moved to `values`; re-exported so other modules keep compiling (remove after merge).
+pub use crate::values::{check_date, check_datetime, FieldType};
 
 /// Account roles an export may hold (DESIGN §1).
 pub const ROLES: [&str; 3] = ["core", "network", "unrelated"];
@@ -52,41 +54,6 @@ pub enum PostIds {
     PseudonymisedAccounts,
     /// Every post ID is hashed.
     All,
-}
-
-/// A value type for a kept column, used to validate input and to type the schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldType {
-    /// Any text.
-    String,
-    /// Decimal integer (an empty field means missing).
-    Integer,
-    /// Decimal number.
-    Number,
-    /// `true` or `false`.
-    Boolean,
-    /// `YYYY-MM-DD`.
-    Date,
-    /// `YYYY-MM-DD HH:MM`.
-    DateTime,
-}
-
-impl FieldType {
-    fn parse(text: &str) -> std::result::Result<Self, String> {
-        Ok(match text {
-            "string" => FieldType::String,
-            "integer" => FieldType::Integer,
-            "number" => FieldType::Number,
-            "boolean" => FieldType::Boolean,
-            "date" => FieldType::Date,
-            "datetime" => FieldType::DateTime,
-            other => {
-                return Err(format!(
-                "unknown type `{other}` (expected string, integer, number, boolean, date or datetime)"
-            ))
-            }
-        })
-    }
 }
 
 /// How much of a date or time is kept.
@@ -1269,52 +1236,6 @@ fn key_at(text: &str, at: usize) -> Option<String> {
         Some(t) if !t.is_empty() => format!("{t}.{key}"),
         _ => key,
     })
-}
-
-/// Checks a `YYYY-MM-DD` date (calendar-valid).
-pub fn check_date(text: &str) -> std::result::Result<(), String> {
-    let b = text.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(|c| c.is_ascii_digit());
-    if b.len() != 10
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !digits(0..4)
-        || !digits(5..7)
-        || !digits(8..10)
-    {
-        return Err("not a date (YYYY-MM-DD)".to_string());
-    }
-    let year: u32 = text[0..4].parse().unwrap_or(0);
-    let month: u32 = text[5..7].parse().unwrap_or(0);
-    let day: u32 = text[8..10].parse().unwrap_or(0);
-    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return Err(format!("not a date: month {month}")),
-    };
-    if day == 0 || day > days {
-        return Err(format!("not a date: day {day}"));
-    }
-    Ok(())
-}
-
-/// Checks a `YYYY-MM-DD HH:MM` time.
-pub fn check_datetime(text: &str) -> std::result::Result<(), String> {
-    let b = text.as_bytes();
-    let bad = || "not a time (YYYY-MM-DD HH:MM, UTC)".to_string();
-    if b.len() != 16 || b[10] != b' ' || b[13] != b':' {
-        return Err(bad());
-    }
-    check_date(&text[..10]).map_err(|_| bad())?;
-    let hh: u32 = text[11..13].parse().map_err(|_| bad())?;
-    let mm: u32 = text[14..16].parse().map_err(|_| bad())?;
-    if !b[11..13].iter().chain(&b[14..16]).all(u8::is_ascii_digit) || hh > 23 || mm > 59 {
-        return Err(bad());
-    }
-    Ok(())
 }
 
 fn parse_rules(

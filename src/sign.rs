@@ -30,27 +30,6 @@ pub fn public_path(secret: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn create_new(path: &Path, mode: u32, data: &[u8]) -> Result<()> {
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(mode);
-    }
-    let _ = mode;
-    let mut f = opts.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            key_err(path, "already exists; keygen never overwrites a key")
-        } else {
-            Error::io(path, e)
-        }
-    })?;
-    f.write_all(data)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(path, e))
-}
-
 /// Makes a signing key pair: the secret key at `secret` (mode 0600), the public key
 /// at `secret.pub`. Never overwrites. Returns the public key's path and its key ID.
 pub fn generate(secret: &Path) -> Result<(PathBuf, String)> {
@@ -68,8 +47,11 @@ pub fn generate(secret: &Path) -> Result<(PathBuf, String)> {
         ))
         .map_err(|e| key_err(secret, e.to_string()))?;
     let pk_box = pk.to_box().map_err(|e| key_err(&public, e.to_string()))?;
-    create_new(secret, 0o600, sk_box.into_string().as_bytes())?;
-    create_new(&public, 0o644, pk_box.into_string().as_bytes())?;
+    let exists = |p: &Path| key_err(p, "already exists; keygen never overwrites a key");
+    crate::secret::write_secret_file(secret, sk_box.into_string().as_bytes(), || exists(secret))?;
+    crate::secret::write_new_file(&public, 0o644, pk_box.into_string().as_bytes(), || {
+        exists(&public)
+    })?;
     let id = format!(
         "{:016X}",
         u64::from_le_bytes(pk.keynum().try_into().unwrap_or([0; 8]))

@@ -1,5 +1,8 @@
-//! Integration tests: every test runs the real `disclose` binary in a fresh
-//! temporary directory (see `workdir`).
+//! Integration tests. Most run the real `disclose` binary in a fresh temporary
+//! directory (see `workdir`); the exceptions call the library directly: `properties`
+//! (rewriting and sampling, too many cases for a process each), `fuzz_regressions`
+//! (replays fuzz inputs through `fuzz_checks`), and the crash and lock tests in
+//! `crash` and `reliability` that hold a staging lock from the test itself.
 
 mod build;
 mod crash;
