@@ -8,15 +8,17 @@
 //! complete.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
+use crate::deflate::ParallelDeflate;
 use crate::error::{Error, Result};
 use crate::policy::Compression;
+use crate::rawzip::RawEntry;
 
 /// The bundle format this writes.
 pub const FORMAT: &str = "disclose-bundle/1";
@@ -38,10 +40,15 @@ struct Current {
     path: String,
     hasher: Sha256,
     bytes: u64,
-    /// A file whose name is known only at its end (the posts file: `_1` only when
-    /// split) is compressed into a one-entry zip beside the bundle, then copied in
-    /// raw under its name. Never dropped unfinished, like the bundle's own writer.
+    /// A stored file whose name is known only at its end (the posts file: `_1`
+    /// only when split) is written into a one-entry zip beside the bundle, then
+    /// copied in raw under its name. Never dropped unfinished, like the bundle's
+    /// own writer.
     spool: Option<std::mem::ManuallyDrop<ZipWriter<Sticky>>>,
+    /// A deflated file is compressed on every core ([`ParallelDeflate`]) into a
+    /// one-entry zip in a temporary file, then copied in raw under its name (known
+    /// at its start or at its end).
+    deflate: Option<ParallelDeflate<RawEntry<BufWriter<File>>>>,
 }
 
 /// The spool's file: the first write error is kept (and reported by the bundle
@@ -122,6 +129,8 @@ pub struct BundleWriter {
     root: String,
     time: DateTime,
     compression: Compression,
+    /// Threads that deflate payload files (the bytes do not depend on it).
+    deflate_threads: usize,
     files: Vec<PayloadFile>,
     current: Option<Current>,
     /// The current spool's first write error (see [`Sticky`]).
@@ -167,10 +176,18 @@ impl BundleWriter {
             root: root.to_string(),
             time,
             compression,
+            deflate_threads: 1,
             files: Vec::new(),
             current: None,
             spool_failed: Default::default(),
         })
+    }
+
+    /// Deflates payload files on `threads` threads (1 by default). The bundle's
+    /// bytes are the same for any number.
+    pub fn with_deflate_threads(mut self, threads: usize) -> Self {
+        self.deflate_threads = threads.max(1);
+        self
     }
 
     fn zip_err(&self, e: impl std::fmt::Display) -> Error {
@@ -211,6 +228,13 @@ impl BundleWriter {
 
     fn begin_with(&mut self, rel: &str, large: bool, compression: Compression) -> Result<()> {
         assert!(self.current.is_none(), "previous payload file not ended");
+        if let Compression::Deflate(level) = compression {
+            let dir = match self.zip_path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            return self.begin_deflated(&dir, rel, large, level);
+        }
         let name = format!("{}/{rel}", self.root);
         let opts = self.options_with(large, compression);
         self.zip
@@ -221,8 +245,59 @@ impl BundleWriter {
             hasher: Sha256::new(),
             bytes: 0,
             spool: None,
+            deflate: None,
         });
         Ok(())
+    }
+
+    /// Starts a deflated payload file (`rel` may be empty: named at its end): a
+    /// one-entry zip in an unnamed temporary file in `dir`, its data compressed
+    /// by [`ParallelDeflate`] at `level`.
+    fn begin_deflated(&mut self, dir: &Path, rel: &str, large: bool, level: u8) -> Result<()> {
+        let tmp = tempfile::tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+        let entry = RawEntry::begin(
+            BufWriter::with_capacity(1 << 20, tmp),
+            "deferred",
+            large,
+            self.time.datepart(),
+            self.time.timepart(),
+            0o644,
+        )
+        .map_err(|e| Error::io(&self.zip_path, e))?;
+        self.current = Some(Current {
+            path: rel.to_string(),
+            hasher: Sha256::new(),
+            bytes: 0,
+            spool: None,
+            deflate: Some(ParallelDeflate::new(
+                entry,
+                u32::from(level),
+                self.deflate_threads,
+            )),
+        });
+        Ok(())
+    }
+
+    /// Ends a deflated file's stream and copies its entry into the bundle as `rel`.
+    fn copy_deflated(
+        &mut self,
+        deflate: ParallelDeflate<RawEntry<BufWriter<File>>>,
+        rel: &str,
+    ) -> Result<()> {
+        let io = |e: std::io::Error| Error::io(&self.zip_path, e);
+        let (entry, totals) = deflate.finish().map_err(io)?;
+        let mut file = entry
+            .finish(totals)
+            .map_err(io)?
+            .into_inner()
+            .map_err(|e| io(e.into_error()))?;
+        file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+        let mut archive = zip::ZipArchive::new(file).map_err(|e| self.zip_err(e))?;
+        let entry = archive.by_index_raw(0).map_err(|e| self.zip_err(e))?;
+        let name = format!("{}/{rel}", self.root);
+        self.zip
+            .raw_copy_file_rename(entry, name)
+            .map_err(|e| self.zip_err(e))
     }
 
     /// Starts a payload file whose name is given at its end ([`Self::end_named`]).
@@ -230,6 +305,9 @@ impl BundleWriter {
     /// into the bundle without recompression: the same bytes as written directly.
     pub fn begin_deferred(&mut self, dir: &Path, large: bool) -> Result<()> {
         assert!(self.current.is_none(), "previous payload file not ended");
+        if let Compression::Deflate(level) = self.compression {
+            return self.begin_deflated(dir, "", large, level);
+        }
         let tmp = tempfile::tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
         let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
         self.spool_failed = failed.clone();
@@ -248,12 +326,16 @@ impl BundleWriter {
             hasher: Sha256::new(),
             bytes: 0,
             spool: Some(std::mem::ManuallyDrop::new(spool)),
+            deflate: None,
         });
         Ok(())
     }
 
     /// Ends the current payload file under `rel`, recording `rows`.
     pub fn end_named(&mut self, rel: &str, rows: u64) -> Result<PayloadFile> {
+        if let Some(c) = self.current.as_mut() {
+            c.path = rel.to_string();
+        }
         let spool = self.current.as_mut().and_then(|c| c.spool.take());
         if let Some(spool) = spool {
             let finished = std::mem::ManuallyDrop::into_inner(spool).finish();
@@ -270,10 +352,7 @@ impl BundleWriter {
                 .raw_copy_file_rename(entry, name)
                 .map_err(|e| self.zip_err(e))?;
         }
-        if let Some(c) = self.current.as_mut() {
-            c.path = rel.to_string();
-        }
-        Ok(self.end(rows))
+        self.end(rows)
     }
 
     /// Appends to the current payload file.
@@ -281,9 +360,10 @@ impl BundleWriter {
         let cur = self.current.as_mut().expect("no payload file started");
         cur.hasher.update(data);
         cur.bytes += data.len() as u64;
-        match cur.spool.as_mut() {
-            Some(spool) => spool.write_all(data),
-            None => self.zip.write_all(data),
+        match (cur.deflate.as_mut(), cur.spool.as_mut()) {
+            (Some(deflate), _) => deflate.write_all(data),
+            (None, Some(spool)) => spool.write_all(data),
+            (None, None) => self.zip.write_all(data),
         }
         .map_err(|e| Error::io(&self.zip_path, e))?;
         self.check_spool()
@@ -308,9 +388,13 @@ impl BundleWriter {
     }
 
     /// Ends the current payload file, recording `rows`.
-    pub fn end(&mut self, rows: u64) -> PayloadFile {
-        let cur = self.current.take().expect("no payload file started");
+    pub fn end(&mut self, rows: u64) -> Result<PayloadFile> {
+        let mut cur = self.current.take().expect("no payload file started");
         assert!(cur.spool.is_none(), "a deferred file ends with end_named");
+        if let Some(deflate) = cur.deflate.take() {
+            assert!(!cur.path.is_empty(), "a deferred file ends with end_named");
+            self.copy_deflated(deflate, &cur.path)?;
+        }
         let file = PayloadFile {
             path: cur.path,
             rows,
@@ -318,14 +402,14 @@ impl BundleWriter {
             sha256: hex::encode(cur.hasher.finalize()),
         };
         self.files.push(file.clone());
-        file
+        Ok(file)
     }
 
     /// Writes a whole small payload file.
     pub fn add(&mut self, rel: &str, data: &[u8], rows: u64) -> Result<PayloadFile> {
         self.begin(rel, false)?;
         self.write(data)?;
-        Ok(self.end(rows))
+        self.end(rows)
     }
 
     /// The payload files written so far.

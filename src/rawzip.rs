@@ -52,6 +52,21 @@ fn flags(name: &[u8]) -> u16 {
     }
 }
 
+/// Writing to the entry writes its compressed data (as [`RawEntry::data`]).
+impl<W: Write + Seek> Write for RawEntry<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.out.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 impl<W: Write + Seek> RawEntry<W> {
     /// Starts the entry `name` at the current position of `out`, dated `dos_date`
     /// and `dos_time` (MS-DOS format), with Unix permissions `unix_mode`.

@@ -74,10 +74,9 @@ impl ChunkSink for InlineSink<'_> {
                 self.spare = buf;
                 r
             }
-            Chunk::End(rows, None) => {
-                self.parts.push(self.bundle.end(rows));
-                Ok(())
-            }
+            Chunk::End(rows, None) => self.bundle.end(rows).map(|f| {
+                self.parts.push(f);
+            }),
             Chunk::End(rows, Some(name)) => self.bundle.end_named(&name, rows).map(|f| {
                 self.parts.push(f);
             }),

@@ -35,7 +35,8 @@ impl Plan {
             &name,
             &self.policy.release.date,
             self.policy.compression,
-        )?;
+        )?
+        .with_deflate_threads(opts.threads);
         let mut tables = Vec::new();
 
         // Users, and their typed table when the policy asks for one.
@@ -250,7 +251,7 @@ impl Plan {
                     newlines += memchr::memchr_iter(b'\n', chunk).count() as u64;
                     bundle.write(chunk)
                 })?;
-                let f = bundle.end(newlines);
+                let f = bundle.end(newlines)?;
                 list.push_str(&format!("{}  {}\n", f.sha256, s.rel));
             }
         } else {
@@ -365,7 +366,7 @@ impl Plan {
             }
         }
         bundle.write(&buf)?;
-        Ok(bundle.end(self.released.len() as u64))
+        bundle.end(self.released.len() as u64)
     }
 
     /// Writes the posts files. With two or more threads, reading and transforming
@@ -518,7 +519,7 @@ fn add_typed(
         }
         bundle.write(&buf[..n])?;
     }
-    Ok(bundle.end(rows))
+    bundle.end(rows)
 }
 
 /// Checks where the bundle goes, before any work: the output directory exists and
