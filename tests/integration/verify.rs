@@ -738,15 +738,13 @@ fn expansion_bombs_are_caught() {
     let path = write(&wd, "bomb-lying.zip", &raw_zip(&raw, &[]));
     assert_caught(&wd, &path, "test_release/data/README.md", "lying size");
     // The human report prints every check's description (which says "declared"), so
-    // the failure itself is asserted in the JSON report.
+    // the failure itself is asserted in the JSON report. Our reader or the zip crate's
+    // (whichever notices first) names the declared size.
     let (_, doc) = report(&wd, &path, &[]);
     let f = failures(&doc, "zip.expansion");
     assert!(
         f.iter().any(|f| f["file"] == "test_release/data/README.md"
-            && f["message"]
-                .as_str()
-                .unwrap()
-                .contains("expands beyond its declared size")),
+            && f["message"].as_str().unwrap().contains("declared")),
         "{doc:#}"
     );
 
