@@ -387,7 +387,7 @@ impl Plan {
     /// bundle's size.
     pub fn dry_run(mut self, progress: Option<&Progress>) -> Result<PlanReport> {
         let mut sink = EstimateSink::new(self.policy.compression);
-        self.posts_pass(&mut sink, progress)?;
+        self.posts_pass(&mut sink, progress, 1)?;
         let users_bytes: u64 = self.estimate_users_bytes();
         // The records, dictionary and bag files add a few kilobytes.
         let estimate = sink.estimate(self.posts.bytes + users_bytes) + 16_384;

@@ -3,26 +3,279 @@
 //! IDs written by or pointing at pseudonymised accounts.
 
 use std::path::Path;
+use std::sync::mpsc;
 
-use super::select::push_internal_values;
+use super::select::{push_internal_values, Released};
 use super::sink::{Chunk, ChunkSink, CHUNK_BYTES};
 use super::{Plan, PostAuthor, Progress, Source};
 use crate::csvout;
 use crate::error::{Error, Location, Result};
 use crate::export::{self, Export};
 use crate::policy::{Action, Policy, PostIds};
+use crate::record::Counts;
+use crate::review::PostFigures;
 use crate::transform::{apply, post_id_hashed, Registry, RowContext};
+
+/// Rows transformed together on a worker (at most; a batch also closes at
+/// [`BATCH_BYTES`] of input).
+const BATCH_ROWS: usize = 512;
+/// Input bytes after which a batch closes.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// One released post, as read, waiting for its transform.
+#[derive(Default)]
+struct Row {
+    record: csv::StringRecord,
+    /// Its author's index into `Plan::released`.
+    slot: usize,
+    /// The post's own internal values joined with its author's (empty: the author's
+    /// alone).
+    own: Vec<String>,
+}
+
+/// Consecutive released posts, transformed together on one worker: the rows in, the
+/// published rows out. Recycled, with its buffers.
+#[derive(Default)]
+struct Batch {
+    rows: Vec<Row>,
+    /// Rows in use.
+    len: usize,
+    /// Input bytes of the rows in use.
+    bytes: usize,
+    /// The published rows, one after the other.
+    out: Vec<u8>,
+    /// Per published row: its end in `out` and the column of its longest value.
+    ends: Vec<(usize, usize)>,
+    /// Raw post IDs published that are linkable (see `PostFigures`).
+    linkable: u64,
+    /// The first row that failed (rows before it are in `out`) and its error.
+    error: Option<(usize, Error)>,
+}
+
+/// What transforming a row reads: shared, read-only, by every worker.
+struct RowTransform<'a> {
+    registry: &'a Registry,
+    released: &'a [Released],
+    joined: &'a [Vec<Vec<u8>>],
+    sources: &'a [Source],
+    header: &'a csv::StringRecord,
+    path: &'a Path,
+    post_ids: PostIds,
+    one_column: bool,
+    linkable_posts: &'a [u64],
+}
+
+impl RowTransform<'_> {
+    /// Transforms a batch's rows in order, stopping at the first that fails.
+    fn run(&self, batch: &mut Batch, scratch: &mut String) {
+        batch.out.clear();
+        batch.ends.clear();
+        batch.linkable = 0;
+        batch.error = None;
+        for (i, row) in batch.rows[..batch.len].iter().enumerate() {
+            match self.row(row, &mut batch.out, scratch, &mut batch.linkable) {
+                Ok(longest) => batch.ends.push((batch.out.len(), longest)),
+                Err(e) => {
+                    batch.error = Some((i, e));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Appends the published row (with its line break) to `buf`; returns the column
+    /// of its longest value.
+    fn row(
+        &self,
+        row: &Row,
+        buf: &mut Vec<u8>,
+        scratch: &mut String,
+        linkable: &mut u64,
+    ) -> Result<usize> {
+        let (record, path, header) = (&row.record, self.path, self.header);
+        let acc = &self.released[row.slot];
+        let ctx = RowContext {
+            private: acc.private,
+            published_id: &acc.published_id,
+            post_ids: self.post_ids,
+            own: if row.own.is_empty() {
+                &acc.own
+            } else {
+                &row.own
+            },
+        };
+        let row_start = buf.len();
+        // The longest published value of the row and its column, for the limit.
+        let mut longest = (0usize, 0usize);
+        for (i, src) in self.sources.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            let field_start = buf.len();
+            match src {
+                Source::Account { slot: j } => buf.extend_from_slice(&self.joined[row.slot][*j]),
+                Source::Tweet {
+                    index,
+                    rule,
+                    author,
+                } => {
+                    let value = &record[*index];
+                    let post_private = match author {
+                        PostAuthor::RowAuthor => acc.private,
+                        PostAuthor::Column(c) => self.registry.id_is_private(&record[*c]),
+                        PostAuthor::Quoted => {
+                            self.registry.matcher().is_none_or(|m| m.post_hashed(value))
+                        }
+                        PostAuthor::Unknown => true,
+                    };
+                    let action = rule.action_for(acc.private);
+                    // A value already beyond the limit is refused before it is
+                    // transformed: its copies would multiply the memory it takes.
+                    if value.len() as u64 > crate::limits::MAX_RECORD_BYTES
+                        && !matches!(action, Action::Drop | Action::Blank | Action::Constant(_))
+                    {
+                        let line = record.position().map_or(0, |p| p.line());
+                        return Err(Error::input(
+                            Location::cell(path, line, &header[*index]),
+                            format!(
+                                "the value is {} bytes, more than the {} bytes a CSV record of the bundle may hold (verify's limit)",
+                                value.len(),
+                                crate::limits::MAX_RECORD_BYTES
+                            ),
+                        ));
+                    }
+                    if !self.linkable_posts.is_empty()
+                        && matches!(action, Action::PostId)
+                        && value
+                            .parse::<u64>()
+                            .is_ok_and(|v| self.linkable_posts.binary_search(&v).is_ok())
+                    {
+                        *linkable += 1;
+                    }
+                    scratch.clear();
+                    apply(action, value, &ctx, post_private, self.registry, scratch).map_err(
+                        |m| {
+                            let line = record.position().map_or(0, |p| p.line());
+                            Error::input(Location::cell(path, line, &header[*index]), m)
+                        },
+                    )?;
+                    csvout::push_field(buf, scratch);
+                }
+            }
+            if buf.len() - field_start > longest.0 {
+                longest = (buf.len() - field_start, i);
+            }
+        }
+        if self.one_column && buf.len() == row_start {
+            buf.extend_from_slice(b"\"\"");
+        }
+        buf.push(b'\n');
+        Ok(longest.1)
+    }
+}
+
+/// The posts files being cut into parts and sent to the sink, in order.
+struct Output {
+    buf: Vec<u8>,
+    header_row: Vec<u8>,
+    parts: usize,
+    part_rows: u64,
+    part_bytes: u64,
+    limit: u64,
+    release: String,
+    tag: String,
+    /// `tweets.csv`, for errors.
+    path: std::path::PathBuf,
+}
+
+impl Output {
+    fn part_name(&self, n: usize) -> String {
+        format!("data/{}_tweets_csv_{}_{n}.csv", self.release, self.tag)
+    }
+
+    /// Sends a transformed batch's rows on, then its error if it has one. `Ok(false)`
+    /// when the sink hung up.
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        sink: &mut impl ChunkSink,
+        batch: &mut Batch,
+        released: &[Released],
+        columns: &[String],
+        counts: &mut Counts,
+        posts: &mut PostFigures,
+    ) -> Result<bool> {
+        posts.raw_linkable_post_ids += batch.linkable;
+        let mut start = 0;
+        for (i, &(end, longest)) in batch.ends.iter().enumerate() {
+            let row = &batch.out[start..end];
+            start = end;
+            let record = &batch.rows[i].record;
+            let row_len = row.len() as u64;
+            if row_len > crate::limits::MAX_RECORD_BYTES {
+                let line = record.position().map_or(0, |p| p.line());
+                return Err(Error::input(
+                    Location::cell(&self.path, line, &columns[longest]),
+                    record_too_long("row", row_len),
+                ));
+            }
+            if self.part_rows > 0 && self.part_bytes + row_len > self.limit {
+                // This row opens the next part.
+                let first = (self.parts == 1).then(|| self.part_name(1));
+                let next = self.part_name(self.parts + 1);
+                let sent = sink.send(Chunk::Data(std::mem::take(&mut self.buf)))
+                    && sink.send(Chunk::End(self.part_rows, first))
+                    && sink.send(Chunk::Begin(Some(next)));
+                if !sent {
+                    return Ok(false);
+                }
+                self.parts += 1;
+                self.buf = sink.spare();
+                self.buf.extend_from_slice(&self.header_row);
+                self.part_rows = 0;
+                self.part_bytes = self.header_row.len() as u64;
+            }
+            self.buf.extend_from_slice(row);
+            self.part_bytes += row_len;
+            self.part_rows += 1;
+            counts.posts_released += 1;
+            posts.bytes += row_len;
+            if released[batch.rows[i].slot].private {
+                posts.by_pseudonymised += 1;
+            }
+            if self.buf.len() >= CHUNK_BYTES {
+                let next = sink.spare();
+                if !sink.send(Chunk::Data(std::mem::replace(&mut self.buf, next))) {
+                    return Ok(false);
+                }
+            }
+        }
+        match batch.error.take() {
+            Some((_, e)) => Err(e),
+            None => Ok(true),
+        }
+    }
+}
+
+/// A batch sent to a worker, or transformed already (on this thread).
+enum Pending {
+    Done(Batch),
+    Waiting(mpsc::Receiver<Batch>),
+}
 
 impl Plan {
     /// Streams `tweets.csv`, sending the published rows in chunks. Returns `false`
-    /// when the writer hung up (it failed; its error is the one to report).
+    /// when the writer hung up (it failed; its error is the one to report). With
+    /// `threads` of 2 or more, the rows are transformed in batches on that many
+    /// worker threads and joined in order: the bytes are the same.
     pub(super) fn posts_pass(
         &mut self,
         sink: &mut impl ChunkSink,
         progress: Option<&Progress>,
+        threads: usize,
     ) -> Result<bool> {
         self.registry.record();
-        let result = self.transform_tweets(sink, progress);
+        let result = self.transform_tweets(sink, progress, threads);
         self.posts.references = self.registry.take_references();
         self.posts.residues = self.registry.residues();
         if let (Ok(true), Some(media)) = (&result, &self.media) {
@@ -35,246 +288,240 @@ impl Plan {
         &mut self,
         sink: &mut impl ChunkSink,
         progress: Option<&Progress>,
+        threads: usize,
     ) -> Result<bool> {
         let total = std::fs::metadata(&self.tweets_path).map_or(0, |m| m.len());
         let path = self.tweets_path.clone();
         let header = self.tweets_header.clone();
         let mut rdr = export::open_csv(&path)?;
         export::read_header(&path, &mut rdr)?;
-        let post_ids = self.policy.pseudonymisation.post_ids;
-        let limit = self.policy.tweets_part_bytes;
-        let (release, tag) = (self.policy.release.name.clone(), self.tag().to_string());
-        let part_name = |n: usize| format!("data/{release}_tweets_csv_{tag}_{n}.csv");
-        let single_name = format!("data/{release}_tweets_csv_{tag}.csv");
         let mut header_row = Vec::new();
         csvout::push_row(&mut header_row, &self.policy.tweets.columns);
-        let one_column = self.tweet_sources.len() == 1;
-
-        let mut parts = 1;
-        let mut part_rows = 0u64;
-        let mut part_bytes = header_row.len() as u64;
-        let mut buf = Vec::with_capacity(CHUNK_BYTES + (1 << 16));
-        buf.extend_from_slice(&header_row);
+        let mut out = Output {
+            buf: Vec::with_capacity(CHUNK_BYTES + (1 << 16)),
+            header_row,
+            parts: 1,
+            part_rows: 0,
+            part_bytes: 0,
+            limit: self.policy.tweets_part_bytes,
+            release: self.policy.release.name.clone(),
+            tag: self.tag().to_string(),
+            path: path.clone(),
+        };
+        out.part_bytes = out.header_row.len() as u64;
+        out.buf.extend_from_slice(&out.header_row);
         if !sink.send(Chunk::Begin(None)) {
             return Ok(false);
         }
-        let mut scratch = String::with_capacity(1024);
-        let mut record = csv::StringRecord::new();
-        let mut row_own: Vec<String> = Vec::new();
-        let mut last = csv::Position::new();
-        loop {
-            match rdr.read_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break export::check_end(&path, &header, &last)?,
-                Err(e) => return Err(Error::csv(&path, Some(header.as_byte_record()), e)),
-            }
-            self.counts.posts_in_export += 1;
-            if self.counts.posts_in_export.is_multiple_of(8192) {
-                if let Some(p) = progress {
-                    p(record.position().map_or(0, |p| p.byte()), total);
-                }
-            }
-            last = record
-                .position()
-                .cloned()
-                .unwrap_or_else(csv::Position::new);
-            let author = &record[self.tweet_author];
-            let slot = match self.by_id.get(author) {
-                Some(slot) => *slot,
-                None => {
-                    let line = record.position().map_or(0, |p| p.line());
-                    let loc = Location::cell(&path, line, &header[self.tweet_author]);
-                    let msg = match export::check_id(author) {
-                        Err(m) => m,
-                        // Not the raw ID: a short keyed hash (`disclose pseudonym` with
-                        // the release key gives the same for a suspected ID).
-                        Ok(()) => format!(
-                            "post by an account that accounts.csv does not list (its user ID's pseudonym begins {})",
-                            &self.registry.pseudonymizer().account(author)[..12]
-                        ),
-                    };
-                    return Err(Error::input(loc, msg));
-                }
-            };
-            if let (Some(media), Some(t)) = (self.media.as_mut(), self.tweet_id) {
-                let tweetid = &record[t];
-                let released = slot.map(|i| {
-                    let acc = &self.released[i];
-                    (acc, post_id_hashed(post_ids, acc.private))
+        let Plan {
+            policy,
+            registry,
+            released,
+            by_id,
+            counts,
+            joined,
+            tweet_author,
+            tweet_sources,
+            tweet_time,
+            tweet_id,
+            media,
+            posts,
+            linkable_posts,
+            ..
+        } = self;
+        let (tweet_author, tweet_time, tweet_id) = (*tweet_author, *tweet_time, *tweet_id);
+        let post_ids = policy.pseudonymisation.post_ids;
+        let shared = RowTransform {
+            registry,
+            released,
+            joined,
+            sources: tweet_sources,
+            header: &header,
+            path: &path,
+            post_ids,
+            one_column: tweet_sources.len() == 1,
+            linkable_posts,
+        };
+        let columns = &policy.tweets.columns;
+        let workers = if threads >= 2 { threads } else { 0 };
+
+        let finished = std::thread::scope(|scope| -> Result<bool> {
+            let (job_tx, job_rx) = mpsc::sync_channel::<(Batch, mpsc::SyncSender<Batch>)>(workers);
+            let job_rx = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
+            for _ in 0..workers {
+                let (rx, shared) = (job_rx.clone(), &shared);
+                scope.spawn(move || {
+                    let mut scratch = String::with_capacity(1024);
+                    loop {
+                        let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok((mut batch, reply)) = job else { break };
+                        shared.run(&mut batch, &mut scratch);
+                        if reply.send(batch).is_err() {
+                            break;
+                        }
+                    }
                 });
-                let published_post = match released {
-                    Some((_, true)) => self.registry.pseudonymizer().tweet(tweetid),
-                    _ => tweetid.to_string(),
+            }
+            let mut scratch = String::with_capacity(1024);
+            let mut pending: std::collections::VecDeque<Pending> = Default::default();
+            let mut spare: Vec<Batch> = Vec::new();
+            // Sends a full batch to a worker (or transforms it here without workers).
+            let mut dispatch =
+                |mut batch: Batch, pending: &mut std::collections::VecDeque<Pending>| {
+                    if workers == 0 {
+                        shared.run(&mut batch, &mut scratch);
+                        pending.push_back(Pending::Done(batch));
+                    } else {
+                        let (tx, rx) = mpsc::sync_channel(1);
+                        job_tx
+                            .send((batch, tx))
+                            .expect("the posts' transform workers stopped");
+                        pending.push_back(Pending::Waiting(rx));
+                    }
                 };
-                media.observe(
-                    tweetid,
-                    author,
-                    released.map(|(acc, hashed)| {
-                        (
-                            acc.published_id.as_str(),
-                            published_post.as_str(),
-                            acc.private,
-                            hashed,
-                        )
-                    }),
-                    self.registry.pseudonymizer(),
-                )?;
-            }
-            let Some(slot) = slot else { continue };
-            let acc = &self.released[slot];
-            // The post's own internal values (its client IP, device ID, ...) join its
-            // author's in what is redacted from the row's text.
-            row_own.clear();
-            push_internal_values(
-                &self.policy.tweet_columns,
-                &header,
-                &record,
-                acc.private,
-                &mut row_own,
-            );
-            if !row_own.is_empty() {
-                for v in &acc.own {
-                    if !row_own.contains(v) {
-                        row_own.push(v.clone());
-                    }
-                }
-            }
-            let ctx = RowContext {
-                private: acc.private,
-                published_id: &acc.published_id,
-                post_ids,
-                own: if row_own.is_empty() {
-                    &acc.own
-                } else {
-                    &row_own
-                },
+            let collect = |p: Pending| match p {
+                Pending::Done(b) => b,
+                Pending::Waiting(rx) => rx.recv().expect("a transform worker panicked"),
             };
-            let row_start = buf.len();
-            // The longest published value of the row and its column, for the limit.
-            let mut longest = (0usize, 0usize);
-            for (i, src) in self.tweet_sources.iter().enumerate() {
-                if i > 0 {
-                    buf.push(b',');
+            let mut batch = Batch::default();
+            let mut last = csv::Position::new();
+            // An error met while reading: reported once the rows before it are sent
+            // (one of them may have failed first).
+            let read_error: Option<Error> = loop {
+                if batch.len == batch.rows.len() {
+                    batch.rows.push(Row::default());
                 }
-                let field_start = buf.len();
-                match src {
-                    Source::Account { slot: j } => buf.extend_from_slice(&self.joined[slot][*j]),
-                    Source::Tweet {
-                        index,
-                        rule,
-                        author,
-                    } => {
-                        let value = &record[*index];
-                        let post_private = match author {
-                            PostAuthor::RowAuthor => acc.private,
-                            PostAuthor::Column(c) => self.registry.id_is_private(&record[*c]),
-                            PostAuthor::Quoted => {
-                                self.registry.matcher().is_none_or(|m| m.post_hashed(value))
-                            }
-                            PostAuthor::Unknown => true,
-                        };
-                        let action = rule.action_for(acc.private);
-                        // A value already beyond the limit is refused before it is
-                        // transformed: its copies would multiply the memory it takes.
-                        if value.len() as u64 > crate::limits::MAX_RECORD_BYTES
-                            && !matches!(action, Action::Drop | Action::Blank | Action::Constant(_))
-                        {
-                            let line = record.position().map_or(0, |p| p.line());
-                            return Err(Error::input(
-                                Location::cell(&path, line, &header[*index]),
-                                format!(
-                                    "the value is {} bytes, more than the {} bytes a CSV record of the bundle may hold (verify's limit)",
-                                    value.len(),
-                                    crate::limits::MAX_RECORD_BYTES
-                                ),
-                            ));
-                        }
-                        if !self.linkable_posts.is_empty()
-                            && matches!(action, Action::PostId)
-                            && value
-                                .parse::<u64>()
-                                .is_ok_and(|v| self.linkable_posts.binary_search(&v).is_ok())
-                        {
-                            self.posts.raw_linkable_post_ids += 1;
-                        }
-                        scratch.clear();
-                        apply(
-                            action,
-                            value,
-                            &ctx,
-                            post_private,
-                            &self.registry,
-                            &mut scratch,
-                        )
-                        .map_err(|m| {
-                            let line = record.position().map_or(0, |p| p.line());
-                            Error::input(Location::cell(&path, line, &header[*index]), m)
-                        })?;
-                        csvout::push_field(&mut buf, &scratch);
+                let row = &mut batch.rows[batch.len];
+                match rdr.read_record(&mut row.record) {
+                    Ok(true) => {}
+                    Ok(false) => break export::check_end(&path, &header, &last).err(),
+                    Err(e) => break Some(Error::csv(&path, Some(header.as_byte_record()), e)),
+                }
+                let record = &row.record;
+                counts.posts_in_export += 1;
+                if counts.posts_in_export.is_multiple_of(8192) {
+                    if let Some(p) = progress {
+                        p(record.position().map_or(0, |p| p.byte()), total);
                     }
                 }
-                if buf.len() - field_start > longest.0 {
-                    longest = (buf.len() - field_start, i);
-                }
-            }
-            if one_column && buf.len() == row_start {
-                buf.extend_from_slice(b"\"\"");
-            }
-            buf.push(b'\n');
-            let row_len = (buf.len() - row_start) as u64;
-            if row_len > crate::limits::MAX_RECORD_BYTES {
-                let line = record.position().map_or(0, |p| p.line());
-                let column = &self.policy.tweets.columns[longest.1];
-                return Err(Error::input(
-                    Location::cell(&path, line, column),
-                    record_too_long("row", row_len),
-                ));
-            }
-            if part_rows > 0 && part_bytes + row_len > limit {
-                // This row opens the next part.
-                let row = buf.split_off(row_start);
-                let sent = sink.send(Chunk::Data(std::mem::take(&mut buf)))
-                    && sink.send(Chunk::End(part_rows, (parts == 1).then(|| part_name(1))))
-                    && sink.send(Chunk::Begin(Some(part_name(parts + 1))));
-                if !sent {
-                    return Ok(false);
-                }
-                parts += 1;
-                buf = sink.spare();
-                buf.extend_from_slice(&header_row);
-                buf.extend_from_slice(&row);
-                part_rows = 0;
-                part_bytes = header_row.len() as u64;
-            }
-            part_bytes += row_len;
-            part_rows += 1;
-            self.counts.posts_released += 1;
-            self.posts.bytes += row_len;
-            if acc.private {
-                self.posts.by_pseudonymised += 1;
-            }
-            if let Some(t) = self.tweet_time {
-                let month = record[t].get(..7).unwrap_or("");
-                match self.posts.per_month.get_mut(month) {
-                    Some(n) => *n += 1,
+                last = record
+                    .position()
+                    .cloned()
+                    .unwrap_or_else(csv::Position::new);
+                let author = &record[tweet_author];
+                let slot = match by_id.get(author) {
+                    Some(slot) => *slot,
                     None => {
-                        self.posts.per_month.insert(month.to_string(), 1);
+                        let line = record.position().map_or(0, |p| p.line());
+                        let loc = Location::cell(&path, line, &header[tweet_author]);
+                        let msg = match export::check_id(author) {
+                            Err(m) => m,
+                            // Not the raw ID: a short keyed hash (`disclose pseudonym`
+                            // with the release key gives the same for a suspected ID).
+                            Ok(()) => format!(
+                                "post by an account that accounts.csv does not list (its user ID's pseudonym begins {})",
+                                &registry.pseudonymizer().account(author)[..12]
+                            ),
+                        };
+                        break Some(Error::input(loc, msg));
+                    }
+                };
+                if let (Some(media), Some(t)) = (media.as_mut(), tweet_id) {
+                    let tweetid = &record[t];
+                    let released = slot.map(|i| {
+                        let acc = &released[i];
+                        (acc, post_id_hashed(post_ids, acc.private))
+                    });
+                    let published_post = match released {
+                        Some((_, true)) => registry.pseudonymizer().tweet(tweetid),
+                        _ => tweetid.to_string(),
+                    };
+                    if let Err(e) = media.observe(
+                        tweetid,
+                        author,
+                        released.map(|(acc, hashed)| {
+                            (
+                                acc.published_id.as_str(),
+                                published_post.as_str(),
+                                acc.private,
+                                hashed,
+                            )
+                        }),
+                        registry.pseudonymizer(),
+                    ) {
+                        break Some(e);
                     }
                 }
+                let Some(slot) = slot else { continue };
+                let acc = &released[slot];
+                // The post's own internal values (its client IP, device ID, ...) join
+                // its author's in what is redacted from the row's text.
+                row.slot = slot;
+                row.own.clear();
+                push_internal_values(
+                    &policy.tweet_columns,
+                    &header,
+                    &row.record,
+                    acc.private,
+                    &mut row.own,
+                );
+                if !row.own.is_empty() {
+                    for v in &acc.own {
+                        if !row.own.contains(v) {
+                            row.own.push(v.clone());
+                        }
+                    }
+                }
+                let record = &row.record;
+                if let Some(t) = tweet_time {
+                    let month = record[t].get(..7).unwrap_or("");
+                    match posts.per_month.get_mut(month) {
+                        Some(n) => *n += 1,
+                        None => {
+                            posts.per_month.insert(month.to_string(), 1);
+                        }
+                    }
+                }
+                batch.bytes += record.as_slice().len();
+                batch.len += 1;
+                if batch.len >= BATCH_ROWS || batch.bytes >= BATCH_BYTES {
+                    let next = spare.pop().unwrap_or_default();
+                    dispatch(std::mem::replace(&mut batch, next), &mut pending);
+                    while pending.len() > 2 * workers.max(1) {
+                        let mut done = collect(pending.pop_front().expect("pending"));
+                        if !out.emit(sink, &mut done, released, columns, counts, posts)? {
+                            return Ok(false);
+                        }
+                        done.len = 0;
+                        done.bytes = 0;
+                        spare.push(done);
+                    }
+                }
+            };
+            if batch.len > 0 {
+                dispatch(batch, &mut pending);
             }
-            if buf.len() >= CHUNK_BYTES {
-                let next = sink.spare();
-                if !sink.send(Chunk::Data(std::mem::replace(&mut buf, next))) {
+            while let Some(p) = pending.pop_front() {
+                let mut done = collect(p);
+                if !out.emit(sink, &mut done, released, columns, counts, posts)? {
                     return Ok(false);
                 }
             }
+            if let Some(e) = read_error {
+                return Err(e);
+            }
+            Ok(true)
+        })?;
+        if !finished {
+            return Ok(false);
         }
         if let Some(p) = progress {
             p(total, total);
         }
-        self.posts.bytes += header_row.len() as u64 * parts as u64;
-        let last_name = (parts == 1).then_some(single_name);
-        Ok(sink.send(Chunk::Data(buf)) && sink.send(Chunk::End(part_rows, last_name)))
+        self.posts.bytes += out.header_row.len() as u64 * out.parts as u64;
+        let last_name =
+            (out.parts == 1).then(|| format!("data/{}_tweets_csv_{}.csv", out.release, out.tag));
+        Ok(sink.send(Chunk::Data(out.buf)) && sink.send(Chunk::End(out.part_rows, last_name)))
     }
 }
 

@@ -391,7 +391,7 @@ impl Plan {
                 error: None,
                 spare: Vec::new(),
             };
-            let produced = self.posts_pass(&mut sink, progress)?;
+            let produced = self.posts_pass(&mut sink, progress, 1)?;
             return match (produced, sink.error) {
                 (_, Some(e)) => Err(e),
                 (_, None) => Ok(sink.parts),
@@ -428,7 +428,7 @@ impl Plan {
                 tx,
                 recycled: recycle_rx,
             };
-            let produced = self.posts_pass(&mut sink, progress);
+            let produced = self.posts_pass(&mut sink, progress, threads);
             drop(sink);
             let written = writer
                 .join()

@@ -10,8 +10,9 @@
 //! finds names in prose; the matcher sees it only through [`Names`].
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use ahash::AHashMap as HashMap;
 
@@ -45,14 +46,15 @@ pub struct Registry {
     /// then stay as they are too.
     pseudonymise: bool,
     /// What published values referred to, when recording (see [`Registry::record`]).
-    seen: RefCell<Option<References>>,
+    /// Shared by the posts pass's workers (the registry is read from several threads).
+    seen: Mutex<Option<References>>,
     /// Normalised screen name (see [`fold_str`]) → published form,
     /// for names written with look-alike or compatibility characters.
     folded: HashMap<String, Published>,
     /// The names to find in prose (`None`: nothing is pseudonymised).
     matcher: Option<Matcher>,
     /// Residues the rewriter's check replaced.
-    residues: std::cell::Cell<u64>,
+    residues: AtomicU64,
 }
 
 impl Registry {
@@ -156,16 +158,18 @@ impl Registry {
                 }
             }
         }
+        // The working maps go before the matcher is built, which is the peak.
+        drop((handle_owner, folded_owner, private_ids));
         let mut reg = Registry {
             pseudonymizer,
             ids,
             handles,
             max_private_len,
             pseudonymise: true,
-            seen: RefCell::new(None),
+            seen: Mutex::new(None),
             folded,
             matcher: None,
-            residues: std::cell::Cell::new(0),
+            residues: AtomicU64::new(0),
         };
         reg.set_matching(Default::default(), std::iter::empty(), Vec::new());
         reg
@@ -183,6 +187,8 @@ impl Registry {
             self.matcher = None;
             return;
         }
+        // The matcher it replaces goes first: two at once would double the peak.
+        self.matcher = None;
         let matcher = Matcher::new(
             cfg,
             self.handles.iter().filter_map(|(k, p)| match p {
@@ -202,12 +208,12 @@ impl Registry {
 
     /// Counts a residue the rewriter's check replaced.
     pub fn count_residue(&self) {
-        self.residues.set(self.residues.get() + 1);
+        self.residues.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Residues replaced so far.
     pub fn residues(&self) -> u64 {
-        self.residues.get()
+        self.residues.load(Ordering::Relaxed)
     }
 
     /// Whether a screen name is known (any case).
@@ -251,7 +257,7 @@ impl Registry {
 
     /// What a user ID becomes: itself for a public account, else a pseudonym.
     pub fn publish_id(&self, userid: &str, out: &mut String) {
-        if let Some(seen) = self.seen.borrow_mut().as_mut() {
+        if let Some(seen) = self.seen_lock().as_mut() {
             if self.ids.contains_key(userid) {
                 seen.ids.insert(userid.to_string());
             } else {
@@ -270,7 +276,7 @@ impl Registry {
     /// Returns `None` when it is published as written.
     pub fn publish_handle(&self, name: &str) -> Option<Cow<'_, str>> {
         with_ascii_lowercase(name, |lower| {
-            if let Some(seen) = self.seen.borrow_mut().as_mut() {
+            if let Some(seen) = self.seen_lock().as_mut() {
                 if self.handles.contains_key(lower) {
                     seen.handles.insert(lower.to_string());
                 } else {
@@ -290,14 +296,18 @@ impl Registry {
         }
     }
 
+    fn seen_lock(&self) -> std::sync::MutexGuard<'_, Option<References>> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Starts recording which accounts published values refer to.
     pub fn record(&self) {
-        *self.seen.borrow_mut() = Some(References::default());
+        *self.seen_lock() = Some(References::default());
     }
 
     /// Stops recording and returns what was recorded.
     pub fn take_references(&self) -> References {
-        self.seen.borrow_mut().take().unwrap_or_default()
+        self.seen_lock().take().unwrap_or_default()
     }
 
     /// Whether the known account with this ID is pseudonymised (`None`: unknown).

@@ -397,3 +397,45 @@ fn bundle_bytes_do_not_depend_on_threads() {
         assert!(*b == bundles[0], "bytes depend on threads (run {i})");
     }
 }
+
+#[test]
+fn a_bad_post_late_in_the_file_fails_the_same_way_on_any_thread_count() {
+    // Rows are transformed in batches on worker threads: a row that fails after
+    // several batches is reported by its own line, the same for every thread
+    // count, and nothing is left at the bundle's path.
+    let wd = Workdir::new();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/export");
+    for f in ["accounts.csv", "directory.csv"] {
+        fs::copy(src.join(f), wd.path(&format!("export/{f}"))).unwrap();
+    }
+    let mut rdr = csv::Reader::from_path(src.join("tweets.csv")).unwrap();
+    let header = rdr.headers().unwrap().clone();
+    let time = header.iter().position(|h| h == "tweet_time").unwrap();
+    let mut w = csv::Writer::from_path(wd.path("export/tweets.csv")).unwrap();
+    w.write_record(&header).unwrap();
+    let bad_row = 2_700; // data row (values with line breaks: its line is later)
+    let mut bad_line = 0;
+    for (i, r) in rdr.records().enumerate() {
+        let r = r.unwrap();
+        let mut values: Vec<String> = r.iter().map(String::from).collect();
+        if i + 1 == bad_row {
+            values[time] = "2019-13-45 07:08".to_string();
+            bad_line = r.position().unwrap().line();
+        }
+        w.write_record(&values).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let mut messages = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let dir = format!("out-{threads}");
+        fs::create_dir(wd.path(&dir)).unwrap();
+        let out = wd.build_to(&dir, Some("test-seed"), &["--threads", threads]);
+        let err = assert_exit(&out, 2);
+        let at = format!("tweets.csv, line {bad_line}, column tweet_time");
+        assert!(err.contains(&at), "{err}");
+        assert_eq!(fs::read_dir(wd.path(&dir)).unwrap().count(), 0, "{dir}");
+        messages.push(err);
+    }
+    assert!(messages.iter().all(|m| *m == messages[0]), "{messages:?}");
+}

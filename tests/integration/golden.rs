@@ -148,7 +148,7 @@ fn synth_bundles_keep_their_bytes() {
     assert_eq!(got, SYNTH_BUNDLES, "the synth bundles changed");
 }
 
-const EXAMPLE_ZIP: &str = "13c7ae1733e02719005d4e92c0bb33fcf2dee027400d5ebef66caeb49e1fb229";
+const EXAMPLE_ZIP: &str = "964b127653f8fc3fbc7b633e06c25d794914fcf16bd76397bd41b52447305742";
 const EXAMPLE_CONTENT: &str = "adcb0344455d9c7f3fd9f108eb75faf9c77578a9f9b149f738c3d6f37ae1c751";
 const SYNTH_INPUTS: [&str; 3] = [
     "d90fe0a32f32ee96631469ae01f56fd3ee2f5a34eeb7fbab0baece3a0189c990",
@@ -156,6 +156,6 @@ const SYNTH_INPUTS: [&str; 3] = [
     "49c8f936387dbbea9414c09775534b67532a76944ef14fc7894bf669a21e0df1",
 ];
 const SYNTH_BUNDLES: [&str; 2] = [
-    "example_io_release.zip 1ce958a130b79f3050fe07d1946c1d505a77ecadb1451ba57818cb22aa14d037 316edbbfef16711ac24ccdd9592673b513e5607ffa5f8bd8e87c07cdb500b6d7",
-    "example_io_release_unhashed.zip e4e0b191f7d30d5ce7af62d3b5573ce5e513899cd763cb77b7cfe79a9236d153 6be66b8232bcc54d3ee1aa5b2842e68d7d3d759772ef6c085949d747076edf04",
+    "example_io_release.zip acf072ab133f82d7d60201204f0339f2e203319be9e08452800cf40375a83645 316edbbfef16711ac24ccdd9592673b513e5607ffa5f8bd8e87c07cdb500b6d7",
+    "example_io_release_unhashed.zip d087347113507fa2c69d34bcc4ca027b918b312e22e5b072f1695f5e4d5b3041 6be66b8232bcc54d3ee1aa5b2842e68d7d3d759772ef6c085949d747076edf04",
 ];
