@@ -11,11 +11,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Location, Result};
-use crate::export::{self, check_id, Export};
+use crate::export::{self, Export};
 use crate::identity::{Key, Pseudonymizer};
 use crate::policy::Policy;
 use crate::sample::{self, Member, Sample, SampleSize, StratumExpr};
 use crate::transform::Registry;
+use crate::values::check_id;
 use crate::verify::archive::{Archive, Limits};
 use crate::verify::report::Report;
 
@@ -367,38 +368,20 @@ pub fn compare(computed: &Value, record: &Value) -> Vec<Comparison> {
 }
 
 /// A fresh seed: 32 bytes from the OS CSPRNG in hex, and its SHA-256 commitment.
-pub fn new_seed() -> (String, String) {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let seed = hex::encode(bytes);
+pub fn new_seed() -> Result<(String, String)> {
+    let seed = hex::encode(crate::secret::random_bytes::<32>("seed")?);
     let commitment = sample::seed_commitment(&seed);
-    (seed, commitment)
+    Ok((seed, commitment))
 }
 
 /// Writes a seed to a new file (mode 0600, never overwriting).
 pub fn write_seed(path: &Path, seed: &str) -> Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::Usage(format!(
-                "{} already exists; `disclose seed` never overwrites a seed",
-                path.display()
-            ))
-        } else {
-            Error::io(path, e)
-        }
-    })?;
-    f.write_all(format!("{seed}\n").as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(path, e))
+    crate::secret::write_secret_file(path, format!("{seed}\n").as_bytes(), || {
+        Error::Usage(format!(
+            "{} already exists; `disclose seed` never overwrites a seed",
+            path.display()
+        ))
+    })
 }
 
 /// One looked-up account, handle or post.

@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Location, Result};
 use crate::policy::{ColumnRule, Policy, Table};
-// Moved to `values`; re-exported so other modules keep compiling (remove after merge).
-pub use crate::values::check_id;
+use crate::values::check_id;
 
 /// The role of an account in the takedown network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

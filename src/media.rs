@@ -23,10 +23,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Location, Result};
-use crate::export::{check_id, open_csv, read_header, require};
+use crate::export::{open_csv, read_header, require};
 use crate::identity::Pseudonymizer;
 use crate::mediaclean::{self, CleanError, Cleaning, CopyError, Format};
 use crate::policy::MediaSpec;
+use crate::values::check_id;
 
 /// One row of `media.csv`.
 #[derive(Debug, Clone)]

@@ -15,8 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::identity::pseudonym;
 use crate::sample::{SampleSize, StratumExpr};
-// Moved to `values`; re-exported so other modules keep compiling (remove after merge).
-pub use crate::values::{check_date, check_datetime, FieldType};
+use crate::values::{check_date, FieldType};
 
 /// Account roles an export may hold (DESIGN §1).
 pub const ROLES: [&str; 3] = ["core", "network", "unrelated"];
@@ -1440,18 +1439,6 @@ fn parse_action(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates() {
-        assert!(check_date("2019-02-28").is_ok());
-        assert!(check_date("2019-02-29").is_err());
-        assert!(check_date("2020-02-29").is_ok());
-        assert!(check_date("2019-13-01").is_err());
-        assert!(check_date("2019-1-01").is_err());
-        assert!(check_datetime("2019-01-01 23:59").is_ok());
-        assert!(check_datetime("2019-01-01 24:00").is_err());
-        assert!(check_datetime("2019-01-01T10:00").is_err());
-    }
 
     #[test]
     fn release_names() {

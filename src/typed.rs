@@ -292,7 +292,7 @@ pub fn parse_cell(kind: Kind, v: &str) -> Result<Value<'_>, String> {
             }
             Value::Int(v.parse::<i64>().map_err(|_| bad())?)
         }
-        Kind::List => Value::List(crate::transform::parse_list(v).map_err(|_| bad())?),
+        Kind::List => Value::List(crate::values::parse_list(v).map_err(|_| bad())?),
     })
 }
 

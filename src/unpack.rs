@@ -319,7 +319,7 @@ fn safe_rel(rel: &str) -> Result<PathBuf> {
     if rel.is_empty() || !p.components().all(|c| matches!(c, Component::Normal(_))) {
         return Err(Error::Usage(format!(
             "refusing to extract `{}`: not a plain relative path",
-            crate::verify::clip(rel)
+            crate::message::clip(rel)
         )));
     }
     Ok(p.to_path_buf())

@@ -30,7 +30,7 @@ pub fn run(args: Args) -> Result<Exit, Error> {
     if let Some(p) = &out {
         refuse_dash(p, "to print the seed on standard output, leave out --out")?;
     }
-    let (seed, commitment) = audit::new_seed();
+    let (seed, commitment) = audit::new_seed()?;
     if let Some(path) = &out {
         audit::write_seed(path, &seed)?;
     }

@@ -5,7 +5,6 @@
 
 use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -144,32 +143,13 @@ impl Key {
     /// Makes a fresh key from the OS CSPRNG and writes it to `path` with mode 0600.
     /// Never overwrites an existing file. Returns the key's fingerprint.
     pub fn generate(path: &Path) -> Result<String> {
-        use rand::RngCore;
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        let key = Key(bytes);
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut file = opts.open(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::Key {
-                    file: path.to_path_buf(),
-                    message: "already exists; keygen never overwrites a key".into(),
-                }
-            } else {
-                Error::io(path, e)
-            }
-        })?;
+        let key = Key(crate::secret::random_bytes::<32>("release key")?);
         let mut text = hex::encode(key.0);
         text.push('\n');
-        file.write_all(text.as_bytes())
-            .and_then(|_| file.sync_all())
-            .map_err(|e| Error::io(path, e))?;
+        crate::secret::write_secret_file(path, text.as_bytes(), || Error::Key {
+            file: path.to_path_buf(),
+            message: "already exists; keygen never overwrites a key".into(),
+        })?;
         Ok(key.fingerprint())
     }
 

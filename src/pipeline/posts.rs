@@ -414,7 +414,7 @@ impl Plan {
                     None => {
                         let line = record.position().map_or(0, |p| p.line());
                         let loc = Location::cell(&path, line, &header[tweet_author]);
-                        let msg = match export::check_id(author) {
+                        let msg = match crate::values::check_id(author) {
                             Err(m) => m,
                             // Not the raw ID: a short keyed hash (`disclose pseudonym`
                             // with the release key gives the same for a suspected ID).

@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::PlanParts;
-use crate::policy::{Action, ColumnRule, FieldType, Precision};
+use crate::policy::{Action, ColumnRule, Precision};
 use crate::transform::{apply, RowContext};
+use crate::values::FieldType;
 
 /// How identifiable pseudonymised accounts stay through their published attributes.
 #[derive(Debug, Clone, Serialize)]

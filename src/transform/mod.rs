@@ -14,8 +14,10 @@ pub mod rewrite;
 
 pub use registry::{Published, Registry};
 
-use crate::export::check_id;
-use crate::policy::{check_date, check_datetime, Action, CoordMode, FieldType, PostIds};
+use crate::policy::{Action, CoordMode, PostIds};
+use crate::values::{
+    check_date, check_datetime, check_id, check_type, parse_list, parse_number, FieldType,
+};
 use rewrite::{private_word, rewrite_value};
 
 /// What a row contributes to its values' transformation.
@@ -147,94 +149,4 @@ pub fn apply(
         }
     }
     Ok(())
-}
-
-fn parse_number(value: &str) -> Result<f64, String> {
-    let ok_chars = value
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
-    match value.parse::<f64>() {
-        Ok(v) if ok_chars && v.is_finite() => Ok(v),
-        _ => Err("not a number".to_string()),
-    }
-}
-
-/// Validates a kept value against its declared type (empty is always allowed).
-pub fn check_type(ty: FieldType, value: &str) -> Result<(), String> {
-    if value.is_empty() {
-        return Ok(());
-    }
-    match ty {
-        FieldType::String => Ok(()),
-        FieldType::Integer => {
-            let digits = value.strip_prefix('-').unwrap_or(value);
-            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-                Ok(())
-            } else {
-                Err("not an integer".to_string())
-            }
-        }
-        FieldType::Number => parse_number(value).map(|_| ()),
-        FieldType::Boolean => match value {
-            "true" | "false" => Ok(()),
-            _ => Err("not `true` or `false`".to_string()),
-        },
-        FieldType::Date => check_date(value),
-        FieldType::DateTime => check_datetime(value),
-    }
-}
-
-/// Parses a list column: `[a, b]`, `[]` or empty. Items may be quoted with `'` or `"`.
-pub fn parse_list(value: &str) -> Result<Vec<&str>, String> {
-    let v = value.trim();
-    if v.is_empty() {
-        return Ok(Vec::new());
-    }
-    let inner = v
-        .strip_prefix('[')
-        .and_then(|r| r.strip_suffix(']'))
-        .ok_or_else(|| "not a list (expected `[a, b]` or `[]`)".to_string())?;
-    if inner.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    inner
-        .split(',')
-        .map(|item| {
-            let t = item.trim();
-            let t = t
-                .strip_prefix('\'')
-                .and_then(|r| r.strip_suffix('\''))
-                .or_else(|| t.strip_prefix('"').and_then(|r| r.strip_suffix('"')))
-                .unwrap_or(t);
-            if t.is_empty() {
-                Err("the list has an empty item".to_string())
-            } else {
-                Ok(t)
-            }
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lists() {
-        assert_eq!(parse_list("[1, 2]").unwrap(), vec!["1", "2"]);
-        assert_eq!(parse_list("['1', '2']").unwrap(), vec!["1", "2"]);
-        assert!(parse_list("[]").unwrap().is_empty());
-        assert!(parse_list("").unwrap().is_empty());
-        assert!(parse_list("1, 2").is_err());
-        assert!(parse_list("[1,,2]").is_err());
-    }
-
-    #[test]
-    fn types() {
-        assert!(check_type(FieldType::Integer, "12").is_ok());
-        assert!(check_type(FieldType::Integer, "1.5").is_err());
-        assert!(check_type(FieldType::Number, "24.7136").is_ok());
-        assert!(check_type(FieldType::Number, "inf").is_err());
-        assert!(check_type(FieldType::Boolean, "True").is_err());
-    }
 }

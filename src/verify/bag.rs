@@ -89,7 +89,7 @@ pub fn parse_manifest(
             report.fail(
                 check,
                 Loc::file(entry).line(line),
-                format!("`{}` is not a SHA-256 in hex", super::clip(sum)),
+                format!("`{}` is not a SHA-256 in hex", crate::message::clip(sum)),
             );
             continue;
         }
@@ -133,7 +133,7 @@ pub fn check_manifest(
                 Loc::file(&entry).line(l.line),
                 format!(
                     "lists `{}`, which is not a file this manifest covers in the bag",
-                    super::clip(&l.path)
+                    crate::message::clip(&l.path)
                 ),
             ),
             Some(None) => report.fail(

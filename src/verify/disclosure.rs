@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use super::report::{Loc, Report};
 use super::tables::{PseudonymRules, RowClasses};
-use super::{clip, Facts};
-use crate::policy::check_date;
+use super::Facts;
+use crate::message::clip;
 use crate::sample::{self, SampleSize, StratumExpr};
+use crate::values::check_date;
 
 /// The release record as `build` writes it (`crate::record::disclosure_json`): every
 /// fixed member required, with its type. Counts are unsigned 64-bit integers, so a

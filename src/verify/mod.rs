@@ -75,10 +75,7 @@ pub struct Facts {
     pub rows: u64,
 }
 
-/// Shortens a value for a message.
-pub(crate) fn clip(v: &str) -> String {
-    crate::message::clip(v)
-}
+use crate::message::clip;
 
 /// Hashes, counts and (optionally) scans bytes as they are read.
 struct Tee<'a, R> {

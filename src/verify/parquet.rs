@@ -20,7 +20,8 @@ use parquet::file::reader::{ChunkReader, Length};
 use super::archive::{Archive, Entry};
 use super::report::{Loc, Report};
 use super::tables::{FieldType, Resource};
-use super::{clip, Facts};
+use super::Facts;
+use crate::message::clip;
 use crate::typed::{self, Column, Kind, RowDigest, Value};
 
 /// The check, added to the report when the bundle holds a Parquet table.

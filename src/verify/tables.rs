@@ -8,10 +8,9 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
-use super::clip;
 use super::report::{Loc, Report};
-use crate::export::check_id;
-use crate::policy::{check_date, check_datetime};
+use crate::message::clip;
+use crate::values::{check_date, check_datetime, check_id};
 
 /// A Frictionless field type, as far as `verify` checks it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -599,7 +598,7 @@ pub fn check_csv<R: Read>(
             }
         }
         if let Some(c) = cols.mentions {
-            match crate::transform::parse_list(values[c]) {
+            match crate::values::parse_list(values[c]) {
                 Ok(items) => {
                     for item in items {
                         if !rules.is_pseudonym(item) && check_id(item).is_err() {

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use disclose::export::{Account, DirectoryEntry, Export, Role};
 use disclose::identity::{Key, Pseudonymizer};
 use disclose::policy::{Action, PostIds};
-use disclose::transform::parse_list;
 use disclose::transform::rewrite::rewrite_text;
 use disclose::transform::Registry;
+use disclose::values::parse_list;
 
 /// One account of a generated registry.
 #[derive(Debug, Clone)]
@@ -557,7 +557,7 @@ pub fn check_policy(data: &[u8]) {
         return;
     };
     assert!(disclose::policy::check_release_name(&p.release.name).is_ok());
-    assert!(disclose::policy::check_date(&p.release.date).is_ok());
+    assert!(disclose::values::check_date(&p.release.date).is_ok());
     assert!(p.pseudonymisation.follower_threshold >= 1);
     assert!((32..=64).contains(&p.pseudonymisation.length));
     for (col, want) in [
@@ -586,8 +586,9 @@ pub fn check_policy(data: &[u8]) {
 /// The column-value target: the first byte picks an action, the rest is the value;
 /// applying it never panics, and what it publishes has the action's shape.
 pub fn check_value(data: &[u8]) {
-    use disclose::policy::{CoordMode, FieldType, Precision};
+    use disclose::policy::{CoordMode, Precision};
     use disclose::transform::{apply, RowContext};
+    use disclose::values::FieldType;
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
