@@ -17,24 +17,12 @@ use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use crate::deflate::ParallelDeflate;
 use crate::error::{Error, Result};
+pub use crate::format::PayloadFile;
 use crate::policy::Compression;
 use crate::rawzip::RawEntry;
 
 /// The bundle format this writes.
 pub const FORMAT: &str = "disclose-bundle/1";
-
-/// A payload file as written: its path inside the bag, size, hash and row count.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PayloadFile {
-    /// Path relative to the bag root (`data/...`).
-    pub path: String,
-    /// Data rows for CSV files, lines for other text files.
-    pub rows: u64,
-    /// Size in bytes.
-    pub bytes: u64,
-    /// SHA-256, lowercase hex.
-    pub sha256: String,
-}
 
 struct Current {
     path: String,

@@ -48,6 +48,7 @@ pub mod deflate;
 pub mod error;
 pub mod export;
 pub mod files;
+pub mod format;
 pub mod identity;
 pub mod inputcheck;
 pub mod limits;

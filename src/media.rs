@@ -19,11 +19,11 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Location, Result};
 use crate::export::{open_csv, read_header, require};
+pub use crate::format::{MediaRecord, Volume};
 use crate::identity::Pseudonymizer;
 use crate::mediaclean::{self, CleanError, Cleaning, CopyError, Format};
 use crate::policy::MediaSpec;
@@ -90,32 +90,6 @@ fn clean_error(location: Location, e: CleanError) -> Error {
         ),
     };
     Error::input(location, message)
-}
-
-/// A volume of media beside the bundle.
-#[derive(Debug, Clone, Serialize)]
-pub struct Volume {
-    /// File name of the volume zip (beside the bundle).
-    pub path: String,
-    /// Media files in it.
-    pub files: u64,
-    /// Its size.
-    pub bytes: u64,
-    /// Its SHA-256.
-    pub sha256: String,
-}
-
-/// The media part of the release record.
-#[derive(Debug, Clone, Serialize)]
-pub struct MediaRecord {
-    /// Media files published.
-    pub files: u64,
-    /// Their total size.
-    pub bytes: u64,
-    /// The list file inside the bundle.
-    pub list: String,
-    /// Volumes beside the bundle (empty when the media are inside it).
-    pub volumes: Vec<Volume>,
 }
 
 /// `media.csv`, indexed by post.

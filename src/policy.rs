@@ -55,6 +55,17 @@ pub enum PostIds {
     All,
 }
 
+impl PostIds {
+    /// The policy's (and the record's) name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostIds::Raw => "raw",
+            PostIds::PseudonymisedAccounts => "pseudonymised-accounts",
+            PostIds::All => "all",
+        }
+    }
+}
+
 /// How much of a date or time is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Precision {

@@ -7,10 +7,12 @@
 
 use serde::Serialize;
 
-use crate::bundle::{PayloadFile, FORMAT};
+use crate::bundle::FORMAT;
+pub use crate::format::{Counts, PayloadFile, SamplingRecord, SizeRule};
+use crate::format::{Disclosure, PolicyRef, Pseudonymisation, Release, Tool};
 use crate::identity::pseudonym;
 use crate::policy::{Action, Policy};
-use crate::sample::{self, StratumRecord};
+use crate::sample;
 
 /// One published column: its name, what was done to it, and its schema type.
 #[derive(Debug, Clone)]
@@ -88,113 +90,6 @@ pub struct Table {
     pub columns: Vec<PublishedColumn>,
 }
 
-/// The sampling part of the release record (DESIGN §3).
-#[derive(Debug, Clone, Serialize)]
-pub struct SamplingRecord {
-    /// `consistent-sample/v1`.
-    pub scheme: &'static str,
-    /// The seed.
-    pub seed: String,
-    /// SHA-256 of the seed.
-    pub seed_sha256: String,
-    /// Roles forming the population.
-    pub population_roles: Vec<String>,
-    /// The size rule as written (`fraction` or `size`).
-    pub rule: SizeRule,
-    /// Stratum expressions.
-    pub strata_expressions: Vec<String>,
-    /// N.
-    pub population: u64,
-    /// Commitment to the population's user IDs.
-    pub population_sha256: String,
-    /// n.
-    pub size: u64,
-    /// Strata in key order.
-    pub strata: Vec<StratumRecord>,
-}
-
-/// The sample size as the policy gave it.
-#[derive(Debug, Clone, Serialize)]
-pub struct SizeRule {
-    /// `fraction` or `size`.
-    pub kind: &'static str,
-    /// The value as a decimal string.
-    pub value: String,
-}
-
-/// Account and post counts by class.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Counts {
-    /// Rows of accounts.csv.
-    pub accounts_in_export: u64,
-    /// Rows of accounts.csv with role core.
-    pub core_in_export: u64,
-    /// ... network.
-    pub network_in_export: u64,
-    /// ... unrelated.
-    pub unrelated_in_export: u64,
-    /// Rows of directory.csv used (accounts outside the network).
-    pub directory_accounts: u64,
-    /// Accounts in the users file.
-    pub released_accounts: u64,
-    /// Released because their role is always included.
-    pub included_accounts: u64,
-    /// Released because the sample drew them.
-    pub sampled_accounts: u64,
-    /// Released accounts published under a pseudonym.
-    pub pseudonymised_accounts: u64,
-    /// Released accounts published under their own ID and names.
-    pub public_accounts: u64,
-    /// Rows of tweets.csv.
-    pub posts_in_export: u64,
-    /// Posts in the posts files.
-    pub posts_released: u64,
-}
-
-#[derive(Serialize)]
-struct ReleaseMeta<'a> {
-    name: &'a str,
-    date: &'a str,
-    description: &'a str,
-    organisation: &'a str,
-}
-
-#[derive(Serialize)]
-struct ToolMeta {
-    name: &'static str,
-    version: &'static str,
-}
-
-#[derive(Serialize)]
-struct PolicyMeta<'a> {
-    file: String,
-    sha256: &'a str,
-    include_roles: &'a [String],
-}
-
-#[derive(Serialize)]
-struct PseudonymMeta<'a> {
-    scheme: &'static str,
-    key_fingerprint: &'a str,
-    follower_threshold: Option<u64>,
-    length: Option<usize>,
-    post_ids: crate::policy::PostIds,
-}
-
-#[derive(Serialize)]
-struct Disclosure<'a> {
-    format: &'static str,
-    tier: &'a str,
-    release: ReleaseMeta<'a>,
-    tool: ToolMeta,
-    policy: PolicyMeta<'a>,
-    pseudonymisation: PseudonymMeta<'a>,
-    sampling: Option<&'a SamplingRecord>,
-    counts: &'a Counts,
-    media: Option<&'a crate::media::MediaRecord>,
-    files: &'a [PayloadFile],
-}
-
 /// Renders `disclosure.json`.
 pub fn disclosure_json(
     policy: &Policy,
@@ -206,49 +101,49 @@ pub fn disclosure_json(
     files: &[PayloadFile],
 ) -> Vec<u8> {
     let r = &policy.release;
+    let (scheme, threshold, length, post_ids) = match tier {
+        None => (
+            pseudonym::SCHEME,
+            Some(policy.pseudonymisation.follower_threshold),
+            Some(policy.pseudonymisation.length as u64),
+            policy.pseudonymisation.post_ids,
+        ),
+        // A tier publishes nothing hashed; the fingerprint ties it to its release.
+        Some(_) => ("none", None, None, crate::policy::PostIds::Raw),
+    };
     let doc = Disclosure {
-        format: FORMAT,
-        tier: tier.map_or("public", |t| t.name.as_str()),
-        release: ReleaseMeta {
-            name: &r.name,
-            date: &r.date,
-            description: &r.description,
-            organisation: &r.organisation,
+        format: FORMAT.to_string(),
+        tier: tier.map_or("public", |t| t.name.as_str()).to_string(),
+        release: Release {
+            name: r.name.clone(),
+            date: r.date.clone(),
+            description: r.description.clone(),
+            organisation: r.organisation.clone(),
         },
-        tool: ToolMeta {
-            name: "disclose",
-            version: env!("CARGO_PKG_VERSION"),
+        tool: Tool {
+            name: "disclose".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
         },
-        policy: PolicyMeta {
+        policy: PolicyRef {
             file: policy
                 .path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            sha256: &policy.sha256,
-            include_roles: &policy.include_roles,
+            sha256: policy.sha256.clone(),
+            include_roles: policy.include_roles.clone(),
         },
-        pseudonymisation: match tier {
-            None => PseudonymMeta {
-                scheme: pseudonym::SCHEME,
-                key_fingerprint: fingerprint,
-                follower_threshold: Some(policy.pseudonymisation.follower_threshold),
-                length: Some(policy.pseudonymisation.length),
-                post_ids: policy.pseudonymisation.post_ids,
-            },
-            // A tier publishes nothing hashed; the fingerprint ties it to its release.
-            Some(_) => PseudonymMeta {
-                scheme: "none",
-                key_fingerprint: fingerprint,
-                follower_threshold: None,
-                length: None,
-                post_ids: crate::policy::PostIds::Raw,
-            },
+        pseudonymisation: Pseudonymisation {
+            scheme: scheme.to_string(),
+            key_fingerprint: fingerprint.to_string(),
+            follower_threshold: threshold,
+            length,
+            post_ids: post_ids.as_str().to_string(),
         },
-        sampling,
-        counts,
-        media,
-        files,
+        sampling: sampling.cloned(),
+        counts: counts.clone(),
+        media: media.cloned(),
+        files: files.to_vec(),
     };
     let mut out = serde_json::to_vec_pretty(&doc).expect("plain data serialises");
     out.push(b'\n');

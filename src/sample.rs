@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+pub use crate::format::StratumRecord;
+
 /// Identifies this scheme in the release record.
 pub const SCHEME: &str = "consistent-sample/v1";
 
@@ -136,17 +138,6 @@ pub struct Member {
     pub userid: String,
     /// The values of the stratum expressions (empty when unstratified).
     pub key: Vec<String>,
-}
-
-/// One stratum's line in the published record.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct StratumRecord {
-    /// The stratum key.
-    pub key: Vec<String>,
-    /// N_s.
-    pub population: u64,
-    /// n_s.
-    pub size: u64,
 }
 
 /// The outcome of sampling: what was selected and what is published about it.

@@ -71,17 +71,17 @@ impl Selection {
                 let drawn = sample::draw(&seed, spec.size, &members);
                 selected_ids.extend(drawn.selected.iter().cloned());
                 Some(SamplingRecord {
-                    scheme: sample::SCHEME,
+                    scheme: sample::SCHEME.to_string(),
                     seed_sha256: sample::seed_commitment(&seed),
                     seed,
                     population_roles: spec.population_roles.clone(),
                     rule: match spec.size {
                         SampleSize::Count(n) => SizeRule {
-                            kind: "size",
+                            kind: "size".to_string(),
                             value: n.to_string(),
                         },
                         SampleSize::Fraction { .. } => SizeRule {
-                            kind: "fraction",
+                            kind: "fraction".to_string(),
                             value: spec.size.describe(),
                         },
                     },

@@ -3,187 +3,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::report::{Loc, Report};
 use super::tables::{PseudonymRules, RowClasses};
 use super::Facts;
+use crate::format::Disclosure;
 use crate::message::clip;
 use crate::sample::{self, SampleSize, StratumExpr};
 use crate::values::check_date;
-
-/// The release record as `build` writes it (`crate::record::disclosure_json`): every
-/// fixed member required, with its type. Counts are unsigned 64-bit integers, so a
-/// count that is missing, a string, negative, fractional or above 2^64 - 1 fails the
-/// parse. Members this version does not know are ignored.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Doc {
-    /// `disclose-bundle/1`.
-    pub format: String,
-    /// `public`, or a tier's name.
-    pub tier: String,
-    /// The release metadata.
-    pub release: ReleaseDoc,
-    /// The tool that built the bundle.
-    pub tool: ToolDoc,
-    /// The policy used.
-    pub policy: PolicyDoc,
-    /// How accounts were pseudonymised.
-    pub pseudonymisation: PseudonymDoc,
-    /// The sampling record; `null` when the release has no sample.
-    #[serde(deserialize_with = "nullable")]
-    pub sampling: Option<SamplingDoc>,
-    /// Account and post counts.
-    pub counts: CountsDoc,
-    /// Media; `null` when the release publishes none.
-    #[serde(deserialize_with = "nullable")]
-    pub media: Option<MediaDoc>,
-    /// Every payload file but the record itself.
-    pub files: Vec<FileDoc>,
-}
-
-/// A member that must be present but may be `null`.
-fn nullable<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d)
-}
-
-/// `release`.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct ReleaseDoc {
-    pub name: String,
-    pub date: String,
-    pub description: String,
-    pub organisation: String,
-}
-
-/// `tool`.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct ToolDoc {
-    pub name: String,
-    pub version: String,
-}
-
-/// `policy`.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct PolicyDoc {
-    pub file: String,
-    pub sha256: String,
-    pub include_roles: Vec<String>,
-}
-
-/// `pseudonymisation`.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct PseudonymDoc {
-    pub scheme: String,
-    pub key_fingerprint: String,
-    #[serde(deserialize_with = "nullable")]
-    pub follower_threshold: Option<u64>,
-    #[serde(deserialize_with = "nullable")]
-    pub length: Option<u64>,
-    pub post_ids: String,
-}
-
-/// `sampling`.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct SamplingDoc {
-    pub scheme: String,
-    pub seed: String,
-    pub seed_sha256: String,
-    pub population_roles: Vec<String>,
-    pub rule: RuleDoc,
-    pub strata_expressions: Vec<String>,
-    pub population: u64,
-    pub population_sha256: String,
-    pub size: u64,
-    pub strata: Vec<StratumDoc>,
-}
-
-/// `sampling.rule`.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct RuleDoc {
-    pub kind: String,
-    pub value: String,
-}
-
-/// One of `sampling.strata`.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct StratumDoc {
-    pub key: Vec<String>,
-    pub population: u64,
-    pub size: u64,
-}
-
-/// `counts`.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct CountsDoc {
-    pub accounts_in_export: u64,
-    pub core_in_export: u64,
-    pub network_in_export: u64,
-    pub unrelated_in_export: u64,
-    pub directory_accounts: u64,
-    pub released_accounts: u64,
-    pub included_accounts: u64,
-    pub sampled_accounts: u64,
-    pub pseudonymised_accounts: u64,
-    pub public_accounts: u64,
-    pub posts_in_export: u64,
-    pub posts_released: u64,
-}
-
-impl CountsDoc {
-    /// Accounts in the export with `role`.
-    fn of_role(&self, role: &str) -> Option<u64> {
-        match role {
-            "core" => Some(self.core_in_export),
-            "network" => Some(self.network_in_export),
-            "unrelated" => Some(self.unrelated_in_export),
-            _ => None,
-        }
-    }
-}
-
-/// `media`.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct MediaDoc {
-    pub files: u64,
-    pub bytes: u64,
-    pub list: String,
-    pub volumes: Vec<VolumeDoc>,
-}
-
-/// One of `media.volumes`.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct VolumeDoc {
-    pub path: String,
-    pub files: u64,
-    pub bytes: u64,
-    pub sha256: String,
-}
-
-/// One of `files`.
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct FileDoc {
-    pub path: String,
-    pub rows: u64,
-    pub bytes: u64,
-    pub sha256: String,
-}
 
 /// What the rest of `verify` needs from the record.
 #[derive(Debug, Clone, Default)]
@@ -192,7 +20,7 @@ pub struct Record {
     pub doc: Option<Value>,
     /// The document with its structure checked (`None` when a fixed member is
     /// missing or of the wrong type: the record checks are then skipped).
-    pub typed: Option<Doc>,
+    pub typed: Option<Disclosure>,
     /// `release.name`.
     pub name: Option<String>,
     /// `release.date`.
@@ -250,7 +78,7 @@ pub fn parse(bytes: &[u8], entry: &str, root: &str, report: &mut Report) -> Reco
         );
         return Record::default();
     }
-    let typed: Doc = match serde_path_to_error::deserialize(&doc) {
+    let typed: Disclosure = match serde_path_to_error::deserialize(&doc) {
         Ok(d) => d,
         Err(e) => {
             let path = e.path().to_string();

@@ -847,7 +847,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
 /// regular file, and have the recorded size and SHA-256.
 fn check_volumes(
     opts: &VerifyOptions,
-    doc: Option<&disclosure::Doc>,
+    doc: Option<&crate::format::Disclosure>,
     report: &mut Report,
 ) -> Result<()> {
     let Some(volumes) = doc
