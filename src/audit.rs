@@ -5,6 +5,7 @@
 //! The sample reuses [`crate::sample`], the same code the build uses; DESIGN §3 and
 //! `docs/AUDIT.md` describe it for independent re-implementation.
 
+use crate::verify::report::CheckId;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -280,7 +281,7 @@ pub fn read_record(bundle: &Path) -> Result<std::result::Result<Value, Report>> 
         .cloned();
     let Some(entry) = entry else {
         report.fail(
-            "record.format",
+            CheckId::RecordFormat,
             crate::verify::report::Loc::bundle(),
             "the bundle has no <release>/data/disclosure.json",
         );
@@ -290,7 +291,7 @@ pub fn read_record(bundle: &Path) -> Result<std::result::Result<Value, Report>> 
         Ok(b) => b,
         Err(e) => {
             report.fail(
-                "zip.expansion",
+                CheckId::ZipExpansion,
                 crate::verify::report::Loc::file(&entry.name),
                 format!("cannot be read: {e}"),
             );
@@ -301,7 +302,7 @@ pub fn read_record(bundle: &Path) -> Result<std::result::Result<Value, Report>> 
         Ok(v) => Ok(Ok(v)),
         Err(e) => {
             report.fail(
-                "record.format",
+                CheckId::RecordFormat,
                 crate::verify::report::Loc::file(&entry.name),
                 format!("not valid JSON: {e}"),
             );

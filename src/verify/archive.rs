@@ -8,6 +8,7 @@
 //! declared sizes are bounded. Reading an entry then goes through [`EntryReader`],
 //! which fails as soon as an entry expands beyond its declared size.
 
+use crate::verify::report::CheckId;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -274,17 +275,17 @@ impl Archive {
             Ok(z) => z,
             Err(e) => {
                 report.fail(
-                    "zip.archive",
+                    CheckId::ZipArchive,
                     Loc::bundle(),
                     format!("not a readable zip archive: {e}"),
                 );
                 return Ok(None);
             }
         };
-        report.ran("zip.archive");
+        report.ran(CheckId::ZipArchive);
         if zip.offset() != 0 {
             report.fail(
-                "zip.archive",
+                CheckId::ZipArchive,
                 Loc::bundle(),
                 format!(
                     "{} bytes of other data come before the zip archive",
@@ -299,7 +300,7 @@ impl Archive {
                 Ok(n) => n,
                 Err(e) => {
                     report.fail(
-                        "zip.archive",
+                        CheckId::ZipArchive,
                         Loc::bundle(),
                         format!("the central directory cannot be read: {e}"),
                     );
@@ -312,13 +313,13 @@ impl Archive {
             .rev()
             .map(|r| (r.name.as_slice(), r))
             .collect();
-        report.ran("zip.entries");
-        report.ran("zip.expansion");
-        report.ran("zip.format");
+        report.ran(CheckId::ZipEntries);
+        report.ran(CheckId::ZipExpansion);
+        report.ran(CheckId::ZipFormat);
         let mut dates: Vec<u16> = Vec::new();
         if names.len() > limits.max_entries {
             report.fail(
-                "zip.expansion",
+                CheckId::ZipExpansion,
                 Loc::bundle(),
                 format!("more than {} entries", limits.max_entries),
             );
@@ -326,20 +327,20 @@ impl Archive {
         }
 
         // Names and duplicates.
-        report.ran("zip.names");
-        report.ran("zip.unique");
+        report.ran(CheckId::ZipNames);
+        report.ran(CheckId::ZipUnique);
         let lossy = |n: &[u8]| String::from_utf8_lossy(n).into_owned();
         let mut seen: HashMap<&[u8], usize> = HashMap::new();
         let mut folded: HashMap<String, &[u8]> = HashMap::new();
         for &n in &names {
             if let Some(problem) = name_problem(n) {
-                report.fail("zip.names", Loc::file(&lossy(n)), problem);
+                report.fail(CheckId::ZipNames, Loc::file(&lossy(n)), problem);
             }
             let count = seen.entry(n).or_default();
             *count += 1;
             if *count == 2 {
                 report.fail(
-                    "zip.unique",
+                    CheckId::ZipUnique,
                     Loc::file(&lossy(n)),
                     "the name appears more than once in the central directory",
                 );
@@ -347,7 +348,7 @@ impl Archive {
                 let key = lossy(n).to_lowercase();
                 if let Some(other) = folded.get(&key) {
                     report.fail(
-                        "zip.unique",
+                        CheckId::ZipUnique,
                         Loc::file(&lossy(n)),
                         format!("the name differs only in case from `{}`", lossy(other)),
                     );
@@ -358,14 +359,14 @@ impl Archive {
         }
         if zip.has_duplicate_names() && seen.len() == names.len() {
             report.fail(
-                "zip.unique",
+                CheckId::ZipUnique,
                 Loc::bundle(),
                 "the zip reader sees duplicate names that the central directory walk did not",
             );
         }
         if seen.len() != zip.len() {
             report.fail(
-                "zip.archive",
+                CheckId::ZipArchive,
                 Loc::bundle(),
                 format!(
                     "the central directory holds {} distinct names but the zip reader found {} entries",
@@ -384,7 +385,7 @@ impl Archive {
                 Ok(e) => e,
                 Err(err) => {
                     report.fail(
-                        "zip.archive",
+                        CheckId::ZipArchive,
                         Loc::bundle(),
                         format!("entry #{i} cannot be read: {err}"),
                     );
@@ -395,28 +396,28 @@ impl Archive {
             let is_dir = name.ends_with('/');
             let loc = || Loc::file(&name);
             if e.is_symlink() {
-                report.fail("zip.entries", loc(), "the entry is a symbolic link");
+                report.fail(CheckId::ZipEntries, loc(), "the entry is a symbolic link");
             }
             if let Some(mode) = e.unix_mode() {
                 let kind = mode & 0o170000;
                 let expected = if is_dir { 0o040000 } else { 0o100000 };
                 if kind != 0 && kind != expected && kind != 0o120000 {
                     report.fail(
-                        "zip.entries",
+                        CheckId::ZipEntries,
                         loc(),
                         format!("the entry is a special file (mode {mode:o})"),
                     );
                 }
             }
             if e.encrypted() {
-                report.fail("zip.entries", loc(), "the entry is encrypted");
+                report.fail(CheckId::ZipEntries, loc(), "the entry is encrypted");
             }
             if !matches!(
                 e.compression(),
                 CompressionMethod::Stored | CompressionMethod::Deflated
             ) {
                 report.fail(
-                    "zip.entries",
+                    CheckId::ZipEntries,
                     loc(),
                     format!(
                         "compression method {:?} (only stored and deflate are allowed)",
@@ -425,7 +426,11 @@ impl Archive {
                 );
             }
             if is_dir && e.size() != 0 {
-                report.fail("zip.entries", loc(), "a directory entry that holds data");
+                report.fail(
+                    CheckId::ZipEntries,
+                    loc(),
+                    "a directory entry that holds data",
+                );
             }
             let size = e.size();
             let compressed = e.compressed_size();
@@ -435,7 +440,7 @@ impl Archive {
                     || u128::from(size) > u128::from(compressed) * u128::from(limits.max_ratio))
             {
                 report.fail(
-                    "zip.expansion",
+                    CheckId::ZipExpansion,
                     loc(),
                     format!(
                         "declares {size} bytes from {compressed} compressed bytes, a ratio above the limit of {} (an expansion bomb?)",
@@ -448,7 +453,7 @@ impl Archive {
                 Ok(local) => {
                     if local.name != e.name_raw() {
                         report.fail(
-                            "zip.overlap",
+                            CheckId::ZipOverlap,
                             loc(),
                             format!("the local header names the entry `{}`", lossy(&local.name)),
                         );
@@ -456,7 +461,7 @@ impl Archive {
                     if let Some(c) = by_name.get(e.name_raw()) {
                         dates.push(u16_at(&c.fixed, 14));
                         for problem in format_problems(c, &local, is_dir) {
-                            report.fail("zip.format", loc(), problem);
+                            report.fail(CheckId::ZipFormat, loc(), problem);
                         }
                     }
                     match local.data_start.checked_add(compressed) {
@@ -464,13 +469,13 @@ impl Archive {
                             ranges.push((e.header_start(), end, i));
                         }
                         _ => report.fail(
-                            "zip.overlap",
+                            CheckId::ZipOverlap,
                             loc(),
                             "the entry's data runs into the central directory",
                         ),
                     }
                 }
-                Err(msg) => report.fail("zip.overlap", loc(), msg),
+                Err(msg) => report.fail(CheckId::ZipOverlap, loc(), msg),
             }
             entries.push(Entry {
                 index: i,
@@ -487,7 +492,7 @@ impl Archive {
             zip.central_directory_start(),
             cd_end,
         ) {
-            report.fail("zip.format", Loc::bundle(), problem);
+            report.fail(CheckId::ZipFormat, Loc::bundle(), problem);
         }
         dates.sort_unstable();
         dates.dedup();
@@ -496,7 +501,7 @@ impl Archive {
             [] => None,
             _ => {
                 report.fail(
-                    "zip.format",
+                    CheckId::ZipFormat,
                     Loc::bundle(),
                     "the entries are not all dated the same day",
                 );
@@ -505,7 +510,7 @@ impl Archive {
         };
         if total > u128::from(limits.max_total_bytes) {
             report.fail(
-                "zip.expansion",
+                CheckId::ZipExpansion,
                 Loc::bundle(),
                 format!(
                     "the entries declare {total} bytes in all, above the limit of {} (use --max-bytes to raise it)",
@@ -515,7 +520,7 @@ impl Archive {
         }
 
         // Overlapping byte ranges (headers included), named.
-        report.ran("zip.overlap");
+        report.ran(CheckId::ZipOverlap);
         ranges.sort();
         for w in ranges.windows(2) {
             let (a, b) = (&w[0], &w[1]);
@@ -531,7 +536,7 @@ impl Archive {
                     .map(|e| e.name.clone())
                     .unwrap_or_default();
                 report.fail(
-                    "zip.overlap",
+                    CheckId::ZipOverlap,
                     Loc::file(&bn),
                     format!("the entry's bytes overlap those of `{an}`"),
                 );
@@ -542,36 +547,36 @@ impl Archive {
         match zip.has_overlapping_entries() {
             Ok(false) => {}
             Ok(true) => {
-                if !report.failed("zip.overlap") {
+                if !report.failed(CheckId::ZipOverlap) {
                     report.fail(
-                        "zip.overlap",
+                        CheckId::ZipOverlap,
                         Loc::bundle(),
                         "the zip reader finds overlapping entries",
                     );
                 }
             }
             Err(e) => report.fail(
-                "zip.overlap",
+                CheckId::ZipOverlap,
                 Loc::bundle(),
                 format!("entry ranges cannot be read: {e}"),
             ),
         }
-        if !report.failed("zip.overlap") && !report.failed("zip.unique") {
+        if !report.failed(CheckId::ZipOverlap) && !report.failed(CheckId::ZipUnique) {
             if let Err(e) = zip.validate_header_consistency() {
-                report.fail("zip.overlap", Loc::bundle(), e.to_string());
+                report.fail(CheckId::ZipOverlap, Loc::bundle(), e.to_string());
             }
         }
 
         let safe = [
-            "zip.archive",
-            "zip.names",
-            "zip.unique",
-            "zip.overlap",
-            "zip.entries",
-            "zip.expansion",
+            CheckId::ZipArchive,
+            CheckId::ZipNames,
+            CheckId::ZipUnique,
+            CheckId::ZipOverlap,
+            CheckId::ZipEntries,
+            CheckId::ZipExpansion,
         ]
         .iter()
-        .all(|c| !report.failed(c));
+        .all(|c| !report.failed(*c));
         report.stats.entries = entries.len() as u64;
         Ok(Some(Archive {
             zip,

@@ -1,6 +1,7 @@
 //! The BagIt side of a bundle (RFC 8493): the declaration, bag-info.txt and the two
 //! SHA-256 manifests, checked against what was actually read from the zip.
 
+use crate::verify::report::CheckId;
 use std::collections::{BTreeMap, HashMap};
 
 use super::report::{Loc, Report};
@@ -58,7 +59,7 @@ fn decode_path(p: &str) -> String {
 pub fn parse_manifest(
     text: &[u8],
     entry: &str,
-    check: &'static str,
+    check: CheckId,
     report: &mut Report,
 ) -> Vec<ManifestLine> {
     let Ok(text) = std::str::from_utf8(text) else {
@@ -113,7 +114,7 @@ pub fn check_manifest(
     expected: &BTreeMap<String, Option<Facts>>,
     root: &str,
     manifest: &str,
-    check: &'static str,
+    check: CheckId,
     report: &mut Report,
 ) {
     let entry = format!("{root}/{manifest}");
@@ -171,7 +172,7 @@ pub fn check_manifest(
 pub fn parse_bag_info(text: &[u8], entry: &str, report: &mut Report) -> Vec<(String, String, u64)> {
     let Ok(text) = std::str::from_utf8(text) else {
         report.fail(
-            "bag.info",
+            CheckId::BagInfo,
             Loc::file(entry),
             "bag-info.txt is not valid UTF-8",
         );
@@ -187,7 +188,7 @@ pub fn parse_bag_info(text: &[u8], entry: &str, report: &mut Report) -> Vec<(Str
                     last.1.push_str(raw.trim());
                 }
                 None => report.fail(
-                    "bag.info",
+                    CheckId::BagInfo,
                     Loc::file(entry).line(line),
                     "a continuation line with no label before it",
                 ),
@@ -199,7 +200,7 @@ pub fn parse_bag_info(text: &[u8], entry: &str, report: &mut Report) -> Vec<(Str
                 out.push((label.trim().to_string(), value.trim().to_string(), line));
             }
             _ => report.fail(
-                "bag.info",
+                CheckId::BagInfo,
                 Loc::file(entry).line(line),
                 "expected `Label: value`",
             ),

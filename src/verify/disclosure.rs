@@ -1,6 +1,7 @@
 //! `disclosure.json`, the release record (DESIGN §4): its fixed members, its file
 //! list against the files read, the sampling record (DESIGN §3) and the counts.
 
+use crate::verify::report::CheckId;
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
@@ -38,7 +39,7 @@ fn is_hex(v: &str, len: usize) -> bool {
 struct Ctx<'a> {
     report: &'a mut Report,
     entry: &'a str,
-    check: &'static str,
+    check: CheckId,
 }
 
 impl Ctx<'_> {
@@ -58,12 +59,12 @@ impl Ctx<'_> {
 
 /// Parses the record and checks its fixed members (`record.format`).
 pub fn parse(bytes: &[u8], entry: &str, root: &str, report: &mut Report) -> Record {
-    report.ran("record.format");
+    report.ran(CheckId::RecordFormat);
     let doc: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
             report.fail(
-                "record.format",
+                CheckId::RecordFormat,
                 Loc::file(entry).line(e.line() as u64),
                 format!("not valid JSON: {}", clip(&e.to_string())),
             );
@@ -72,7 +73,7 @@ pub fn parse(bytes: &[u8], entry: &str, root: &str, report: &mut Report) -> Reco
     };
     if !doc.is_object() {
         report.fail(
-            "record.format",
+            CheckId::RecordFormat,
             Loc::file(entry),
             "the record is not a JSON object",
         );
@@ -84,7 +85,7 @@ pub fn parse(bytes: &[u8], entry: &str, root: &str, report: &mut Report) -> Reco
             let path = e.path().to_string();
             let inner = e.into_inner().to_string();
             report.fail(
-                "record.format",
+                CheckId::RecordFormat,
                 Loc::file(entry),
                 if path == "." {
                     format!(
@@ -104,7 +105,7 @@ pub fn parse(bytes: &[u8], entry: &str, root: &str, report: &mut Report) -> Reco
     let mut c = Ctx {
         report,
         entry,
-        check: "record.format",
+        check: CheckId::RecordFormat,
     };
     c.expect("format", &typed.format, crate::bundle::FORMAT);
     let r = &typed.release;
@@ -192,7 +193,7 @@ pub fn check_files(
     entry: &str,
     report: &mut Report,
 ) {
-    let check = "record.files";
+    let check = CheckId::RecordFiles;
     let Some(doc) = &rec.typed else {
         report.skip(check, "disclosure.json is not a readable release record");
         return;
@@ -287,7 +288,7 @@ pub fn check_media(
     entry: &str,
     report: &mut Report,
 ) {
-    let check = "record.files";
+    let check = CheckId::RecordFiles;
     let Some(doc) = &rec.typed else {
         return;
     };
@@ -381,7 +382,7 @@ fn checked_sum(values: impl IntoIterator<Item = u64>) -> Option<u64> {
 
 /// The sampling record (`record.sampling`).
 pub fn check_sampling(rec: &Record, entry: &str, report: &mut Report) {
-    let check = "record.sampling";
+    let check = CheckId::RecordSampling;
     let Some(doc) = &rec.typed else {
         report.skip(check, "disclosure.json is not a readable release record");
         return;
@@ -521,7 +522,7 @@ pub fn check_counts(
     entry: &str,
     report: &mut Report,
 ) {
-    let check = "record.counts";
+    let check = CheckId::RecordCounts;
     let Some(doc) = &rec.typed else {
         report.skip(check, "disclosure.json is not a readable release record");
         return;

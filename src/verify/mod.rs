@@ -22,6 +22,7 @@ pub mod scan;
 pub mod staff;
 pub mod tables;
 
+use crate::verify::report::CheckId;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -115,7 +116,7 @@ struct Layout {
 }
 
 fn layout(entries: &[Entry], report: &mut Report) -> Layout {
-    let check = "bag.structure";
+    let check = CheckId::BagStructure;
     report.ran(check);
     let root = entries
         .iter()
@@ -325,7 +326,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
                 small.insert(rel.clone(), b);
             }
             Err(err) => report.fail(
-                "zip.expansion",
+                CheckId::ZipExpansion,
                 Loc::file(&e.name),
                 format!("cannot be read: {err}"),
             ),
@@ -335,7 +336,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         Some(b) => disclosure::parse(b, &full("data/disclosure.json"), &lay.stem, &mut report),
         None => {
             report.fail(
-                "record.format",
+                CheckId::RecordFormat,
                 Loc::file(&full("data/disclosure.json")),
                 "missing or unreadable",
             );
@@ -349,7 +350,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         let got = archive::dos_date(d);
         if got != *want {
             report.fail(
-                "zip.format",
+                CheckId::ZipFormat,
                 Loc::bundle(),
                 format!("the entries are dated {got}, but the release date is {want}"),
             );
@@ -357,12 +358,12 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     }
     let resources: Vec<Resource> = match small.get("data/datapackage.json") {
         Some(b) => {
-            report.ran("package.resources");
+            report.ran(CheckId::PackageResources);
             tables::parse_datapackage(b, &full("data/datapackage.json"), &mut report)
         }
         None => {
             report.fail(
-                "package.resources",
+                CheckId::PackageResources,
                 Loc::file(&full("data/datapackage.json")),
                 "missing or unreadable",
             );
@@ -410,8 +411,8 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     let prepared = staff_state.as_ref().map(|s| &s.0);
 
     // Phase B: every other payload file, streamed once.
-    report.ran("package.tables");
-    report.ran("rows.pseudonyms");
+    report.ran(CheckId::PackageTables);
+    report.ran(CheckId::RowsPseudonyms);
     let needles = prepared.as_ref().map(|p| &p.needles);
     let mut findings: Vec<(String, Vec<scan::Finding>)> = Vec::new();
     let mut payload: BTreeMap<String, Option<Facts>> = BTreeMap::new();
@@ -496,7 +497,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
             }
             Err(err) => {
                 report.fail(
-                    "zip.expansion",
+                    CheckId::ZipExpansion,
                     Loc::file(&e.name),
                     format!("cannot be read: {err}"),
                 );
@@ -578,11 +579,11 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         .filter(|t| lay.tags.contains_key(**t))
         .map(|t| (t.to_string(), small.get(*t).map(|b| facts_of(b, None))))
         .collect();
-    report.ran("bag.declaration");
+    report.ran(CheckId::BagDeclaration);
     match small.get("bagit.txt") {
         Some(b) if b.as_slice() == bag::BAGIT_TXT => {}
         Some(b) => report.fail(
-            "bag.declaration",
+            CheckId::BagDeclaration,
             Loc::file(&full("bagit.txt")),
             format!(
                 "is `{}`, not exactly `BagIt-Version: 1.0\\nTag-File-Character-Encoding: UTF-8\\n`",
@@ -590,52 +591,52 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
             ),
         ),
         None => report.fail(
-            "bag.declaration",
+            CheckId::BagDeclaration,
             Loc::file(&full("bagit.txt")),
             "missing or unreadable",
         ),
     }
-    report.ran("bag.manifest");
+    report.ran(CheckId::BagManifest);
     match small.get("manifest-sha256.txt") {
         Some(b) => {
             let entry = full("manifest-sha256.txt");
-            let lines = bag::parse_manifest(b, &entry, "bag.manifest", &mut report);
+            let lines = bag::parse_manifest(b, &entry, CheckId::BagManifest, &mut report);
             bag::check_manifest(
                 &lines,
                 &payload,
                 &root,
                 "manifest-sha256.txt",
-                "bag.manifest",
+                CheckId::BagManifest,
                 &mut report,
             );
         }
         None => report.fail(
-            "bag.manifest",
+            CheckId::BagManifest,
             Loc::file(&full("manifest-sha256.txt")),
             "missing or unreadable",
         ),
     }
-    report.ran("bag.tagmanifest");
+    report.ran(CheckId::BagTagmanifest);
     match small.get("tagmanifest-sha256.txt") {
         Some(b) => {
             let entry = full("tagmanifest-sha256.txt");
-            let lines = bag::parse_manifest(b, &entry, "bag.tagmanifest", &mut report);
+            let lines = bag::parse_manifest(b, &entry, CheckId::BagTagmanifest, &mut report);
             bag::check_manifest(
                 &lines,
                 &tag_facts,
                 &root,
                 "tagmanifest-sha256.txt",
-                "bag.tagmanifest",
+                CheckId::BagTagmanifest,
                 &mut report,
             );
         }
         None => report.fail(
-            "bag.tagmanifest",
+            CheckId::BagTagmanifest,
             Loc::file(&full("tagmanifest-sha256.txt")),
             "missing or unreadable",
         ),
     }
-    report.ran("bag.info");
+    report.ran(CheckId::BagInfo);
     match small.get("bag-info.txt") {
         Some(b) => {
             let entry = full("bag-info.txt");
@@ -654,15 +655,17 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
                 let found: Vec<&(String, String, u64)> =
                     info.iter().filter(|(l, _, _)| l == label).collect();
                 match (found.as_slice(), expected) {
-                    ([], _) => report.fail("bag.info", Loc::file(&entry), format!("no {label}")),
+                    ([], _) => {
+                        report.fail(CheckId::BagInfo, Loc::file(&entry), format!("no {label}"))
+                    }
                     ([one], Some(exp)) if one.1 != exp => report.fail(
-                        "bag.info",
+                        CheckId::BagInfo,
                         Loc::file(&entry).line(one.2),
                         format!("{label} is `{}`, expected `{exp}`", clip(&one.1)),
                     ),
                     ([_], _) => {}
                     (many, _) => report.fail(
-                        "bag.info",
+                        CheckId::BagInfo,
                         Loc::file(&entry).line(many[1].2),
                         format!("{label} appears {} times", many.len()),
                     ),
@@ -670,7 +673,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
             }
         }
         None => report.fail(
-            "bag.info",
+            CheckId::BagInfo,
             Loc::file(&full("bag-info.txt")),
             "missing or unreadable",
         ),
@@ -680,7 +683,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     for r in &resources {
         match payload.get(&r.path) {
             None => report.fail(
-                "package.resources",
+                CheckId::PackageResources,
                 Loc::file(&full("data/datapackage.json")),
                 format!("describes `{}`, which is not in the bag", clip(&r.path)),
             ),
@@ -688,7 +691,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
             Some(Some(f)) => {
                 if r.bytes.is_some_and(|b| b != f.bytes) {
                     report.fail(
-                        "package.resources",
+                        CheckId::PackageResources,
                         Loc::file(&full(&r.path)),
                         format!(
                             "datapackage.json says {} bytes, the file has {}",
@@ -699,7 +702,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
                 }
                 if r.sha256.as_ref().is_some_and(|h| *h != f.sha256) {
                     report.fail(
-                        "package.resources",
+                        CheckId::PackageResources,
                         Loc::file(&full(&r.path)),
                         format!(
                             "datapackage.json says sha256:{}, the file's is {}",
@@ -714,7 +717,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     for rel in payload.keys() {
         if rel.ends_with(".csv") && !resources.iter().any(|r| r.path == *rel) {
             report.fail(
-                "package.resources",
+                CheckId::PackageResources,
                 Loc::file(&full(rel)),
                 "a CSV file that datapackage.json does not describe",
             );
@@ -766,12 +769,12 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
 
     // Phase D: staff.
     if let (Some(opts_staff), Some((p, tier, key_ok))) = (&opts.staff, &staff_state) {
-        report.ran("staff.raw_identifiers");
-        report.ran("staff.dropped_values");
+        report.ran(CheckId::StaffRawIdentifiers);
+        report.ran(CheckId::StaffDroppedValues);
         let exempt = p.exempt_found(opts_staff, &mut findings)?;
         if exempt > 0 {
             report.note(
-                "staff.dropped_values",
+                CheckId::StaffDroppedValues,
                 format!("{exempt} values of dropped post columns found in the bundle also occur in published columns of the export, and are not leaks"),
             );
         }
@@ -802,7 +805,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
                 };
                 match (f.kind, &needle.origin) {
                     (scan::Kind::Dropped, Some(d)) => report.fail(
-                        "staff.dropped_values",
+                        CheckId::StaffDroppedValues,
                         loc,
                         format!(
                             "a value of the dropped column `{}` ({}, line {})",
@@ -810,7 +813,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
                         ),
                     ),
                     _ => report.fail(
-                        "staff.raw_identifiers",
+                        CheckId::StaffRawIdentifiers,
                         loc,
                         format!(
                             "{what}, in some written form (published as {}…)",
@@ -834,7 +837,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
                     .push(format!("rebuilt with seed `{}`", clip(&seed)));
             }
         } else {
-            report.note("staff.rebuild", "not attempted: see staff.key");
+            report.note(CheckId::StaffRebuild, "not attempted: see staff.key");
         }
     }
     check_volumes(opts, record.typed.as_ref(), &mut report)?;
@@ -857,8 +860,8 @@ fn check_volumes(
     else {
         return Ok(());
     };
-    let (id, description) = report::VOLUME_CHECK;
-    report.add_check(id, description);
+    let id = report::VOLUME_CHECK;
+    report.add_check(id);
     let dir = opts.bundle.parent().unwrap_or(Path::new("."));
     for (i, v) in volumes.iter().enumerate() {
         let name = v.path.as_str();
@@ -909,8 +912,8 @@ fn check_signature(opts: &VerifyOptions, report: &mut Report) -> Result<()> {
     let Some(pubkey) = &opts.pubkey else {
         return Ok(());
     };
-    let (id, description) = report::SIGNATURE_CHECK;
-    report.add_check(id, description);
+    let id = report::SIGNATURE_CHECK;
+    report.add_check(id);
     let mut sig = opts.bundle.as_os_str().to_owned();
     sig.push(".minisig");
     let sig = PathBuf::from(sig);

@@ -7,6 +7,7 @@
 //! to a digest of each side; the digests and the row counts must agree. Nothing is
 //! held but one batch of rows.
 
+use crate::verify::report::CheckId;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -23,12 +24,6 @@ use super::tables::{FieldType, Resource};
 use super::Facts;
 use crate::message::clip;
 use crate::typed::{self, Column, Kind, RowDigest, Value};
-
-/// The check, added to the report when the bundle holds a Parquet table.
-pub const PARQUET_CHECK: (&str, &str) = (
-    "package.parquet",
-    "every Parquet table is described in datapackage.json with the types its CSV declares, has exactly that schema, and holds the same rows as its CSV files, value for value (streamed together, compared and digested)",
-);
 
 /// The largest Parquet footer read (the file's metadata).
 const MAX_FOOTER: u64 = 64 << 20;
@@ -139,8 +134,8 @@ pub fn check(
     if tables.is_empty() {
         return;
     }
-    let (id, description) = PARQUET_CHECK;
-    report.add_check(id, description);
+    let id = CheckId::PackageParquet;
+    report.add_check(id);
     report.ran(id);
     for (rel, entry) in tables {
         let csvs: Vec<String> = if *rel == t.users.1 {
@@ -167,7 +162,7 @@ fn check_table(
     csvs: &[String],
     report: &mut Report,
 ) -> Option<u64> {
-    let id = PARQUET_CHECK.0;
+    let id = CheckId::PackageParquet;
     let full = |r: &str| format!("{}/{r}", t.root);
     let loc = || Loc::file(&full(rel));
     let Some(resource) = t.resources.iter().find(|r| r.path == rel) else {
@@ -362,7 +357,7 @@ fn compare_rows(
     parquet_rows: u64,
     report: &mut Report,
 ) {
-    let id = PARQUET_CHECK.0;
+    let id = CheckId::PackageParquet;
     let full = |r: &str| format!("{}/{r}", t.root);
     let mut csv_digest = RowDigest::default();
     let mut pq_digest = RowDigest::default();

@@ -13,46 +13,164 @@ use serde::Serialize;
 /// Failures kept per check; the rest are counted (`truncated` in the report).
 pub const MAX_REPORTED_PER_CHECK: u64 = 100;
 
+/// A check of `verify`: its stable ID (in reports, `--json` and docs) and what it
+/// asserts. Each is defined here once; code names a check by its variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CheckId {
+    /// `zip.archive`
+    ZipArchive,
+    /// `zip.names`
+    ZipNames,
+    /// `zip.unique`
+    ZipUnique,
+    /// `zip.overlap`
+    ZipOverlap,
+    /// `zip.entries`
+    ZipEntries,
+    /// `zip.expansion`
+    ZipExpansion,
+    /// `zip.format`
+    ZipFormat,
+    /// `bag.structure`
+    BagStructure,
+    /// `bag.declaration`
+    BagDeclaration,
+    /// `bag.info`
+    BagInfo,
+    /// `bag.manifest`
+    BagManifest,
+    /// `bag.tagmanifest`
+    BagTagmanifest,
+    /// `package.resources`
+    PackageResources,
+    /// `package.tables`
+    PackageTables,
+    /// `package.parquet` (added when the bundle holds a Parquet table)
+    PackageParquet,
+    /// `record.format`
+    RecordFormat,
+    /// `record.files`
+    RecordFiles,
+    /// `record.sampling`
+    RecordSampling,
+    /// `record.counts`
+    RecordCounts,
+    /// `rows.pseudonyms`
+    RowsPseudonyms,
+    /// `media.volumes`
+    MediaVolumes,
+    /// `signature`
+    Signature,
+    /// `staff.key`
+    StaffKey,
+    /// `staff.rebuild`
+    StaffRebuild,
+    /// `staff.raw_identifiers`
+    StaffRawIdentifiers,
+    /// `staff.dropped_values`
+    StaffDroppedValues,
+}
+
+impl CheckId {
+    /// The stable ID.
+    pub const fn id(self) -> &'static str {
+        match self {
+            CheckId::ZipArchive => "zip.archive",
+            CheckId::ZipNames => "zip.names",
+            CheckId::ZipUnique => "zip.unique",
+            CheckId::ZipOverlap => "zip.overlap",
+            CheckId::ZipEntries => "zip.entries",
+            CheckId::ZipExpansion => "zip.expansion",
+            CheckId::ZipFormat => "zip.format",
+            CheckId::BagStructure => "bag.structure",
+            CheckId::BagDeclaration => "bag.declaration",
+            CheckId::BagInfo => "bag.info",
+            CheckId::BagManifest => "bag.manifest",
+            CheckId::BagTagmanifest => "bag.tagmanifest",
+            CheckId::PackageResources => "package.resources",
+            CheckId::PackageTables => "package.tables",
+            CheckId::PackageParquet => "package.parquet",
+            CheckId::RecordFormat => "record.format",
+            CheckId::RecordFiles => "record.files",
+            CheckId::RecordSampling => "record.sampling",
+            CheckId::RecordCounts => "record.counts",
+            CheckId::RowsPseudonyms => "rows.pseudonyms",
+            CheckId::MediaVolumes => "media.volumes",
+            CheckId::Signature => "signature",
+            CheckId::StaffKey => "staff.key",
+            CheckId::StaffRebuild => "staff.rebuild",
+            CheckId::StaffRawIdentifiers => "staff.raw_identifiers",
+            CheckId::StaffDroppedValues => "staff.dropped_values",
+        }
+    }
+
+    /// What the check asserts (printed in every report).
+    pub const fn description(self) -> &'static str {
+        match self {
+            CheckId::ZipArchive => "the file is a zip archive whose central directory can be read, with nothing before it",
+            CheckId::ZipNames => "entry names are safe relative UTF-8 paths: no absolute path, drive, `..` or `.` component, empty component, backslash, colon, NUL or control character",
+            CheckId::ZipUnique => "no two entries have the same name, also compared case-insensitively",
+            CheckId::ZipOverlap => "no two entries share bytes, every local header agrees with the central directory, and no local header is hidden from it",
+            CheckId::ZipEntries => "entries are regular files (or empty directories), not symlinks, not encrypted, stored or deflated",
+            CheckId::ZipExpansion => "declared sizes are within the limits (total, ratio, count) and every entry expands to exactly its declared size with a correct CRC-32",
+            CheckId::ZipFormat => "entries carry the fixed metadata of the format: dated the release date at 00:00, made on Unix with mode 644, no comments or unexpected flags or extra fields, local headers repeating the central records, and an end record that is the last thing in the file and describes the central directory",
+            CheckId::BagStructure => "one top folder named after the release, holding only bagit.txt, bag-info.txt, the two manifests and data/",
+            CheckId::BagDeclaration => "bagit.txt is exactly `BagIt-Version: 1.0` and `Tag-File-Character-Encoding: UTF-8`",
+            CheckId::BagInfo => "bag-info.txt has Payload-Oxum matching the payload, External-Identifier and Bagging-Date matching the release",
+            CheckId::BagManifest => "manifest-sha256.txt lists every payload file exactly once with its SHA-256, and nothing else",
+            CheckId::BagTagmanifest => "tagmanifest-sha256.txt lists bagit.txt, bag-info.txt and manifest-sha256.txt with their SHA-256, and nothing else",
+            CheckId::PackageResources => "datapackage.json describes every CSV file with its path, bytes and sha256 hash",
+            CheckId::PackageTables => "every CSV is UTF-8 without BOM, RFC 4180, has the schema's fields as its header and values of the declared types",
+            CheckId::PackageParquet => "every Parquet table is described in datapackage.json with the types its CSV declares, has exactly that schema, and holds the same rows as its CSV files, value for value (streamed together, compared and digested)",
+            CheckId::RecordFormat => "disclosure.json has the fixed members of DESIGN section 4, well formed, and names this release",
+            CheckId::RecordFiles => "disclosure.json lists every payload file but itself once, with rows, bytes and sha256 matching, and its media member agrees with the media files carried",
+            CheckId::RecordSampling => "the sampling record is well formed: seed commitment, size rule, strata in key order adding up to the population and size, proportional allocation",
+            CheckId::RecordCounts => "the account and post counts agree with the users and posts files",
+            CheckId::RowsPseudonyms => "pseudonymised rows are well formed: userid, screen and display name are the same pseudonym of the declared length; public accounts have at least the threshold of followers; other ID columns are IDs or pseudonyms",
+            CheckId::MediaVolumes => "every media volume listed in disclosure.json lies beside the bundle with the recorded size and SHA-256",
+            CheckId::Signature => "<bundle>.minisig is a valid minisign signature of the bundle by the given public key",
+            CheckId::StaffKey => "the key file's fingerprint is the one the bundle records (checked first; a seed file given as the key, or the key given as the seed, is named as such)",
+            CheckId::StaffRebuild => "rebuilding the bundle (or its tier, as disclosure.json records) from the export, policy, key and seed gives the same bytes",
+            CheckId::StaffRawIdentifiers => "no raw user ID, screen name or display name of a pseudonymised account, nor raw ID of a post the policy hashes, appears in any entry or entry name in any written form (searched in the normalised text: escapes and entities decoded, NFKC, invisible characters and marks removed, confusables folded)",
+            CheckId::StaffDroppedValues => "no value (6 characters or more) of a dropped column appears token-bounded in any entry, in any written form, unless it also occurs in a published column of the export",
+        }
+    }
+}
+
 /// The checks of `disclose verify BUNDLE.zip`, in the order they are reported.
-pub const PUBLIC_CHECKS: &[(&str, &str)] = &[
-    ("zip.archive", "the file is a zip archive whose central directory can be read, with nothing before it"),
-    ("zip.names", "entry names are safe relative UTF-8 paths: no absolute path, drive, `..` or `.` component, empty component, backslash, colon, NUL or control character"),
-    ("zip.unique", "no two entries have the same name, also compared case-insensitively"),
-    ("zip.overlap", "no two entries share bytes, every local header agrees with the central directory, and no local header is hidden from it"),
-    ("zip.entries", "entries are regular files (or empty directories), not symlinks, not encrypted, stored or deflated"),
-    ("zip.expansion", "declared sizes are within the limits (total, ratio, count) and every entry expands to exactly its declared size with a correct CRC-32"),
-    ("zip.format", "entries carry the fixed metadata of the format: dated the release date at 00:00, made on Unix with mode 644, no comments or unexpected flags or extra fields, local headers repeating the central records, and an end record that is the last thing in the file and describes the central directory"),
-    ("bag.structure", "one top folder named after the release, holding only bagit.txt, bag-info.txt, the two manifests and data/"),
-    ("bag.declaration", "bagit.txt is exactly `BagIt-Version: 1.0` and `Tag-File-Character-Encoding: UTF-8`"),
-    ("bag.info", "bag-info.txt has Payload-Oxum matching the payload, External-Identifier and Bagging-Date matching the release"),
-    ("bag.manifest", "manifest-sha256.txt lists every payload file exactly once with its SHA-256, and nothing else"),
-    ("bag.tagmanifest", "tagmanifest-sha256.txt lists bagit.txt, bag-info.txt and manifest-sha256.txt with their SHA-256, and nothing else"),
-    ("package.resources", "datapackage.json describes every CSV file with its path, bytes and sha256 hash"),
-    ("package.tables", "every CSV is UTF-8 without BOM, RFC 4180, has the schema's fields as its header and values of the declared types"),
-    ("record.format", "disclosure.json has the fixed members of DESIGN section 4, well formed, and names this release"),
-    ("record.files", "disclosure.json lists every payload file but itself once, with rows, bytes and sha256 matching, and its media member agrees with the media files carried"),
-    ("record.sampling", "the sampling record is well formed: seed commitment, size rule, strata in key order adding up to the population and size, proportional allocation"),
-    ("record.counts", "the account and post counts agree with the users and posts files"),
-    ("rows.pseudonyms", "pseudonymised rows are well formed: userid, screen and display name are the same pseudonym of the declared length; public accounts have at least the threshold of followers; other ID columns are IDs or pseudonyms"),
+pub const PUBLIC_CHECKS: &[CheckId] = &[
+    CheckId::ZipArchive,
+    CheckId::ZipNames,
+    CheckId::ZipUnique,
+    CheckId::ZipOverlap,
+    CheckId::ZipEntries,
+    CheckId::ZipExpansion,
+    CheckId::ZipFormat,
+    CheckId::BagStructure,
+    CheckId::BagDeclaration,
+    CheckId::BagInfo,
+    CheckId::BagManifest,
+    CheckId::BagTagmanifest,
+    CheckId::PackageResources,
+    CheckId::PackageTables,
+    CheckId::RecordFormat,
+    CheckId::RecordFiles,
+    CheckId::RecordSampling,
+    CheckId::RecordCounts,
+    CheckId::RowsPseudonyms,
 ];
 
-/// Checks added when they apply: media volumes listed in the record, `--pubkey`.
-pub const VOLUME_CHECK: (&str, &str) = (
-    "media.volumes",
-    "every media volume listed in disclosure.json lies beside the bundle with the recorded size and SHA-256",
-);
-/// See [`VOLUME_CHECK`].
-pub const SIGNATURE_CHECK: (&str, &str) = (
-    "signature",
-    "<bundle>.minisig is a valid minisign signature of the bundle by the given public key",
-);
+/// Checks added when they apply: media volumes listed in the record.
+pub const VOLUME_CHECK: CheckId = CheckId::MediaVolumes;
+/// Added with `--pubkey`.
+pub const SIGNATURE_CHECK: CheckId = CheckId::Signature;
 
 /// The checks `verify` adds when given the export, the policy and the key.
-pub const STAFF_CHECKS: &[(&str, &str)] = &[
-    ("staff.key", "the key file's fingerprint is the one the bundle records (checked first; a seed file given as the key, or the key given as the seed, is named as such)"),
-    ("staff.rebuild", "rebuilding the bundle (or its tier, as disclosure.json records) from the export, policy, key and seed gives the same bytes"),
-    ("staff.raw_identifiers", "no raw user ID, screen name or display name of a pseudonymised account, nor raw ID of a post the policy hashes, appears in any entry or entry name in any written form (searched in the normalised text: escapes and entities decoded, NFKC, invisible characters and marks removed, confusables folded)"),
-    ("staff.dropped_values", "no value (6 characters or more) of a dropped column appears token-bounded in any entry, in any written form, unless it also occurs in a published column of the export"),
+pub const STAFF_CHECKS: &[CheckId] = &[
+    CheckId::StaffKey,
+    CheckId::StaffRebuild,
+    CheckId::StaffRawIdentifiers,
+    CheckId::StaffDroppedValues,
 ];
 
 /// Whether a check passed.
@@ -224,9 +342,9 @@ impl Report {
         let checks: Vec<Check> = PUBLIC_CHECKS
             .iter()
             .chain(if staff { STAFF_CHECKS } else { &[] })
-            .map(|(id, description)| Check {
-                id,
-                description,
+            .map(|c| Check {
+                id: c.id(),
+                description: c.description(),
                 status: Status::Skipped,
                 failures: 0,
                 note: None,
@@ -246,11 +364,11 @@ impl Report {
 
     /// Adds a check that applies to this bundle only (media volumes, a signature);
     /// like every check, it counts as a pass only once it has run without failure.
-    pub fn add_check(&mut self, id: &'static str, description: &'static str) {
-        if !self.checks.iter().any(|c| c.id == id) {
+    pub fn add_check(&mut self, check: CheckId) {
+        if !self.checks.iter().any(|c| c.id == check.id()) {
             self.checks.push(Check {
-                id,
-                description,
+                id: check.id(),
+                description: check.description(),
                 status: Status::Skipped,
                 failures: 0,
                 note: None,
@@ -258,7 +376,8 @@ impl Report {
         }
     }
 
-    fn check_mut(&mut self, id: &str) -> &mut Check {
+    fn check_mut(&mut self, check: CheckId) -> &mut Check {
+        let id = check.id();
         self.checks
             .iter_mut()
             .find(|c| c.id == id)
@@ -266,7 +385,7 @@ impl Report {
     }
 
     /// Marks a check as run (a pass unless it has failures).
-    pub fn ran(&mut self, id: &str) {
+    pub fn ran(&mut self, id: CheckId) {
         let c = self.check_mut(id);
         if c.status == Status::Skipped {
             c.status = if c.failures > 0 {
@@ -279,8 +398,9 @@ impl Report {
     }
 
     /// Records a failure of a check.
-    pub fn fail(&mut self, id: &'static str, loc: Loc, message: impl Into<String>) {
-        let c = self.check_mut(id);
+    pub fn fail(&mut self, check: CheckId, loc: Loc, message: impl Into<String>) {
+        let id = check.id();
+        let c = self.check_mut(check);
         c.status = Status::Fail;
         c.note = None;
         c.failures += 1;
@@ -300,7 +420,7 @@ impl Report {
     }
 
     /// Leaves a check not run, saying why (no effect on a check that has run).
-    pub fn skip(&mut self, id: &str, why: &str) {
+    pub fn skip(&mut self, id: CheckId, why: &str) {
         let c = self.check_mut(id);
         if c.status == Status::Skipped {
             c.note = Some(why.to_string());
@@ -317,7 +437,7 @@ impl Report {
     }
 
     /// Adds a remark to a check (kept only if it passes or is skipped without one).
-    pub fn note(&mut self, id: &str, note: impl Into<String>) {
+    pub fn note(&mut self, id: CheckId, note: impl Into<String>) {
         let c = self.check_mut(id);
         if c.note.is_none() {
             c.note = Some(note.into());
@@ -325,7 +445,8 @@ impl Report {
     }
 
     /// Whether a check has failed so far.
-    pub fn failed(&self, id: &str) -> bool {
+    pub fn failed(&self, check: CheckId) -> bool {
+        let id = check.id();
         self.checks.iter().any(|c| c.id == id && c.failures > 0)
     }
 

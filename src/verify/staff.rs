@@ -2,6 +2,7 @@
 //! the bundle and compare it byte for byte, and search the bundle for anything the
 //! pseudonymisation or the policy should have removed.
 
+use crate::verify::report::CheckId;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -539,7 +540,7 @@ pub fn check_key(
     doc: Option<&serde_json::Value>,
     report: &mut Report,
 ) -> Result<bool> {
-    let check = "staff.key";
+    let check = CheckId::StaffKey;
     report.ran(check);
     let (key, _) = Key::read(&opts.key_file)?;
     let recorded = doc
@@ -674,7 +675,7 @@ pub fn rebuild_and_compare(
     tier: Option<&Tier>,
     report: &mut Report,
 ) -> Result<()> {
-    let check = "staff.rebuild";
+    let check = CheckId::StaffRebuild;
     // Locked while this run lives, removed on SIGINT/SIGTERM; those of killed runs
     // are swept here.
     let (tmp, _lock, swept) = crate::cleanup::private_tempdir("disclose-verify-")

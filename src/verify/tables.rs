@@ -2,6 +2,7 @@
 //! values of the declared types, and pseudonymised rows well formed. CSV files are
 //! streamed record by record; nothing holds a whole file.
 
+use crate::verify::report::CheckId;
 use std::cell::Cell;
 use std::io::{self, Read};
 use std::rc::Rc;
@@ -59,7 +60,7 @@ pub struct Resource {
 
 /// Parses `datapackage.json`, recording malformed members as failures.
 pub fn parse_datapackage(bytes: &[u8], entry: &str, report: &mut Report) -> Vec<Resource> {
-    let check = "package.resources";
+    let check = CheckId::PackageResources;
     let loc = || Loc::file(entry);
     let doc: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
@@ -380,8 +381,8 @@ pub fn check_csv<R: Read>(
     report: &mut Report,
     classes: &mut RowClasses,
 ) -> io::Result<u64> {
-    let tables = "package.tables";
-    let rows_check = "rows.pseudonyms";
+    let tables = CheckId::PackageTables;
+    let rows_check = CheckId::RowsPseudonyms;
     let mark = Rc::new(Cell::new(0u64));
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
