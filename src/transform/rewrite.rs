@@ -32,9 +32,12 @@ thread_local! {
         RefCell::new((View::new(), Vec::new(), String::new()));
 }
 
-/// Whether `text` is one that can hold nothing to match: no letter or digit at all.
+/// Whether `text` is one that can hold nothing to match: no letter or digit at all
+/// (enclosed letters such as `🅐` count as letters).
 fn nothing_to_match(text: &str) -> bool {
-    !text.chars().any(|c| c.is_alphanumeric())
+    !text
+        .chars()
+        .any(|c| c.is_alphanumeric() || (!c.is_ascii() && super::normalize::enclosed(c).is_some()))
 }
 
 /// Rewrites free text into `out` (see the module documentation). Post IDs are hashed
