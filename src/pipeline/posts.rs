@@ -142,6 +142,7 @@ impl Plan {
             let ctx = RowContext {
                 private: acc.private,
                 published_id: &acc.published_id,
+                avoid: &acc.avoid,
                 post_ids,
                 own: if row_own.is_empty() {
                     &acc.own

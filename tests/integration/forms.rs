@@ -401,6 +401,64 @@ fn lookup_tables_link_nothing() {
     );
 }
 
+/// A public account whose screen name, display name or other (directory) name is a
+/// pseudonymised account's in another case or in look-alike letters (`SecretSarn`
+/// folds like `SecretSam`): its own row never carries a handle pseudonym of the
+/// shared name (a reader who resolves its raw user ID to its name would learn what
+/// that pseudonym stands for), nor the raw name.
+#[test]
+fn a_public_namesake_publishes_no_handle_pseudonym() {
+    let mut acc = accounts();
+    acc.push(
+        account("1003", "SECRETSAM", "900000", "core")
+            .set("user_display_name", "@SecretSam fan")
+            .set(
+                "user_profile_description",
+                "me: @SECRETSAM, x.com/secretsam",
+            ),
+    );
+    acc.push(
+        account("1004", "SecretSarn", "900000", "core")
+            .set("user_display_name", "@S\u{435}cretSarn")
+            .set(
+                "user_profile_description",
+                "twitter.com/SecretSarn @SecretSarn",
+            ),
+    );
+    let wd = Workdir::new();
+    // PublicPaula's other name, known from the directory, is Sam's in another case.
+    wd.directory(&[("1002", "secretSAM", "250000")]);
+    let mut rows = texts(&["@SecretSam hi"]);
+    rows.push(tweet("5101", "1003", "@secretsam"));
+    rows.push(tweet("5102", "1004", "@SecretSarn"));
+    wd.export(&acc, &rows);
+    let bundle = wd.build_ok(&[]);
+    let handles = [
+        pseudonym("handle", "secretsam"),
+        pseudonym("handle", "secretsarn"),
+    ];
+    let public_ids = ["1002", "1003", "1004"];
+    let columns = [
+        "user_screen_name",
+        "user_display_name",
+        "user_profile_description",
+        "user_profile_url",
+        "tweet_text",
+    ];
+    for row in bundle.users().iter().chain(bundle.tweets().iter()) {
+        if !public_ids.contains(&row["userid"].as_str()) {
+            continue;
+        }
+        for c in columns {
+            let Some(v) = row.get(c) else { continue };
+            for hp in &handles {
+                assert!(!v.contains(hp.as_str()), "{c} of {}: {v}", row["userid"]);
+            }
+        }
+    }
+    assert_no_leak(&bundle, &["SecretSam"], &[], &[SAM], &[]);
+}
+
 #[test]
 fn display_names_in_text() {
     let mut acc = accounts();
