@@ -956,11 +956,23 @@ fn grouped_ids(c: &[char], runs: &[(usize, usize)], found: &mut dyn FnMut(usize,
     }
 }
 
+/// Whether `c` separates the letters of a spaced name: whitespace, an ASCII
+/// character that is not a letter or digit, or a dot, bullet or dash of another
+/// block (`·`, `•`, `‧`, `–`, `・`). Decided without Unicode table lookups for most
+/// text.
+fn letter_separator(c: char) -> bool {
+    if c.is_ascii() {
+        return !c.is_ascii_alphanumeric();
+    }
+    c.is_whitespace()
+        || matches!(c as u32, 0xB7 | 0x2010..=0x2027 | 0x2030..=0x205E | 0x2219 | 0x22C5 | 0x30FB | 0xFF65)
+}
+
 /// Names written with a single separator between every letter (`S e c r e t S a m`,
-/// `S.e.c.r.e.t`): runs of single letters or digits, each separated from the next
-/// by one character that is not one (or a run of whitespace), read without the
-/// separators; a screen name of `inside_word_min` characters or more found in such
-/// a run is replaced by the marker.
+/// `S.e.c.r.e.t`): runs of lone letters or digits (between separators, see
+/// [`letter_separator`]), each separated from the next by one separator (or a run of
+/// whitespace), read without the separators; a screen name of `inside_word_min`
+/// characters or more found in such a run is replaced by the marker.
 fn spaced_names(
     d: &Doc<'_>,
     m: &Matcher,
@@ -970,12 +982,13 @@ fn spaced_names(
 ) {
     let c = d.c;
     let n = c.len();
-    let single = |p: usize| {
-        c[p].is_alphanumeric()
-            && (p == 0 || !c[p - 1].is_alphanumeric())
-            && (p + 1 == n || !c[p + 1].is_alphanumeric())
+    // A lone letter: separators (or the ends) on both sides. The cheap tests first.
+    let lone = |p: usize| {
+        (p == 0 || letter_separator(c[p - 1]))
+            && (p + 1 == n || letter_separator(c[p + 1]))
+            && (c[p].is_ascii_alphanumeric() || (!c[p].is_ascii() && c[p].is_alphanumeric()))
     };
-    // The next single letter after the one at `p`, across one separator.
+    // The next lone letter after the one at `p`, across one separator.
     let next_letter = |p: usize| -> Option<usize> {
         let mut q = p + 1;
         if q >= n {
@@ -988,34 +1001,44 @@ fn spaced_names(
         } else {
             q += 1;
         }
-        (q < n && single(q)).then_some(q)
+        (q < n && lone(q)).then_some(q)
     };
     let min = m.cfg.inside_word_min;
     let mut sq = String::new();
     let mut src: Vec<u32> = Vec::new();
+    let mut letters: Vec<usize> = Vec::new();
+    // Each character's separator test once, in order: a lone letter follows one.
+    let mut after_sep = true;
     let mut p = 0;
     while p < n {
-        if !single(p) || next_letter(p).is_none() {
+        let sep = letter_separator(c[p]);
+        let start = !sep && after_sep && lone(p);
+        after_sep = sep;
+        if !start {
             p += 1;
             continue;
         }
-        let mut letters = vec![p];
+        letters.clear();
+        letters.push(p);
         let mut q = p;
         while let Some(r) = next_letter(q) {
             letters.push(r);
             q = r;
         }
+        // The character after the run's last letter is a separator (or the end).
         p = q + 1;
+        after_sep = true;
+        if p < n {
+            p += 1;
+        }
         if letters.len() < 3 {
             continue;
         }
         sq.clear();
         src.clear();
         for &l in &letters {
-            let before = sq.len();
             super::normalize::push_folded(c[l], &mut sq);
             src.resize(sq.len(), l as u32);
-            debug_assert!(sq.len() >= before);
         }
         for mat in ac.find_overlapping_iter(sq.as_str()) {
             let (fs, fe) = (mat.start(), mat.end());

@@ -368,6 +368,11 @@ impl Needles {
         }
     }
 
+    /// The folded view of a value (as needles are folded).
+    pub fn fold(&mut self, value: &str) -> String {
+        self.folder.fold_value(value)
+    }
+
     /// Whether `name` folds to a public account's name.
     pub fn is_public_name(&mut self, name: &str) -> bool {
         let folded = self.folder.fold_value(name);
@@ -730,8 +735,23 @@ impl Needles {
         let Some(ac) = &self.ac else {
             return;
         };
-        let alnum = |k: usize| b.get(k).is_some_and(|x| x.c.is_alphanumeric());
-        let lone = |k: usize| alnum(k) && !(k > 0 && alnum(k - 1)) && !alnum(k + 1);
+        // Separators: whitespace, ASCII other than letters and digits, and the dots,
+        // bullets and dashes of other blocks.
+        let sep = |k: usize| match b.get(k) {
+            None => true,
+            Some(x) if x.c.is_ascii() => !x.c.is_ascii_alphanumeric(),
+            Some(x) => {
+                x.c.is_whitespace()
+                    || matches!(
+                        x.c,
+                        '\u{B7}' | '\u{2010}'..='\u{2027}' | '\u{2030}'..='\u{205E}'
+                            | '\u{2219}' | '\u{22C5}' | '\u{30FB}' | '\u{FF65}'
+                    )
+            }
+        };
+        let lone = |k: usize| {
+            k < b.len() && (k == 0 || sep(k - 1)) && sep(k + 1) && b[k].c.is_alphanumeric()
+        };
         let mut k = 0;
         let mut joined = String::new();
         let mut from: Vec<usize> = Vec::new();
