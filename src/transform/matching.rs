@@ -929,8 +929,9 @@ fn group_separator(gap: &[char]) -> bool {
 /// Calls `found(start, end, id)` (decoded characters) for every written form of a
 /// number of `GROUPED_MIN` to 20 digits that is zero-padded (`00700100200`) or
 /// written in digit groups joined by single separators (`7001 00200`, `7001-002-00`,
-/// `700.100.200`): any run of consecutive groups whose digits, separators removed
-/// and leading zeros stripped, make the number. `runs` are the digit runs (outside
+/// `700.100.200`): any run of consecutive groups, the first not starting with `0`,
+/// whose digits, separators removed, make the number; or one run whose digits,
+/// leading zeros stripped, make it. `runs` are the digit runs (outside
 /// opaque spans), in order. The plain form of the number is found by the caller.
 fn grouped_ids(c: &[char], runs: &[(usize, usize)], found: &mut dyn FnMut(usize, usize, &str)) {
     let mut digits = String::new();
@@ -938,7 +939,9 @@ fn grouped_ids(c: &[char], runs: &[(usize, usize)], found: &mut dyn FnMut(usize,
         digits.clear();
         let mut prev_end = a;
         for (m, &(x, y)) in runs[k..].iter().enumerate() {
-            if m > 0 && !group_separator(&c[prev_end..x]) {
+            if m > 0 && (!group_separator(&c[prev_end..x]) || c[a] == '0') {
+                // A window of groups starts with a digit other than 0 (`row 0
+                // 700100200` is two numbers).
                 break;
             }
             if digits.len() + (y - x) > GROUPED_MAX {

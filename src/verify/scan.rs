@@ -688,7 +688,8 @@ impl Needles {
             }
             for m in k..runs.len() {
                 let (x, y) = runs[m];
-                if m > k && !joins(&b[runs[m - 1].1..x]) {
+                // Groups: joined by a separator, the first not starting with 0.
+                if m > k && (!joins(&b[runs[m - 1].1..x]) || b[first].c == '0') {
                     break;
                 }
                 if window.len() + (y - x) > GROUPED_DIGITS {

@@ -154,6 +154,7 @@ fn spaced_and_grouped_writing() {
         "post 8800 0000 0000 0000 56",
         "#UmmKhalidMedia #FreeUmmKhalidMedia umm_khalid_media umm-khalid-media",
         "in 2019 7001 cats, 00200 dogs; 7001 00201; S e c r e t",
+        "row 0 700100200",
     ];
     let wd = Workdir::new();
     wd.export(&acc, &texts(&forms));
@@ -170,6 +171,7 @@ fn spaced_and_grouped_writing() {
     assert_eq!(out[9], format!("post {}", h(SAM_POST)));
     assert_eq!(out[10], "#[account] #Free[account] [account] [account]");
     assert_eq!(out[11], forms[11], "unrelated numbers and short runs stay");
+    assert_eq!(out[12], format!("row 0 {ps}"), "a leading 0 group is another number");
     assert_no_leak(
         &bundle,
         &["SecretSam"],

@@ -338,8 +338,8 @@ fn scan_enclosed(c: char) -> Vec<char> {
 
 /// Small Greek and Cyrillic letters, small capitals and kra that read as a Latin
 /// letter: the letter at the same position of `SCAN_LATIN`.
-const SCAN_LOOKALIKE: &str = "κĸᴋкνιρτтωοоαаεеʙвᴀɴʀꜱʜнсрхуᴍмᴛᴏᴇᴄᴘᴜᴡ";
-const SCAN_LATIN: &str = "kkkkvipttwooaaeebbanrshhcpxymmtoecpuw";
+const SCAN_LOOKALIKE: &str = "κĸᴋкνιρτтωοоαаεеʙвᴀɴʀꜱʜнсрхуᴍмᴛᴏᴇᴄᴘᴜᴡᴅꜰɢɪᴊʟꞯᴢ";
+const SCAN_LATIN: &str = "kkkkvipttwooaaeebbanrshhcpxymmtoecpuwdfgijlqz";
 
 fn scan_lookalike(c: char) -> char {
     if c.is_uppercase() {
@@ -518,7 +518,9 @@ fn scan_ids(norm: &str, ids: &[&str], post_ids: &[&str]) -> Option<String> {
         for b in a..groups.len() {
             if b > a {
                 let gap = &chars[groups[b - 1].1..groups[b].0];
-                if !(gap.len() == 1 && matches!(gap[0], ' ' | '.' | '-' | '_')) {
+                if !(gap.len() == 1 && matches!(gap[0], ' ' | '.' | '-' | '_'))
+                    || chars[groups[a].0] == '0'
+                {
                     break;
                 }
             }

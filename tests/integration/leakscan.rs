@@ -445,6 +445,51 @@ fn planted_values_fail_in_every_written_form_and_are_never_printed() {
     }
 }
 
+/// A pseudonymised account's name that a public account shares (in another case,
+/// or in look-alike letters: `Ru0penTwit` folds like `RuOpenTwit`; or as another name
+/// from the directory) is never published raw: the good bundle passes, and the
+/// shared name planted back in any of those forms makes staff verify fail.
+#[test]
+fn names_shared_with_public_accounts_are_searched() {
+    let wd = Workdir::new();
+    wd.export(
+        &[
+            account(PRIVATE_ID, PRIVATE_NAME, "10", "core"),
+            account(PUBLIC_ID, "RUOPENTWIT", "250000", "core")
+                .set("user_display_name", "@RuOpenTwit fan"),
+            account("1184432911634644993", "Ru0penTwit", "250000", "core")
+                .set("user_display_name", "RuOpenTwit"),
+        ],
+        &[
+            tweet(PRIVATE_POST, PRIVATE_ID, "mine"),
+            tweet(
+                "1190000000000000001",
+                PUBLIC_ID,
+                "hello @ruopentwit and Ru0penTwit",
+            ),
+        ],
+    );
+    wd.directory(&[("1184432911634644994", "ruOpenTwit", "900000")]);
+    assert_ok(&wd.build(&[]));
+    let good = wd.path("out/test_release.zip");
+    assert_passes(&wd, "out/test_release.zip");
+    for text in ["RUOPENTWIT", "by Ru0penTwit", "@ruOpenTwit"] {
+        fs::write(wd.path("planted.zip"), planted(&good, text)).unwrap();
+        let out = staff_verify(&wd, "planted.zip", true, &[]);
+        let doc = report(&out);
+        assert_eq!(out.status.code(), Some(1), "{text}: {doc:#}");
+        assert!(
+            !failures(&doc, "staff.raw_identifiers").is_empty(),
+            "{text}: {doc:#}"
+        );
+        let printed = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        assert!(
+            !printed.contains("ruopentw"),
+            "{text}: the report prints it"
+        );
+    }
+}
+
 #[test]
 fn key_fingerprints_are_compared_first_and_a_seed_file_is_named() {
     let wd = Workdir::new();
