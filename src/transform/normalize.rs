@@ -224,6 +224,11 @@ thread_local! {
 /// One character in NFKC, decomposed, without invisible characters and combining
 /// marks, digits of other scripts as ASCII digits.
 fn clean_char(ch: char) -> Box<[char]> {
+    // Parenthesized letters and digits read as the letter or number, not with
+    // the parentheses NFKC gives them.
+    if let Some(s) = parenthesized(ch) {
+        return s.chars().collect();
+    }
     let mut buf = [0u8; 4];
     let s: &str = ch.encode_utf8(&mut buf);
     s.nfkc()
@@ -264,6 +269,19 @@ pub fn enclosed(c: char) -> Option<&'static str> {
         0x24F5..=0x24FE => number(0x24F5, 1),
         0x24FF => Some("0"),
         0x1F10B | 0x1F10C => Some("0"),
+        _ => None,
+    }
+}
+
+/// The letter or number a parenthesized form stands for (`🄐` and `⒜` as `A` and
+/// `a`, `⑺` as `7`): NFKC would write it with its parentheses.
+pub fn parenthesized(c: char) -> Option<String> {
+    let u = c as u32;
+    let from = |base: u32, first: u8| char::from(first + (u - base) as u8).to_string();
+    match u {
+        0x1F110..=0x1F129 => Some(from(0x1F110, b'A')),
+        0x249C..=0x24B5 => Some(from(0x249C, b'a')),
+        0x2474..=0x2487 => Some((u - 0x2474 + 1).to_string()),
         _ => None,
     }
 }
@@ -713,6 +731,7 @@ mod tests {
             fold_str("aaaa")
         );
         assert_eq!(decoded("\u{277c}\u{24ff}\u{2790}"), "707");
+        assert_eq!(decoded("\u{1f11a}\u{24a4}\u{247a}\u{247d}"), "Ki710");
     }
 
     #[test]

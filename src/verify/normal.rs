@@ -335,7 +335,9 @@ fn fold_pass(v: &[BChar], out: &mut Vec<BChar>, cache: &mut FoldCache) -> bool {
         }
         let folded = cache.entry(b.c).or_insert_with(|| {
             let mut x = Vec::new();
-            if !(is_ignorable(b.c) || is_mark(b.c)) {
+            if let Some(t) = in_parentheses(b.c) {
+                x.extend(t.chars());
+            } else if !(is_ignorable(b.c) || is_mark(b.c)) {
                 decompose_compatible(b.c, |d| {
                     if is_ignorable(d) || is_mark(d) {
                         return;
@@ -433,6 +435,22 @@ fn enclosed_form(c: char) -> Option<String> {
         .iter()
         .find(|(first, n, _)| (*first..*first + *n).contains(&u))
         .map(|(first, _, base)| char::from(base + (u - first) as u8).to_string())
+}
+
+/// Parenthesized letters and numbers (`🄐`, `⒜`, `⑺`, `⒇`), which compatibility
+/// decomposition writes with their parentheses, as the letter or number alone.
+fn in_parentheses(c: char) -> Option<String> {
+    let u = c as u32;
+    if (0x1F110..0x1F110 + 26).contains(&u) {
+        return char::from_u32('A' as u32 + u - 0x1F110).map(String::from);
+    }
+    if (0x249C..0x249C + 26).contains(&u) {
+        return char::from_u32('a' as u32 + u - 0x249C).map(String::from);
+    }
+    if (0x2474..0x2474 + 20).contains(&u) {
+        return Some(format!("{}", u - 0x2473));
+    }
+    None
 }
 
 /// Small letters of other scripts (Greek, Cyrillic), Latin small capitals and
@@ -653,6 +671,7 @@ mod tests {
             folded("aaaa")
         );
         assert_eq!(base("\u{277c}\u{24ff}\u{2790}\u{277f}"), "70710");
+        assert_eq!(base("\u{1f11a}\u{24a4}\u{247a}\u{247d}"), "Ki710");
     }
 
     #[test]

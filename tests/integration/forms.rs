@@ -116,6 +116,7 @@ fn look_alike_letters_beyond_the_skeleton() {
         "by \u{1d48c}\u{1d48a}\u{1d498}\u{1d48a}\u{1d477}\u{1d490}\u{1d494}\u{1d495}",
         "by S\u{3b5}cr\u{3b5}\u{3c4}S\u{3b1}\u{43c} and \u{a731}\u{1d07}\u{1d04}\u{280}\u{1d07}\u{1d1b}\u{a731}\u{1d00}\u{1d0d}",
         "id \u{277c}\u{24ff}\u{24ff}\u{2776}\u{24ff}\u{24ff}\u{2777}\u{24ff}\u{24ff}",
+        "by \u{1f11a}\u{24a4}\u{24b2}\u{24a4}\u{1f11f}\u{24aa}\u{24ae}\u{24af} and \u{247a}00\u{2474}00\u{2475}00",
     ];
     let wd = Workdir::new();
     wd.export(&acc, &texts(&forms));
@@ -125,6 +126,7 @@ fn look_alike_letters_beyond_the_skeleton() {
         assert!(o.contains("[account]"), "form {i}: {o}");
     }
     assert_eq!(out[11], format!("id {}", p(SAM)));
+    assert_eq!(out[12], format!("by [account] and {}", p(SAM)));
     assert_no_leak(
         &bundle,
         &["SecretSam", "KiwiPost"],
@@ -171,7 +173,11 @@ fn spaced_and_grouped_writing() {
     assert_eq!(out[9], format!("post {}", h(SAM_POST)));
     assert_eq!(out[10], "#[account] #Free[account] [account] [account]");
     assert_eq!(out[11], forms[11], "unrelated numbers and short runs stay");
-    assert_eq!(out[12], format!("row 0 {ps}"), "a leading 0 group is another number");
+    assert_eq!(
+        out[12],
+        format!("row 0 {ps}"),
+        "a leading 0 group is another number"
+    );
     assert_no_leak(
         &bundle,
         &["SecretSam"],

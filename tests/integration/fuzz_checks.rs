@@ -280,6 +280,9 @@ fn scan_normalise(s: &str) -> String {
     for _ in 0..20 {
         let decoded = scan_decode(&cur);
         let next: String = decoded
+            .chars()
+            .flat_map(scan_parenthesized)
+            .collect::<String>()
             .nfkc()
             .collect::<String>()
             .nfd()
@@ -315,6 +318,17 @@ fn scan_normalise(s: &str) -> String {
     }
     out.pop();
     out
+}
+
+/// Parenthesized letters and numbers, without the parentheses NFKC would add.
+fn scan_parenthesized(c: char) -> Vec<char> {
+    let u = c as u32;
+    match u {
+        0x1F110..=0x1F129 => vec![(b'A' + (u - 0x1F110) as u8) as char],
+        0x249C..=0x24B5 => vec![(b'a' + (u - 0x249C) as u8) as char],
+        0x2474..=0x2487 => (u - 0x2473).to_string().chars().collect(),
+        _ => vec![c],
+    }
 }
 
 /// Enclosed letters and numbers NFKC leaves as symbols, as the text a reader reads.

@@ -272,6 +272,12 @@ fn planted_values_fail_in_every_written_form_and_are_never_printed() {
             vec![],
         ),
         (
+            "parenthesized letters",
+            "by \u{1f121}\u{24b0}\u{1f11e}\u{24ab}\u{24a0}\u{24a9}\u{1f123}\u{24b2}\u{24a4}\u{24af}".into(),
+            "staff.raw_identifiers",
+            vec![],
+        ),
+        (
             "regional indicators",
             "by \u{1f1f7}\u{1f1fa}\u{1f1f4}\u{1f1f5}\u{1f1ea}\u{1f1f3}\u{1f1f9}\u{1f1fc}\u{1f1ee}\u{1f1f9}".into(),
             "staff.raw_identifiers",
