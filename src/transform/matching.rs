@@ -26,7 +26,14 @@ enum PatKind {
     Name(usize),
     /// A display name.
     Display,
+    /// A display name of two or more words written without spaces, or joined by
+    /// `_`, `-` or `.` (`#UmmKhalidMedia`, `umm_khalid_media`): matched where it
+    /// stands as a part of a word.
+    DisplayJoined,
 }
+
+/// What joins the words of a display name written as one word.
+const DISPLAY_JOINERS: [&str; 4] = ["", "_", "-", "."];
 
 /// The names to find in prose, compiled once per build.
 #[derive(Debug)]
@@ -83,6 +90,12 @@ impl Matcher {
         for d in displays {
             let f = fold_str(d);
             if f.chars().count() >= cfg.word_part_min {
+                let words: Vec<&str> = f.split(' ').collect();
+                if words.len() >= 2 {
+                    for j in DISPLAY_JOINERS {
+                        add(words.join(j), PatKind::DisplayJoined, None);
+                    }
+                }
                 add(f, PatKind::Display, None);
             }
         }
@@ -659,7 +672,25 @@ pub fn detect(
         i += 1;
     }
 
-    // Digit runs: user IDs and hashed post IDs.
+    // Digit runs: user IDs and hashed post IDs, also with leading zeros, and digit
+    // groups joined by single separators (`7001 00200`, `7001-002-00`).
+    let digit_hit = |hits: &mut Vec<Hit>, i: usize, j: usize, id: &str| {
+        let (s, e) = d.span(i, j);
+        if let Some(p) = reg.private_id_pseudonym(id) {
+            hits.push(Hit {
+                start: s,
+                end: e,
+                with: Replace::Pseudonym(p.to_string()),
+            });
+        } else if post_ids != PostIds::Raw && m.post_hashed(id) {
+            hits.push(Hit {
+                start: s,
+                end: e,
+                with: Replace::Pseudonym(reg.pseudonymizer().tweet(id)),
+            });
+        }
+    };
+    let mut runs: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < n {
         if !d.c[i].is_ascii_digit() {
@@ -674,23 +705,14 @@ pub fn detect(
                 buf[k] = *ch as u8;
             }
             let id = std::str::from_utf8(&buf[..j - i]).unwrap_or("");
-            let (s, e) = d.span(i, j);
-            if let Some(p) = reg.private_id_pseudonym(id) {
-                hits.push(Hit {
-                    start: s,
-                    end: e,
-                    with: Replace::Pseudonym(p.to_string()),
-                });
-            } else if post_ids != PostIds::Raw && m.post_hashed(id) {
-                hits.push(Hit {
-                    start: s,
-                    end: e,
-                    with: Replace::Pseudonym(reg.pseudonymizer().tweet(id)),
-                });
-            }
+            digit_hit(hits, i, j, id);
+        }
+        if j - i <= GROUPED_MAX && !in_opaque(i, j) {
+            runs.push((i, j));
         }
         i = j;
     }
+    grouped_ids(d.c, &runs, &mut |a, b, id| digit_hit(hits, a, b, id));
 
     // Digit runs of the text as written, too: `&#x1001` shows the digits of an ID
     // that the decoded view reads as one character.
@@ -752,6 +774,12 @@ pub fn detect(
                         && part_boundary(d.c, a, true)
                         && part_boundary(d.c, b, false)
                 }
+                PatKind::DisplayJoined => {
+                    aligned_start
+                        && aligned_end
+                        && part_boundary(d.c, a, true)
+                        && part_boundary(d.c, b, false)
+                }
                 PatKind::Name(_) | PatKind::Display => {
                     aligned_start
                         && aligned_end
@@ -773,6 +801,7 @@ pub fn detect(
                 });
             }
         }
+        spaced_names(&d, m, ac, &in_opaque, hits);
     }
     // Own internal values.
     let f = v.folded.as_bytes();
@@ -894,6 +923,158 @@ fn link_path(
     };
     if let Some((a, b)) = status_after(j, &["status|statuses", "#id"]) {
         push_post(hits, a, b, private);
+    }
+}
+
+/// Digits a grouped or zero-padded ID may be written with, at most.
+const GROUPED_MAX: usize = 32;
+/// Digits an ID must have to be matched zero-padded or in groups (shorter ones
+/// would turn up in every list of numbers).
+const GROUPED_MIN: usize = 6;
+
+/// Whether the characters between two digit runs separate digit groups: one of
+/// ` . - _`, or a run of whitespace.
+fn group_separator(gap: &[char]) -> bool {
+    match gap {
+        [c] => c.is_whitespace() || matches!(c, '.' | '-' | '_'),
+        _ => !gap.is_empty() && gap.iter().all(|c| c.is_whitespace()),
+    }
+}
+
+/// Calls `found(start, end, id)` (decoded characters) for every written form of a
+/// number of `GROUPED_MIN` to 20 digits that is zero-padded (`00700100200`) or
+/// written in digit groups joined by single separators (`7001 00200`, `7001-002-00`,
+/// `700.100.200`): any run of consecutive groups, the first not starting with `0`,
+/// whose digits, separators removed, make the number; or one run whose digits,
+/// leading zeros stripped, make it. `runs` are the digit runs (outside
+/// opaque spans), in order. The plain form of the number is found by the caller.
+fn grouped_ids(c: &[char], runs: &[(usize, usize)], found: &mut dyn FnMut(usize, usize, &str)) {
+    let mut digits = String::new();
+    for (k, &(a, _)) in runs.iter().enumerate() {
+        digits.clear();
+        let mut prev_end = a;
+        for (m, &(x, y)) in runs[k..].iter().enumerate() {
+            if m > 0 && (!group_separator(&c[prev_end..x]) || c[a] == '0') {
+                // A window of groups starts with a digit other than 0 (`row 0
+                // 700100200` is two numbers).
+                break;
+            }
+            if digits.len() + (y - x) > GROUPED_MAX {
+                break;
+            }
+            digits.extend(&c[x..y]);
+            prev_end = y;
+            let stripped = digits.trim_start_matches('0');
+            if (m > 0 || stripped.len() < digits.len())
+                && (GROUPED_MIN..=20).contains(&stripped.len())
+            {
+                found(a, y, stripped);
+            }
+        }
+    }
+}
+
+/// Whether `c` separates the letters of a spaced name: whitespace, an ASCII
+/// character that is not a letter or digit, or a dot, bullet or dash of another
+/// block (`·`, `•`, `‧`, `–`, `・`). Decided without Unicode table lookups for most
+/// text.
+fn letter_separator(c: char) -> bool {
+    if c.is_ascii() {
+        return !c.is_ascii_alphanumeric();
+    }
+    c.is_whitespace()
+        || matches!(c as u32, 0xB7 | 0x2010..=0x2027 | 0x2030..=0x205E | 0x2219 | 0x22C5 | 0x30FB | 0xFF65)
+}
+
+/// Names written with a single separator between every letter (`S e c r e t S a m`,
+/// `S.e.c.r.e.t`): runs of lone letters or digits (between separators, see
+/// [`letter_separator`]), each separated from the next by one separator (or a run of
+/// whitespace), read without the separators; a screen name of `inside_word_min`
+/// characters or more found in such a run is replaced by the marker.
+fn spaced_names(
+    d: &Doc<'_>,
+    m: &Matcher,
+    ac: &AhoCorasick,
+    in_opaque: &dyn Fn(usize, usize) -> bool,
+    hits: &mut Vec<Hit>,
+) {
+    let c = d.c;
+    let n = c.len();
+    // A lone letter: separators (or the ends) on both sides. The cheap tests first.
+    let lone = |p: usize| {
+        (p == 0 || letter_separator(c[p - 1]))
+            && (p + 1 == n || letter_separator(c[p + 1]))
+            && (c[p].is_ascii_alphanumeric() || (!c[p].is_ascii() && c[p].is_alphanumeric()))
+    };
+    // The next lone letter after the one at `p`, across one separator.
+    let next_letter = |p: usize| -> Option<usize> {
+        let mut q = p + 1;
+        if q >= n {
+            return None;
+        }
+        if c[q].is_whitespace() {
+            while q < n && c[q].is_whitespace() {
+                q += 1;
+            }
+        } else {
+            q += 1;
+        }
+        (q < n && lone(q)).then_some(q)
+    };
+    let min = m.cfg.inside_word_min;
+    let mut sq = String::new();
+    let mut src: Vec<u32> = Vec::new();
+    let mut letters: Vec<usize> = Vec::new();
+    // Each character's separator test once, in order: a lone letter follows one.
+    let mut after_sep = true;
+    let mut p = 0;
+    while p < n {
+        let sep = letter_separator(c[p]);
+        let start = !sep && after_sep && lone(p);
+        after_sep = sep;
+        if !start {
+            p += 1;
+            continue;
+        }
+        letters.clear();
+        letters.push(p);
+        let mut q = p;
+        while let Some(r) = next_letter(q) {
+            letters.push(r);
+            q = r;
+        }
+        // The character after the run's last letter is a separator (or the end).
+        p = q + 1;
+        after_sep = true;
+        if p < n {
+            p += 1;
+        }
+        if letters.len() < 3 {
+            continue;
+        }
+        sq.clear();
+        src.clear();
+        for &l in &letters {
+            super::normalize::push_folded(c[l], &mut sq);
+            src.resize(sq.len(), l as u32);
+        }
+        for mat in ac.find_overlapping_iter(sq.as_str()) {
+            let (fs, fe) = (mat.start(), mat.end());
+            let aligned =
+                (fs == 0 || src[fs - 1] != src[fs]) && (fe == sq.len() || src[fe] != src[fe - 1]);
+            let long = m.kinds[mat.pattern().as_usize()]
+                .iter()
+                .any(|k| matches!(*k, PatKind::Name(len) if len >= min));
+            let (a, b) = (src[fs] as usize, src[fe - 1] as usize + 1);
+            if aligned && long && !in_opaque(a, b) {
+                let (s, e) = d.span(a, b);
+                hits.push(Hit {
+                    start: s,
+                    end: e,
+                    with: Replace::Marker,
+                });
+            }
+        }
     }
 }
 

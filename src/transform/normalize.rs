@@ -224,6 +224,11 @@ thread_local! {
 /// One character in NFKC, decomposed, without invisible characters and combining
 /// marks, digits of other scripts as ASCII digits.
 fn clean_char(ch: char) -> Box<[char]> {
+    // Parenthesized letters and digits read as the letter or number, not with
+    // the parentheses NFKC gives them.
+    if let Some(s) = parenthesized(ch) {
+        return s.chars().collect();
+    }
     let mut buf = [0u8; 4];
     let s: &str = ch.encode_utf8(&mut buf);
     s.nfkc()
@@ -232,7 +237,135 @@ fn clean_char(ch: char) -> Box<[char]> {
         // Decimal digits of other scripts (Arabic-Indic `٧`, Devanagari, ...) read as
         // the ASCII digit: an ID written in them is still the ID.
         .map(|c| ascii_digit(c).unwrap_or(c))
+        // Enclosed letters and digits NFKC leaves alone read as the letter or digit.
+        .flat_map(|c| match enclosed(c) {
+            Some(s) => s.chars().collect::<Vec<_>>(),
+            None => vec![c],
+        })
         .collect()
+}
+
+/// The letter or digit that an enclosed form NFKC does not decompose stands for:
+/// negative circled (`🅐`), negative squared (`🅰`) and squared (`🄰`) Latin
+/// capitals, regional indicator symbols (`🇦`), and dingbat circled digits (`❼`,
+/// `➐`, `⓿`, `⓵`). What a reader reads is the letter or number.
+pub fn enclosed(c: char) -> Option<&'static str> {
+    const LETTERS: [&str; 26] = [
+        "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "R",
+        "S", "T", "U", "V", "W", "X", "Y", "Z",
+    ];
+    const NUMBERS: [&str; 11] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
+    let u = c as u32;
+    let letter = |base: u32| Some(LETTERS[(u - base) as usize]);
+    let number = |base: u32, first: u32| Some(NUMBERS[(u - base + first) as usize]);
+    match u {
+        0x1F130..=0x1F149 => letter(0x1F130),
+        0x1F150..=0x1F169 => letter(0x1F150),
+        0x1F170..=0x1F189 => letter(0x1F170),
+        0x1F1E6..=0x1F1FF => letter(0x1F1E6),
+        0x2776..=0x277F => number(0x2776, 1),
+        0x2780..=0x2789 => number(0x2780, 1),
+        0x278A..=0x2793 => number(0x278A, 1),
+        0x24F5..=0x24FE => number(0x24F5, 1),
+        0x24FF => Some("0"),
+        0x1F10B | 0x1F10C => Some("0"),
+        _ => None,
+    }
+}
+
+/// The letter or number a parenthesized form stands for (`🄐` and `⒜` as `A` and
+/// `a`, `⑺` as `7`): NFKC would write it with its parentheses.
+pub fn parenthesized(c: char) -> Option<String> {
+    let u = c as u32;
+    let from = |base: u32, first: u8| char::from(first + (u - base) as u8).to_string();
+    match u {
+        0x1F110..=0x1F129 => Some(from(0x1F110, b'A')),
+        0x249C..=0x24B5 => Some(from(0x249C, b'a')),
+        0x2474..=0x2487 => Some((u - 0x2474 + 1).to_string()),
+        _ => None,
+    }
+}
+
+/// How a reader reads a lowercase letter that the TR39 skeleton leaves as a letter
+/// of another script or a small capital (MATCHING §1 reads "what a human reader
+/// would read"): Greek and Cyrillic small letters that look like Latin ones, Latin
+/// small capitals, `ĸ`. Applied to the skeleton's output, so that `κ` (whose
+/// skeleton is Cyrillic `к`) and `ĸ` read as `k`.
+pub fn reading(c: char) -> Option<char> {
+    Some(match c {
+        // Greek.
+        'α' => 'a',
+        'β' => 'b',
+        'γ' => 'y',
+        'ε' => 'e',
+        'η' => 'n',
+        'ι' => 'i',
+        'κ' => 'k',
+        'μ' => 'u',
+        'ν' => 'v',
+        'ο' => 'o',
+        'ρ' => 'p',
+        'σ' => 'o',
+        'ς' => 'c',
+        'τ' => 't',
+        'υ' => 'u',
+        'χ' => 'x',
+        'ω' => 'w',
+        'ϲ' => 'c',
+        'ϳ' => 'j',
+        // Cyrillic.
+        'а' => 'a',
+        'в' => 'b',
+        'г' => 'r',
+        'е' | 'ё' | 'є' => 'e',
+        'к' | 'қ' | 'ҝ' | 'ҟ' | 'ӄ' => 'k',
+        'м' => 'm',
+        'н' | 'ң' | 'ӈ' => 'h',
+        'о' => 'o',
+        'п' => 'n',
+        'р' => 'p',
+        'с' => 'c',
+        'т' => 't',
+        'у' | 'ў' | 'ү' => 'y',
+        'х' | 'ҳ' => 'x',
+        'ш' | 'щ' => 'w',
+        'ъ' | 'ь' => 'b',
+        'ѕ' => 's',
+        'і' | 'ї' => 'i',
+        'ј' => 'j',
+        'ԁ' => 'd',
+        'ԛ' => 'q',
+        'ԝ' => 'w',
+        'һ' => 'h',
+        'ӏ' => 'l',
+        // Latin small capitals and kra.
+        'ᴀ' => 'a',
+        'ʙ' => 'b',
+        'ᴄ' => 'c',
+        'ᴅ' => 'd',
+        'ᴇ' => 'e',
+        'ꜰ' => 'f',
+        'ɢ' => 'g',
+        'ʜ' => 'h',
+        'ɪ' => 'i',
+        'ᴊ' => 'j',
+        'ᴋ' | 'ĸ' => 'k',
+        'ʟ' => 'l',
+        'ᴍ' => 'm',
+        'ɴ' => 'n',
+        'ᴏ' => 'o',
+        'ᴘ' => 'p',
+        'ꞯ' => 'q',
+        'ʀ' => 'r',
+        'ꜱ' => 's',
+        'ᴛ' => 't',
+        'ᴜ' => 'u',
+        'ᴠ' => 'v',
+        'ᴡ' => 'w',
+        'ʏ' => 'y',
+        'ᴢ' => 'z',
+        _ => return None,
+    })
 }
 
 /// The ASCII digit of a decimal digit of another script (General_Category Nd, which
@@ -312,10 +445,19 @@ pub fn fold_char(c: char) -> String {
     for _ in 0..4 {
         let mut next = String::new();
         for ch in s.chars() {
+            // A letter the reading table knows reads as its Latin letter, whatever
+            // its skeleton (the skeleton of some is another script's letter).
+            // Capitals keep the skeleton's reading (`Г` is no `r`).
+            let small = !ch.is_uppercase();
+            if let Some(r) = reading(ch).filter(|_| small) {
+                next.push(merge(r));
+                continue;
+            }
             let clean = |t: String| -> String {
                 t.chars()
                     .flat_map(|c| c.to_lowercase())
                     .filter(|&x| !is_invisible(x) && !is_mark(x))
+                    .map(|x| if small { reading(x).unwrap_or(x) } else { x })
                     .map(merge)
                     .collect()
             };
@@ -568,6 +710,28 @@ mod tests {
         assert_eq!(fold_str("MARY"), fold_str("mary"));
         assert_eq!(fold_str("𝐬𝐚𝐦"), fold_str("sam"));
         assert_eq!(fold_str("a  \t b"), "a b");
+    }
+
+    #[test]
+    fn folds_what_a_reader_reads() {
+        // Greek and Cyrillic small letters, small capitals, kra.
+        assert_eq!(
+            fold_str("\u{3ba}\u{3b9}\u{3bd}\u{3c1}\u{3c4}\u{3c9}\u{3bf}"),
+            fold_str("kivptwo")
+        );
+        assert_eq!(fold_str("\u{138}at"), fold_str("kat"));
+        assert_eq!(fold_str("\u{43a}\u{442}\u{43e}"), fold_str("kto"));
+        assert_eq!(
+            fold_str("\u{299}\u{1d00}\u{274}\u{280}\u{a731}\u{1d0b}\u{29c}"),
+            fold_str("banrskh")
+        );
+        // Enclosed letters and regional indicators, enclosed digits.
+        assert_eq!(
+            fold_str("\u{1f150}\u{1f170}\u{1f130}\u{1f1e6}"),
+            fold_str("aaaa")
+        );
+        assert_eq!(decoded("\u{277c}\u{24ff}\u{2790}"), "707");
+        assert_eq!(decoded("\u{1f11a}\u{24a4}\u{247a}\u{247d}"), "Ki710");
     }
 
     #[test]

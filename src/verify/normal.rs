@@ -335,10 +335,16 @@ fn fold_pass(v: &[BChar], out: &mut Vec<BChar>, cache: &mut FoldCache) -> bool {
         }
         let folded = cache.entry(b.c).or_insert_with(|| {
             let mut x = Vec::new();
-            if !(is_ignorable(b.c) || is_mark(b.c)) {
+            if let Some(t) = in_parentheses(b.c) {
+                x.extend(t.chars());
+            } else if !(is_ignorable(b.c) || is_mark(b.c)) {
                 decompose_compatible(b.c, |d| {
-                    if !(is_ignorable(d) || is_mark(d)) {
-                        x.push(d);
+                    if is_ignorable(d) || is_mark(d) {
+                        return;
+                    }
+                    match enclosed_form(d) {
+                        Some(text) => x.extend(text.chars()),
+                        None => x.push(d),
                     }
                 });
             }
@@ -401,14 +407,116 @@ pub fn base_view(
     }
 }
 
-/// Folds one base character: lowercase, TR39 skeleton, lowercase.
+/// Enclosed forms that compatibility decomposition leaves as symbols, with what they
+/// read as: (first code point, how many, the ASCII text of the first; the others
+/// follow in order). Negative circled, negative squared and squared capitals,
+/// regional indicators, dingbat and double circled numbers.
+const ENCLOSED_RUNS: [(u32, u32, u8); 8] = [
+    (0x1F130, 26, b'A'),
+    (0x1F150, 26, b'A'),
+    (0x1F170, 26, b'A'),
+    (0x1F1E6, 26, b'A'),
+    (0x2776, 9, b'1'),
+    (0x2780, 9, b'1'),
+    (0x278A, 9, b'1'),
+    (0x24F5, 9, b'1'),
+];
+
+/// What an enclosed letter or number reads as (see [`ENCLOSED_RUNS`]), or `None`.
+fn enclosed_form(c: char) -> Option<String> {
+    let u = c as u32;
+    // The tenth of each run of numbers, and the enclosed zeros.
+    match u {
+        0x277F | 0x2789 | 0x2793 | 0x24FE => return Some("10".into()),
+        0x24FF | 0x1F10B | 0x1F10C => return Some("0".into()),
+        _ => {}
+    }
+    ENCLOSED_RUNS
+        .iter()
+        .find(|(first, n, _)| (*first..*first + *n).contains(&u))
+        .map(|(first, _, base)| char::from(base + (u - first) as u8).to_string())
+}
+
+/// Parenthesized letters and numbers (`🄐`, `⒜`, `⑺`, `⒇`), which compatibility
+/// decomposition writes with their parentheses, as the letter or number alone.
+fn in_parentheses(c: char) -> Option<String> {
+    let u = c as u32;
+    if (0x1F110..0x1F110 + 26).contains(&u) {
+        return char::from_u32('A' as u32 + u - 0x1F110).map(String::from);
+    }
+    if (0x249C..0x249C + 26).contains(&u) {
+        return char::from_u32('a' as u32 + u - 0x249C).map(String::from);
+    }
+    if (0x2474..0x2474 + 20).contains(&u) {
+        return Some(format!("{}", u - 0x2473));
+    }
+    None
+}
+
+/// Small letters of other scripts (Greek, Cyrillic), Latin small capitals and
+/// `ĸ` that a reader reads as a Latin letter, though the TR39 skeleton keeps them
+/// apart: pairs of (letters, the Latin letter they read as).
+const READS_AS: &[(&str, char)] = &[
+    ("αаᴀ", 'a'),
+    ("βвъьʙ", 'b'),
+    ("ςϲсᴄ", 'c'),
+    ("ԁᴅ", 'd'),
+    ("εеёєᴇ", 'e'),
+    ("ꜰ", 'f'),
+    ("ɢ", 'g'),
+    ("нңӈһʜ", 'h'),
+    ("ιіїɪ", 'i'),
+    ("ϳјᴊ", 'j'),
+    ("κкқҝҟӄᴋĸ", 'k'),
+    ("ӏʟ", 'l'),
+    ("мᴍ", 'm'),
+    ("ηпɴ", 'n'),
+    ("οσоᴏ", 'o'),
+    ("ρрᴘ", 'p'),
+    ("ԛꞯ", 'q'),
+    ("гʀ", 'r'),
+    ("ѕꜱ", 's'),
+    ("τтᴛ", 't'),
+    ("μυᴜ", 'u'),
+    ("νᴠ", 'v'),
+    ("ωшщԝᴡ", 'w'),
+    ("χхҳ", 'x'),
+    ("γуўүʏ", 'y'),
+    ("ᴢ", 'z'),
+];
+
+fn reads_as(c: char) -> Option<char> {
+    static MAP: OnceLock<HashMap<char, char>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        READS_AS
+            .iter()
+            .flat_map(|(from, to)| from.chars().map(move |f| (f, *to)))
+            .collect()
+    })
+    .get(&c)
+    .copied()
+}
+
+/// Folds one base character: lowercase, TR39 skeleton, lowercase. A small letter
+/// (not a capital: `Г` is no `r`) that reads as a Latin letter is folded as that
+/// letter, before and after the skeleton.
 fn fold_char(c: char, out: &mut String) {
+    let small = !c.is_uppercase();
+    if let Some(l) = reads_as(c).filter(|_| small) {
+        fold_char(l, out);
+        return;
+    }
     let lower: String = c.to_lowercase().collect();
     for s in unicode_security::skeleton(&lower) {
         if is_mark(s) || is_ignorable(s) {
             continue;
         }
-        out.extend(s.to_lowercase());
+        for l in s.to_lowercase() {
+            match reads_as(l).filter(|_| small) {
+                Some(r) => fold_char(r, out),
+                None => out.push(l),
+            }
+        }
     }
 }
 
@@ -545,6 +653,25 @@ mod tests {
         assert_eq!(folded("Ru\u{041E}penTwit"), folded("ruopentwit"));
         assert_eq!(folded("Irina"), folded("irina"));
         assert_eq!(folded("𝐑𝐮𝐎𝐩𝐞𝐧"), folded("ruopen"));
+    }
+
+    #[test]
+    fn folds_what_a_reader_reads() {
+        assert_eq!(
+            folded("\u{3ba}\u{3b9}\u{3bd}\u{3c1}\u{3c4}\u{3c9}\u{3bf}"),
+            folded("kivptwo")
+        );
+        assert_eq!(folded("\u{138}at \u{43a}\u{442}\u{43e}"), folded("kat kto"));
+        assert_eq!(
+            folded("\u{299}\u{1d00}\u{274}\u{280}\u{a731}\u{1d0b}\u{29c}"),
+            folded("banrskh")
+        );
+        assert_eq!(
+            folded("\u{1f150}\u{1f170}\u{1f130}\u{1f1e6}"),
+            folded("aaaa")
+        );
+        assert_eq!(base("\u{277c}\u{24ff}\u{2790}\u{277f}"), "70710");
+        assert_eq!(base("\u{1f11a}\u{24a4}\u{247a}\u{247d}"), "Ki710");
     }
 
     #[test]

@@ -298,7 +298,16 @@ impl Needles {
         }
         self.count("display names");
         let i = self.push(Kind::DisplayName, Rule::Token, label, None);
-        self.add_pattern(folded, i);
+        self.add_pattern(folded.clone(), i);
+        // Two or more words written as one (`#UmmKhalidMedia`, `umm_khalid_media`):
+        // as a part of a word.
+        let words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
+        if words.len() >= 2 {
+            let joined = self.push(Kind::DisplayName, Rule::WordPart, label, None);
+            for glue in ["", "_", "-", "."] {
+                self.add_pattern(words.join(glue), joined);
+            }
+        }
     }
 
     /// Adds a value of a dropped column (token-bounded). Returns its needle index.
@@ -357,6 +366,11 @@ impl Needles {
         if !folded.is_empty() {
             self.public_cells.insert(folded);
         }
+    }
+
+    /// The folded view of a value (as needles are folded).
+    pub fn fold(&mut self, value: &str) -> String {
+        self.folder.fold_value(value)
     }
 
     /// Whether `name` folds to a public account's name.
@@ -451,6 +465,7 @@ impl Needles {
         let b = &*b;
         // IDs: digit runs.
         if !self.ids.is_empty() || !self.post_ids.is_empty() {
+            self.grouped_ids(b, limit, &opaque, out);
             let mut i = 0;
             let mut digits = String::new();
             while i < b.len() {
@@ -493,6 +508,9 @@ impl Needles {
         }
         if self.ac.is_none() && self.dropped.is_empty() && self.unanchored.is_empty() {
             return;
+        }
+        if names {
+            self.spaced_names(b, folder, limit, &opaque, out);
         }
         // Names and values: the folded view.
         nview.clear();
@@ -616,6 +634,169 @@ impl Needles {
                         needle: ni,
                         post: None,
                     });
+                }
+            }
+        }
+    }
+}
+
+/// Digits a zero-padded or grouped ID is searched in, at most.
+const GROUPED_DIGITS: usize = 32;
+/// Digits (leading zeros stripped) an ID must have to be searched zero-padded or in
+/// groups.
+const GROUPED_SHORTEST: usize = 6;
+
+impl Needles {
+    /// User IDs and hashed post IDs written zero-padded (`00700100200`) or in digit
+    /// groups joined by one of ` . - _` or whitespace (`7001 00200`, `7001-002-00`):
+    /// every window of consecutive digit runs whose digits, leading zeros stripped,
+    /// are an ID of 6 digits or more.
+    fn grouped_ids(
+        &self,
+        b: &[BChar],
+        limit: usize,
+        opaque: &dyn Fn(u32, u32) -> bool,
+        out: &mut Vec<Hit>,
+    ) {
+        // The digit runs: (first, one past the last) base characters.
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i].c.is_ascii_digit() {
+                let mut j = i;
+                while j < b.len() && b[j].c.is_ascii_digit() {
+                    j += 1;
+                }
+                if j - i <= GROUPED_DIGITS && !opaque(b[i].start, b[j - 1].end) {
+                    runs.push((i, j));
+                }
+                i = j;
+            } else {
+                i += 1;
+            }
+        }
+        let joins = |gap: &[BChar]| match gap {
+            [x] => matches!(x.c, '.' | '-' | '_') || x.c.is_whitespace(),
+            _ => !gap.is_empty() && gap.iter().all(|x| x.c.is_whitespace()),
+        };
+        let mut window = String::new();
+        for k in 0..runs.len() {
+            window.clear();
+            let first = runs[k].0;
+            if b[first].start as usize >= limit {
+                break;
+            }
+            for m in k..runs.len() {
+                let (x, y) = runs[m];
+                // Groups: joined by a separator, the first not starting with 0.
+                if m > k && (!joins(&b[runs[m - 1].1..x]) || b[first].c == '0') {
+                    break;
+                }
+                if window.len() + (y - x) > GROUPED_DIGITS {
+                    break;
+                }
+                window.extend(b[x..y].iter().map(|q| q.c));
+                let id = window.trim_start_matches('0');
+                let padded_or_grouped = m > k || id.len() < window.len();
+                if !padded_or_grouped || id.len() < GROUPED_SHORTEST || id.len() > 20 {
+                    continue;
+                }
+                let start = b[first].start as usize;
+                if let Some(&n) = self.ids.get(id) {
+                    out.push(Hit {
+                        start,
+                        needle: n,
+                        post: None,
+                    });
+                } else if let (Some(n), Ok(v)) = (self.post_needle, id.parse::<u64>()) {
+                    if self.post_ids.contains(&v) {
+                        out.push(Hit {
+                            start,
+                            needle: n,
+                            post: Some(v),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Screen names written with one separator between every letter (`S e c r e t`,
+    /// `S.e.c.r.e.t`): runs of lone letters or digits, one base character apart,
+    /// are folded without what separates them and searched for the names that
+    /// match anywhere.
+    fn spaced_names(
+        &self,
+        b: &[BChar],
+        folder: &mut Folder,
+        limit: usize,
+        opaque: &dyn Fn(u32, u32) -> bool,
+        out: &mut Vec<Hit>,
+    ) {
+        let Some(ac) = &self.ac else {
+            return;
+        };
+        // Separators: whitespace, ASCII other than letters and digits, and the dots,
+        // bullets and dashes of other blocks.
+        let sep = |k: usize| match b.get(k) {
+            None => true,
+            Some(x) if x.c.is_ascii() => !x.c.is_ascii_alphanumeric(),
+            Some(x) => {
+                x.c.is_whitespace()
+                    || matches!(
+                        x.c,
+                        '\u{B7}' | '\u{2010}'..='\u{2027}' | '\u{2030}'..='\u{205E}'
+                            | '\u{2219}' | '\u{22C5}' | '\u{30FB}' | '\u{FF65}'
+                    )
+            }
+        };
+        let lone = |k: usize| {
+            k < b.len() && (k == 0 || sep(k - 1)) && sep(k + 1) && b[k].c.is_alphanumeric()
+        };
+        let mut k = 0;
+        let mut joined = String::new();
+        let mut from: Vec<usize> = Vec::new();
+        while k < b.len() {
+            if !lone(k) {
+                k += 1;
+                continue;
+            }
+            // Lone characters at k, k + 2, k + 4, ...
+            let mut letters = vec![k];
+            while lone(letters[letters.len() - 1] + 2) {
+                letters.push(letters[letters.len() - 1] + 2);
+            }
+            k = letters[letters.len() - 1] + 1;
+            if letters.len() < 3 {
+                continue;
+            }
+            joined.clear();
+            from.clear();
+            for &l in &letters {
+                folder.push(b[l].c, &mut joined);
+                from.resize(joined.len(), l);
+            }
+            for m in ac.find_overlapping_iter(joined.as_str()) {
+                let (s, e) = (m.start(), m.end());
+                let whole = (s == 0 || from[s - 1] != from[s])
+                    && (e == joined.len() || from[e] != from[e - 1]);
+                if !whole {
+                    continue;
+                }
+                let (first, last) = (from[s], from[e - 1]);
+                let (os, oe) = (b[first].start, b[last].end);
+                if os as usize >= limit || opaque(os, oe) {
+                    continue;
+                }
+                for &ni in &self.by_pattern[m.pattern().as_usize()] {
+                    let needle = &self.needles[ni];
+                    if needle.kind == Kind::ScreenName && needle.rule == Rule::Anywhere {
+                        out.push(Hit {
+                            start: os as usize,
+                            needle: ni,
+                            post: None,
+                        });
+                    }
                 }
             }
         }

@@ -157,19 +157,41 @@ pub fn prepare(opts: &StaffOptions, tier: Option<&Tier>) -> Result<Prepared> {
 
     let mut shared_names = 0usize;
     if public {
+        // A public account's name that is also a pseudonymised account's (in any
+        // case or look-alike form) is never published raw: the build rewrites it
+        // like prose. It is searched, not exempted.
+        let mut private_names: HashSet<String> = HashSet::new();
+        for a in &export.accounts {
+            if is_pseudonymised(a.followers, threshold) {
+                private_names.insert(needles.fold(&a.screen_name));
+            }
+        }
+        for ident in registry.private_identifiers() {
+            private_names.insert(needles.fold(ident));
+        }
+        let public_name = |needles: &mut Needles, n: &str, display: bool| {
+            if private_names.contains(&needles.fold(n)) {
+                return;
+            }
+            if display {
+                needles.add_public_display_name(n);
+            } else {
+                needles.add_public_name(n);
+            }
+        };
         // Names of public accounts are published with them: a field that is one,
         // or a token that is a public screen name, is that account's.
         for a in &export.accounts {
             if !is_pseudonymised(a.followers, threshold) {
-                needles.add_public_name(&a.screen_name);
+                public_name(&mut needles, &a.screen_name, false);
                 if let Some(d) = display_col {
-                    needles.add_public_display_name(&a.record[d]);
+                    public_name(&mut needles, &a.record[d], true);
                 }
             }
         }
         for d in &export.directory {
             if !registry.id_is_private(&d.userid) {
-                needles.add_public_name(&d.screen_name);
+                public_name(&mut needles, &d.screen_name, false);
             }
         }
         let mut name = |needles: &mut Needles, n: &str, label: &str, display: bool| {

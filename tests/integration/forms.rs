@@ -95,6 +95,98 @@ fn obfuscated_writing() {
     assert_no_leak(&bundle, &["SecretSam"], &[], &[SAM], &[]);
 }
 
+/// Look-alike letters the TR39 skeleton keeps apart from Latin ones, read as a
+/// reader reads them: Greek and Cyrillic small letters, Latin small capitals and
+/// kra, enclosed, negative circled and negative squared letters, regional
+/// indicators, mathematical letters, and an ID in enclosed digits.
+#[test]
+fn look_alike_letters_beyond_the_skeleton() {
+    let mut acc = accounts();
+    acc.push(account("700101000", "KiwiPost", "10", "core"));
+    let forms = [
+        "by \u{3ba}iwiPost",
+        "by \u{138}iwiPost",
+        "by \u{43a}\u{456}\u{51d}\u{456}\u{440}\u{43e}\u{455}\u{442}",
+        "by \u{3ba}\u{3b9}\u{3c9}\u{3b9}\u{3c1}\u{3bf}s\u{3c4}",
+        "by \u{1d0b}\u{26a}\u{1d21}\u{26a}\u{1d18}\u{1d0f}\u{a731}\u{1d1b}",
+        "by \u{1f15a}\u{1f158}\u{1f166}\u{1f158}\u{1f15f}\u{1f15e}\u{1f162}\u{1f163}",
+        "by \u{1f17a}\u{1f178}\u{1f186}\u{1f178}\u{1f17f}\u{1f17e}\u{1f182}\u{1f183}",
+        "by \u{1f13a}\u{1f138}\u{1f146}\u{1f138}\u{1f13f}\u{1f13e}\u{1f142}\u{1f143}",
+        "by \u{1f1f0}\u{1f1ee}\u{1f1fc}\u{1f1ee}\u{1f1f5}\u{1f1f4}\u{1f1f8}\u{1f1f9}",
+        "by \u{1d48c}\u{1d48a}\u{1d498}\u{1d48a}\u{1d477}\u{1d490}\u{1d494}\u{1d495}",
+        "by S\u{3b5}cr\u{3b5}\u{3c4}S\u{3b1}\u{43c} and \u{a731}\u{1d07}\u{1d04}\u{280}\u{1d07}\u{1d1b}\u{a731}\u{1d00}\u{1d0d}",
+        "id \u{277c}\u{24ff}\u{24ff}\u{2776}\u{24ff}\u{24ff}\u{2777}\u{24ff}\u{24ff}",
+        "by \u{1f11a}\u{24a4}\u{24b2}\u{24a4}\u{1f11f}\u{24aa}\u{24ae}\u{24af} and \u{247a}00\u{2474}00\u{2475}00",
+    ];
+    let wd = Workdir::new();
+    wd.export(&acc, &texts(&forms));
+    let bundle = wd.build_ok(&[]);
+    let out = published(&bundle);
+    for (i, o) in out.iter().enumerate().take(11) {
+        assert!(o.contains("[account]"), "form {i}: {o}");
+    }
+    assert_eq!(out[11], format!("id {}", p(SAM)));
+    assert_eq!(out[12], format!("by [account] and {}", p(SAM)));
+    assert_no_leak(
+        &bundle,
+        &["SecretSam", "KiwiPost"],
+        &[],
+        &[SAM, "700101000"],
+        &[],
+    );
+}
+
+/// Spaced and separated writing: a name with one separator between every letter,
+/// a user ID or hashed post ID zero-padded or in digit groups, a display name of
+/// two or more words written as one word (hashtag, camel case, `_`).
+#[test]
+fn spaced_and_grouped_writing() {
+    let mut acc = accounts();
+    acc[0] = acc[0].clone().set("user_display_name", "Umm Khalid Media");
+    let forms = [
+        "by S e c r e t S a m",
+        "by S.e.c.r.e.t.S.a.m!",
+        "by s-e-c-r-e-t-s-a-m",
+        "by S_E_C_R_E_T_S_A_M and S \u{200b}e c r e t S a m",
+        "id 7001 00200",
+        "id 7001-002-00",
+        "id 00700100200",
+        "id 700.100.200",
+        "id 700_100_200",
+        "post 8800 0000 0000 0000 56",
+        "#UmmKhalidMedia #FreeUmmKhalidMedia umm_khalid_media umm-khalid-media",
+        "in 2019 7001 cats, 00200 dogs; 7001 00201; S e c r e t",
+        "row 0 700100200",
+    ];
+    let wd = Workdir::new();
+    wd.export(&acc, &texts(&forms));
+    let bundle = wd.build_ok(&[]);
+    let out = published(&bundle);
+    for (i, o) in out.iter().enumerate().take(4) {
+        assert!(o.starts_with("by [account]"), "form {i}: {o}");
+    }
+    assert_eq!(out[3], "by [account] and [account]");
+    let ps = p(SAM);
+    for (i, o) in out.iter().enumerate().take(9).skip(4) {
+        assert_eq!(*o, format!("id {ps}"), "form {i}");
+    }
+    assert_eq!(out[9], format!("post {}", h(SAM_POST)));
+    assert_eq!(out[10], "#[account] #Free[account] [account] [account]");
+    assert_eq!(out[11], forms[11], "unrelated numbers and short runs stay");
+    assert_eq!(
+        out[12],
+        format!("row 0 {ps}"),
+        "a leading 0 group is another number"
+    );
+    assert_no_leak(
+        &bundle,
+        &["SecretSam"],
+        &["Umm Khalid Media"],
+        &[SAM],
+        &[SAM_POST],
+    );
+}
+
 #[test]
 fn names_inside_words() {
     let mut acc = accounts();
@@ -315,6 +407,64 @@ fn lookup_tables_link_nothing() {
         &[SAM, "700100500", "700100600"],
         &[],
     );
+}
+
+/// A public account whose screen name, display name or other (directory) name is a
+/// pseudonymised account's in another case or in look-alike letters (`SecretSarn`
+/// folds like `SecretSam`): its own row never carries a handle pseudonym of the
+/// shared name (a reader who resolves its raw user ID to its name would learn what
+/// that pseudonym stands for), nor the raw name.
+#[test]
+fn a_public_namesake_publishes_no_handle_pseudonym() {
+    let mut acc = accounts();
+    acc.push(
+        account("1003", "SECRETSAM", "900000", "core")
+            .set("user_display_name", "@SecretSam fan")
+            .set(
+                "user_profile_description",
+                "me: @SECRETSAM, x.com/secretsam",
+            ),
+    );
+    acc.push(
+        account("1004", "SecretSarn", "900000", "core")
+            .set("user_display_name", "@S\u{435}cretSarn")
+            .set(
+                "user_profile_description",
+                "twitter.com/SecretSarn @SecretSarn",
+            ),
+    );
+    let wd = Workdir::new();
+    // PublicPaula's other name, known from the directory, is Sam's in another case.
+    wd.directory(&[("1002", "secretSAM", "250000")]);
+    let mut rows = texts(&["@SecretSam hi"]);
+    rows.push(tweet("5101", "1003", "@secretsam"));
+    rows.push(tweet("5102", "1004", "@SecretSarn"));
+    wd.export(&acc, &rows);
+    let bundle = wd.build_ok(&[]);
+    let handles = [
+        pseudonym("handle", "secretsam"),
+        pseudonym("handle", "secretsarn"),
+    ];
+    let public_ids = ["1002", "1003", "1004"];
+    let columns = [
+        "user_screen_name",
+        "user_display_name",
+        "user_profile_description",
+        "user_profile_url",
+        "tweet_text",
+    ];
+    for row in bundle.users().iter().chain(bundle.tweets().iter()) {
+        if !public_ids.contains(&row["userid"].as_str()) {
+            continue;
+        }
+        for c in columns {
+            let Some(v) = row.get(c) else { continue };
+            for hp in &handles {
+                assert!(!v.contains(hp.as_str()), "{c} of {}: {v}", row["userid"]);
+            }
+        }
+    }
+    assert_no_leak(&bundle, &["SecretSam"], &[], &[SAM], &[]);
 }
 
 #[test]

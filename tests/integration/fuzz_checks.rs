@@ -280,10 +280,14 @@ fn scan_normalise(s: &str) -> String {
     for _ in 0..20 {
         let decoded = scan_decode(&cur);
         let next: String = decoded
+            .chars()
+            .flat_map(scan_parenthesized)
+            .collect::<String>()
             .nfkc()
             .collect::<String>()
             .nfd()
             .filter(|&c| !scan_invisible(c) && !unicode_normalization::char::is_combining_mark(c))
+            .flat_map(scan_enclosed)
             .collect();
         if next == cur {
             break;
@@ -316,15 +320,63 @@ fn scan_normalise(s: &str) -> String {
     out
 }
 
+/// Parenthesized letters and numbers, without the parentheses NFKC would add.
+fn scan_parenthesized(c: char) -> Vec<char> {
+    let u = c as u32;
+    match u {
+        0x1F110..=0x1F129 => vec![(b'A' + (u - 0x1F110) as u8) as char],
+        0x249C..=0x24B5 => vec![(b'a' + (u - 0x249C) as u8) as char],
+        0x2474..=0x2487 => (u - 0x2473).to_string().chars().collect(),
+        _ => vec![c],
+    }
+}
+
+/// Enclosed letters and numbers NFKC leaves as symbols, as the text a reader reads.
+fn scan_enclosed(c: char) -> Vec<char> {
+    let u = c as u32;
+    let letter = |from: u32| vec![(b'A' + (u - from) as u8) as char];
+    let number = |from: u32| format!("{}", u - from + 1).chars().collect();
+    match u {
+        0x1F130..=0x1F149 => letter(0x1F130),
+        0x1F150..=0x1F169 => letter(0x1F150),
+        0x1F170..=0x1F189 => letter(0x1F170),
+        0x1F1E6..=0x1F1FF => letter(0x1F1E6),
+        0x2776..=0x277F => number(0x2776),
+        0x2780..=0x2789 => number(0x2780),
+        0x278A..=0x2793 => number(0x278A),
+        0x24F5..=0x24FE => number(0x24F5),
+        0x24FF | 0x1F10B | 0x1F10C => vec!['0'],
+        _ => vec![c],
+    }
+}
+
+/// Small Greek and Cyrillic letters, small capitals and kra that read as a Latin
+/// letter: the letter at the same position of `SCAN_LATIN`.
+const SCAN_LOOKALIKE: &str = "κĸᴋкνιρτтωοоαаεеʙвᴀɴʀꜱʜнсрхуᴍмᴛᴏᴇᴄᴘᴜᴡᴅꜰɢɪᴊʟꞯᴢ";
+const SCAN_LATIN: &str = "kkkkvipttwooaaeebbanrshhcpxymmtoecpuwdfgijlqz";
+
+fn scan_lookalike(c: char) -> char {
+    if c.is_uppercase() {
+        return c;
+    }
+    match SCAN_LOOKALIKE.chars().position(|x| x == c) {
+        Some(i) => SCAN_LATIN.chars().nth(i).unwrap(),
+        None => c,
+    }
+}
+
 /// TR39 skeleton, then lowercase (MATCHING §1), of normalised text; combining marks
 /// the skeleton brings are removed. `lower_first` reads the lowercase text instead
 /// (an uppercase look-alike such as `I` must not hide a name).
 fn scan_fold_with(s: &str, lower_first: bool) -> String {
-    let src = if lower_first {
+    let src: String = if lower_first {
         s.to_lowercase()
     } else {
         s.to_string()
-    };
+    }
+    .chars()
+    .map(scan_lookalike)
+    .collect();
     let sk: String = unicode_security::confusable_detection::skeleton(&src)
         .filter(|&c| !unicode_normalization::char::is_combining_mark(c))
         .collect();
@@ -393,7 +445,43 @@ fn scan_names(norm: &str, names: &[&str], displays: &[&str], lower_first: bool) 
             }
         }
     }
+    // Names written with one separator between every letter: lone letters one
+    // character apart, read without the separators.
+    let chars: Vec<char> = norm.chars().collect();
+    let alnum_at = |k: usize| chars.get(k).is_some_and(|c| c.is_alphanumeric());
+    let lone = |k: usize| alnum_at(k) && !(k > 0 && alnum_at(k - 1)) && !alnum_at(k + 1);
+    let mut k = 0;
+    while k < chars.len() {
+        if !lone(k) {
+            k += 1;
+            continue;
+        }
+        let mut run = String::new();
+        let mut q = k;
+        while lone(q) {
+            run.push(chars[q]);
+            q += 2;
+        }
+        k = q;
+        let squeezed = scan_fold(&run);
+        for n in names {
+            let f = scan_fold(n);
+            if f.chars().count() >= 6 && squeezed.contains(&f) {
+                return Some(format!("spaced name {n}"));
+            }
+        }
+    }
     for d in displays {
+        // Two or more words written as one: anywhere.
+        let words: Vec<String> = scan_fold(d).split_whitespace().map(String::from).collect();
+        if words.len() >= 2 {
+            let text = scan_fold(norm);
+            for glue in ["", "_", "-", "."] {
+                if text.contains(&words.join(glue)) {
+                    return Some(format!("display name {d} as one word"));
+                }
+            }
+        }
         let f: Vec<char> = scan_fold(d)
             .split_whitespace()
             .collect::<Vec<_>>()
@@ -423,6 +511,41 @@ fn scan_names(norm: &str, names: &[&str], displays: &[&str], lower_first: bool) 
 }
 
 fn scan_ids(norm: &str, ids: &[&str], post_ids: &[&str]) -> Option<String> {
+    // Zero-padded, and digit groups joined by one of ` . - _`: every window of
+    // groups, leading zeros stripped.
+    let chars: Vec<char> = norm.chars().collect();
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    let mut k = 0;
+    while k < chars.len() {
+        if chars[k].is_ascii_digit() {
+            let start = k;
+            while k < chars.len() && chars[k].is_ascii_digit() {
+                k += 1;
+            }
+            groups.push((start, k));
+        } else {
+            k += 1;
+        }
+    }
+    for a in 0..groups.len() {
+        let mut joined = String::new();
+        for b in a..groups.len() {
+            if b > a {
+                let gap = &chars[groups[b - 1].1..groups[b].0];
+                if !(gap.len() == 1 && matches!(gap[0], ' ' | '.' | '-' | '_'))
+                    || chars[groups[a].0] == '0'
+                {
+                    break;
+                }
+            }
+            joined.extend(&chars[groups[b].0..groups[b].1]);
+            let id = joined.trim_start_matches('0');
+            let padded_or_grouped = b > a || id.len() < joined.len();
+            if padded_or_grouped && id.len() >= 6 && (ids.contains(&id) || post_ids.contains(&id)) {
+                return Some(format!("ID {id} in groups"));
+            }
+        }
+    }
     let digits: Vec<char> = norm.chars().collect();
     let mut i = 0;
     while i < digits.len() {
@@ -634,6 +757,7 @@ pub fn check_value(data: &[u8]) {
         published_id: "17",
         post_ids: PostIds::All,
         own: &[],
+        avoid: &[],
     };
     let mut out = String::new();
     if apply(action, value, &row, true, &reg, &mut out).is_err() {

@@ -254,6 +254,90 @@ fn planted_values_fail_in_every_written_form_and_are_never_printed() {
             vec!["penTw".into()],
         ),
         (
+            "small capitals",
+            "by \u{280}\u{1d1c}\u{1d0f}\u{1d18}\u{1d07}\u{274}\u{1d1b}\u{1d21}\u{26a}\u{1d1b}".into(),
+            "staff.raw_identifiers",
+            vec![],
+        ),
+        (
+            "Greek and Cyrillic small letters",
+            "by Ru\u{3bf}\u{3c1}\u{435}\u{3b7}\u{3c4}w\u{3b9}\u{442}".into(),
+            "staff.raw_identifiers",
+            vec![],
+        ),
+        (
+            "negative squared letters",
+            "by \u{1f181}\u{1f184}\u{1f17e}\u{1f17f}\u{1f174}\u{1f17d}\u{1f183}\u{1f186}\u{1f178}\u{1f183}".into(),
+            "staff.raw_identifiers",
+            vec![],
+        ),
+        (
+            "parenthesized letters",
+            "by \u{1f121}\u{24b0}\u{1f11e}\u{24ab}\u{24a0}\u{24a9}\u{1f123}\u{24b2}\u{24a4}\u{24af}".into(),
+            "staff.raw_identifiers",
+            vec![],
+        ),
+        (
+            "regional indicators",
+            "by \u{1f1f7}\u{1f1fa}\u{1f1f4}\u{1f1f5}\u{1f1ea}\u{1f1f3}\u{1f1f9}\u{1f1fc}\u{1f1ee}\u{1f1f9}".into(),
+            "staff.raw_identifiers",
+            vec![],
+        ),
+        (
+            "user ID in enclosed digits",
+            "id \u{2777}\u{277a}\u{277c}\u{2777}\u{277d}\u{277e}\u{277b}\u{2778}\u{277e}\u{277b}".into(),
+            "staff.raw_identifiers",
+            vec![],
+        ),
+        (
+            "a space between every letter",
+            "by R u O p e n T w i t".into(),
+            "staff.raw_identifiers",
+            vec![],
+        ),
+        (
+            "a dot between every letter",
+            "by r.u.o.p.e.n.t.w.i.t.".into(),
+            "staff.raw_identifiers",
+            vec![],
+        ),
+        (
+            "user ID in digit groups",
+            "id 2572 896 396".into(),
+            "staff.raw_identifiers",
+            vec!["896 396".into()],
+        ),
+        (
+            "user ID in hyphenated groups",
+            "id 25-7289-6396".into(),
+            "staff.raw_identifiers",
+            vec!["7289-6396".into()],
+        ),
+        (
+            "user ID zero-padded",
+            "id 002572896396".into(),
+            "staff.raw_identifiers",
+            vec![],
+        ),
+        (
+            "hashed post ID in digit groups",
+            "post 1187.0000.0000.0000.001".into(),
+            "staff.raw_identifiers",
+            vec!["0000.001".into()],
+        ),
+        (
+            "display name as a hashtag",
+            "#OlgaSmirnova".into(),
+            "staff.raw_identifiers",
+            vec!["OlgaSmirnova".into()],
+        ),
+        (
+            "display name joined by underscores",
+            "olga_smirnova_now".into(),
+            "staff.raw_identifiers",
+            vec!["olga_smirnova".into()],
+        ),
+        (
             "entities",
             "&#64;R&#x75;OpenTwit and &commat;RuOpenTwit".into(),
             "staff.raw_identifiers",
@@ -364,6 +448,51 @@ fn planted_values_fail_in_every_written_form_and_are_never_printed() {
                 "{what}: the report prints {s:?}"
             );
         }
+    }
+}
+
+/// A pseudonymised account's name that a public account shares (in another case,
+/// or in look-alike letters: `Ru0penTwit` folds like `RuOpenTwit`; or as another name
+/// from the directory) is never published raw: the good bundle passes, and the
+/// shared name planted back in any of those forms makes staff verify fail.
+#[test]
+fn names_shared_with_public_accounts_are_searched() {
+    let wd = Workdir::new();
+    wd.export(
+        &[
+            account(PRIVATE_ID, PRIVATE_NAME, "10", "core"),
+            account(PUBLIC_ID, "RUOPENTWIT", "250000", "core")
+                .set("user_display_name", "@RuOpenTwit fan"),
+            account("1184432911634644993", "Ru0penTwit", "250000", "core")
+                .set("user_display_name", "RuOpenTwit"),
+        ],
+        &[
+            tweet(PRIVATE_POST, PRIVATE_ID, "mine"),
+            tweet(
+                "1190000000000000001",
+                PUBLIC_ID,
+                "hello @ruopentwit and Ru0penTwit",
+            ),
+        ],
+    );
+    wd.directory(&[("1184432911634644994", "ruOpenTwit", "900000")]);
+    assert_ok(&wd.build(&[]));
+    let good = wd.path("out/test_release.zip");
+    assert_passes(&wd, "out/test_release.zip");
+    for text in ["RUOPENTWIT", "by Ru0penTwit", "@ruOpenTwit"] {
+        fs::write(wd.path("planted.zip"), planted(&good, text)).unwrap();
+        let out = staff_verify(&wd, "planted.zip", true, &[]);
+        let doc = report(&out);
+        assert_eq!(out.status.code(), Some(1), "{text}: {doc:#}");
+        assert!(
+            !failures(&doc, "staff.raw_identifiers").is_empty(),
+            "{text}: {doc:#}"
+        );
+        let printed = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        assert!(
+            !printed.contains("ruopentw"),
+            "{text}: the report prints it"
+        );
     }
 }
 

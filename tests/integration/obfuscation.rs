@@ -1,6 +1,8 @@
 //! Property test through the binary (issue 11): random obfuscations of pseudonymised
 //! names, user IDs and post IDs (invisible characters, case, look-alike letters,
-//! compatibility forms, combining marks, character references, percent and
+//! compatibility forms, look-alikes the skeleton keeps apart (Greek and Cyrillic
+//! small letters, small capitals), enclosed letters and digits, combining marks,
+//! character references, percent and
 //! backslash escapes, hashtag and underscore wrapping, links of every shape on random
 //! hosts) are written into posts and profiles; the independent scan of
 //! `fuzz_checks::scan_leaks_all` then finds none of them in any entry of the built
@@ -33,6 +35,30 @@ enum Obf {
     DoublePercent,
     Backslash,
     Mark,
+    /// A small letter of another script or a small capital read as the letter.
+    Reading,
+    /// A negative circled letter, or a dingbat negative circled digit.
+    Enclosed,
+}
+
+/// Look-alikes the TR39 skeleton keeps apart from the Latin small letter.
+fn reading(c: char) -> char {
+    const FROM: &str = "abcdefghijklmnopqrstuvwxyz";
+    const TO: &str = "αʙсᴅεꜰɢʜɪᴊκʟмɴορꞯʀꜱτᴜνωхуᴢ";
+    match FROM.chars().position(|x| x == c) {
+        Some(i) => TO.chars().nth(i).unwrap(),
+        None => c,
+    }
+}
+
+fn enclosed(c: char) -> char {
+    match c {
+        'a'..='z' => char::from_u32(0x1F150 + (c as u32 - 'a' as u32)).unwrap(),
+        'A'..='Z' => char::from_u32(0x1F150 + (c as u32 - 'A' as u32)).unwrap(),
+        '0' => '\u{24FF}',
+        '1'..='9' => char::from_u32(0x2776 + (c as u32 - '1' as u32)).unwrap(),
+        other => other,
+    }
 }
 
 const INVISIBLE: &[char] = &[
@@ -72,7 +98,7 @@ fn obfuscate(s: &str, ops: &[Obf], id: bool) -> String {
     for (i, c) in s.chars().enumerate() {
         let op = ops[i % ops.len()];
         let op = match (id, op) {
-            (true, Obf::Flip | Obf::Confusable | Obf::Mark) => Obf::Plain,
+            (true, Obf::Flip | Obf::Confusable | Obf::Mark | Obf::Reading) => Obf::Plain,
             _ => op,
         };
         match op {
@@ -97,6 +123,8 @@ fn obfuscate(s: &str, ops: &[Obf], id: bool) -> String {
                 out.push(c);
                 out.push('\u{0301}');
             }
+            Obf::Reading => out.push(reading(c)),
+            Obf::Enclosed => out.push(enclosed(c)),
         }
     }
     out
@@ -115,6 +143,8 @@ fn obf() -> impl Strategy<Value = Obf> {
         1 => Just(Obf::DoublePercent),
         1 => Just(Obf::Backslash),
         1 => Just(Obf::Mark),
+        1 => Just(Obf::Reading),
+        1 => Just(Obf::Enclosed),
     ]
 }
 
