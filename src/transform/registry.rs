@@ -84,6 +84,7 @@ impl Registry {
         let mut ids = HashMap::default();
         let mut handles: HashMap<String, Published> = HashMap::default();
         let mut handle_owner: HashMap<String, String> = HashMap::default();
+        let mut shared_with_public: HashSet<String> = HashSet::new();
         let entries = export
             .accounts
             .iter()
@@ -118,6 +119,15 @@ impl Registry {
                         // Two accounts claim one name: publish it raw only if both are public.
                         let both_public = published == Published::Public
                             && handles.get(&lower) == Some(&Published::Public);
+                        // A public claimant: its raw ID (in mention lists, its own
+                        // rows) would sit next to the handle pseudonym and teach a
+                        // reader the name it stands for. Mentions get the marker.
+                        if !both_public
+                            && (published == Published::Public
+                                || handles.get(&lower) == Some(&Published::Public))
+                        {
+                            shared_with_public.insert(lower.clone());
+                        }
                         if !both_public {
                             handles.insert(
                                 lower.clone(),
@@ -146,18 +156,34 @@ impl Registry {
             let f = fold_str(lower);
             match folded_owner.get(&f) {
                 Some(o) if o != lower => {
+                    let before = folded.get(&f);
                     let private = matches!(p, Published::Pseudonym(_))
-                        || matches!(folded.get(&f), Some(Published::Pseudonym(_)));
+                        || matches!(before, Some(Published::Pseudonym(_)));
+                    let public = *p == Published::Public || before == Some(&Published::Public);
+                    if private && (public || shared_with_public.contains(lower)) {
+                        shared_with_public.insert(f.clone());
+                    }
                     if private {
                         folded.insert(f.clone(), Published::Pseudonym(pseudonymizer.handle(&f)));
                     }
                 }
                 _ => {
+                    if shared_with_public.contains(lower) {
+                        shared_with_public.insert(f.clone());
+                    }
                     folded_owner.insert(f.clone(), lower.clone());
                     folded.insert(f, p.clone());
                 }
             }
         }
+        // A name a public account shares with a pseudonymised one is mentioned as the
+        // marker, in any form: its handle pseudonym would link to the public ID.
+        for (name, p) in handles.iter_mut().chain(folded.iter_mut()) {
+            if shared_with_public.contains(name) {
+                *p = Published::Pseudonym(super::matching::MARKER.to_string());
+            }
+        }
+        drop(shared_with_public);
         // The working maps go before the matcher is built, which is the peak.
         drop((handle_owner, folded_owner, private_ids));
         let mut reg = Registry {

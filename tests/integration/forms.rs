@@ -468,6 +468,44 @@ fn a_public_namesake_publishes_no_handle_pseudonym() {
 }
 
 #[test]
+fn mentions_of_a_name_shared_with_a_public_account_link_nothing() {
+    // A public account (1003) and a pseudonymised one (SecretSam) share a name in
+    // another case, and a look-alike form of it. A post that mentions the name lists
+    // the public account's raw ID in user_mentions: the handle pseudonym next to it
+    // would tell readers which name the pseudonym stands for, in every other post. So
+    // mentions of a shared name, in any written form, carry the marker.
+    let mut acc = accounts();
+    acc.push(account("1003", "SECRETSAM", "900000", "core"));
+    let wd = Workdir::new();
+    let mut rows = texts(&[
+        "@secretsam hello",
+        "@\u{0405}ecretSam again, x.com/SecretSam",
+        "RT @SECRETSAM",
+    ]);
+    for r in rows.iter_mut().skip(1) {
+        *r = r.clone().set("user_mentions", "[1003]");
+    }
+    rows.push(tweet("5101", SAM, "@SecretSam is me").set("user_mentions", &format!("[{SAM}]")));
+    wd.export(&acc, &rows);
+    let bundle = wd.build_ok(&[]);
+    for lower in ["secretsam", "\u{0455}ecretsam"] {
+        let hp = pseudonym("handle", lower);
+        for (name, data) in &bundle.entries {
+            let text = String::from_utf8_lossy(data);
+            assert!(
+                !text.contains(hp.as_str()),
+                "handle pseudonym of {lower:?} in {name}"
+            );
+        }
+    }
+    let out = published(&bundle);
+    assert_eq!(out[0], "@[account] hello");
+    assert!(out[1].starts_with("@[account] again"), "{}", out[1]);
+    assert_eq!(out[2], "RT @[account]");
+    assert_no_leak(&bundle, &["SecretSam"], &[], &[SAM], &[]);
+}
+
+#[test]
 fn display_names_in_text() {
     let mut acc = accounts();
     acc[0] = acc[0].clone().set("user_display_name", "Umm Khalid Media");
