@@ -497,7 +497,7 @@ fn reads_as(c: char) -> Option<char> {
     .copied()
 }
 
-/// Folds one base character: lowercase, TR39 skeleton, lowercase. A small letter
+/// Folds one base character: lowercase, TR39 skeleton, lowercase, `l` as `i`. A small letter
 /// (not a capital: `Г` is no `r`) that reads as a Latin letter is folded as that
 /// letter, before and after the skeleton.
 fn fold_char(c: char, out: &mut String) {
@@ -514,6 +514,9 @@ fn fold_char(c: char, out: &mut String) {
         for l in s.to_lowercase() {
             match reads_as(l).filter(|_| small) {
                 Some(r) => fold_char(r, out),
+                // `I` reads as `l` and `i` as itself: the two are one letter here
+                // (a name with `i` written with `l`, or the other way round).
+                None if l == 'l' => out.push('i'),
                 None => out.push(l),
             }
         }
@@ -652,6 +655,8 @@ mod tests {
         assert_eq!(folded("RuOpenTwit"), folded("ruopentwit"));
         assert_eq!(folded("Ru\u{041E}penTwit"), folded("ruopentwit"));
         assert_eq!(folded("Irina"), folded("irina"));
+        assert_eq!(folded("RuOpenTwlt"), folded("ruopentwit"));
+        assert_eq!(folded("RuOpenTwIt"), folded("RUOPENTWLT"));
         assert_eq!(folded("𝐑𝐮𝐎𝐩𝐞𝐧"), folded("ruopen"));
     }
 

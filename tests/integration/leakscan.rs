@@ -254,6 +254,12 @@ fn planted_values_fail_in_every_written_form_and_are_never_printed() {
             vec!["penTw".into()],
         ),
         (
+            "i written as l",
+            "cc @RuOpenTwlt".into(),
+            "staff.raw_identifiers",
+            vec![],
+        ),
+        (
             "small capitals",
             "by \u{280}\u{1d1c}\u{1d0f}\u{1d18}\u{1d07}\u{274}\u{1d1b}\u{1d21}\u{26a}\u{1d1b}".into(),
             "staff.raw_identifiers",
