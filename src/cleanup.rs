@@ -4,7 +4,7 @@
 //! they are made. On SIGINT or SIGTERM, [`install`]'s handler removes whatever of
 //! them still exists, then exits with 128 + the signal number. What a run killed
 //! without a chance to clean up (SIGKILL, power loss) leaves is swept by the next run:
-//! build's temporary files by [`crate::staging::sweep`], staff verify's temporary
+//! build's temporary files by [`crate::bundle::staging::sweep`], staff verify's temporary
 //! directories by [`private_tempdir`]. Each holds a lock while its owner lives, so a
 //! sweep never removes what a running command is using.
 

@@ -15,9 +15,16 @@
 //!    resolves columns, streams the posts and stages the bundle;
 //! 7. [`review`]: what a release would publish, its re-identification risk, and the
 //!    release report;
-//! 8. [`bundle`] and [`record`]: the zip, the bag and the records inside it;
+//! 8. [`bundle`] and [`record`]: the zip (parallel deflate, staged files and locks),
+//!    the bag and the records inside it, whose types [`format`](mod@format) defines once;
 //! 9. [`verify`] and [`audit`]: checking a bundle, redoing its sample, looking up
 //!    pseudonyms.
+//!
+//! Under them all: [`error`] (errors with file, line and column), [`values`] (the
+//! value checks build and verify share), [`message`] (bounded, escaped quoting),
+//! [`limits`], [`secret`] (keys and seeds), [`files`], [`cleanup`], [`inputcheck`];
+//! beside the pipeline: [`media`] and [`mediaclean`], [`typed`] (Parquet), [`loading`],
+//! [`sign`], [`unpack`].
 //!
 //! [`synth`] makes synthetic exports for examples and benchmarks.
 //!
@@ -43,8 +50,6 @@
 pub mod audit;
 pub mod bundle;
 pub mod cleanup;
-pub mod csvout;
-pub mod deflate;
 pub mod error;
 pub mod export;
 pub mod files;
@@ -58,13 +63,11 @@ pub mod mediaclean;
 pub mod message;
 pub mod pipeline;
 pub mod policy;
-pub mod rawzip;
 pub mod record;
 pub mod review;
 pub mod sample;
 pub mod secret;
 pub mod sign;
-pub mod staging;
 pub use disclose_synth as synth;
 pub mod transform;
 pub mod typed;

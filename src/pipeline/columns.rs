@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::select::Released;
 use super::{Plan, PostAuthor, Source};
-use crate::csvout;
+use crate::bundle::csv as csvout;
 use crate::error::{Error, Location, Result};
 use crate::export::{self, Export};
 use crate::policy::{Action, ColumnRule, Policy, PostIds, Table};

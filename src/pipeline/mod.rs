@@ -484,7 +484,7 @@ pub fn build_staged(opts: &BuildOptions, deny_all: bool) -> Result<StagedBuild> 
             &Audience::Tier(t.clone()).bundle_name(&policy.release.name),
         )?;
     }
-    let lock = crate::staging::BuildLock::acquire(&opts.out_dir, &policy.release.name)?;
+    let lock = crate::bundle::staging::BuildLock::acquire(&opts.out_dir, &policy.release.name)?;
     let public = public_plan.stage(opts)?;
     denied(&policy, &public.summary.plan, deny_all)?;
     let mut tiers = Vec::new();

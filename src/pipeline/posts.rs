@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use super::select::{push_internal_values, Released};
 use super::sink::{Chunk, ChunkSink, CHUNK_BYTES};
 use super::{Plan, PostAuthor, Progress, Source};
-use crate::csvout;
+use crate::bundle::csv as csvout;
 use crate::error::{Error, Location, Result};
 use crate::export::{self, Export};
 use crate::policy::{Action, Policy, PostIds};

@@ -8,8 +8,8 @@ use std::sync::mpsc;
 use super::posts::record_too_long;
 use super::sink::{ChannelSink, Chunk, ChunkSink, InlineSink, CHANNEL_CHUNKS};
 use super::{Audience, BuildOptions, BuildSummary, Plan, Progress};
+use crate::bundle::csv as csvout;
 use crate::bundle::{BagInfo, BundleWriter, PayloadFile, PendingBundle};
-use crate::csvout;
 use crate::error::{Error, Location, Result};
 use crate::media::{self, MediaRecord};
 use crate::record;
@@ -27,7 +27,7 @@ impl Plan {
         // Temporary files of this bundle left by killed builds (see `staging`).
         // Notes of the build, not warnings of the plan (the plan's `key-file`
         // warnings are the key file's alone).
-        let swept = crate::staging::sweep(&opts.out_dir, &format!("{name}.zip"))?;
+        let swept = crate::bundle::staging::sweep(&opts.out_dir, &format!("{name}.zip"))?;
         let pending = PendingBundle::create(&bundle_path, opts.force)?;
         let mut bundle = BundleWriter::new(
             pending.file()?,
@@ -561,7 +561,7 @@ fn stage_file(path: &std::path::Path, data: &[u8]) -> Result<tempfile::NamedTemp
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut tmp = crate::staging::create_locked(dir, &name)?;
+    let mut tmp = crate::bundle::staging::create_locked(dir, &name)?;
     tmp.write_all(data)
         .and_then(|_| tmp.as_file().sync_all())
         .map_err(|e| Error::io(path, e))?;
@@ -717,7 +717,7 @@ pub struct StagedBuild {
     pub(super) public: Staged,
     pub(super) tiers: Vec<Staged>,
     pub(super) force: bool,
-    pub(super) lock: Option<crate::staging::BuildLock>,
+    pub(super) lock: Option<crate::bundle::staging::BuildLock>,
     pub(super) inputs: Vec<crate::files::Snapshot>,
 }
 

@@ -41,7 +41,7 @@ fn nothing_to_match(text: &str) -> bool {
 }
 
 /// Rewrites free text into `out` (see the module documentation). Post IDs are hashed
-/// per `post_ids`. A residue left after [`MAX_ROUNDS`] is never published: the value
+/// per `post_ids`. A residue left after `MAX_ROUNDS` rounds is never published: the value
 /// becomes the marker.
 pub fn rewrite_text(text: &str, reg: &Registry, post_ids: PostIds, out: &mut String) {
     let start = out.len();

@@ -162,7 +162,8 @@ fn build_in_progress_is_refused() {
     let wd = Workdir::new();
     small_export(&wd);
     // This process plays a build that is still writing: it holds the lock.
-    let live = disclose::staging::create_locked(&wd.path("out"), "test_release.zip").unwrap();
+    let live =
+        disclose::bundle::staging::create_locked(&wd.path("out"), "test_release.zip").unwrap();
     let name = live
         .path()
         .file_name()

@@ -532,7 +532,8 @@ fn verify_and_sample_check_refuse_fifos_instead_of_hanging() {
 fn a_second_build_of_the_release_is_refused_naming_the_lock() {
     let wd = small_workdir();
     // This process plays a build in progress: it holds the release's lock.
-    let lock = disclose::staging::BuildLock::acquire(&wd.path("out"), "test_release").unwrap();
+    let lock =
+        disclose::bundle::staging::BuildLock::acquire(&wd.path("out"), "test_release").unwrap();
     let out = wd.build(&[]);
     let err = assert_exit(&out, 2);
     let expected = "error: another build of release test_release is running: it holds the lock out/.test_release.lock; wait for it to finish or stop it, then run again\n";

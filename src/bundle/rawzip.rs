@@ -1,5 +1,5 @@
 //! A one-entry zip whose deflate data is written by the caller (already compressed,
-//! e.g. by [`crate::deflate::ParallelDeflate`]), with the CRC-32 and sizes given at
+//! e.g. by [`crate::bundle::deflate::ParallelDeflate`]), with the CRC-32 and sizes given at
 //! the end.
 //!
 //! The bundle writer copies such an entry into the bundle with
@@ -12,7 +12,7 @@
 
 use std::io::{self, Seek, SeekFrom, Write};
 
-use crate::deflate::Totals;
+use crate::bundle::deflate::Totals;
 
 const LOCAL: u32 = 0x0403_4b50;
 const CENTRAL: u32 = 0x0201_4b50;
@@ -250,7 +250,7 @@ fn put64(v: &mut Vec<u8>, x: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deflate::ParallelDeflate;
+    use crate::bundle::deflate::ParallelDeflate;
     use std::io::{Cursor, Read};
 
     fn text(len: usize) -> Vec<u8> {

@@ -7,6 +7,11 @@
 //! to a temporary file beside its final path and renamed into place only when
 //! complete.
 
+pub mod csv;
+pub mod deflate;
+pub mod rawzip;
+pub mod staging;
+
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -15,11 +20,11 @@ use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
-use crate::deflate::ParallelDeflate;
+use crate::bundle::deflate::ParallelDeflate;
+use crate::bundle::rawzip::RawEntry;
 use crate::error::{Error, Result};
 pub use crate::format::PayloadFile;
 use crate::policy::Compression;
-use crate::rawzip::RawEntry;
 
 /// The bundle format this writes.
 pub const FORMAT: &str = "disclose-bundle/1";
@@ -497,7 +502,7 @@ impl PendingBundle {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         // Locked while this process lives, so the next build can tell it is stale.
-        let tmp = crate::staging::create_locked(dir, &name)?;
+        let tmp = crate::bundle::staging::create_locked(dir, &name)?;
         Ok(PendingBundle {
             tmp,
             dest: dest.to_path_buf(),
