@@ -285,9 +285,9 @@ impl Registry {
     pub fn publish_id(&self, userid: &str, out: &mut String) {
         if let Some(seen) = self.seen_lock().as_mut() {
             if self.ids.contains_key(userid) {
-                seen.ids.insert(userid.to_string());
+                insert_new(&mut seen.ids, userid);
             } else {
-                seen.unknown_ids.insert(userid.to_string());
+                insert_new(&mut seen.unknown_ids, userid);
             }
         }
         match self.ids.get(userid) {
@@ -304,9 +304,9 @@ impl Registry {
         with_ascii_lowercase(name, |lower| {
             if let Some(seen) = self.seen_lock().as_mut() {
                 if self.handles.contains_key(lower) {
-                    seen.handles.insert(lower.to_string());
+                    insert_new(&mut seen.handles, lower);
                 } else {
-                    seen.unknown_handles.insert(lower.to_string());
+                    insert_new(&mut seen.unknown_handles, lower);
                 }
             }
             self.publish_lower(lower)
@@ -463,5 +463,13 @@ fn with_ascii_lowercase<T>(s: &str, f: impl FnOnce(&str) -> T) -> T {
         f(std::str::from_utf8(b).expect("ASCII lowercasing keeps UTF-8"))
     } else {
         f(&s.to_ascii_lowercase())
+    }
+}
+
+/// Adds `value` to a set of references, allocating only when it is new (every
+/// published ID passes here, from every worker).
+fn insert_new(set: &mut HashSet<String>, value: &str) {
+    if !set.contains(value) {
+        set.insert(value.to_string());
     }
 }
