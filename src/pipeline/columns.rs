@@ -197,7 +197,6 @@ pub(super) fn joined_values(
             published_id: &r.published_id,
             post_ids,
             own: &r.own,
-            avoid: &r.avoid,
         };
         let mut values = Vec::with_capacity(joined_columns.len());
         for (i, rule) in joined_columns {

@@ -97,7 +97,6 @@ impl RowTransform<'_> {
         let ctx = RowContext {
             private: acc.private,
             published_id: &acc.published_id,
-            avoid: &acc.avoid,
             post_ids: self.post_ids,
             own: if row.own.is_empty() {
                 &acc.own

@@ -23,9 +23,6 @@ pub(super) struct Released {
     pub(super) private: bool,
     /// Its internal values (normalised) to redact from its own text.
     pub(super) own: Vec<String>,
-    /// Handle pseudonyms its names share with pseudonymised accounts (public
-    /// accounts; see `RowContext::avoid`).
-    pub(super) avoid: Vec<String>,
 }
 
 /// Who is released: the sample, and the released accounts with their counts.
@@ -102,14 +99,6 @@ impl Selection {
         // of the input's order.
         let mut released = Vec::new();
         let mut by_id = HashMap::with_capacity(export.accounts.len());
-        // Other names of accounts, from the directory.
-        let mut other_names: HashMap<&str, Vec<&str>> = HashMap::new();
-        for d in export.directory.iter().chain(&export.aliases) {
-            other_names
-                .entry(d.userid.as_str())
-                .or_default()
-                .push(d.screen_name.as_str());
-        }
         for (index, a) in export.accounts.iter().enumerate() {
             let included = policy.include_roles.iter().any(|r| r == a.role.name());
             let sampled = selected_ids.contains(&a.userid);
@@ -130,21 +119,11 @@ impl Selection {
             }
             let mut published_id = String::new();
             registry.publish_id(&a.userid, &mut published_id);
-            let avoid = if private {
-                Vec::new()
-            } else {
-                let other = other_names.get(a.userid.as_str()).into_iter().flatten();
-                registry.shared_name_pseudonyms(
-                    &a.userid,
-                    std::iter::once(a.screen_name.as_str()).chain(other.copied()),
-                )
-            };
             released.push(Released {
                 index,
                 published_id,
                 private,
                 own: own_values(policy, header, &a.record, private),
-                avoid,
             });
         }
         released.sort_by(|a, b| a.published_id.cmp(&b.published_id));

@@ -322,7 +322,6 @@ impl Plan {
                 published_id: &r.published_id,
                 post_ids,
                 own: &r.own,
-                avoid: &r.avoid,
             };
             for ((i, rule), v) in self.users_columns.iter().zip(values.iter_mut()) {
                 v.clear();

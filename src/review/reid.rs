@@ -64,7 +64,6 @@ fn published_value(p: &PlanParts<'_>, i: usize, column: usize, action: &Action) 
         published_id: "",
         post_ids: p.policy.pseudonymisation.post_ids,
         own: &[],
-        avoid: &[],
     };
     let mut v = String::new();
     let _ = apply(

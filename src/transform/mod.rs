@@ -31,12 +31,6 @@ pub struct RowContext<'a> {
     pub post_ids: PostIds,
     /// Internal values of the row's account (normalised), redacted from its text.
     pub own: &'a [String],
-    /// For a public account: the handle pseudonyms its own names (screen name,
-    /// other names from the directory, in any case or look-alike form) share with a
-    /// pseudonymised account. Never published in its rows: a reader who resolves its
-    /// raw user ID to its name would learn what the pseudonym stands for. They
-    /// become the marker.
-    pub avoid: &'a [String],
 }
 
 /// Whether a post ID is published as its pseudonym: all of them with
@@ -90,7 +84,7 @@ pub fn apply(
                 // A public account's name passes through the text rules: a name that
                 // is also a pseudonymised account's (a case-insensitive collision, a
                 // stale handle) or a display name quoting one must not publish it.
-                rewrite_value(value, reg, row.post_ids, row.own, row.avoid, out)?;
+                rewrite_value(value, reg, row.post_ids, row.own, out)?;
             }
         }
         Action::AccountIds => {
@@ -118,7 +112,7 @@ pub fn apply(
                 }
             }
         }
-        Action::Text => rewrite_value(value, reg, row.post_ids, row.own, row.avoid, out)?,
+        Action::Text => rewrite_value(value, reg, row.post_ids, row.own, out)?,
         Action::Date(p) => {
             if !value.is_empty() {
                 check_date(value)?;

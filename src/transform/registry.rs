@@ -379,33 +379,6 @@ impl Registry {
         }
     }
 
-    /// The handle pseudonyms that the names of a public account (its screen name and
-    /// other names) share with pseudonymised accounts: in any case (the handle map)
-    /// or look-alike form (the folded map). Empty for a pseudonymised account.
-    pub fn shared_name_pseudonyms<'a>(
-        &self,
-        userid: &str,
-        names: impl Iterator<Item = &'a str>,
-    ) -> Vec<String> {
-        let mut out = Vec::new();
-        if !self.pseudonymise || self.id_is_private(userid) {
-            return out;
-        }
-        for name in names.filter(|n| !n.is_empty()) {
-            let lower = name.to_lowercase();
-            let by_case = self.handles.get(&lower);
-            let by_look = self.folded.get(&fold_str(&lower));
-            for p in [by_case, by_look].into_iter().flatten() {
-                if let Published::Pseudonym(p) = p {
-                    if !out.contains(p) {
-                        out.push(p.clone());
-                    }
-                }
-            }
-        }
-        out
-    }
-
     /// Every known user ID and screen name that is pseudonymised (for leak scans).
     pub fn private_identifiers(&self) -> impl Iterator<Item = &str> {
         self.ids

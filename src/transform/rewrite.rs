@@ -45,23 +45,20 @@ fn nothing_to_match(text: &str) -> bool {
 /// becomes the marker.
 pub fn rewrite_text(text: &str, reg: &Registry, post_ids: PostIds, out: &mut String) {
     let start = out.len();
-    if rewrite_value(text, reg, post_ids, &[], &[], out).is_err() {
+    if rewrite_value(text, reg, post_ids, &[], out).is_err() {
         out.truncate(start);
         out.push_str(MARKER);
     }
 }
 
 /// Rewrites free text into `out`, redacting `own` (folded internal values of the
-/// row's account); a pseudonym in `avoid` (handle pseudonyms a public account's own
-/// names share, see [`super::RowContext::avoid`]) becomes the marker. With
-/// `on_residue = "stop"`, a residue is an error: the message gives the character
+/// row's account). With `on_residue = "stop"`, a residue is an error: the message gives the character
 /// position in the value, never the value.
 pub fn rewrite_value(
     text: &str,
     reg: &Registry,
     post_ids: PostIds,
     own: &[String],
-    avoid: &[String],
     out: &mut String,
 ) -> Result<(), String> {
     let Some(m) = reg.matcher() else {
@@ -78,7 +75,6 @@ pub fn rewrite_value(
         hits.clear();
         view.build(text);
         detect(text, view, reg, post_ids, own, hits);
-        mark_avoided(hits, avoid);
         if hits.is_empty() {
             out.push_str(text);
             return Ok(());
@@ -94,8 +90,7 @@ pub fn rewrite_value(
             hits.clear();
             view.build(tmp);
             detect(tmp, view, reg, post_ids, own, hits);
-            mark_avoided(hits, avoid);
-            hits.retain(|h| h.with != Replace::Keep);
+                hits.retain(|h| h.with != Replace::Keep);
             if hits.is_empty() {
                 out.push_str(tmp);
                 return Ok(());
@@ -115,18 +110,6 @@ pub fn rewrite_value(
         }
         Err("the residue check did not converge".into())
     })
-}
-
-/// Turns the pseudonyms of `avoid` into the marker.
-fn mark_avoided(hits: &mut [Hit], avoid: &[String]) {
-    if avoid.is_empty() {
-        return;
-    }
-    for h in hits {
-        if matches!(&h.with, Replace::Pseudonym(p) if avoid.contains(p)) {
-            h.with = Replace::Marker;
-        }
-    }
 }
 
 /// Whether replacing `hits` in `text` can have made a new match, so that the residue

@@ -757,7 +757,6 @@ pub fn check_value(data: &[u8]) {
         published_id: "17",
         post_ids: PostIds::All,
         own: &[],
-        avoid: &[],
     };
     let mut out = String::new();
     if apply(action, value, &row, true, &reg, &mut out).is_err() {
