@@ -6,7 +6,7 @@
 //! re-identifiable through their quasi-identifiers, raw post IDs of pseudonymised
 //! accounts, free text published without rewriting, strata the sample misses.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -546,54 +546,55 @@ fn column_plans(
 
 fn reference_figures(p: &PlanParts<'_>) -> ReferenceFigures {
     let refs = &p.posts.references;
-    let released: std::collections::HashSet<&str> = p
+    let released: HashSet<&str> = p
         .released
         .iter()
         .map(|(i, _)| p.export.accounts[*i].userid.as_str())
         .collect();
-    let released_handles: std::collections::HashSet<String> = p
+    let released_handles: HashSet<String> = p
         .released
         .iter()
         .map(|(i, _)| p.export.accounts[*i].screen_name.to_lowercase())
         .collect();
-    // Known accounts referred to, by ID and by handle, as (key, pseudonymised).
-    let mut seen: HashMap<String, bool> = HashMap::new();
-    for id in &refs.ids {
-        if !released.contains(id.as_str()) {
-            if let Some(private) = p.registry.known_id_private(id) {
-                seen.insert(format!("id:{id}"), private);
-            }
-        }
-    }
-    for h in &refs.handles {
-        if !released_handles.contains(h) {
-            if let Some(private) = p.registry.known_handle_private(h) {
-                seen.insert(format!("handle:{h}"), private);
-            }
-        }
-    }
-    // An account referred to both by ID and by handle counts once.
-    let mut by_account: HashMap<&str, bool> = HashMap::new();
-    let name_to_id: HashMap<String, &str> = p
+    // The user ID of each handle referred to (only those: the export may list
+    // a million accounts).
+    let mut handle_ids: HashMap<&str, &str> = refs
+        .handles
+        .iter()
+        .filter(|h| !released_handles.contains(*h))
+        .map(|h| (h.as_str(), h.as_str()))
+        .collect();
+    let rows = (p
         .export
         .accounts
         .iter()
-        .map(|a| (a.screen_name.to_lowercase(), a.userid.as_str()))
-        .chain(
-            p.export
-                .directory
-                .iter()
-                .map(|d| (d.screen_name.to_lowercase(), d.userid.as_str())),
-        )
-        .collect();
-    for (k, private) in &seen {
-        let id = if let Some(id) = k.strip_prefix("id:") {
-            id
-        } else {
-            let h = &k["handle:".len()..];
-            name_to_id.get(h).copied().unwrap_or(h)
-        };
-        by_account.insert(id, *private);
+        .map(|a| (&a.screen_name, &a.userid)))
+    .chain(
+        p.export
+            .directory
+            .iter()
+            .map(|d| (&d.screen_name, &d.userid)),
+    );
+    for (name, id) in rows {
+        // Later rows win, as they did when this was a map of every name.
+        if let Some(slot) = handle_ids.get_mut(name.to_lowercase().as_str()) {
+            *slot = id.as_str();
+        }
+    }
+    // Known accounts referred to, by ID or by handle (an account referred to both
+    // ways counts once): user ID → pseudonymised.
+    let mut by_account: HashMap<&str, bool> = HashMap::new();
+    for id in &refs.ids {
+        if !released.contains(id.as_str()) {
+            if let Some(private) = p.registry.known_id_private(id) {
+                by_account.insert(id, private);
+            }
+        }
+    }
+    for (h, id) in handle_ids {
+        if let Some(private) = p.registry.known_handle_private(h) {
+            by_account.insert(id, private);
+        }
     }
     let pseudonymised = by_account.values().filter(|p| **p).count() as u64;
     ReferenceFigures {

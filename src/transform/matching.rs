@@ -10,6 +10,7 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use super::normalize::{fold_str, View};
+use super::strmap::{StrMap, TextId, Texts};
 use crate::identity::Names;
 use crate::policy::PostIds;
 
@@ -32,6 +33,34 @@ enum PatKind {
     DisplayJoined,
 }
 
+/// The kinds of one pattern (a pattern may be a screen name and a display name at
+/// once), in eight bytes: the matcher holds one per pattern, hundreds of thousands
+/// in a large export.
+#[derive(Debug, Clone, Copy, Default)]
+struct Kinds {
+    /// Characters of the screen name, when the pattern is one (0: it is not).
+    name_len: u32,
+    display: bool,
+    joined: bool,
+}
+
+impl Kinds {
+    fn add(&mut self, k: PatKind) {
+        match k {
+            PatKind::Name(len) => self.name_len = u32::try_from(len).unwrap_or(u32::MAX),
+            PatKind::Display => self.display = true,
+            PatKind::DisplayJoined => self.joined = true,
+        }
+    }
+
+    fn iter(self) -> impl Iterator<Item = PatKind> {
+        let name = (self.name_len > 0).then_some(PatKind::Name(self.name_len as usize));
+        let joined = self.joined.then_some(PatKind::DisplayJoined);
+        let display = self.display.then_some(PatKind::Display);
+        name.into_iter().chain(joined).chain(display)
+    }
+}
+
 /// What joins the words of a display name written as one word.
 const DISPLAY_JOINERS: [&str; 4] = ["", "_", "-", "."];
 
@@ -40,9 +69,11 @@ const DISPLAY_JOINERS: [&str; 4] = ["", "_", "-", "."];
 pub struct Matcher {
     cfg: MatchConfig,
     ac: Option<AhoCorasick>,
-    kinds: Vec<Vec<PatKind>>,
-    /// Per pattern: the screen names (lowercase) and pseudonyms it stands for.
-    owners: Vec<Vec<(String, String)>>,
+    kinds: Vec<Kinds>,
+    /// The screen names (lowercase) and pseudonyms each pattern stands for, as
+    /// (pattern, name, pseudonym), by pattern; the texts are in `owner_texts`.
+    owners: Vec<(u32, TextId, TextId)>,
+    owner_texts: Texts,
     /// Per pattern: matches inside a longer word (not a whole token) so far.
     inside: Vec<std::sync::atomic::AtomicU64>,
     /// Hashed post IDs, sorted.
@@ -60,23 +91,23 @@ impl Matcher {
         displays: impl Iterator<Item = &'b str>,
         mut hashed_posts: Vec<u64>,
     ) -> Self {
-        let mut index: ahash::AHashMap<String, usize> = Default::default();
-        let mut pats: Vec<String> = Vec::new();
-        let mut kinds: Vec<Vec<PatKind>> = Vec::new();
-        let mut owners: Vec<Vec<(String, String)>> = Vec::new();
-        let mut add = |p: String, k: PatKind, owner: Option<(&str, &str)>| {
-            let i = *index.entry(p.clone()).or_insert_with(|| {
-                pats.push(p);
-                kinds.push(Vec::new());
-                owners.push(Vec::new());
-                kinds.len() - 1
-            });
-            if !kinds[i].contains(&k) {
-                kinds[i].push(k);
-            }
-            if let Some((n, ps)) = owner {
-                owners[i].push((n.to_string(), ps.to_string()));
-            }
+        // Pattern → its number; the patterns are kept once, in the map's buffer.
+        let mut index: StrMap<u32> = StrMap::default();
+        let mut kinds: Vec<Kinds> = Vec::new();
+        let mut owners: Vec<(u32, TextId, TextId)> = Vec::new();
+        let mut owner_texts = Texts::default();
+        let mut add = |p: &str, k: PatKind| -> u32 {
+            let i = match index.get(p) {
+                Some(i) => *i,
+                None => {
+                    let i = u32::try_from(kinds.len()).expect("under 4 billion patterns");
+                    index.insert(p, i);
+                    kinds.push(Kinds::default());
+                    i
+                }
+            };
+            kinds[i as usize].add(k);
+            i
         };
         let mut names: Vec<(&str, &str)> = names.collect();
         names.sort_unstable();
@@ -84,7 +115,8 @@ impl Matcher {
             let f = fold_str(n);
             if !f.is_empty() {
                 let len = f.chars().count();
-                add(f, PatKind::Name(len), Some((n, ps)));
+                let i = add(&f, PatKind::Name(len));
+                owners.push((i, owner_texts.add(n), owner_texts.add(ps)));
             }
         }
         for d in displays {
@@ -93,19 +125,27 @@ impl Matcher {
                 let words: Vec<&str> = f.split(' ').collect();
                 if words.len() >= 2 {
                     for j in DISPLAY_JOINERS {
-                        add(words.join(j), PatKind::DisplayJoined, None);
+                        add(&words.join(j), PatKind::DisplayJoined);
                     }
                 }
-                add(f, PatKind::Display, None);
+                add(&f, PatKind::Display);
             }
         }
-        drop(index);
+        // Owners by pattern, in the order names were added to each.
+        owners.sort_by_key(|o| o.0);
+        owner_texts.shrink_to_fit();
+        let mut pats: Vec<&str> = vec![""; kinds.len()];
+        for (p, i) in index.iter() {
+            pats[*i as usize] = p;
+        }
         let ac = (!pats.is_empty()).then(|| {
             AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
                 .build(&pats)
                 .expect("patterns compile")
         });
+        drop(pats);
+        drop(index);
         hashed_posts.sort_unstable();
         hashed_posts.dedup();
         let inside = kinds
@@ -118,6 +158,7 @@ impl Matcher {
             ac,
             kinds,
             owners,
+            owner_texts,
             inside,
             hashed_posts,
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -147,18 +188,17 @@ impl Matcher {
     /// inside longer words, with how many such replacements were made so far.
     pub fn name_risks(&self) -> Vec<NameRisk> {
         let mut out = Vec::new();
-        for (i, owners) in self.owners.iter().enumerate() {
-            let inside = self.inside[i].load(std::sync::atomic::Ordering::Relaxed);
-            for (name, pseudonym) in owners {
-                let class = common_class(name);
-                if class.is_some() || inside > 0 {
-                    out.push(NameRisk {
-                        pseudonym: pseudonym.clone(),
-                        class: class.unwrap_or("name"),
-                        length: name.chars().count(),
-                        inside_word_replacements: inside,
-                    });
-                }
+        for &(i, name, pseudonym) in &self.owners {
+            let inside = self.inside[i as usize].load(std::sync::atomic::Ordering::Relaxed);
+            let name = self.owner_texts.get(name);
+            let class = common_class(name);
+            if class.is_some() || inside > 0 {
+                out.push(NameRisk {
+                    pseudonym: self.owner_texts.get(pseudonym).to_string(),
+                    class: class.unwrap_or("name"),
+                    length: name.chars().count(),
+                    inside_word_replacements: inside,
+                });
             }
         }
         out.sort_by(|a, b| {
@@ -766,7 +806,7 @@ pub fn detect(
             }
             let aligned_start = fs == 0 || v.folded_src[fs - 1] != v.folded_src[fs];
             let aligned_end = fe == f.len() || v.folded_src[fe] != v.folded_src[fe - 1];
-            let ok = m.kinds[mat.pattern().as_usize()].iter().any(|k| match *k {
+            let ok = m.kinds[mat.pattern().as_usize()].iter().any(|k| match k {
                 PatKind::Name(len) if len >= cfg.inside_word_min => true,
                 PatKind::Name(len) if len >= cfg.word_part_min => {
                     aligned_start
@@ -1064,7 +1104,7 @@ fn spaced_names(
                 (fs == 0 || src[fs - 1] != src[fs]) && (fe == sq.len() || src[fe] != src[fe - 1]);
             let long = m.kinds[mat.pattern().as_usize()]
                 .iter()
-                .any(|k| matches!(*k, PatKind::Name(len) if len >= min));
+                .any(|k| matches!(k, PatKind::Name(len) if len >= min));
             let (a, b) = (src[fs] as usize, src[fe - 1] as usize + 1);
             if aligned && long && !in_opaque(a, b) {
                 let (s, e) = d.span(a, b);

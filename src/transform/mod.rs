@@ -11,6 +11,7 @@ pub mod matching;
 pub mod normalize;
 pub mod registry;
 pub mod rewrite;
+pub mod strmap;
 
 pub use registry::{Published, Registry};
 

@@ -18,28 +18,31 @@ use ahash::AHashMap as HashMap;
 
 use super::matching::Matcher;
 use super::normalize::fold_str;
+use super::strmap::{StrMap, TextId, Texts};
 use crate::export::Export;
-use crate::identity::{is_pseudonymised, Names, Pseudonymizer, References};
+use crate::identity::{is_pseudonymised, unknown_key, Names, Pseudonymizer, References};
 use crate::policy::MatchConfig;
 
 /// How a known account is published.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Published {
     /// Under its own ID and names.
     Public,
-    /// Under this pseudonym.
-    Pseudonym(String),
+    /// Under this pseudonym (in the registry's [`Texts`]).
+    Pseudonym(TextId),
 }
 
 /// The registry of known accounts and their published form.
 #[derive(Debug)]
 pub struct Registry {
     pseudonymizer: Pseudonymizer,
+    /// The pseudonyms of known accounts and names, each stored once.
+    pseudonyms: Texts,
     /// user ID → published form.
-    ids: HashMap<String, Published>,
+    ids: StrMap<Published>,
     /// lowercase screen name → published form. A name shared by several accounts of
     /// which any is pseudonymised maps to the handle-scheme pseudonym.
-    handles: HashMap<String, Published>,
+    handles: StrMap<Published>,
     /// Longest pseudonymised screen name or ID, to skip longer tokens quickly.
     max_private_len: usize,
     /// False for a tier that publishes everything unhashed: unknown IDs and handles
@@ -50,7 +53,7 @@ pub struct Registry {
     seen: Mutex<Option<References>>,
     /// Normalised screen name (see [`fold_str`]) → published form,
     /// for names written with look-alike or compatibility characters.
-    folded: HashMap<String, Published>,
+    folded: StrMap<Published>,
     /// The names to find in prose (`None`: nothing is pseudonymised).
     matcher: Option<Matcher>,
     /// Residues the rewriter's check replaced.
@@ -81,9 +84,15 @@ impl Registry {
 
     /// Classifies every account of the export and the directory.
     pub fn new(export: &Export, threshold: u64, pseudonymizer: Pseudonymizer) -> Self {
-        let mut ids = HashMap::default();
-        let mut handles: HashMap<String, Published> = HashMap::default();
-        let mut handle_owner: HashMap<String, String> = HashMap::default();
+        let mut pseudonyms = Texts::default();
+        let mut ids: StrMap<Published> = StrMap::default();
+        let mut handles: StrMap<Published> = StrMap::default();
+        // The pseudonym of a name several accounts share, or a look-alike form of
+        // one: added to `pseudonyms` once per name.
+        let name_pseudonym = |pseudonyms: &mut Texts, name: &str| {
+            Published::Pseudonym(pseudonyms.add(&pseudonymizer.handle(name)))
+        };
+        let mut handle_owner: HashMap<String, &str> = HashMap::default();
         let mut shared_with_public: HashSet<String> = HashSet::new();
         let entries = export
             .accounts
@@ -107,41 +116,43 @@ impl Registry {
             .map(|(id, _)| id.as_str())
             .collect();
         for (userid, name, _) in entries {
-            let published = if private_ids.contains(userid.as_str()) {
-                Published::Pseudonym(pseudonymizer.account(userid))
-            } else {
-                Published::Public
+            // An ID listed twice (its accounts.csv row and a directory row) keeps the
+            // pseudonym it got first: the scheme gives it the same one.
+            let published = match ids.get(userid) {
+                Some(p) => *p,
+                None if private_ids.contains(userid.as_str()) => {
+                    Published::Pseudonym(pseudonyms.add(&pseudonymizer.account(userid)))
+                }
+                None => Published::Public,
             };
             if !name.is_empty() {
                 let lower = name.to_lowercase();
                 match handle_owner.get(&lower) {
-                    Some(owner) if owner != userid => {
+                    Some(owner) if *owner != userid.as_str() => {
                         // Two accounts claim one name: publish it raw only if both are public.
-                        let both_public = published == Published::Public
-                            && handles.get(&lower) == Some(&Published::Public);
+                        let before = handles.get(&lower).copied();
+                        let both_public =
+                            published == Published::Public && before == Some(Published::Public);
                         // A public claimant: its raw ID (in mention lists, its own
                         // rows) would sit next to the handle pseudonym and teach a
                         // reader the name it stands for. Mentions get the marker.
                         if !both_public
-                            && (published == Published::Public
-                                || handles.get(&lower) == Some(&Published::Public))
+                            && (published == Published::Public || before == Some(Published::Public))
                         {
                             shared_with_public.insert(lower.clone());
                         }
                         if !both_public {
-                            handles.insert(
-                                lower.clone(),
-                                Published::Pseudonym(pseudonymizer.handle(&lower)),
-                            );
+                            let p = name_pseudonym(&mut pseudonyms, &lower);
+                            handles.insert(&lower, p);
                         }
                     }
                     _ => {
-                        handle_owner.insert(lower.clone(), userid.clone());
-                        handles.insert(lower, published.clone());
+                        handles.insert(&lower, published);
+                        handle_owner.insert(lower, userid);
                     }
                 }
             }
-            ids.insert(userid.clone(), published);
+            ids.insert(userid, published);
         }
         let max_private_len = ids
             .iter()
@@ -150,44 +161,51 @@ impl Registry {
             .map(|(k, _)| k.len())
             .max()
             .unwrap_or(0);
-        let mut folded: HashMap<String, Published> = HashMap::default();
-        let mut folded_owner: HashMap<String, String> = HashMap::default();
-        for (lower, p) in &handles {
+        let mut folded: StrMap<Published> = StrMap::default();
+        let mut folded_owner: HashMap<String, &str> = HashMap::default();
+        for (lower, p) in handles.iter() {
             let f = fold_str(lower);
             match folded_owner.get(&f) {
-                Some(o) if o != lower => {
-                    let before = folded.get(&f);
+                Some(o) if *o != lower => {
+                    let before = folded.get(&f).copied();
                     let private = matches!(p, Published::Pseudonym(_))
                         || matches!(before, Some(Published::Pseudonym(_)));
-                    let public = *p == Published::Public || before == Some(&Published::Public);
+                    let public = *p == Published::Public || before == Some(Published::Public);
                     if private && (public || shared_with_public.contains(lower)) {
                         shared_with_public.insert(f.clone());
                     }
                     if private {
-                        folded.insert(f.clone(), Published::Pseudonym(pseudonymizer.handle(&f)));
+                        let p = name_pseudonym(&mut pseudonyms, &f);
+                        folded.insert(&f, p);
                     }
                 }
                 _ => {
                     if shared_with_public.contains(lower) {
                         shared_with_public.insert(f.clone());
                     }
-                    folded_owner.insert(f.clone(), lower.clone());
-                    folded.insert(f, p.clone());
+                    folded.insert(&f, *p);
+                    folded_owner.insert(f, lower);
                 }
             }
         }
+        drop(folded_owner);
         // A name a public account shares with a pseudonymised one is mentioned as the
         // marker, in any form: its handle pseudonym would link to the public ID.
+        let marker = Published::Pseudonym(pseudonyms.add(super::matching::MARKER));
         for (name, p) in handles.iter_mut().chain(folded.iter_mut()) {
             if shared_with_public.contains(name) {
-                *p = Published::Pseudonym(super::matching::MARKER.to_string());
+                *p = marker;
             }
         }
-        drop(shared_with_public);
         // The working maps go before the matcher is built, which is the peak.
-        drop((handle_owner, folded_owner, private_ids));
+        drop((shared_with_public, handle_owner, private_ids));
+        for map in [&mut ids, &mut handles, &mut folded] {
+            map.shrink_to_fit();
+        }
+        pseudonyms.shrink_to_fit();
         let mut reg = Registry {
             pseudonymizer,
+            pseudonyms,
             ids,
             handles,
             max_private_len,
@@ -199,6 +217,11 @@ impl Registry {
         };
         reg.set_matching(Default::default(), std::iter::empty(), Vec::new());
         reg
+    }
+
+    /// The text of a pseudonym the registry holds.
+    fn text(&self, p: TextId) -> &str {
+        self.pseudonyms.get(p)
     }
 
     /// Sets the matching rules: the policy's settings, the display names of
@@ -218,7 +241,7 @@ impl Registry {
         let matcher = Matcher::new(
             cfg,
             self.handles.iter().filter_map(|(k, p)| match p {
-                Published::Pseudonym(p) => Some((k.as_str(), p.as_str())),
+                Published::Pseudonym(p) => Some((k, self.pseudonyms.get(*p))),
                 Published::Public => None,
             }),
             displays,
@@ -251,7 +274,7 @@ impl Registry {
     /// normalised form is a known pseudonymised account's.
     pub fn folded_handle(&self, name: &str) -> Option<&str> {
         match self.folded.get(&fold_str(name)) {
-            Some(Published::Pseudonym(p)) => Some(p),
+            Some(Published::Pseudonym(p)) => Some(self.text(*p)),
             _ => None,
         }
     }
@@ -262,7 +285,7 @@ impl Registry {
             return None;
         }
         match self.ids.get(id) {
-            Some(Published::Pseudonym(p)) => Some(p),
+            Some(Published::Pseudonym(p)) => Some(self.text(*p)),
             _ => None,
         }
     }
@@ -287,12 +310,12 @@ impl Registry {
             if self.ids.contains_key(userid) {
                 insert_new(&mut seen.ids, userid);
             } else {
-                insert_new(&mut seen.unknown_ids, userid);
+                seen.unknown_ids.insert(unknown_key(userid));
             }
         }
         match self.ids.get(userid) {
             Some(Published::Public) => out.push_str(userid),
-            Some(Published::Pseudonym(p)) => out.push_str(p),
+            Some(Published::Pseudonym(p)) => out.push_str(self.text(*p)),
             None if !self.pseudonymise => out.push_str(userid),
             None => out.push_str(&self.pseudonymizer.account(userid)),
         }
@@ -306,7 +329,7 @@ impl Registry {
                 if self.handles.contains_key(lower) {
                     insert_new(&mut seen.handles, lower);
                 } else {
-                    insert_new(&mut seen.unknown_handles, lower);
+                    seen.unknown_handles.insert(unknown_key(lower));
                 }
             }
             self.publish_lower(lower)
@@ -316,7 +339,7 @@ impl Registry {
     fn publish_lower(&self, lower: &str) -> Option<Cow<'_, str>> {
         match self.handles.get(lower) {
             Some(Published::Public) => None,
-            Some(Published::Pseudonym(p)) => Some(Cow::Borrowed(p.as_str())),
+            Some(Published::Pseudonym(p)) => Some(Cow::Borrowed(self.text(*p))),
             None if !self.pseudonymise => None,
             None => Some(Cow::Owned(self.pseudonymizer.handle(lower))),
         }
@@ -374,7 +397,7 @@ impl Registry {
             with_ascii_lowercase(token, |lower| self.handles.get(lower))
         };
         match hit {
-            Some(Published::Pseudonym(p)) => Some(p),
+            Some(Published::Pseudonym(p)) => Some(self.text(*p)),
             _ => None,
         }
     }
@@ -385,7 +408,7 @@ impl Registry {
             .iter()
             .chain(self.handles.iter())
             .filter(|(_, p)| matches!(p, Published::Pseudonym(_)))
-            .map(|(k, _)| k.as_str())
+            .map(|(k, _)| k)
     }
 }
 
