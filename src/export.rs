@@ -245,6 +245,21 @@ pub fn parse_count(value: &str) -> std::result::Result<Option<u64>, String> {
 }
 
 impl Export {
+    /// Frees the rows of every account but these (the released ones): their ID,
+    /// name, role and follower count stay, the rest of their row (`record`) is empty
+    /// from here on. A large export lists a million accounts, few of them released.
+    pub fn keep_records(&mut self, keep: impl IntoIterator<Item = usize>) {
+        let mut kept = vec![false; self.accounts.len()];
+        for i in keep {
+            kept[i] = true;
+        }
+        for (a, keep) in self.accounts.iter_mut().zip(kept) {
+            if !keep {
+                a.record = csv::StringRecord::new();
+            }
+        }
+    }
+
     /// Reads `accounts.csv` and `directory.csv` of `dir`, checked against the policy.
     pub fn read(dir: &Path, policy: &Policy) -> Result<Self> {
         match std::fs::metadata(dir) {

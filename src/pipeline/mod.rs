@@ -32,7 +32,7 @@ pub use select::population_members;
 pub use write::{Staged, StagedBuild};
 
 use columns::{joined_values, Columns};
-use posts::prepare_matching;
+use posts::{prepare_matching, private_displays};
 use select::{Released, Selection};
 use sink::EstimateSink;
 use write::check_output;
@@ -287,7 +287,7 @@ impl Plan {
             }
         }
 
-        let export = Export::read(&opts.input, &policy)?;
+        let mut export = Export::read(&opts.input, &policy)?;
         let accounts_path = opts.input.join("accounts.csv");
         let threshold = policy.pseudonymisation.follower_threshold;
         let pseudonymizer = Pseudonymizer::new(&key, policy.pseudonymisation.length);
@@ -312,9 +312,13 @@ impl Plan {
             tweet_sources,
         } = Columns::resolve(&policy, &export, &opts.input)?;
         let post_ids = policy.pseudonymisation.post_ids;
+        // Only released accounts' rows are read from here on; the others' go before
+        // the matcher is built, which is the peak of memory.
+        let displays = private_displays(&export, &registry);
+        export.keep_records(released.iter().map(|r| r.index));
         let linkable_posts = prepare_matching(
             &policy,
-            &export,
+            &displays,
             &mut registry,
             &tweets_path,
             &tweets_header,

@@ -616,18 +616,35 @@ fn linkable_post_ids(
     Ok((linkable, all))
 }
 
+/// The display names of the export's pseudonymised accounts (released or not: any
+/// may be named in a post), for the matcher.
+pub(super) fn private_displays(export: &Export, registry: &Registry) -> Vec<String> {
+    let display = export
+        .account_header
+        .iter()
+        .position(|h| h == "user_display_name");
+    match display {
+        Some(d) if registry.pseudonymises() => export
+            .accounts
+            .iter()
+            .filter(|a| registry.id_is_private(&a.userid))
+            .map(|a| a.record[d].to_string())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Finds the post IDs written by or pointing at pseudonymised accounts (a pre-pass
 /// over a few columns of tweets.csv) and sets the matching rules of the rewriter.
 /// Returns those post IDs, sorted, when the policy keeps post IDs raw (to count the
 /// linkable ones published), else nothing.
 pub(super) fn prepare_matching(
     policy: &Policy,
-    export: &Export,
+    displays: &[String],
     registry: &mut Registry,
     tweets_path: &Path,
     tweets_header: &csv::StringRecord,
 ) -> Result<Vec<u64>> {
-    let header = &export.account_header;
     // Post IDs written by or pointing at pseudonymised accounts (a pre-pass over
     // a few columns of tweets.csv), and the matching rules of the rewriter.
     let post_ids = policy.pseudonymisation.post_ids;
@@ -639,19 +656,9 @@ pub(super) fn prepare_matching(
             PostIds::PseudonymisedAccounts => linkable.clone(),
             PostIds::All => all,
         };
-        let display = header.iter().position(|h| h == "user_display_name");
-        let displays: Vec<&str> = match display {
-            Some(d) => export
-                .accounts
-                .iter()
-                .filter(|a| registry.id_is_private(&a.userid))
-                .map(|a| &a.record[d])
-                .collect(),
-            None => Vec::new(),
-        };
         registry.set_matching(
             policy.pseudonymisation.matching,
-            displays.into_iter(),
+            displays.iter().map(String::as_str),
             hashed,
         );
         if post_ids == PostIds::Raw {
