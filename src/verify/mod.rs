@@ -383,10 +383,10 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
             .and_then(|t| t.as_str())
             .unwrap_or("public")
             .to_string();
+        let policy = crate::policy::Policy::load(&so.policy)?;
         let tier = if tier_name == "public" {
             None
         } else {
-            let policy = crate::policy::Policy::load(&so.policy)?;
             match policy.tiers.iter().find(|t| t.name == tier_name) {
                 Some(t) => Some(t.clone()),
                 None => {
@@ -404,7 +404,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
                 t.name
             ));
         }
-        let p = staff::prepare(so, tier.as_ref())?;
+        let p = staff::prepare(so, policy, tier.as_ref())?;
         report.notes.extend(p.notes.iter().cloned());
         staff_state = Some((p, tier, key_ok));
     }
@@ -826,6 +826,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         if *key_ok {
             staff::rebuild_and_compare(
                 opts_staff,
+                &p.policy,
                 &opts.bundle,
                 record.seed.clone(),
                 tier.as_ref(),
