@@ -5,7 +5,8 @@
 //!
 //! The modules follow the data, each importing only those above it:
 //!
-//! 1. [`policy`]: the release policy, checked before anything is read;
+//! 1. [`policy`]: the release policy, checked before anything is read (the file as
+//!    written, the column rules, the checks);
 //! 2. [`export`]: reading the internal export (accounts held, posts streamed);
 //! 3. [`identity`]: the release key, the pseudonym scheme and who is pseudonymised;
 //! 4. [`sample`]: the reproducible sample of the wider network;

@@ -4,6 +4,7 @@ use super::Exit;
 use super::{print_json, progress_bar};
 use disclose::error::Error;
 use disclose::pipeline::{Inputs, Plan};
+use disclose::policy::Policy;
 use std::path::PathBuf;
 
 // The flags: their help is the variant's in `cli::Command`.
@@ -45,7 +46,7 @@ pub fn run(args: Args) -> Result<Exit, Error> {
         quiet,
     } = args;
     let plan = Plan::new(&Inputs {
-        policy,
+        policy: Policy::load(&policy)?,
         input,
         key_file,
         allow_demo_key,

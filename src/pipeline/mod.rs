@@ -1,9 +1,10 @@
 //! The release pipeline: export → classify → sample → transform → bundle.
 //!
 //! [`Plan::new`] (the public bundle) and [`Plan::for_audience`] (any [`Audience`]) do
-//! every check and decision that needs no pass over the posts: the policy, key and
-//! seed, the account table, pseudonymisation, the sample (`select.rs`), and the
-//! resolution of every output column against the headers (`columns.rs`).
+//! every check and decision that needs no pass over the posts: the key and seed, the
+//! account table, pseudonymisation, the sample (`select.rs`), and the resolution of
+//! every output column against the headers (`columns.rs`). The policy comes checked,
+//! in [`Inputs`]: a command loads it once, and every audience's plan applies it.
 //! [`Plan::stage`] then streams the posts once (`posts.rs`, into a sink of `sink.rs`) and
 //! writes the bundle to temporary files (`write.rs`); [`Staged::persist`] (or
 //! [`StagedBuild::persist`] for a whole build) renames them into place.
@@ -77,8 +78,9 @@ impl std::fmt::Debug for BuildOptions {
 /// What a plan reads: everything but where the bundle goes.
 #[derive(Debug, Clone)]
 pub struct Inputs {
-    /// The policy file.
-    pub policy: PathBuf,
+    /// The checked policy, loaded once by the command (each audience's plan applies
+    /// it as [`Audience::policy`] says).
+    pub policy: Policy,
     /// The export directory.
     pub input: PathBuf,
     /// The release key file; without one (a dry run) pseudonyms use a throwaway key.
@@ -239,7 +241,7 @@ impl Plan {
     /// The plan of one audience: the same selection for every audience, published
     /// as [`Audience::policy`] says.
     pub fn for_audience(opts: &Inputs, audience: &Audience) -> Result<Self> {
-        let policy = audience.policy(Policy::load(&opts.policy)?);
+        let policy = audience.policy(opts.policy.clone());
         let mut warnings = Vec::new();
         let (key, fingerprint) = match &opts.key_file {
             Some(path) => {
@@ -460,16 +462,9 @@ fn denied(policy: &Policy, plan: &PlanReport, deny_all: bool) -> Result<()> {
 /// before any file is made; the others (raw post IDs) once the posts are read,
 /// before the bundle leaves its temporary file.
 pub fn build_staged(opts: &BuildOptions, deny_all: bool) -> Result<StagedBuild> {
-    let policy = Policy::load(&opts.policy)?;
-    let inputs = Inputs {
-        policy: opts.policy.clone(),
-        input: opts.input.clone(),
-        key_file: Some(opts.key_file.clone()),
-        allow_demo_key: opts.allow_demo_key,
-        seed: opts.seed.clone(),
-    };
     // Size and modification time of every input, to tell at the end whether one
-    // changed while the build read it (rows appended to a live export).
+    // changed while the build read it (rows appended to a live export). Taken
+    // before the policy is read, so that a change to it while it is read shows.
     let mut snapshots = vec![
         crate::files::Snapshot::take(&opts.policy),
         crate::files::Snapshot::take(&opts.key_file),
@@ -477,9 +472,17 @@ pub fn build_staged(opts: &BuildOptions, deny_all: bool) -> Result<StagedBuild> 
     for f in ["accounts.csv", "tweets.csv", "directory.csv", "media.csv"] {
         snapshots.push(crate::files::Snapshot::take(&opts.input.join(f)));
     }
+    let inputs = Inputs {
+        policy: Policy::load(&opts.policy)?,
+        input: opts.input.clone(),
+        key_file: Some(opts.key_file.clone()),
+        allow_demo_key: opts.allow_demo_key,
+        seed: opts.seed.clone(),
+    };
+    let policy = &inputs.policy;
     let public_plan = Plan::new(&inputs)?;
     if deny_all || !policy.deny_warnings.is_empty() {
-        denied(&policy, &public_plan.report(None), deny_all)?;
+        denied(policy, &public_plan.report(None), deny_all)?;
     }
     check_output(opts, &policy.release.name)?;
     for t in &policy.tiers {
@@ -490,7 +493,7 @@ pub fn build_staged(opts: &BuildOptions, deny_all: bool) -> Result<StagedBuild> 
     }
     let lock = crate::bundle::staging::BuildLock::acquire(&opts.out_dir, &policy.release.name)?;
     let public = public_plan.stage(opts)?;
-    denied(&policy, &public.summary.plan, deny_all)?;
+    denied(policy, &public.summary.plan, deny_all)?;
     let mut tiers = Vec::new();
     for t in &policy.tiers {
         tiers.push(Plan::for_audience(&inputs, &Audience::Tier(t.clone()))?.stage(opts)?);

@@ -35,9 +35,10 @@ use archive::{Archive, Entry};
 use report::Loc;
 pub use report::Report;
 pub use staff::StaffOptions;
-use tables::{PseudonymRules, Resource, RowClasses};
+use tables::{Resource, RowClasses};
 
 use crate::error::Result;
+use crate::policy::{Policy, Tier};
 
 /// The two JSON records are read whole, up to this size.
 pub const SMALL_FILE_CAP: u64 = crate::limits::MAX_RECORD_FILE_BYTES;
@@ -115,6 +116,20 @@ struct Layout {
     payload: Vec<(String, Entry)>,
 }
 
+impl Layout {
+    /// The name in the zip of `rel`, a path in the bag.
+    fn full(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.root)
+    }
+
+    /// The users file: `data/<stem>_users_csv_<tag>.csv`.
+    fn users_rel(&self) -> String {
+        format!("data/{}_users_csv_{}.csv", self.stem, self.tag)
+    }
+}
+
+/// Where each part of the bag is, and whether the bag holds what it must and
+/// nothing else (`bag.structure`).
 fn layout(entries: &[Entry], report: &mut Report) -> Layout {
     let check = CheckId::BagStructure;
     report.ran(check);
@@ -188,6 +203,28 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
             );
         }
     }
+    let lay = Layout {
+        root,
+        stem,
+        tag,
+        tags,
+        payload,
+    };
+    check_complete(&lay, report);
+    lay
+}
+
+/// The files every bag holds, and the posts file: one without a part number, or parts
+/// numbered 1, 2, ... without gaps.
+fn check_complete(lay: &Layout, report: &mut Report) {
+    let check = CheckId::BagStructure;
+    let Layout {
+        root,
+        stem,
+        tag,
+        tags,
+        payload,
+    } = lay;
     for t in bag::TAG_FILES {
         if !tags.contains_key(t) {
             report.fail(
@@ -251,13 +288,6 @@ fn layout(entries: &[Entry], report: &mut Report) -> Layout {
             );
         }
     }
-    Layout {
-        root,
-        stem,
-        tag,
-        tags,
-        payload,
-    }
 }
 
 /// The data files' naming: `<root>_users_csv_hashed.csv`, or for a tier bundle
@@ -285,29 +315,116 @@ fn facts_of(bytes: &[u8], csv_rows: Option<u64>) -> Facts {
 /// Runs every check. `Err` means the command could not run (exit 2): the bundle
 /// cannot be opened, or the staff inputs are invalid. Check failures are in the
 /// report (exit 1).
+///
+/// The checks run in this order, a function each: the zip is opened (`open`) and its
+/// layout read (`layout`); phase A reads the small files whole (`read_records`) and,
+/// with the staff inputs, checks the key and prepares what to search for
+/// (`prepare_staff`); phase B streams every other payload file once (`stream_payload`,
+/// `check_typed`, `scan_tags_and_names`); phase C checks the bag (`check_bag`,
+/// `check_bag_info`), the data package (`check_package`) and the release record
+/// (`check_record`) against what was read; phase D reports the leak scan and rebuilds
+/// the bundle (`check_staff`).
 pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     let started = Instant::now();
     let mut report = Report::new(&opts.bundle.display().to_string(), opts.staff.is_some());
-    let archive = Archive::open(&opts.bundle, &opts.limits, &mut report)?;
-    let Some(mut archive) = archive else {
+    if let Some(mut archive) = open(opts, &mut report)? {
+        check_archive(opts, &mut archive, &mut report)?;
+    }
+    check_signature(opts, &mut report)?;
+    report.stats.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Opens the zip. `None` when it is not a readable zip or fails its safety checks:
+/// every other check is then skipped, and the report says why.
+fn open(opts: &VerifyOptions, report: &mut Report) -> Result<Option<Archive>> {
+    let Some(archive) = Archive::open(&opts.bundle, &opts.limits, report)? else {
         report.skip_rest("the file is not a readable zip archive");
-        check_signature(opts, &mut report)?;
-        report.stats.seconds = started.elapsed().as_secs_f64();
-        return Ok(report);
+        return Ok(None);
     };
     if !archive.safe {
         report.skip_rest("the zip failed its safety checks, so nothing in it was read");
-        check_signature(opts, &mut report)?;
-        report.stats.seconds = started.elapsed().as_secs_f64();
-        return Ok(report);
+        return Ok(None);
     }
+    Ok(Some(archive))
+}
+
+/// The bundle's own records, read whole in phase A.
+struct Records {
+    /// Path in the bag → bytes: the tag files and the two JSON records that could be
+    /// read.
+    small: HashMap<String, Vec<u8>>,
+    /// Every entry read whole, readable or not.
+    small_names: Vec<(String, Entry)>,
+    /// `disclosure.json`.
+    record: disclosure::Record,
+    /// `datapackage.json`'s resources.
+    resources: Vec<Resource>,
+}
+
+/// The staff side, prepared before the payload is read: what to search for, the
+/// tier the bundle is (`None`: the public bundle), and whether the key is the
+/// bundle's (the rebuild is attempted only then).
+type Staff = (staff::Prepared, Option<Tier>, bool);
+
+/// What phase B read.
+struct Streamed {
+    /// Payload path → what was read (`None`: unreadable, already reported).
+    payload: BTreeMap<String, Option<Facts>>,
+    /// What the leak scan found, by entry name (with the staff inputs only).
+    findings: Vec<(String, Vec<scan::Finding>)>,
+    /// The users file's pseudonymised and public rows.
+    users_classes: RowClasses,
+}
+
+/// Every check of a zip that opened safely, phase by phase (see [`verify`]).
+fn check_archive(opts: &VerifyOptions, archive: &mut Archive, report: &mut Report) -> Result<()> {
     let entries = archive.entries.clone();
-    let lay = layout(&entries, &mut report);
-    let root = lay.root.clone();
-    report.release = Some(root.clone());
-    let full = |rel: &str| format!("{root}/{rel}");
+    let lay = layout(&entries, report);
+    report.release = Some(lay.root.clone());
 
     // Phase A: the small files, whole.
+    let records = read_records(archive, &lay, report);
+    let staff = match &opts.staff {
+        Some(so) => Some(prepare_staff(so, &records.record, report)?),
+        None => None,
+    };
+
+    // Phase B: every other payload file, streamed once.
+    let needles = staff.as_ref().map(|(p, _, _)| &p.needles);
+    let Streamed {
+        mut payload,
+        mut findings,
+        users_classes,
+    } = stream_payload(archive, &lay, &records, needles, report);
+    check_typed(
+        archive,
+        opts,
+        &lay,
+        &records.resources,
+        &mut payload,
+        report,
+    );
+    if let Some(n) = needles {
+        scan_tags_and_names(n, &entries, &lay, &records.small, &mut findings);
+    }
+
+    // Phase C: the bag, the data package and the release record.
+    check_bag(&lay, &records.small, &payload, report);
+    check_bag_info(&lay, &records.small, &records.record, report);
+    check_package(&lay, &records.resources, &payload, report);
+    check_record(&lay, &records.record, &payload, users_classes, report);
+
+    // Phase D: staff.
+    if let (Some(so), Some(staff)) = (&opts.staff, &staff) {
+        check_staff(opts, so, staff, &entries, &records.record, findings, report)?;
+    }
+    check_volumes(opts, records.record.typed.as_ref(), report)
+}
+
+/// Phase A: the tag files and the two JSON records, read whole; the release record
+/// and the data package parsed, and the entries' date checked against the release's.
+fn read_records(archive: &mut Archive, lay: &Layout, report: &mut Report) -> Records {
     let mut small: HashMap<String, Vec<u8>> = HashMap::new();
     let small_names: Vec<(String, Entry)> = lay
         .tags
@@ -333,11 +450,11 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         }
     }
     let record = match small.get("data/disclosure.json") {
-        Some(b) => disclosure::parse(b, &full("data/disclosure.json"), &lay.stem, &mut report),
+        Some(b) => disclosure::parse(b, &lay.full("data/disclosure.json"), &lay.stem, report),
         None => {
             report.fail(
                 CheckId::RecordFormat,
-                Loc::file(&full("data/disclosure.json")),
+                Loc::file(&lay.full("data/disclosure.json")),
                 "missing or unreadable",
             );
             disclosure::Record::default()
@@ -359,67 +476,83 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     let resources: Vec<Resource> = match small.get("data/datapackage.json") {
         Some(b) => {
             report.ran(CheckId::PackageResources);
-            tables::parse_datapackage(b, &full("data/datapackage.json"), &mut report)
+            tables::parse_datapackage(b, &lay.full("data/datapackage.json"), report)
         }
         None => {
             report.fail(
                 CheckId::PackageResources,
-                Loc::file(&full("data/datapackage.json")),
+                Loc::file(&lay.full("data/datapackage.json")),
                 "missing or unreadable",
             );
             Vec::new()
         }
     };
-    let rules: PseudonymRules = record.rules.clone();
-
-    // Staff: the key first, then the tier this bundle is, then what to search for.
-    let mut staff_state: Option<(staff::Prepared, Option<crate::policy::Tier>, bool)> = None;
-    if let Some(so) = &opts.staff {
-        let key_ok = staff::check_key(so, record.doc.as_ref(), &mut report)?;
-        let tier_name = record
-            .doc
-            .as_ref()
-            .and_then(|d| d.get("tier"))
-            .and_then(|t| t.as_str())
-            .unwrap_or("public")
-            .to_string();
-        let tier = if tier_name == "public" {
-            None
-        } else {
-            let policy = crate::policy::Policy::load(&so.policy)?;
-            match policy.tiers.iter().find(|t| t.name == tier_name) {
-                Some(t) => Some(t.clone()),
-                None => {
-                    return Err(crate::error::Error::Usage(format!(
-                        "the bundle is the `{}` tier, which the policy {} does not define: pass the policy it was built with",
-                        clip(&tier_name),
-                        so.policy.display()
-                    )))
-                }
-            }
-        };
-        if let Some(t) = &tier {
-            report.notes.push(format!(
-                "the bundle is the `{}` tier: rebuilt and scanned as that tier",
-                t.name
-            ));
-        }
-        let p = staff::prepare(so, tier.as_ref())?;
-        report.notes.extend(p.notes.iter().cloned());
-        staff_state = Some((p, tier, key_ok));
+    Records {
+        small,
+        small_names,
+        record,
+        resources,
     }
-    let prepared = staff_state.as_ref().map(|s| &s.0);
+}
 
-    // Phase B: every other payload file, streamed once.
+/// The staff inputs, before the payload is read: the key first, then the tier this
+/// bundle is (under the policy, loaded once here), then what to search for.
+fn prepare_staff(
+    so: &StaffOptions,
+    record: &disclosure::Record,
+    report: &mut Report,
+) -> Result<Staff> {
+    let key_ok = staff::check_key(so, record.doc.as_ref(), report)?;
+    let tier_name = record
+        .doc
+        .as_ref()
+        .and_then(|d| d.get("tier"))
+        .and_then(|t| t.as_str())
+        .unwrap_or("public")
+        .to_string();
+    let policy = Policy::load(&so.policy)?;
+    let tier = if tier_name == "public" {
+        None
+    } else {
+        match policy.tiers.iter().find(|t| t.name == tier_name) {
+            Some(t) => Some(t.clone()),
+            None => {
+                return Err(crate::error::Error::Usage(format!(
+                    "the bundle is the `{}` tier, which the policy {} does not define: pass the policy it was built with",
+                    clip(&tier_name),
+                    so.policy.display()
+                )))
+            }
+        }
+    };
+    if let Some(t) = &tier {
+        report.notes.push(format!(
+            "the bundle is the `{}` tier: rebuilt and scanned as that tier",
+            t.name
+        ));
+    }
+    let p = staff::prepare(so, policy, tier.as_ref())?;
+    report.notes.extend(p.notes.iter().cloned());
+    Ok((p, tier, key_ok))
+}
+
+/// Phase B: every payload file not read whole, streamed once ([`stream_entry`]); the
+/// JSON records read whole are counted and scanned as they are.
+fn stream_payload(
+    archive: &mut Archive,
+    lay: &Layout,
+    records: &Records,
+    needles: Option<&scan::Needles>,
+    report: &mut Report,
+) -> Streamed {
     report.ran(CheckId::PackageTables);
     report.ran(CheckId::RowsPseudonyms);
-    let needles = prepared.as_ref().map(|p| &p.needles);
     let mut findings: Vec<(String, Vec<scan::Finding>)> = Vec::new();
     let mut payload: BTreeMap<String, Option<Facts>> = BTreeMap::new();
-    let users_rel = format!("data/{}_users_csv_{}.csv", lay.stem, lay.tag);
+    let users_rel = lay.users_rel();
     let mut users_classes = RowClasses::default();
     for (rel, e) in &lay.payload {
-        if let Some(b) = small.get(rel) {
+        if let Some(b) = records.small.get(rel) {
             payload.insert(rel.clone(), Some(facts_of(b, None)));
             if let Some(n) = needles {
                 let mut s = n.entry(None);
@@ -428,62 +561,17 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
             }
             continue;
         }
-        if small_names.iter().any(|(r, _)| r == rel) {
+        if records.small_names.iter().any(|(r, _)| r == rel) {
             payload.insert(rel.clone(), None); // unreadable, already reported
             continue;
         }
-        let result = (|| -> io::Result<(Facts, Option<Vec<scan::Finding>>)> {
-            let reader = archive.reader(e.index)?;
-            let mut tee = Tee {
-                inner: reader,
-                hasher: Sha256::new(),
-                bytes: 0,
-                newlines: 0,
-                scan: needles.map(|n| {
-                    // Names are not searched in columns typed as numbers, dates or
-                    // booleans (their values are checked to be of that type).
-                    let typed = rel.ends_with(".csv").then(|| {
-                        resources
-                            .iter()
-                            .find(|r| r.path == *rel)
-                            .map(|r| {
-                                r.fields
-                                    .iter()
-                                    .filter(|f| !matches!(f.ty, tables::FieldType::String))
-                                    .map(|f| f.name.clone())
-                                    .collect()
-                            })
-                            .unwrap_or_default()
-                    });
-                    n.entry(typed)
-                }),
-            };
-            let csv_rows = if rel.ends_with(".csv") {
-                let fields = resources
-                    .iter()
-                    .find(|r| r.path == *rel)
-                    .map(|r| r.fields.as_slice());
-                let mut scratch = RowClasses::default();
-                let classes = if *rel == users_rel {
-                    &mut users_classes
-                } else {
-                    &mut scratch
-                };
-                let rows =
-                    tables::check_csv(&mut tee, &e.name, fields, &rules, &mut report, classes)?;
-                Some(rows)
-            } else {
-                None
-            };
-            io::copy(&mut tee, &mut io::sink())?;
-            let facts = Facts {
-                bytes: tee.bytes,
-                sha256: hex::encode(tee.hasher.finalize_reset()),
-                rows: csv_rows.unwrap_or(tee.newlines),
-            };
-            Ok((facts, tee.scan.map(|s| s.finish())))
-        })();
-        match result {
+        let mut scratch = RowClasses::default();
+        let classes = if *rel == users_rel {
+            &mut users_classes
+        } else {
+            &mut scratch
+        };
+        match stream_entry(archive, rel, e, records, needles, classes, report) {
             Ok((facts, found)) => {
                 report.stats.payload_files += 1;
                 report.stats.payload_bytes += facts.bytes;
@@ -511,7 +599,80 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
             report.stats.payload_bytes += f.bytes;
         }
     }
-    // Typed tables against their CSVs (streamed again, together).
+    Streamed {
+        payload,
+        findings,
+        users_classes,
+    }
+}
+
+/// Streams one payload entry: hashed and counted, its rows checked against the data
+/// package and the pseudonym rules (CSV files, counted into `classes`), and scanned
+/// for the needles.
+fn stream_entry(
+    archive: &mut Archive,
+    rel: &str,
+    e: &Entry,
+    records: &Records,
+    needles: Option<&scan::Needles>,
+    classes: &mut RowClasses,
+    report: &mut Report,
+) -> io::Result<(Facts, Option<Vec<scan::Finding>>)> {
+    let resources = &records.resources;
+    let reader = archive.reader(e.index)?;
+    let mut tee = Tee {
+        inner: reader,
+        hasher: Sha256::new(),
+        bytes: 0,
+        newlines: 0,
+        scan: needles.map(|n| {
+            // Names are not searched in columns typed as numbers, dates or
+            // booleans (their values are checked to be of that type).
+            let typed = rel.ends_with(".csv").then(|| {
+                resources
+                    .iter()
+                    .find(|r| r.path == *rel)
+                    .map(|r| {
+                        r.fields
+                            .iter()
+                            .filter(|f| !matches!(f.ty, tables::FieldType::String))
+                            .map(|f| f.name.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            });
+            n.entry(typed)
+        }),
+    };
+    let csv_rows = if rel.ends_with(".csv") {
+        let fields = resources
+            .iter()
+            .find(|r| r.path == *rel)
+            .map(|r| r.fields.as_slice());
+        let rules = &records.record.rules;
+        let rows = tables::check_csv(&mut tee, &e.name, fields, rules, report, classes)?;
+        Some(rows)
+    } else {
+        None
+    };
+    io::copy(&mut tee, &mut io::sink())?;
+    let facts = Facts {
+        bytes: tee.bytes,
+        sha256: hex::encode(tee.hasher.finalize_reset()),
+        rows: csv_rows.unwrap_or(tee.newlines),
+    };
+    Ok((facts, tee.scan.map(|s| s.finish())))
+}
+
+/// Typed tables against their CSVs (streamed again, together).
+fn check_typed(
+    archive: &mut Archive,
+    opts: &VerifyOptions,
+    lay: &Layout,
+    resources: &[Resource],
+    payload: &mut BTreeMap<String, Option<Facts>>,
+    report: &mut Report,
+) {
     let tweets_csv: Vec<String> = {
         let single = format!("data/{}_tweets_csv_{}.csv", lay.stem, lay.tag);
         let mut parts: Vec<(u64, String)> = lay
@@ -537,14 +698,14 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         all
     };
     parquet::check(
-        &mut archive,
+        archive,
         &parquet::Tables {
             bundle: &opts.bundle,
-            root: &root,
+            root: &lay.root,
             payload: &lay.payload,
-            resources: &resources,
+            resources,
             users: (
-                users_rel.clone(),
+                lay.users_rel(),
                 format!("data/{}_users_{}.parquet", lay.stem, lay.tag),
             ),
             tweets: (
@@ -552,28 +713,42 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
                 format!("data/{}_tweets_{}.parquet", lay.stem, lay.tag),
             ),
         },
-        &mut payload,
-        &mut report,
+        payload,
+        report,
     );
+}
 
-    // The tag files are scanned too, and every entry's name.
-    if let Some(n) = needles {
-        for t in bag::TAG_FILES {
-            if let Some(b) = small.get(t) {
-                let mut s = n.entry(None);
-                s.feed(b);
-                findings.push((full(t), s.finish()));
-            }
-        }
-        for e in &entries {
-            let f = n.scan_name(&e.name);
-            if !f.is_empty() {
-                findings.push((e.name.clone(), f));
-            }
+/// The tag files are scanned too, and every entry's name.
+fn scan_tags_and_names(
+    n: &scan::Needles,
+    entries: &[Entry],
+    lay: &Layout,
+    small: &HashMap<String, Vec<u8>>,
+    findings: &mut Vec<(String, Vec<scan::Finding>)>,
+) {
+    for t in bag::TAG_FILES {
+        if let Some(b) = small.get(t) {
+            let mut s = n.entry(None);
+            s.feed(b);
+            findings.push((lay.full(t), s.finish()));
         }
     }
+    for e in entries {
+        let f = n.scan_name(&e.name);
+        if !f.is_empty() {
+            findings.push((e.name.clone(), f));
+        }
+    }
+}
 
-    // Phase C: the bag.
+/// Phase C, the bag: its declaration, and its two manifests against the files.
+fn check_bag(
+    lay: &Layout,
+    small: &HashMap<String, Vec<u8>>,
+    payload: &BTreeMap<String, Option<Facts>>,
+    report: &mut Report,
+) {
+    let root = &lay.root;
     let tag_facts: BTreeMap<String, Option<Facts>> = bag::TAGMANIFEST_LISTS
         .iter()
         .filter(|t| lay.tags.contains_key(**t))
@@ -584,7 +759,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         Some(b) if b.as_slice() == bag::BAGIT_TXT => {}
         Some(b) => report.fail(
             CheckId::BagDeclaration,
-            Loc::file(&full("bagit.txt")),
+            Loc::file(&lay.full("bagit.txt")),
             format!(
                 "is `{}`, not exactly `BagIt-Version: 1.0\\nTag-File-Character-Encoding: UTF-8\\n`",
                 clip(&String::from_utf8_lossy(b).replace('\n', "\\n"))
@@ -592,55 +767,65 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         ),
         None => report.fail(
             CheckId::BagDeclaration,
-            Loc::file(&full("bagit.txt")),
+            Loc::file(&lay.full("bagit.txt")),
             "missing or unreadable",
         ),
     }
     report.ran(CheckId::BagManifest);
     match small.get("manifest-sha256.txt") {
         Some(b) => {
-            let entry = full("manifest-sha256.txt");
-            let lines = bag::parse_manifest(b, &entry, CheckId::BagManifest, &mut report);
+            let entry = lay.full("manifest-sha256.txt");
+            let lines = bag::parse_manifest(b, &entry, CheckId::BagManifest, report);
             bag::check_manifest(
                 &lines,
-                &payload,
-                &root,
+                payload,
+                root,
                 "manifest-sha256.txt",
                 CheckId::BagManifest,
-                &mut report,
+                report,
             );
         }
         None => report.fail(
             CheckId::BagManifest,
-            Loc::file(&full("manifest-sha256.txt")),
+            Loc::file(&lay.full("manifest-sha256.txt")),
             "missing or unreadable",
         ),
     }
     report.ran(CheckId::BagTagmanifest);
     match small.get("tagmanifest-sha256.txt") {
         Some(b) => {
-            let entry = full("tagmanifest-sha256.txt");
-            let lines = bag::parse_manifest(b, &entry, CheckId::BagTagmanifest, &mut report);
+            let entry = lay.full("tagmanifest-sha256.txt");
+            let lines = bag::parse_manifest(b, &entry, CheckId::BagTagmanifest, report);
             bag::check_manifest(
                 &lines,
                 &tag_facts,
-                &root,
+                root,
                 "tagmanifest-sha256.txt",
                 CheckId::BagTagmanifest,
-                &mut report,
+                report,
             );
         }
         None => report.fail(
             CheckId::BagTagmanifest,
-            Loc::file(&full("tagmanifest-sha256.txt")),
+            Loc::file(&lay.full("tagmanifest-sha256.txt")),
             "missing or unreadable",
         ),
     }
+}
+
+/// Phase C, `bag-info.txt`: its Payload-Oxum, External-Identifier and Bagging-Date
+/// against the bag and the record, each given once.
+fn check_bag_info(
+    lay: &Layout,
+    small: &HashMap<String, Vec<u8>>,
+    record: &disclosure::Record,
+    report: &mut Report,
+) {
     report.ran(CheckId::BagInfo);
     match small.get("bag-info.txt") {
         Some(b) => {
-            let entry = full("bag-info.txt");
-            let info = bag::parse_bag_info(b, &entry, &mut report);
+            let entry = lay.full("bag-info.txt");
+            let info = bag::parse_bag_info(b, &entry, report);
             let oxum = format!(
                 "{}.{}",
                 lay.payload.iter().map(|(_, e)| e.size).sum::<u64>(),
@@ -648,7 +833,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
             );
             let mut want: Vec<(&str, Option<String>)> = vec![
                 ("Payload-Oxum", Some(oxum)),
-                ("External-Identifier", Some(root.clone())),
+                ("External-Identifier", Some(lay.root.clone())),
                 ("Bagging-Date", record.date.clone()),
             ];
             for (label, expected) in want.drain(..) {
@@ -674,17 +859,25 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         }
         None => report.fail(
             CheckId::BagInfo,
-            Loc::file(&full("bag-info.txt")),
+            Loc::file(&lay.full("bag-info.txt")),
             "missing or unreadable",
         ),
     }
+}
 
-    // The data package against the files.
-    for r in &resources {
+/// Phase C, the data package against the files: every resource in the bag with its
+/// bytes and hash, and every CSV file described.
+fn check_package(
+    lay: &Layout,
+    resources: &[Resource],
+    payload: &BTreeMap<String, Option<Facts>>,
+    report: &mut Report,
+) {
+    for r in resources {
         match payload.get(&r.path) {
             None => report.fail(
                 CheckId::PackageResources,
-                Loc::file(&full("data/datapackage.json")),
+                Loc::file(&lay.full("data/datapackage.json")),
                 format!("describes `{}`, which is not in the bag", clip(&r.path)),
             ),
             Some(None) => {}
@@ -692,7 +885,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
                 if r.bytes.is_some_and(|b| b != f.bytes) {
                     report.fail(
                         CheckId::PackageResources,
-                        Loc::file(&full(&r.path)),
+                        Loc::file(&lay.full(&r.path)),
                         format!(
                             "datapackage.json says {} bytes, the file has {}",
                             r.bytes.unwrap_or(0),
@@ -703,7 +896,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
                 if r.sha256.as_ref().is_some_and(|h| *h != f.sha256) {
                     report.fail(
                         CheckId::PackageResources,
-                        Loc::file(&full(&r.path)),
+                        Loc::file(&lay.full(&r.path)),
                         format!(
                             "datapackage.json says sha256:{}, the file's is {}",
                             r.sha256.clone().unwrap_or_default(),
@@ -718,25 +911,34 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         if rel.ends_with(".csv") && !resources.iter().any(|r| r.path == *rel) {
             report.fail(
                 CheckId::PackageResources,
-                Loc::file(&full(rel)),
+                Loc::file(&lay.full(rel)),
                 "a CSV file that datapackage.json does not describe",
             );
         }
     }
+}
 
-    // The release record.
-    let rec_entry = full("data/disclosure.json");
-    disclosure::check_files(&record, &payload, &root, &rec_entry, &mut report);
+/// Phase C, the release record against the files: their list, the media, the
+/// sampling record and the counts.
+fn check_record(
+    lay: &Layout,
+    record: &disclosure::Record,
+    payload: &BTreeMap<String, Option<Facts>>,
+    users_classes: RowClasses,
+    report: &mut Report,
+) {
+    let rec_entry = lay.full("data/disclosure.json");
+    disclosure::check_files(record, payload, &lay.root, &rec_entry, report);
     disclosure::check_media(
-        &record,
-        &payload,
+        record,
+        payload,
         &format!("data/{}_media_file_list_{}.txt", lay.stem, lay.tag),
         &rec_entry,
-        &mut report,
+        report,
     );
-    disclosure::check_sampling(&record, &rec_entry, &mut report);
+    disclosure::check_sampling(record, &rec_entry, report);
     let users_rows = payload
-        .get(&users_rel)
+        .get(&lay.users_rel())
         .and_then(|f| f.as_ref())
         .map(|f| f.rows);
     let parts: Vec<&Option<Facts>> = payload
@@ -759,91 +961,98 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report> {
         )
     };
     disclosure::check_counts(
-        &record,
+        record,
         users_rows,
         users_classes,
         posts_rows,
         &rec_entry,
-        &mut report,
+        report,
     );
+}
 
-    // Phase D: staff.
-    if let (Some(opts_staff), Some((p, tier, key_ok))) = (&opts.staff, &staff_state) {
-        report.ran(CheckId::StaffRawIdentifiers);
-        report.ran(CheckId::StaffDroppedValues);
-        let exempt = p.exempt_found(opts_staff, &mut findings)?;
-        if exempt > 0 {
-            report.note(
-                CheckId::StaffDroppedValues,
-                format!("{exempt} values of dropped post columns found in the bundle also occur in published columns of the export, and are not leaks"),
-            );
-        }
-        let order: HashMap<&str, usize> = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.name.as_str(), i))
-            .collect();
-        findings.sort_by_key(|(name, _)| order.get(name.as_str()).copied().unwrap_or(usize::MAX));
-        let short = |s: &str| s.chars().take(16).collect::<String>();
-        for (name, found) in &findings {
-            for f in found {
-                let mut loc = Loc::file(name).line(f.line).column(f.column.clone());
-                if let Some(r) = f.row {
-                    loc = loc.row(r);
-                }
-                let needle = &p.needles.needles[f.needle];
-                let label = match f.post {
-                    Some(id) => p.pz.tweet(&id.to_string()),
-                    None => needle.label.clone(),
-                };
-                let what = match f.kind {
-                    scan::Kind::RawId => "the raw user ID of a pseudonymised account",
-                    scan::Kind::PostId => "the raw ID of a post whose ID the policy hashes",
-                    scan::Kind::ScreenName => "a screen name of a pseudonymised account",
-                    scan::Kind::DisplayName => "the display name of a pseudonymised account",
-                    scan::Kind::Dropped => "",
-                };
-                match (f.kind, &needle.origin) {
-                    (scan::Kind::Dropped, Some(d)) => report.fail(
-                        CheckId::StaffDroppedValues,
-                        loc,
-                        format!(
-                            "a value of the dropped column `{}` ({}, line {})",
-                            d.column, d.file, d.line
-                        ),
-                    ),
-                    _ => report.fail(
-                        CheckId::StaffRawIdentifiers,
-                        loc,
-                        format!(
-                            "{what}, in some written form (published as {}…)",
-                            short(&label)
-                        ),
-                    ),
-                }
+/// Phase D: what the leak scan found, in zip order, then the rebuild (when the key
+/// is the bundle's).
+fn check_staff(
+    opts: &VerifyOptions,
+    opts_staff: &StaffOptions,
+    (p, tier, key_ok): &Staff,
+    entries: &[Entry],
+    record: &disclosure::Record,
+    mut findings: Vec<(String, Vec<scan::Finding>)>,
+    report: &mut Report,
+) -> Result<()> {
+    report.ran(CheckId::StaffRawIdentifiers);
+    report.ran(CheckId::StaffDroppedValues);
+    let exempt = p.exempt_found(opts_staff, &mut findings)?;
+    if exempt > 0 {
+        report.note(
+            CheckId::StaffDroppedValues,
+            format!("{exempt} values of dropped post columns found in the bundle also occur in published columns of the export, and are not leaks"),
+        );
+    }
+    let order: HashMap<&str, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.name.as_str(), i))
+        .collect();
+    findings.sort_by_key(|(name, _)| order.get(name.as_str()).copied().unwrap_or(usize::MAX));
+    let short = |s: &str| s.chars().take(16).collect::<String>();
+    for (name, found) in &findings {
+        for f in found {
+            let mut loc = Loc::file(name).line(f.line).column(f.column.clone());
+            if let Some(r) = f.row {
+                loc = loc.row(r);
             }
-        }
-        if *key_ok {
-            staff::rebuild_and_compare(
-                opts_staff,
-                &opts.bundle,
-                record.seed.clone(),
-                tier.as_ref(),
-                &mut report,
-            )?;
-            if let Some(seed) = opts_staff.seed.clone().or(record.seed.clone()) {
-                report
-                    .notes
-                    .push(format!("rebuilt with seed `{}`", clip(&seed)));
+            let needle = &p.needles.needles[f.needle];
+            let label = match f.post {
+                Some(id) => p.pz.tweet(&id.to_string()),
+                None => needle.label.clone(),
+            };
+            let what = match f.kind {
+                scan::Kind::RawId => "the raw user ID of a pseudonymised account",
+                scan::Kind::PostId => "the raw ID of a post whose ID the policy hashes",
+                scan::Kind::ScreenName => "a screen name of a pseudonymised account",
+                scan::Kind::DisplayName => "the display name of a pseudonymised account",
+                scan::Kind::Dropped => "",
+            };
+            match (f.kind, &needle.origin) {
+                (scan::Kind::Dropped, Some(d)) => report.fail(
+                    CheckId::StaffDroppedValues,
+                    loc,
+                    format!(
+                        "a value of the dropped column `{}` ({}, line {})",
+                        d.column, d.file, d.line
+                    ),
+                ),
+                _ => report.fail(
+                    CheckId::StaffRawIdentifiers,
+                    loc,
+                    format!(
+                        "{what}, in some written form (published as {}…)",
+                        short(&label)
+                    ),
+                ),
             }
-        } else {
-            report.note(CheckId::StaffRebuild, "not attempted: see staff.key");
         }
     }
-    check_volumes(opts, record.typed.as_ref(), &mut report)?;
-    check_signature(opts, &mut report)?;
-    report.stats.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
+    if *key_ok {
+        staff::rebuild_and_compare(
+            opts_staff,
+            &p.policy,
+            &opts.bundle,
+            record.seed.clone(),
+            tier.as_ref(),
+            report,
+        )?;
+        if let Some(seed) = opts_staff.seed.clone().or(record.seed.clone()) {
+            report
+                .notes
+                .push(format!("rebuilt with seed `{}`", clip(&seed)));
+        }
+    } else {
+        report.note(CheckId::StaffRebuild, "not attempted: see staff.key");
+    }
+    Ok(())
 }
 
 /// Media volumes listed in the record: each must lie beside the bundle, be a

@@ -66,7 +66,8 @@ pub struct Prepared {
     /// Owners (user IDs) of each pending value: its occurrences in their own free
     /// text do not make it public.
     pending_owner: HashMap<usize, String>,
-    policy: Policy,
+    /// The checked policy, as `verify` loaded it (the rebuild applies it too).
+    pub policy: Policy,
     tier: bool,
 }
 
@@ -135,10 +136,10 @@ impl Exemptions {
     }
 }
 
-/// Reads the policy, key and export and lists what must not appear in the bundle
-/// (of `tier`, or the public bundle). Reads `tweets.csv` once.
-pub fn prepare(opts: &StaffOptions, tier: Option<&Tier>) -> Result<Prepared> {
-    let policy = Policy::load(&opts.policy)?;
+/// Reads the key and export and lists what must not appear in the bundle (of
+/// `tier`, or the public bundle) under `policy`, the checked policy file of `opts`.
+/// Reads `tweets.csv` once.
+pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Result<Prepared> {
     let (key, mut notes) = Key::load(&opts.key_file, opts.allow_demo_key)?;
     let export = Export::read(&opts.input, &policy)?;
     let ps = &policy.pseudonymisation;
@@ -689,9 +690,11 @@ fn entry_digest(zip: &mut zip::ZipArchive<BufReader<File>>, i: usize) -> io::Res
     Ok(hex::encode(h.finalize()))
 }
 
-/// Rebuilds the bundle in a temporary directory and compares it with `bundle`.
+/// Rebuilds the bundle in a temporary directory under `policy` (the checked policy
+/// file of `opts`) and compares it with `bundle`.
 pub fn rebuild_and_compare(
     opts: &StaffOptions,
+    policy: &Policy,
     bundle: &Path,
     recorded_seed: Option<String>,
     tier: Option<&Tier>,
@@ -721,7 +724,7 @@ pub fn rebuild_and_compare(
         progress: opts.progress.clone(),
     };
     let inputs = Inputs {
-        policy: opts.policy.clone(),
+        policy: policy.clone(),
         input: opts.input.clone(),
         key_file: Some(opts.key_file.clone()),
         allow_demo_key: opts.allow_demo_key,
