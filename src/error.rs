@@ -147,7 +147,7 @@ impl Error {
                 // like: say so rather than count fields.
                 let open = pos
                     .as_ref()
-                    .and_then(|p| crate::inputcheck::open_quote_at(file, p.byte(), p.line()));
+                    .and_then(|p| crate::input::diagnose::open_quote_at(file, p.byte(), p.line()));
                 if let Some(q) = open {
                     return Error::input(
                         Location {
@@ -171,7 +171,7 @@ impl Error {
             csv::ErrorKind::Utf8 { pos, err: utf8 } => {
                 let start = pos.as_ref().map_or((0, 1), |p| (p.byte(), p.line()));
                 let column = Some(column_name(utf8.field()));
-                return match crate::inputcheck::invalid_utf8_at(file, start.0, start.1) {
+                return match crate::input::diagnose::invalid_utf8_at(file, start.0, start.1) {
                     Some((offset, bad_line)) => Error::input(
                         Location {
                             file: file.to_path_buf(),
@@ -188,7 +188,7 @@ impl Error {
                         },
                         format!(
                             "invalid UTF-8 in the record starting at byte offset {}, {} bytes into the field (the export must be UTF-8)",
-                            start.0 + crate::inputcheck::bom_len(file),
+                            start.0 + crate::input::diagnose::bom_len(file),
                             utf8.valid_up_to()
                         ),
                     ),

@@ -7,7 +7,8 @@
 //!
 //! 1. [`policy`]: the release policy, checked before anything is read (the file as
 //!    written, the column rules, the checks);
-//! 2. [`export`]: reading the internal export (accounts held, posts streamed);
+//! 2. [`input`]: reading the internal export (one located CSV reader for every file;
+//!    accounts held, posts streamed; the media index);
 //! 3. [`identity`]: the release key, the pseudonym scheme and who is pseudonymised;
 //! 4. [`sample`]: the reproducible sample of the wider network;
 //! 5. [`transform`]: each published value, free text included (its
@@ -23,8 +24,8 @@
 //!
 //! Under them all: [`error`] (errors with file, line and column), [`values`] (the
 //! value checks build and verify share), [`message`] (bounded, escaped quoting),
-//! [`limits`], [`secret`] (keys and seeds), [`files`], [`cleanup`], [`inputcheck`];
-//! beside the pipeline: [`media`] and [`mediaclean`], [`typed`] (Parquet), [`loading`],
+//! [`limits`], [`secret`] (keys and seeds), [`files`], [`cleanup`];
+//! beside the pipeline: [`mediaclean`], [`typed`] (Parquet), [`loading`],
 //! [`sign`], [`unpack`].
 //!
 //! [`synth`] makes synthetic exports for examples and benchmarks.
@@ -52,14 +53,12 @@ pub mod audit;
 pub mod bundle;
 pub mod cleanup;
 pub mod error;
-pub mod export;
 pub mod files;
 pub mod format;
 pub mod identity;
-pub mod inputcheck;
+pub mod input;
 pub mod limits;
 pub mod loading;
-pub mod media;
 pub mod mediaclean;
 pub mod message;
 pub mod pipeline;

@@ -97,7 +97,7 @@ pub fn disclosure_json(
     fingerprint: &str,
     sampling: Option<&SamplingRecord>,
     counts: &Counts,
-    media: Option<&crate::media::MediaRecord>,
+    media: Option<&crate::input::media::MediaRecord>,
     files: &[PayloadFile],
 ) -> Vec<u8> {
     let r = &policy.release;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::export::Export;
 use crate::identity::{Key, Pseudonymizer};
+use crate::input::export::Export;
 use crate::policy::Policy;
 use crate::transform::Registry;
 use crate::values::check_id;

@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use crate::error::{Error, Location, Result};
-use crate::export::{self, Export};
+use crate::input::export::Export;
+use crate::input::rows::Rows;
 use crate::policy::Policy;
 use crate::sample::{Member, StratumExpr};
 use crate::values::check_id;
@@ -68,44 +69,33 @@ pub fn population(input: &Path, policy: &Path) -> Result<PopulationList> {
 /// unique. `-` reads standard input.
 pub fn read_population(path: &Path, strata: &[StratumExpr]) -> Result<(Vec<String>, Vec<Member>)> {
     if path == Path::new("-") {
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(false)
-            .from_reader(std::io::stdin().lock());
-        return read_population_from(Path::new("(standard input)"), &mut rdr, strata);
+        let rows = Rows::from_reader(Path::new("(standard input)"), std::io::stdin().lock())?;
+        return read_population_from(rows, strata);
     }
-    let mut rdr = export::open_csv(path)?;
-    read_population_from(path, &mut rdr, strata)
+    read_population_from(Rows::open(path)?, strata)
 }
 
 fn read_population_from<R: std::io::Read>(
-    path: &Path,
-    rdr: &mut csv::Reader<R>,
+    mut rows: Rows<R>,
     strata: &[StratumExpr],
 ) -> Result<(Vec<String>, Vec<Member>)> {
-    let header = export::read_header(path, rdr)?;
-    let id_col = export::require(path, &header, "userid", "names each account")?;
+    let path = &rows.path().to_path_buf();
+    let header = rows.header().clone();
+    let id_col = rows.require("userid", "names each account")?;
     let cols: Vec<usize> = strata
         .iter()
         .map(|e| match header.iter().position(|h| h == e.to_string()) {
             Some(i) => Ok(i),
-            None => export::require(path, &header, e.column(), "a stratum expression reads"),
+            None => rows.require(e.column(), "a stratum expression reads"),
         })
         .collect::<Result<_>>()?;
     let mut seen = std::collections::HashMap::new();
     let mut members = Vec::new();
     let mut rec = csv::StringRecord::new();
-    let mut last = csv::Position::new();
-    loop {
-        // The same checked reader as the build's: an unterminated quote is an error
-        // naming its line and column, never rows silently swallowed.
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break export::check_end(path, &header, &last)?,
-            Err(e) => return Err(Error::csv(path, Some(header.as_byte_record()), e)),
-        }
-        last = rec.position().cloned().unwrap_or_else(csv::Position::new);
-        let line = last.line();
+    // The same checked reader as the build's: an unterminated quote is an error
+    // naming its line and column, never rows silently swallowed.
+    while rows.read(&mut rec)? {
+        let line = rec.position().map_or(0, |p| p.line());
         let id = &rec[id_col];
         check_id(id).map_err(|m| Error::input(Location::cell(path, line, "userid"), m))?;
         if let Some(first) = seen.insert(id.to_string(), line) {

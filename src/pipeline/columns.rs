@@ -7,7 +7,8 @@ use super::select::Released;
 use super::{Plan, PostAuthor, Source};
 use crate::bundle::csv as csvout;
 use crate::error::{Error, Location, Result};
-use crate::export::{self, Export};
+use crate::input::export::{self, Export};
+use crate::input::rows::{self, Rows};
 use crate::policy::{Action, ColumnRule, Policy, PostIds, Table};
 use crate::record::PublishedColumn;
 use crate::transform::{apply, Registry, RowContext};
@@ -83,7 +84,7 @@ impl Columns {
             .columns
             .iter()
             .map(|c| {
-                let i = export::require(
+                let i = rows::require(
                     &accounts_path,
                     header,
                     c,
@@ -101,28 +102,19 @@ impl Columns {
                 "missing: every export needs tweets.csv",
             ));
         }
-        let mut rdr = export::open_csv(&tweets_path)?;
-        let tweets_header = export::read_header(&tweets_path, &mut rdr)?;
+        let mut rows = Rows::open(&tweets_path)?;
+        let tweets_header = rows.header().clone();
         export::check_classified(
             &tweets_path,
             &tweets_header,
             &policy.tweet_columns,
             Table::Tweets,
         )?;
-        let tweet_author = export::require(
-            &tweets_path,
-            &tweets_header,
-            "userid",
-            "names each post's author",
-        )?;
+        let tweet_author = rows.require("userid", "names each post's author")?;
         // A posts file with a header and no rows is a truncated export far more often
         // than a release without posts: refuse it, as for accounts.csv.
         let mut first = csv::StringRecord::new();
-        if !rdr
-            .read_record(&mut first)
-            .map_err(|e| Error::csv(&tweets_path, Some(tweets_header.as_byte_record()), e))?
-        {
-            export::check_end(&tweets_path, &tweets_header, &csv::Position::new())?;
+        if !rows.read(&mut first)? {
             return Err(Error::input(
             Location::file(&tweets_path),
             "has a header but no posts (a truncated export?): an export must hold its accounts' posts",

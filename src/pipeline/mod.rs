@@ -15,9 +15,9 @@ use std::path::PathBuf;
 
 use crate::bundle::PayloadFile;
 use crate::error::{Error, Location, Result};
-use crate::export::Export;
 use crate::identity::{Key, Pseudonymizer};
-use crate::media::MediaIndex;
+use crate::input::export::Export;
+use crate::input::media::MediaIndex;
 use crate::policy::{ColumnRule, Policy, PostIds, Tier};
 use crate::record::{Counts, SamplingRecord};
 use crate::review::{PlanParts, PlanReport, PostFigures, Warning};

@@ -10,7 +10,8 @@ use super::sink::{Chunk, ChunkSink, CHUNK_BYTES};
 use super::{Plan, PostAuthor, Progress, Source};
 use crate::bundle::csv as csvout;
 use crate::error::{Error, Location, Result};
-use crate::export::{self, Export};
+use crate::input::export::Export;
+use crate::input::rows::Rows;
 use crate::policy::{Action, Policy, PostIds};
 use crate::record::Counts;
 use crate::review::PostFigures;
@@ -293,8 +294,7 @@ impl Plan {
         let total = std::fs::metadata(&self.tweets_path).map_or(0, |m| m.len());
         let path = self.tweets_path.clone();
         let header = self.tweets_header.clone();
-        let mut rdr = export::open_csv(&path)?;
-        export::read_header(&path, &mut rdr)?;
+        let mut rows = Rows::open(&path)?;
         let mut header_row = Vec::new();
         csvout::push_row(&mut header_row, &self.policy.tweets.columns);
         let mut out = Output {
@@ -384,7 +384,6 @@ impl Plan {
                 Pending::Waiting(rx) => rx.recv().expect("a transform worker panicked"),
             };
             let mut batch = Batch::default();
-            let mut last = csv::Position::new();
             // An error met while reading: reported once the rows before it are sent
             // (one of them may have failed first).
             let read_error: Option<Error> = loop {
@@ -392,10 +391,10 @@ impl Plan {
                     batch.rows.push(Row::default());
                 }
                 let row = &mut batch.rows[batch.len];
-                match rdr.read_record(&mut row.record) {
+                match rows.read(&mut row.record) {
                     Ok(true) => {}
-                    Ok(false) => break export::check_end(&path, &header, &last).err(),
-                    Err(e) => break Some(Error::csv(&path, Some(header.as_byte_record()), e)),
+                    Ok(false) => break None,
+                    Err(e) => break Some(e),
                 }
                 let record = &row.record;
                 counts.posts_in_export += 1;
@@ -404,10 +403,6 @@ impl Plan {
                         p(record.position().map_or(0, |p| p.byte()), total);
                     }
                 }
-                last = record
-                    .position()
-                    .cloned()
-                    .unwrap_or_else(csv::Position::new);
                 let author = &record[tweet_author];
                 let slot = match by_id.get(author) {
                     Some(slot) => *slot,
@@ -554,8 +549,7 @@ fn linkable_post_ids(
     .filter_map(|(t, u)| col(t).map(|t| (t, col(u))))
     .collect();
     let quoted = col("quoted_tweet_tweetid");
-    let mut rdr = export::open_csv(path)?;
-    export::read_header(path, &mut rdr)?;
+    let mut rows = Rows::open(path)?;
     let parse = |b: &[u8]| -> Option<u64> {
         if b.is_empty() || b.len() > 20 || !b.iter().all(u8::is_ascii_digit) {
             return None;
@@ -567,12 +561,7 @@ fn linkable_post_ids(
     let (mut linkable, mut public, mut quotes, mut all) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut rec = csv::ByteRecord::new();
-    loop {
-        match rdr.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(Error::csv(path, Some(header.as_byte_record()), e)),
-        }
+    while rows.read_bytes(&mut rec)? {
         if let (Some(t), Some(u)) = (tid, uid) {
             if let Some(id) = parse(&rec[t]) {
                 if private_user(&rec[u]) {
@@ -610,9 +599,13 @@ fn linkable_post_ids(
         all.extend_from_slice(&linkable);
         all.extend_from_slice(&public);
         all.extend_from_slice(&quotes);
+        drop((public, quotes));
         all.sort_unstable();
         all.dedup();
+        all.shrink_to_fit();
     }
+    // These lists live through the posts pass: no spare capacity.
+    linkable.shrink_to_fit();
     Ok((linkable, all))
 }
 
@@ -651,9 +644,13 @@ pub(super) fn prepare_matching(
     let mut linkable_posts = Vec::new();
     if registry.pseudonymises() {
         let (linkable, all) = linkable_post_ids(tweets_path, tweets_header, registry, post_ids)?;
+        // One list per post ID kept, never two copies (it grows with the posts).
         let hashed = match post_ids {
-            PostIds::Raw => Vec::new(),
-            PostIds::PseudonymisedAccounts => linkable.clone(),
+            PostIds::Raw => {
+                linkable_posts = linkable;
+                Vec::new()
+            }
+            PostIds::PseudonymisedAccounts => linkable,
             PostIds::All => all,
         };
         registry.set_matching(
@@ -661,9 +658,6 @@ pub(super) fn prepare_matching(
             displays.iter().map(String::as_str),
             hashed,
         );
-        if post_ids == PostIds::Raw {
-            linkable_posts = linkable;
-        }
     }
     Ok(linkable_posts)
 }

@@ -6,8 +6,9 @@ use std::path::Path;
 use ahash::AHashMap as HashMap;
 
 use crate::error::{Error, Location, Result};
-use crate::export::{self, Export, Role};
 use crate::identity::is_pseudonymised;
+use crate::input::export::{Export, Role};
+use crate::input::rows;
 use crate::policy::{Action, ColumnRule, Policy};
 use crate::record::{Counts, SamplingRecord, SizeRule};
 use crate::sample::{self, Member, SampleSize};
@@ -153,7 +154,7 @@ pub fn population_members(
         .strata
         .iter()
         .map(|e| {
-            export::require(
+            rows::require(
                 accounts_path,
                 header,
                 e.column(),

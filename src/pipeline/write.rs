@@ -11,7 +11,7 @@ use super::{Audience, BuildOptions, BuildSummary, Plan, Progress};
 use crate::bundle::csv as csvout;
 use crate::bundle::{BagInfo, BundleWriter, PayloadFile, PendingBundle};
 use crate::error::{Error, Location, Result};
-use crate::media::{self, MediaRecord};
+use crate::input::media::{self, MediaRecord};
 use crate::record;
 use crate::transform::{apply, RowContext};
 

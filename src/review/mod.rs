@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::export::Export;
+use crate::input::export::Export;
 use crate::policy::{Action, Policy, PostIds};
 use crate::record::{Counts, SamplingRecord};
 use crate::transform::Registry;

@@ -19,8 +19,8 @@ use ahash::AHashMap as HashMap;
 use super::matching::Matcher;
 use super::normalize::fold_str;
 use super::strmap::{StrMap, TextId, Texts};
-use crate::export::Export;
 use crate::identity::{is_pseudonymised, unknown_key, Names, Pseudonymizer, References};
+use crate::input::export::Export;
 use crate::policy::MatchConfig;
 
 /// How a known account is published.

@@ -14,9 +14,10 @@ use sha2::{Digest, Sha256};
 use super::report::{Loc, Report};
 use super::scan::{Finding, Kind, Lengths, Needles, Origin};
 use crate::error::{Error, Location, Result};
-use crate::export::{self, Export};
 use crate::identity::is_pseudonymised;
 use crate::identity::{Key, Pseudonymizer};
+use crate::input::export::{self, Export};
+use crate::input::rows::Rows;
 use crate::pipeline::{BuildOptions, Inputs, Plan, Progress};
 use crate::policy::{Action, ColumnRule, Policy, PostIds, Table, Tier};
 use crate::transform::Registry;
@@ -295,10 +296,10 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
     let mut public_posts: HashSet<u64> = HashSet::new();
     let mut public_posts_other: HashSet<String> = HashSet::new();
     {
-        let mut rdr = export::open_csv(&tweets_path)?;
-        let th = export::read_header(&tweets_path, &mut rdr)?;
+        let mut rows = Rows::open(&tweets_path)?;
+        let th = rows.header().clone();
         export::check_classified(&tweets_path, &th, &policy.tweet_columns, Table::Tweets)?;
-        let author_i = export::require(&tweets_path, &th, "userid", "names each post's author")?;
+        let author_i = rows.require("userid", "names each post's author")?;
         let col = |name: &str| th.iter().position(|h| h == name);
         let (tweetid_i, reply_i, reply_user_i, rt_i, rt_user_i, quote_i) = (
             col("tweetid"),
@@ -314,12 +315,7 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
         let mut rec = csv::StringRecord::new();
         let mut n = 0u64;
         let label = |id: &str| pz.tweet(id);
-        loop {
-            match rdr.read_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(Error::csv(&tweets_path, Some(th.as_byte_record()), e)),
-            }
+        while rows.read(&mut rec)? {
             n += 1;
             if n.is_multiple_of(4096) {
                 if let (Some(p), Some(pos)) = (&opts.progress, rec.position()) {
@@ -512,18 +508,13 @@ impl Prepared {
         }
         let registry = Registry::new(&export, threshold, self.pz.clone());
         let path = opts.input.join("tweets.csv");
-        let mut rdr = export::open_csv(&path)?;
-        let th = export::read_header(&path, &mut rdr)?;
-        let author_i = export::require(&path, &th, "userid", "names each post's author")?;
+        let mut rows = Rows::open(&path)?;
+        let th = rows.header().clone();
+        let author_i = rows.require("userid", "names each post's author")?;
         let total = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let mut rec = csv::StringRecord::new();
         let mut n = 0u64;
-        loop {
-            match rdr.read_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(Error::csv(&path, Some(th.as_byte_record()), e)),
-            }
+        while rows.read(&mut rec)? {
             n += 1;
             if n.is_multiple_of(4096) {
                 if let (Some(p), Some(pos)) = (&opts.progress, rec.position()) {

@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use disclose::export::{Account, DirectoryEntry, Export, Role};
 use disclose::identity::{Key, Pseudonymizer};
+use disclose::input::export::{Account, DirectoryEntry, Export, Role};
 use disclose::policy::{Action, PostIds};
 use disclose::transform::rewrite::rewrite_text;
 use disclose::transform::Registry;

@@ -215,6 +215,27 @@ fn bad_media_rows_are_refused() {
 }
 
 #[test]
+fn an_unterminated_quote_in_media_csv_is_refused() {
+    // A quote opened in the last field of the last row runs to the end of the file,
+    // and the parser takes the line break as part of the value. Here a file of that
+    // name exists, so no row check objects: only the end-of-file check of the one
+    // reader every export file goes through finds it.
+    let wd = Workdir::new();
+    setup(&wd);
+    write_bytes(&wd, "export/media/a/sam.JPG\n", &fx::jpeg().dirty);
+    wd.write(
+        "export/media.csv",
+        "media_key,tweetid,userid,kind,path\n3_1,501,1001,photo,\"a/sam.JPG\n",
+    );
+    let err = assert_exit(&wd.build(&[]), 2);
+    assert!(
+        err.contains("media.csv, line 2, column path: unterminated quote"),
+        "{err}"
+    );
+    assert!(!wd.path("out/test_release.zip").exists());
+}
+
+#[test]
 fn media_beyond_the_volume_size_go_into_volumes() {
     let wd = Workdir::new();
     setup(&wd);

@@ -21,8 +21,8 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::rows::{require, Rows};
 use crate::error::{Error, Location, Result};
-use crate::export::{open_csv, read_header, require};
 pub use crate::format::{MediaRecord, Volume};
 use crate::identity::Pseudonymizer;
 use crate::mediaclean::{self, CleanError, Cleaning, CopyError, Format};
@@ -123,8 +123,8 @@ impl MediaIndex {
                 format!("media.csv lists media but the media/ folder cannot be opened: {e}"),
             )
         })?;
-        let mut rdr = open_csv(&csv)?;
-        let header = read_header(&csv, &mut rdr)?;
+        let mut reader = Rows::open(&csv)?;
+        let header = reader.header().clone();
         let i_key = require(&csv, &header, "media_key", "names each media file")?;
         let i_tweet = require(&csv, &header, "tweetid", "ties media to posts")?;
         let i_user = require(&csv, &header, "userid", "ties media to accounts")?;
@@ -134,12 +134,7 @@ impl MediaIndex {
         let mut by_tweet: HashMap<String, Vec<usize>> = HashMap::new();
         let mut keys: HashMap<String, u64> = HashMap::new();
         let mut record = csv::StringRecord::new();
-        loop {
-            match rdr.read_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(Error::csv(&csv, Some(header.as_byte_record()), e)),
-            }
+        while reader.read(&mut record)? {
             let line = record.position().map_or(0, |p| p.line());
             let cell = |i: usize| Location::cell(&csv, line, &header[i]);
             let key = &record[i_key];

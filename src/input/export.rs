@@ -1,18 +1,21 @@
-//! Reading the internal export (DESIGN §1).
+//! The accounts of the internal export (DESIGN §1), held in memory.
 //!
-//! `accounts.csv` and `directory.csv` are small enough to hold in memory; `tweets.csv`
-//! is only ever streamed, by [`open_csv`] and the build loop. Every check here reports
+//! `accounts.csv` and `directory.csv` are read here, through [`Rows`]; `tweets.csv`
+//! is only ever streamed, by the build's posts pass (`pipeline/posts.rs`). Rows of
+//! accounts that are not released are freed once the selection is made
+//! ([`Export::keep_records`]). Every check here reports
 //! the file, line and column, and header checks enforce deny-by-default: a column the
 //! policy does not classify stops the build before any row is read.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Location, Result};
 use crate::policy::{ColumnRule, Policy, Table};
 use crate::values::check_id;
+
+use super::rows::{require, Rows};
 
 /// The role of an account in the takedown network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -91,91 +94,6 @@ pub struct Export {
     pub aliases: Vec<DirectoryEntry>,
 }
 
-/// Opens a CSV file of the export for streaming. A UTF-8 BOM is skipped (so the
-/// reader's byte positions start after it: see [`crate::inputcheck`]).
-pub fn open_csv(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
-    let file = crate::files::open_regular(path)?;
-    let mut buf = BufReader::with_capacity(1 << 20, file);
-    if buf
-        .fill_buf()
-        .map_err(|e| Error::io(path, e))?
-        .starts_with(crate::inputcheck::BOM)
-    {
-        buf.consume(crate::inputcheck::BOM.len());
-    }
-    Ok(csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(buf))
-}
-
-/// Called when a reader reaches the end of `path`: fails when the last record, which
-/// started at `last` (the header's position when there are no rows), opened a quote
-/// that was never closed. The parser would otherwise take everything after that
-/// quote as one value.
-pub fn check_end(path: &Path, header: &csv::StringRecord, last: &csv::Position) -> Result<()> {
-    match crate::inputcheck::open_quote_at(path, last.byte(), last.line()) {
-        None => Ok(()),
-        Some(q) => Err(Error::input(
-            Location {
-                file: path.to_path_buf(),
-                line: Some(q.line),
-                column: Some(
-                    header
-                        .get(q.field)
-                        .map_or_else(|| format!("#{}", q.field + 1), str::to_string),
-                ),
-            },
-            "unterminated quote: the quoted field opened here is never closed, so it runs to the end of the file",
-        )),
-    }
-}
-
-/// Reads and checks a header: non-empty, no duplicate names, BOM stripped.
-pub fn read_header<R: std::io::Read>(
-    path: &Path,
-    rdr: &mut csv::Reader<R>,
-) -> Result<csv::StringRecord> {
-    let header = rdr
-        .headers()
-        .map_err(|e| Error::csv(path, None, e))?
-        .clone();
-    let mut fields: Vec<String> = header.iter().map(|s| s.to_string()).collect();
-    if let Some(first) = fields.first_mut() {
-        if let Some(stripped) = first.strip_prefix('\u{feff}') {
-            *first = stripped.to_string();
-        }
-    }
-    if fields.is_empty() || fields.iter().all(|f| f.is_empty()) {
-        return Err(Error::input(
-            Location::file(path),
-            "the file is empty: expected a header row",
-        ));
-    }
-    let mut seen = std::collections::HashSet::new();
-    for (i, f) in fields.iter().enumerate() {
-        if f.is_empty() {
-            return Err(Error::input(
-                Location::cell(path, 1, &format!("#{}", i + 1)),
-                format!(
-                    "header field {} of {} is empty: every column needs a name",
-                    i + 1,
-                    fields.len()
-                ),
-            ));
-        }
-        if !seen.insert(f.as_str()) {
-            return Err(Error::input(
-                Location::cell(path, 1, f),
-                "the column appears twice in the header",
-            ));
-        }
-    }
-    let header = csv::StringRecord::from(fields);
-    rdr.set_headers(header.clone());
-    Ok(header)
-}
-
 /// Deny by default: every column of the header must be classified by the policy.
 pub fn check_classified(
     path: &Path,
@@ -198,16 +116,6 @@ pub fn check_classified(
         }
     }
     Ok(())
-}
-
-/// Index of a required column, or an error naming the file and column.
-pub fn require(path: &Path, header: &csv::StringRecord, col: &str, why: &str) -> Result<usize> {
-    header.iter().position(|h| h == col).ok_or_else(|| {
-        Error::input(
-            Location::line(path, 1),
-            format!("the header lacks column `{col}`, which {why}"),
-        )
-    })
 }
 
 /// Checks a screen name: the platform's handle characters `[A-Za-z0-9_]` (empty
@@ -287,8 +195,8 @@ impl Export {
                 "missing: every export needs accounts.csv",
             ));
         }
-        let mut rdr = open_csv(&path)?;
-        let header = read_header(&path, &mut rdr)?;
+        let mut rows = Rows::open(&path)?;
+        let header = rows.header().clone();
         check_classified(&path, &header, &policy.account_columns, Table::Accounts)?;
         let i_id = require(&path, &header, "userid", "identifies each account")?;
         let i_name = require(
@@ -306,18 +214,8 @@ impl Export {
         let mut accounts = Vec::new();
         let mut seen: HashMap<String, u64> = HashMap::new();
         let mut record = csv::StringRecord::new();
-        let mut last = csv::Position::new();
-        loop {
-            match rdr.read_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break check_end(&path, &header, &last)?,
-                Err(e) => return Err(Error::csv(&path, Some(header.as_byte_record()), e)),
-            }
-            last = record
-                .position()
-                .cloned()
-                .unwrap_or_else(csv::Position::new);
-            let line = last.line();
+        while rows.read(&mut record)? {
+            let line = record.position().map_or(0, |p| p.line());
             let cell = |i: usize| Location::cell(&path, line, &header[i]);
             let userid = &record[i_id];
             check_id(userid).map_err(|m| Error::input(cell(i_id), m))?;
@@ -396,8 +294,8 @@ fn read_directory(path: &Path, accounts: &HashMap<String, u64>) -> Result<Direct
     if path.symlink_metadata().is_err() {
         return Ok((Vec::new(), Vec::new()));
     }
-    let mut rdr = open_csv(path)?;
-    let header = read_header(path, &mut rdr)?;
+    let mut rows = Rows::open(path)?;
+    let header = rows.header().clone();
     let i_id = require(path, &header, "userid", "identifies each account")?;
     let i_name = require(
         path,
@@ -410,18 +308,8 @@ fn read_directory(path: &Path, accounts: &HashMap<String, u64>) -> Result<Direct
     let mut aliases = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut record = csv::StringRecord::new();
-    let mut last = csv::Position::new();
-    loop {
-        match rdr.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break check_end(path, &header, &last)?,
-            Err(e) => return Err(Error::csv(path, Some(header.as_byte_record()), e)),
-        }
-        last = record
-            .position()
-            .cloned()
-            .unwrap_or_else(csv::Position::new);
-        let line = last.line();
+    while rows.read(&mut record)? {
+        let line = record.position().map_or(0, |p| p.line());
         let cell = |i: usize| Location::cell(path, line, &header[i]);
         let userid = &record[i_id];
         check_id(userid).map_err(|m| Error::input(cell(i_id), m))?;
