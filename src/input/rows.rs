@@ -85,11 +85,7 @@ impl<R: Read> Rows<R> {
                 Ok(true)
             }
             Ok(false) => self.end().map(|()| false),
-            Err(e) => Err(Error::csv(
-                &self.path,
-                Some(self.header.as_byte_record()),
-                e,
-            )),
+            Err(e) => Err(csv_error(&self.path, Some(self.header.as_byte_record()), e)),
         }
     }
 
@@ -112,11 +108,7 @@ impl<R: Read> Rows<R> {
                 Ok(true)
             }
             Ok(false) => self.end().map(|()| false),
-            Err(e) => Err(Error::csv(
-                &self.path,
-                Some(self.header.as_byte_record()),
-                e,
-            )),
+            Err(e) => Err(csv_error(&self.path, Some(self.header.as_byte_record()), e)),
         }
     }
 }
@@ -166,10 +158,7 @@ pub fn read_header<R: std::io::Read>(
     path: &Path,
     rdr: &mut csv::Reader<R>,
 ) -> Result<csv::StringRecord> {
-    let header = rdr
-        .headers()
-        .map_err(|e| Error::csv(path, None, e))?
-        .clone();
+    let header = rdr.headers().map_err(|e| csv_error(path, None, e))?.clone();
     let mut fields: Vec<String> = header.iter().map(|s| s.to_string()).collect();
     if let Some(first) = fields.first_mut() {
         if let Some(stripped) = first.strip_prefix('\u{feff}') {
@@ -214,4 +203,87 @@ pub fn require(path: &Path, header: &csv::StringRecord, col: &str, why: &str) ->
             format!("the header lacks column `{col}`, which {why}"),
         )
     })
+}
+
+/// Turns a csv crate error into an input error naming the file, line and column; for
+/// the errors whose record the parser cannot place (an unterminated quote, invalid
+/// UTF-8), the file is read again from that record ([`super::diagnose`]).
+pub fn csv_error(file: &Path, headers: Option<&csv::ByteRecord>, err: csv::Error) -> Error {
+    let line = err.position().map(|p| p.line());
+    let column_name = |i: usize| {
+        headers.and_then(|h| h.get(i)).map_or_else(
+            || format!("#{}", i + 1),
+            |c| String::from_utf8_lossy(c).into_owned(),
+        )
+    };
+    let (column, message) = match err.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len,
+            len,
+            pos,
+        } => {
+            // Too few fields is what an unterminated quote in the last record looks
+            // like: say so rather than count fields.
+            let open = pos
+                .as_ref()
+                .and_then(|p| super::diagnose::open_quote_at(file, p.byte(), p.line()));
+            if let Some(q) = open {
+                return Error::input(
+                    Location {
+                        file: file.to_path_buf(),
+                        line: Some(q.line),
+                        column: Some(column_name(q.field)),
+                    },
+                    "unterminated quote: the quoted field opened here is never closed, so it runs to the end of the file",
+                );
+            }
+            let (len, expected) = (*len as usize, *expected_len as usize);
+            (
+                Some(column_name(len.min(expected))),
+                if len < expected {
+                    format!("row has {len} fields, the header has {expected}: this and the later columns are missing")
+                } else {
+                    format!("row has {len} fields, the header has {expected}: this and the later fields have no column")
+                },
+            )
+        }
+        csv::ErrorKind::Utf8 { pos, err: utf8 } => {
+            let start = pos.as_ref().map_or((0, 1), |p| (p.byte(), p.line()));
+            let column = Some(column_name(utf8.field()));
+            return match super::diagnose::invalid_utf8_at(file, start.0, start.1) {
+                Some((offset, bad_line)) => Error::input(
+                    Location {
+                        file: file.to_path_buf(),
+                        line: Some(bad_line),
+                        column,
+                    },
+                    format!("invalid UTF-8 at byte offset {offset} of the file (the export must be UTF-8)"),
+                ),
+                None => Error::input(
+                    Location {
+                        file: file.to_path_buf(),
+                        line,
+                        column,
+                    },
+                    format!(
+                        "invalid UTF-8 in the record starting at byte offset {}, {} bytes into the field (the export must be UTF-8)",
+                        start.0 + super::diagnose::bom_len(file),
+                        utf8.valid_up_to()
+                    ),
+                ),
+            };
+        }
+        csv::ErrorKind::Io(e) => {
+            return Error::io(file, std::io::Error::new(e.kind(), e.to_string()))
+        }
+        _ => (None, err.to_string()),
+    };
+    Error::input(
+        Location {
+            file: file.to_path_buf(),
+            line,
+            column,
+        },
+        message,
+    )
 }
