@@ -843,12 +843,21 @@ pub fn detect(
         }
         spaced_names(&d, m, ac, &in_opaque, hits);
     }
-    // Own internal values.
+    detect_own(v, own, hits);
+}
+
+/// Lists the hits of the row's own internal values `own` (folded) in the text whose
+/// view `v` is built: each becomes `[redacted]`. Part of [`detect`]; run alone where
+/// nothing is pseudonymised (a tier), whose text still never carries them.
+pub fn detect_own(v: &View, own: &[String], hits: &mut Vec<Hit>) {
+    if v.chars.is_empty() {
+        return;
+    }
     let f = v.folded.as_bytes();
     for o in own {
         for fs in find_all(f, o.as_bytes()) {
             let (a, b) = v.folded_to_chars(fs, fs + o.len());
-            let (s, e) = d.span(a, b);
+            let (s, e) = v.span(a, b);
             hits.push(Hit {
                 start: s,
                 end: e,

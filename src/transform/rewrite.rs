@@ -19,7 +19,7 @@
 
 use std::cell::RefCell;
 
-use super::matching::{apply_hits, detect, Hit, OnResidue, Replace, MARKER};
+use super::matching::{apply_hits, detect, detect_own, Hit, OnResidue, Replace, MARKER};
 use super::normalize::View;
 use super::registry::Registry;
 use crate::policy::PostIds;
@@ -62,8 +62,9 @@ pub fn rewrite_value(
     out: &mut String,
 ) -> Result<(), String> {
     let Some(m) = reg.matcher() else {
-        out.push_str(text);
-        return Ok(());
+        // Nothing is pseudonymised (a tier): the row's own internal values are
+        // still redacted.
+        return redact_own(text, own, out);
     };
     if nothing_to_match(text) {
         out.push_str(text);
@@ -109,6 +110,35 @@ pub fn rewrite_value(
             *tmp = next;
         }
         Err("the residue check did not converge".into())
+    })
+}
+
+/// Redacts only `own` (folded internal values of the row's account or post) from
+/// `text`, into `out`: the rewriting of a registry that pseudonymises nothing. The
+/// redacted value is checked again until nothing is found (a redaction can join
+/// escapes across its span).
+fn redact_own(text: &str, own: &[String], out: &mut String) -> Result<(), String> {
+    if own.is_empty() || nothing_to_match(text) {
+        out.push_str(text);
+        return Ok(());
+    }
+    SCRATCH.with(|s| {
+        let (view, hits, tmp) = &mut *s.borrow_mut();
+        tmp.clear();
+        tmp.push_str(text);
+        for _ in 0..=MAX_ROUNDS {
+            hits.clear();
+            view.build(tmp);
+            detect_own(view, own, hits);
+            if hits.is_empty() {
+                out.push_str(tmp);
+                return Ok(());
+            }
+            let mut next = String::with_capacity(tmp.len());
+            apply_hits(tmp, hits, &mut next);
+            *tmp = next;
+        }
+        Err("the redaction of the account's own internal values did not converge".into())
     })
 }
 

@@ -987,7 +987,7 @@ fn check_staff(
     if exempt > 0 {
         report.note(
             CheckId::StaffDroppedValues,
-            format!("{exempt} values of dropped post columns found in the bundle also occur in published columns of the export, and are not leaks"),
+            format!("{exempt} values of dropped columns found in the bundle also occur in published columns of the export (in some written form), and are not leaks"),
         );
     }
     let order: HashMap<&str, usize> = entries

@@ -368,6 +368,11 @@ impl Needles {
         }
     }
 
+    /// The matching lengths these needles were made with.
+    pub fn lengths(&self) -> Lengths {
+        self.lengths
+    }
+
     /// The folded view of a value (as needles are folded).
     pub fn fold(&mut self, value: &str) -> String {
         self.folder.fold_value(value)
@@ -437,6 +442,18 @@ impl Needles {
                 post: h.post,
             })
             .collect()
+    }
+
+    /// Adds to `out` the needles found in one value read as a whole CSV field (a
+    /// published cell of the export), in the same normalised view as an entry's
+    /// fields: escapes decoded, NFKC, invisible characters removed, folded.
+    pub fn find_in_value(&self, scratch: &mut ValueScratch, value: &str, out: &mut Vec<usize>) {
+        let w = &mut scratch.0;
+        let mut hits = std::mem::take(&mut w.hits);
+        hits.clear();
+        self.scan_text(w, value, value.len(), true, true, &mut hits);
+        out.extend(hits.iter().map(|h| h.needle));
+        w.hits = hits;
     }
 
     /// Finds the needles in `text`, reporting matches that start before `limit`.
@@ -832,6 +849,10 @@ struct Hit {
     needle: usize,
     post: Option<u64>,
 }
+
+/// Reusable buffers of [`Needles::find_in_value`].
+#[derive(Default)]
+pub struct ValueScratch(Work);
 
 #[derive(Default)]
 struct Work {

@@ -12,7 +12,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use sha2::{Digest, Sha256};
 
 use super::report::{Loc, Report};
-use super::scan::{Finding, Kind, Lengths, Needles, Origin};
+use super::scan::{Finding, Kind, Lengths, Needles, Origin, ValueScratch};
 use crate::error::{Error, Location, Result};
 use crate::identity::is_pseudonymised;
 use crate::identity::{Key, Pseudonymizer};
@@ -60,13 +60,15 @@ pub struct Prepared {
     pub notes: Vec<String>,
     /// Names post pseudonyms in messages.
     pub pz: Pseudonymizer,
-    /// Values of dropped post columns, by needle: whether they are published in
-    /// the export is decided only for those found in the bundle (a second pass
-    /// over the posts, needed only then).
+    /// Values searched for, by needle, whose occurrence in a published cell of the
+    /// export is still open: values of dropped post columns, and values of dropped
+    /// account columns not found there as written. It is decided only for those
+    /// found in the bundle (a second pass over the export, in the scan's
+    /// normalised view, needed only then).
     pending: HashMap<usize, String>,
     /// Owners (user IDs) of each pending value: its occurrences in their own free
     /// text do not make it public.
-    pending_owner: HashMap<usize, String>,
+    pending_owner: HashMap<usize, HashSet<String>>,
     /// The checked policy, as `verify` loaded it (the rebuild applies it too).
     pub policy: Policy,
     tier: bool,
@@ -133,6 +135,82 @@ impl Exemptions {
                 continue;
             }
             self.exempt[i] = true;
+        }
+    }
+}
+
+/// The values found in the bundle, looked for in the export's published cells in
+/// the normalised view the scan reads the bundle in (a value written in another case
+/// or form in a published cell is published by that cell, as the bundle reads it),
+/// token-bounded, except in the free text of an account it belongs to.
+struct Published<'o> {
+    needles: Needles,
+    /// Needle → the values (indices) it stands for.
+    slots: Vec<Vec<usize>>,
+    owners: Vec<&'o HashSet<String>>,
+    exempt: Vec<bool>,
+    scratch: ValueScratch,
+    hits: Vec<usize>,
+}
+
+impl<'o> Published<'o> {
+    fn new<'v>(
+        values: impl Iterator<Item = &'v str>,
+        owners: Vec<&'o HashSet<String>>,
+        like: &Needles,
+    ) -> Self {
+        let mut needles = Needles::new(like.lengths());
+        let origin = Origin {
+            file: "",
+            column: "".into(),
+            line: 0,
+        };
+        // Values of one folded form share a needle.
+        let mut slots: Vec<Vec<usize>> = Vec::new();
+        let mut folded: HashMap<String, usize> = HashMap::new();
+        for (k, v) in values.enumerate() {
+            let n = match needles.add_dropped(v, origin.clone()) {
+                Some(n) => {
+                    folded.insert(needles.fold(v), n);
+                    n
+                }
+                None => match folded.get(&needles.fold(v)) {
+                    Some(&n) => n,
+                    None => continue,
+                },
+            };
+            if slots.len() <= n {
+                slots.resize(n + 1, Vec::new());
+            }
+            slots[n].push(k);
+        }
+        needles.finish();
+        let exempt = vec![false; owners.len()];
+        Published {
+            needles,
+            slots,
+            owners,
+            exempt,
+            scratch: ValueScratch::default(),
+            hits: Vec::new(),
+        }
+    }
+
+    /// Looks for the values in one published cell of `author`'s row.
+    fn cell(&mut self, cell: &str, text: bool, author: &str) {
+        if cell.is_empty() {
+            return;
+        }
+        self.hits.clear();
+        self.needles
+            .find_in_value(&mut self.scratch, cell, &mut self.hits);
+        for &n in &self.hits {
+            for &i in self.slots.get(n).map_or(&[][..], Vec::as_slice) {
+                if self.exempt[i] || (text && self.owners[i].contains(author)) {
+                    continue;
+                }
+                self.exempt[i] = true;
+            }
         }
     }
 }
@@ -408,22 +486,35 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
     let in_policy = |v: &str| memchr::memmem::find(&policy_text, v.as_bytes()).is_some();
     let mut exempt = 0usize;
     let mut searched = 0usize;
-    for (i, v) in exemptions.values.iter().enumerate() {
-        if exemptions.exempt[i] || in_policy(v) {
+    let mut pending = HashMap::new();
+    let mut pending_owner = HashMap::new();
+    let Exemptions {
+        values,
+        owners,
+        exempt: exempted,
+        ..
+    } = exemptions;
+    let mut tv: Vec<(String, (Origin, String))> = {
+        let from_accounts: HashSet<&str> = values.iter().map(String::as_str).collect();
+        tweet_values
+            .into_iter()
+            .filter(|(v, _)| !from_accounts.contains(v.as_str()))
+            .collect()
+    };
+    // Account values not found as written in a published cell are searched; those
+    // found in the bundle are looked for again in the export's published cells in
+    // the scan's normalised view (`exempt_found`).
+    for (i, (v, own)) in values.into_iter().zip(owners).enumerate() {
+        if exempted[i] || in_policy(&v) {
             exempt += 1;
             continue;
         }
-        if needles.add_dropped(v, origins[i].clone()).is_some() {
+        if let Some(n) = needles.add_dropped(&v, origins[i].clone()) {
             searched += 1;
+            pending.insert(n, v);
+            pending_owner.insert(n, own);
         }
     }
-    let mut pending = HashMap::new();
-    let mut pending_owner = HashMap::new();
-    let from_accounts: HashSet<&str> = exemptions.values.iter().map(String::as_str).collect();
-    let mut tv: Vec<(String, (Origin, String))> = tweet_values
-        .into_iter()
-        .filter(|(v, _)| !from_accounts.contains(v.as_str()))
-        .collect();
     tv.sort_by(|a, b| (a.1 .0.line, &a.0).cmp(&(b.1 .0.line, &b.0)));
     for (v, (origin, author)) in tv {
         if in_policy(&v) {
@@ -433,7 +524,7 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
         if let Some(i) = needles.add_dropped(&v, origin) {
             searched += 1;
             pending.insert(i, v);
-            pending_owner.insert(i, author);
+            pending_owner.insert(i, std::iter::once(author).collect());
         }
     }
     needles.finish();
@@ -487,12 +578,12 @@ impl Prepared {
         if found.is_empty() {
             return Ok(0);
         }
-        let values: Vec<String> = found.iter().map(|i| self.pending[i].clone()).collect();
-        let owners: Vec<HashSet<String>> = found
-            .iter()
-            .map(|i| std::iter::once(self.pending_owner[i].clone()).collect())
-            .collect();
-        let mut ex = Exemptions::new(values, owners);
+        let owners: Vec<&HashSet<String>> = found.iter().map(|i| &self.pending_owner[i]).collect();
+        let mut ex = Published::new(
+            found.iter().map(|i| self.pending[i].as_str()),
+            owners,
+            &self.needles,
+        );
         let policy = &self.policy;
         let export = Export::read(&opts.input, policy)?;
         let threshold = policy.pseudonymisation.follower_threshold;

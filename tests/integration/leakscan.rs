@@ -199,12 +199,13 @@ fn reseal_and_zip(entries: &mut [(String, Vec<u8>)]) -> Vec<u8> {
     crate::verify::rezip(entries)
 }
 
-/// The good bundle with `text` appended to the first post's `tweet_text`.
+/// The good bundle (public or tier) with `text` appended to the first post's
+/// `tweet_text`.
 fn planted(good: &Path, text: &str) -> Vec<u8> {
     let mut entries = Bundle::read(good).entries;
     let t = entries
         .iter()
-        .position(|(n, _)| n.ends_with("_tweets_csv_hashed.csv"))
+        .position(|(n, _)| n.contains("_tweets_csv_") && n.ends_with("hashed.csv"))
         .unwrap();
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -615,4 +616,51 @@ fn staff_verify_shows_progress_only_on_a_terminal() {
     );
     let out = run(&format!("{cmd} --json"));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("reading posts"));
+}
+
+/// A value of a dropped column that another account writes in its published post
+/// (here an account's e-mail address, in another case) is published by that post:
+/// the researcher tier, which publishes posts as written, and the public bundle
+/// both pass staff verify (the export's published cells are read in the scan's
+/// normalised view). A dropped value nobody publishes, planted in another case into
+/// either bundle, still fails, and is never printed.
+#[test]
+fn values_another_account_publishes_in_another_case_are_no_leak_in_any_tier() {
+    let wd = Workdir::new();
+    let accounts = vec![
+        account("700100200", "SecretSam", "12", "core").set("email", "dana556@example.com"),
+        account(PUBLIC_ID, PUBLIC_NAME, "250000", "core"),
+        account("700100300", "OtherNet", "12", "network").set("email", "nour.k91@example.net"),
+    ];
+    let tweets = vec![
+        tweet("90001", "700100200", "a post"),
+        tweet("90002", PUBLIC_ID, "write to Dana556@Example.com today"),
+    ];
+    wd.export(&accounts, &tweets);
+    wd.edit_policy(
+        "[output]",
+        "[tiers.researcher]\nsuffix = \"unhashed\"\n\n[output]",
+    );
+    assert_ok(&wd.build(&[]));
+    for bundle in ["out/test_release.zip", "out/test_release_unhashed.zip"] {
+        let doc = assert_passes(&wd, bundle);
+        assert!(
+            doc["checks"].to_string().contains("are not leaks"),
+            "{doc:#}"
+        );
+        let bad = wd.path("bad.zip");
+        fs::write(&bad, planted(&wd.path(bundle), "cc Nour.K91@Example.NET")).unwrap();
+        let out = staff_verify(&wd, "bad.zip", true, &[]);
+        let doc = report(&out);
+        assert_eq!(out.status.code(), Some(1), "{doc:#}");
+        assert_eq!(status(&doc, "staff.dropped_values"), "fail", "{doc:#}");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .to_lowercase();
+        assert!(!all.contains("nour.k91"), "the value is printed");
+        assert!(!all.contains("dana556"), "the value is printed");
+    }
 }

@@ -105,3 +105,67 @@ fn a_tier_that_pseudonymises_is_refused() {
     let err = assert_exit(&wd.build(&[]), 2);
     assert!(err.contains("tiers.researcher.pseudonymise"), "{err}");
 }
+
+/// Internal columns never leave, in any tier: an account's own internal values (its
+/// e-mail in another case, phone, registration IP) and a post's (its client IP and
+/// device ID) written in its own text are `[redacted]` in the researcher tier, as in
+/// the public bundle, for pseudonymised and public accounts alike; staff verify of
+/// the tier passes.
+#[test]
+fn a_tier_redacts_own_internal_values_written_in_their_text() {
+    let wd = Workdir::new();
+    wd.edit_policy(
+        "[output]",
+        "[tiers.researcher]\nsuffix = \"unhashed\"\n\n[output]",
+    );
+    let ids = ["700100200", "800100200"];
+    let accounts = vec![
+        account(ids[0], "SecretSam", "12", "core"),
+        account(ids[1], "BigOutlet", "250000", "core"),
+    ];
+    let text = |id: &str| {
+        format!(
+            "mail SECRET-{id}@INTERNAL.EXAMPLE, call +966 500000000? no: +966500000000 from 203.0.113.77; sent from 198.51.100.23 on device-4f1c9a"
+        )
+    };
+    let tweets = vec![
+        tweet("90001", ids[0], &text(ids[0])),
+        tweet("90002", ids[1], &text(ids[1])),
+    ];
+    wd.export(&accounts, &tweets);
+    assert_ok(&wd.build(&[]));
+    let expected = "mail [redacted], call +966 500000000? no: [redacted] from [redacted]; sent from [redacted] on [redacted]";
+    let public = Bundle::read(&wd.path("out/test_release.zip"));
+    let tier = Bundle::read(&wd.path("out/test_release_unhashed.zip"));
+    let tier_tweets = tier.csv("data/test_release_tweets_csv_unhashed.csv");
+    assert_eq!(tier_tweets.len(), 2);
+    for rows in [public.tweets(), tier_tweets] {
+        for r in &rows {
+            assert_eq!(r["tweet_text"], expected, "{}", r["userid"]);
+        }
+    }
+    for bundle in [&public, &tier] {
+        let all = bundle.all_text().to_lowercase();
+        for v in [
+            "internal.example",
+            "966500000000",
+            "203.0.113.77",
+            "198.51.100.23",
+            "device-4f1c9a",
+        ] {
+            assert!(!all.contains(v), "an internal value is published");
+        }
+    }
+    // Staff verify of the tier finds nothing.
+    let out = wd.run(&[
+        "verify",
+        "out/test_release_unhashed.zip",
+        "--input",
+        "export",
+        "--policy",
+        "policy.toml",
+        "--key-file",
+        "key",
+    ]);
+    assert_ok(&out);
+}

@@ -308,7 +308,9 @@ fn stored_entries(entries: &[(String, Vec<u8>)]) -> Vec<Raw> {
 /// disclosure.json files, the manifests, Payload-Oxum) after an edit, the way a
 /// careful forger would: an independent bag writer for the tests.
 pub(crate) fn reseal(entries: &mut [(String, Vec<u8>)]) {
-    let root = "test_release";
+    // The bundle's folder: `test_release`, or a tier's.
+    let root = entries[0].0.split('/').next().unwrap().to_string();
+    let root = root.as_str();
     let rows = |name: &str, data: &[u8]| -> u64 {
         if name.ends_with(".csv") {
             csv::Reader::from_reader(data).records().count() as u64
