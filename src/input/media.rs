@@ -33,7 +33,6 @@ use crate::values::check_id;
 #[derive(Debug, Clone)]
 struct MediaRow {
     key: String,
-    tweetid: String,
     userid: String,
     kind: String,
     /// The file, resolved inside `media/`.
@@ -141,13 +140,13 @@ impl MediaIndex {
             if !safe_component(key) {
                 return Err(Error::input(
                     cell(i_key),
-                    format!("`{key}` is not a media key (letters, digits, `_` and `-`)"),
+                    "not a media key (letters, digits, `_` and `-`)".to_string(),
                 ));
             }
             if let Some(first) = keys.insert(key.to_string(), line) {
                 return Err(Error::input(
                     cell(i_key),
-                    format!("duplicate media_key {key} (first on line {first})"),
+                    format!("duplicate media_key (first on line {first})"),
                 ));
             }
             check_id(&record[i_tweet]).map_err(|m| Error::input(cell(i_tweet), m))?;
@@ -160,7 +159,6 @@ impl MediaIndex {
                 .push(rows.len());
             rows.push(MediaRow {
                 key: key.to_string(),
-                tweetid: record[i_tweet].to_string(),
                 userid: record[i_user].to_string(),
                 kind: record[i_kind].to_string(),
                 file,
@@ -194,10 +192,8 @@ impl MediaIndex {
             if row.userid != author {
                 return Err(Error::input(
                     Location::cell(&self.csv, row.line, "userid"),
-                    format!(
-                        "media {} names account {}, but post {tweetid} is by account {author}",
-                        row.key, row.userid
-                    ),
+                    // No ID is printed: any may be a pseudonymised account's.
+                    "the row's userid is not the author of its post in tweets.csv",
                 ));
             }
             row.seen = true;
@@ -236,10 +232,7 @@ impl MediaIndex {
             None => Ok(()),
             Some(r) => Err(Error::input(
                 Location::cell(&self.csv, r.line, "tweetid"),
-                format!(
-                    "media {} belongs to post {}, which tweets.csv does not list",
-                    r.key, r.tweetid
-                ),
+                "its post is not in tweets.csv (the row's tweetid is not printed: it may be a pseudonymised account's)",
             )),
         }
     }
@@ -283,25 +276,23 @@ fn resolve(root: &Path, path: &str) -> std::result::Result<PathBuf, String> {
         return Err("the media path is empty".into());
     }
     if path.contains('\\') || path.contains('\0') {
-        return Err(format!(
-            "`{path}`: backslashes and NUL bytes are not allowed in media paths"
-        ));
+        return Err("backslashes and NUL bytes are not allowed in media paths".into());
     }
     let p = Path::new(path);
     if p.components()
         .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
     {
-        return Err(format!("`{path}` escapes media/ (absolute path or `..`)"));
+        return Err("the path escapes media/ (absolute path or `..`)".into());
     }
     let full = root.join(p);
     let real = full
         .canonicalize()
-        .map_err(|e| format!("`{path}`: the media file cannot be opened: {e}"))?;
+        .map_err(|e| format!("the media file cannot be opened: {e}"))?;
     if !real.starts_with(root) {
-        return Err(format!("`{path}` escapes media/ through a link"));
+        return Err("the path escapes media/ through a link".into());
     }
     if !real.is_file() {
-        return Err(format!("`{path}` is not a regular file"));
+        return Err("the path is not a regular file".into());
     }
     Ok(real)
 }
