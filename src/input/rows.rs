@@ -3,9 +3,9 @@
 //!
 //! [`Rows`] is what every loop over `accounts.csv`, `directory.csv`, `tweets.csv` and
 //! `media.csv` uses, in the build, the auditor's commands and staff verify: the
-//! header is read and checked once ([`read_header`]), a parse error names the record
+//! header is read and checked once (`read_header`: not empty, no duplicate names, BOM stripped), a parse error names the record
 //! and column, and the end of the file is checked for a quoted field left open
-//! ([`check_end`]), which the parser would otherwise take, with every line after it,
+//! (`check_end`), which the parser would otherwise take, with every line after it,
 //! as one value.
 
 use std::fs::File;
@@ -76,38 +76,28 @@ impl<R: Read> Rows<R> {
     /// Reads the next row into `record`: `false` at the end of the file, once it is
     /// checked that no quoted field was left open.
     pub fn read(&mut self, record: &mut csv::StringRecord) -> Result<bool> {
-        match self.rdr.read_record(record) {
-            Ok(true) => {
-                self.last = record
-                    .position()
-                    .cloned()
-                    .unwrap_or_else(csv::Position::new);
-                Ok(true)
-            }
-            Ok(false) => self.end().map(|()| false),
-            Err(e) => Err(csv_error(&self.path, Some(self.header.as_byte_record()), e)),
-        }
-    }
-
-    fn end(&self) -> Result<()> {
-        match self.file {
-            true => check_end(&self.path, &self.header, &self.last),
-            false => Ok(()),
-        }
+        let read = self.rdr.read_record(record);
+        self.step(read, record.position())
     }
 
     /// As [`Rows::read`], without the UTF-8 check of every field (for passes that
     /// read a few columns and check those).
     pub fn read_bytes(&mut self, record: &mut csv::ByteRecord) -> Result<bool> {
-        match self.rdr.read_byte_record(record) {
+        let read = self.rdr.read_byte_record(record);
+        self.step(read, record.position())
+    }
+
+    /// What a read returned, located: the record's start kept for the end check.
+    fn step(&mut self, read: csv::Result<bool>, at: Option<&csv::Position>) -> Result<bool> {
+        match read {
             Ok(true) => {
-                self.last = record
-                    .position()
-                    .cloned()
-                    .unwrap_or_else(csv::Position::new);
+                self.last = at.cloned().unwrap_or_else(csv::Position::new);
                 Ok(true)
             }
-            Ok(false) => self.end().map(|()| false),
+            Ok(false) if self.file => {
+                check_end(&self.path, &self.header, &self.last).map(|()| false)
+            }
+            Ok(false) => Ok(false),
             Err(e) => Err(csv_error(&self.path, Some(self.header.as_byte_record()), e)),
         }
     }
@@ -115,7 +105,7 @@ impl<R: Read> Rows<R> {
 
 /// Opens a CSV file of the export for streaming. A UTF-8 BOM is skipped (so the
 /// reader's byte positions start after it: see [`crate::input::diagnose`]).
-pub fn open_csv(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
+fn open_csv(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
     let file = crate::files::open_regular(path)?;
     let mut buf = BufReader::with_capacity(1 << 20, file);
     if buf
@@ -135,7 +125,7 @@ pub fn open_csv(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
 /// started at `last` (the header's position when there are no rows), opened a quote
 /// that was never closed. The parser would otherwise take everything after that
 /// quote as one value.
-pub fn check_end(path: &Path, header: &csv::StringRecord, last: &csv::Position) -> Result<()> {
+fn check_end(path: &Path, header: &csv::StringRecord, last: &csv::Position) -> Result<()> {
     match crate::input::diagnose::open_quote_at(path, last.byte(), last.line()) {
         None => Ok(()),
         Some(q) => Err(Error::input(
@@ -154,7 +144,7 @@ pub fn check_end(path: &Path, header: &csv::StringRecord, last: &csv::Position) 
 }
 
 /// Reads and checks a header: non-empty, no duplicate names, BOM stripped.
-pub fn read_header<R: std::io::Read>(
+fn read_header<R: std::io::Read>(
     path: &Path,
     rdr: &mut csv::Reader<R>,
 ) -> Result<csv::StringRecord> {
@@ -208,7 +198,7 @@ pub fn require(path: &Path, header: &csv::StringRecord, col: &str, why: &str) ->
 /// Turns a csv crate error into an input error naming the file, line and column; for
 /// the errors whose record the parser cannot place (an unterminated quote, invalid
 /// UTF-8), the file is read again from that record ([`super::diagnose`]).
-pub fn csv_error(file: &Path, headers: Option<&csv::ByteRecord>, err: csv::Error) -> Error {
+fn csv_error(file: &Path, headers: Option<&csv::ByteRecord>, err: csv::Error) -> Error {
     let line = err.position().map(|p| p.line());
     let column_name = |i: usize| {
         headers.and_then(|h| h.get(i)).map_or_else(
