@@ -118,6 +118,22 @@ pub fn check_classified(
     Ok(())
 }
 
+/// Checks a row's user ID: an ID, and not on an earlier row of the same file
+/// (`seen`: ID → line).
+fn check_row_id(
+    seen: &mut HashMap<String, u64>,
+    userid: &str,
+    line: u64,
+) -> std::result::Result<(), String> {
+    check_id(userid)?;
+    match seen.insert(userid.to_string(), line) {
+        Some(first) => Err(format!(
+            "duplicate userid: the same user ID is on line {first}"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Checks a screen name: the platform's handle characters `[A-Za-z0-9_]` (empty
 /// allowed). Anything else could never be matched in text, so it is refused.
 pub fn check_screen_name(value: &str) -> std::result::Result<(), String> {
@@ -218,13 +234,7 @@ impl Export {
             let line = record.position().map_or(0, |p| p.line());
             let cell = |i: usize| Location::cell(&path, line, &header[i]);
             let userid = &record[i_id];
-            check_id(userid).map_err(|m| Error::input(cell(i_id), m))?;
-            if let Some(first) = seen.insert(userid.to_string(), line) {
-                return Err(Error::input(
-                    cell(i_id),
-                    format!("duplicate userid: the same user ID is on line {first}"),
-                ));
-            }
+            check_row_id(&mut seen, userid, line).map_err(|m| Error::input(cell(i_id), m))?;
             let role = Role::parse(&record[i_role]).ok_or_else(|| {
                 Error::input(
                     cell(i_role),
@@ -312,13 +322,7 @@ fn read_directory(path: &Path, accounts: &HashMap<String, u64>) -> Result<Direct
         let line = record.position().map_or(0, |p| p.line());
         let cell = |i: usize| Location::cell(path, line, &header[i]);
         let userid = &record[i_id];
-        check_id(userid).map_err(|m| Error::input(cell(i_id), m))?;
-        if let Some(first) = seen.insert(userid.to_string(), line) {
-            return Err(Error::input(
-                cell(i_id),
-                format!("duplicate userid: the same user ID is on line {first}"),
-            ));
-        }
+        check_row_id(&mut seen, userid, line).map_err(|m| Error::input(cell(i_id), m))?;
         let followers = parse_count(&record[i_fol]).map_err(|m| Error::input(cell(i_fol), m))?;
         check_screen_name(&record[i_name]).map_err(|m| Error::input(cell(i_name), m))?;
         if accounts.contains_key(userid) {
