@@ -571,7 +571,11 @@ pub fn detect(
     own: &[String],
     hits: &mut Vec<Hit>,
 ) {
-    let Some(m) = reg.matcher() else { return };
+    let Some(m) = reg.matcher() else {
+        // Nothing is pseudonymised (a tier): the row's own internal values are
+        // still never published.
+        return detect_own(v, own, hits);
+    };
     if v.chars.is_empty() {
         return;
     }
@@ -847,9 +851,9 @@ pub fn detect(
 }
 
 /// Lists the hits of the row's own internal values `own` (folded) in the text whose
-/// view `v` is built: each becomes `[redacted]`. Part of [`detect`]; run alone where
-/// nothing is pseudonymised (a tier), whose text still never carries them.
-pub fn detect_own(v: &View, own: &[String], hits: &mut Vec<Hit>) {
+/// view `v` is built: each becomes `[redacted]`. Part of [`detect`], and all of it
+/// where nothing is pseudonymised (a tier), whose text still never carries them.
+fn detect_own(v: &View, own: &[String], hits: &mut Vec<Hit>) {
     if v.chars.is_empty() {
         return;
     }

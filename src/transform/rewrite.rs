@@ -19,7 +19,7 @@
 
 use std::cell::RefCell;
 
-use super::matching::{apply_hits, detect, detect_own, Hit, OnResidue, Replace, MARKER};
+use super::matching::{apply_hits, detect, Hit, OnResidue, Replace, MARKER};
 use super::normalize::View;
 use super::registry::Registry;
 use crate::policy::PostIds;
@@ -61,16 +61,15 @@ pub fn rewrite_value(
     own: &[String],
     out: &mut String,
 ) -> Result<(), String> {
-    let Some(m) = reg.matcher() else {
-        // Nothing is pseudonymised (a tier): the row's own internal values are
-        // still redacted.
-        return redact_own(text, own, out);
-    };
-    if nothing_to_match(text) {
+    // Without a matcher (a tier: nothing is pseudonymised) only the row's own
+    // internal values are looked for.
+    let stop = reg
+        .matcher()
+        .is_some_and(|m| m.config().on_residue == OnResidue::Stop);
+    if (reg.matcher().is_none() && own.is_empty()) || nothing_to_match(text) {
         out.push_str(text);
         return Ok(());
     }
-    let stop = m.config().on_residue == OnResidue::Stop;
     SCRATCH.with(|s| {
         let (view, hits, tmp) = &mut *s.borrow_mut();
         hits.clear();
@@ -91,7 +90,7 @@ pub fn rewrite_value(
             hits.clear();
             view.build(tmp);
             detect(tmp, view, reg, post_ids, own, hits);
-                hits.retain(|h| h.with != Replace::Keep);
+            hits.retain(|h| h.with != Replace::Keep);
             if hits.is_empty() {
                 out.push_str(tmp);
                 return Ok(());
@@ -110,35 +109,6 @@ pub fn rewrite_value(
             *tmp = next;
         }
         Err("the residue check did not converge".into())
-    })
-}
-
-/// Redacts only `own` (folded internal values of the row's account or post) from
-/// `text`, into `out`: the rewriting of a registry that pseudonymises nothing. The
-/// redacted value is checked again until nothing is found (a redaction can join
-/// escapes across its span).
-fn redact_own(text: &str, own: &[String], out: &mut String) -> Result<(), String> {
-    if own.is_empty() || nothing_to_match(text) {
-        out.push_str(text);
-        return Ok(());
-    }
-    SCRATCH.with(|s| {
-        let (view, hits, tmp) = &mut *s.borrow_mut();
-        tmp.clear();
-        tmp.push_str(text);
-        for _ in 0..=MAX_ROUNDS {
-            hits.clear();
-            view.build(tmp);
-            detect_own(view, own, hits);
-            if hits.is_empty() {
-                out.push_str(tmp);
-                return Ok(());
-            }
-            let mut next = String::with_capacity(tmp.len());
-            apply_hits(tmp, hits, &mut next);
-            *tmp = next;
-        }
-        Err("the redaction of the account's own internal values did not converge".into())
     })
 }
 
