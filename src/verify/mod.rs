@@ -362,11 +362,6 @@ struct Records {
     resources: Vec<Resource>,
 }
 
-/// The staff side, prepared before the payload is read: what to search for, the
-/// tier the bundle is (`None`: the public bundle), and whether the key is the
-/// bundle's (the rebuild is attempted only then).
-type Staff = (staff::Prepared, Option<Tier>, bool);
-
 /// What phase B read.
 struct Streamed {
     /// Payload path → what was read (`None`: unreadable, already reported).
@@ -385,41 +380,60 @@ fn check_archive(opts: &VerifyOptions, archive: &mut Archive, report: &mut Repor
 
     // Phase A: the small files, whole.
     let records = read_records(archive, &lay, report);
-    let staff = match &opts.staff {
-        Some(so) => Some(prepare_staff(so, &records.record, report)?),
-        None => None,
-    };
+    // The rebuild (when the key is the bundle's) runs on its own thread from the
+    // moment the policy is read, beside the staff preparation and phases B and C;
+    // it touches no report, and is reported in phase D.
+    std::thread::scope(|scope| {
+        let mut rebuild = None;
+        let staff = match &opts.staff {
+            Some(so) => {
+                let (policy, tier, key_ok) = staff_setup(so, &records.record, report)?;
+                if key_ok {
+                    let (policy, tier) = (policy.clone(), tier.clone());
+                    let seed = records.record.seed.clone();
+                    rebuild = Some(scope.spawn(move || {
+                        staff::rebuild(so, &policy, &opts.bundle, seed, tier.as_ref())
+                    }));
+                }
+                let p = staff::prepare(so, policy, tier.as_ref())?;
+                report.notes.extend(p.notes.iter().cloned());
+                Some(p)
+            }
+            None => None,
+        };
 
-    // Phase B: every other payload file, streamed once.
-    let needles = staff.as_ref().map(|(p, _, _)| &p.needles);
-    let Streamed {
-        mut payload,
-        mut findings,
-        users_classes,
-    } = stream_payload(archive, &lay, &records, needles, report);
-    check_typed(
-        archive,
-        opts,
-        &lay,
-        &records.resources,
-        &mut payload,
-        report,
-    );
-    if let Some(n) = needles {
-        scan_tags_and_names(n, &entries, &lay, &records.small, &mut findings);
-    }
+        // Phase B: every other payload file, streamed once.
+        let needles = staff.as_ref().map(|p| &p.needles);
+        let Streamed {
+            mut payload,
+            mut findings,
+            users_classes,
+        } = stream_payload(archive, &lay, &records, needles, report);
+        check_typed(
+            archive,
+            opts,
+            &lay,
+            &records.resources,
+            &mut payload,
+            report,
+        );
+        if let Some(n) = needles {
+            scan_tags_and_names(n, &entries, &lay, &records.small, &mut findings);
+        }
 
-    // Phase C: the bag, the data package and the release record.
-    check_bag(&lay, &records.small, &payload, report);
-    check_bag_info(&lay, &records.small, &records.record, report);
-    check_package(&lay, &records.resources, &payload, report);
-    check_record(&lay, &records.record, &payload, users_classes, report);
+        // Phase C: the bag, the data package and the release record.
+        check_bag(&lay, &records.small, &payload, report);
+        check_bag_info(&lay, &records.small, &records.record, report);
+        check_package(&lay, &records.resources, &payload, report);
+        check_record(&lay, &records.record, &payload, users_classes, report);
 
-    // Phase D: staff.
-    if let (Some(so), Some(staff)) = (&opts.staff, &staff) {
-        check_staff(opts, so, staff, &entries, &records.record, findings, report)?;
-    }
-    check_volumes(opts, records.record.typed.as_ref(), report)
+        // Phase D: staff.
+        let rebuilt = rebuild.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        if let (Some(so), Some(staff)) = (&opts.staff, &staff) {
+            check_staff(so, staff, &entries, findings, rebuilt, report)?;
+        }
+        check_volumes(opts, records.record.typed.as_ref(), report)
+    })
 }
 
 /// Phase A: the tag files and the two JSON records, read whole; the release record
@@ -495,13 +509,14 @@ fn read_records(archive: &mut Archive, lay: &Layout, report: &mut Report) -> Rec
     }
 }
 
-/// The staff inputs, before the payload is read: the key first, then the tier this
-/// bundle is (under the policy, loaded once here), then what to search for.
-fn prepare_staff(
+/// The staff side's set-up, before the payload is read: the key first (whether it is
+/// the bundle's: the rebuild is attempted only then), then the policy (loaded once,
+/// here) and the tier this bundle is under it (`None`: the public bundle).
+fn staff_setup(
     so: &StaffOptions,
     record: &disclosure::Record,
     report: &mut Report,
-) -> Result<Staff> {
+) -> Result<(Policy, Option<Tier>, bool)> {
     let key_ok = staff::check_key(so, record.doc.as_ref(), report)?;
     let tier_name = record
         .doc
@@ -531,9 +546,7 @@ fn prepare_staff(
             t.name
         ));
     }
-    let p = staff::prepare(so, policy, tier.as_ref())?;
-    report.notes.extend(p.notes.iter().cloned());
-    Ok((p, tier, key_ok))
+    Ok((policy, tier, key_ok))
 }
 
 /// Phase B: every payload file not read whole, streamed once ([`stream_entry`]); the
@@ -973,12 +986,11 @@ fn check_record(
 /// Phase D: what the leak scan found, in zip order, then the rebuild (when the key
 /// is the bundle's).
 fn check_staff(
-    opts: &VerifyOptions,
     opts_staff: &StaffOptions,
-    (p, tier, key_ok): &Staff,
+    p: &staff::Prepared,
     entries: &[Entry],
-    record: &disclosure::Record,
     mut findings: Vec<(String, Vec<scan::Finding>)>,
+    rebuilt: Option<Result<staff::Rebuilt>>,
     report: &mut Report,
 ) -> Result<()> {
     report.ran(CheckId::StaffRawIdentifiers);
@@ -1035,22 +1047,9 @@ fn check_staff(
             }
         }
     }
-    if *key_ok {
-        staff::rebuild_and_compare(
-            opts_staff,
-            &p.policy,
-            &opts.bundle,
-            record.seed.clone(),
-            tier.as_ref(),
-            report,
-        )?;
-        if let Some(seed) = opts_staff.seed.clone().or(record.seed.clone()) {
-            report
-                .notes
-                .push(format!("rebuilt with seed `{}`", clip(&seed)));
-        }
-    } else {
-        report.note(CheckId::StaffRebuild, "not attempted: see staff.key");
+    match rebuilt {
+        Some(rebuilt) => rebuilt?.report(report),
+        None => report.note(CheckId::StaffRebuild, "not attempted: see staff.key"),
     }
     Ok(())
 }

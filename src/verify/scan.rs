@@ -396,8 +396,10 @@ impl Needles {
     /// Builds the automaton (call after the last `add_*`).
     pub fn finish(&mut self) {
         if self.ac.is_none() && !self.patterns.is_empty() {
-            // A DFA when it stays small enough (names are short), else an NFA.
-            let dfa = self.patterns.iter().map(String::len).sum::<usize>() < 4_000_000;
+            // A DFA only for small needle sets: for 100,000 accounts (about 2.5 MB
+            // of patterns) the DFA took 260 MB more than the NFA and searched no
+            // faster (BENCHMARKS.md, issue 14 phase 4).
+            let dfa = self.patterns.iter().map(String::len).sum::<usize>() < 500_000;
             self.ac = Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
@@ -412,9 +414,13 @@ impl Needles {
     /// not searched: typed columns that hold only numbers, dates or booleans), or
     /// lines of text.
     pub fn entry(&self, csv: Option<HashSet<String>>) -> EntryScan<'_> {
+        self.entry_on(csv, scan_threads())
+    }
+
+    /// [`Needles::entry`] with `workers` threads (at least one).
+    fn entry_on(&self, csv: Option<HashSet<String>>, workers: usize) -> EntryScan<'_> {
         EntryScan {
             n: self,
-            w: Work::default(),
             csv: csv.map(|typed| CsvState {
                 typed,
                 ..CsvState::default()
@@ -424,6 +430,9 @@ impl Needles {
             seg_col: 0,
             split: false,
             found: Vec::new(),
+            jobs: Vec::new(),
+            job_bytes: 0,
+            workers: (0..workers.max(1)).map(|_| Work::default()).collect(),
         }
     }
 
@@ -477,6 +486,14 @@ impl Needles {
             ..
         } = w;
         opaque_spans(text, spans);
+        // A value that is one opaque span (a pseudonym: most ID columns) holds no
+        // match outside it: every finder below skips matches inside opaque spans.
+        if spans
+            .iter()
+            .any(|&(a, z)| a == 0 && z as usize == text.len())
+        {
+            return;
+        }
         let opaque = |s: u32, e: u32| spans.iter().any(|&(a, z)| a <= s && e <= z);
         base_view(text, b, scratch, &mut folder.base);
         let b = &*b;
@@ -889,10 +906,14 @@ struct CsvState {
     line: u64,
 }
 
+/// Workers of an entry's scan: the machine's cores, at most 8.
+fn scan_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
 /// Scans one entry's bytes as they stream by.
 pub struct EntryScan<'a> {
     n: &'a Needles,
-    w: Work,
     csv: Option<CsvState>,
     /// The current line (text) or field value (CSV, unquoted).
     seg: Vec<u8>,
@@ -903,6 +924,75 @@ pub struct EntryScan<'a> {
     /// Whether part of the current field was scanned already (a long field).
     split: bool,
     found: Vec<Finding>,
+    /// Fields and lines read but not scanned yet, and their bytes.
+    jobs: Vec<Job>,
+    job_bytes: usize,
+    /// Scratch of the workers that scan them (one each).
+    workers: Vec<Work>,
+}
+
+/// Text scanned together by the workers (at least; a job is never cut).
+const BATCH_BYTES: usize = 512 << 10;
+
+/// A field, line or piece to scan, with where it lies in the entry.
+struct Job {
+    text: String,
+    /// Matches starting at or after this byte belong to the next piece.
+    limit: usize,
+    names: bool,
+    whole_field: bool,
+    /// CSV data row and column name (CSV entries).
+    row: Option<u64>,
+    column: Option<Arc<str>>,
+    /// Physical line of the text's first byte, and (text entries) the bytes between
+    /// that line's start and it.
+    line: u64,
+    col: u64,
+}
+
+impl Job {
+    /// Scans the text; appends the findings, in order, to `found`.
+    fn run(&self, n: &Needles, w: &mut Work, found: &mut Vec<Finding>) {
+        let mut hits = std::mem::take(&mut w.hits);
+        hits.clear();
+        n.scan_text(
+            w,
+            &self.text,
+            self.limit,
+            self.names,
+            self.whole_field,
+            &mut hits,
+        );
+        hits.sort_by_key(|h| (h.start, h.needle));
+        hits.dedup_by_key(|h| (h.start, h.needle, h.post));
+        let tb = self.text.as_bytes();
+        // Hits are in order: count newlines once.
+        let (mut pos, mut nls, mut last_nl) = (0usize, 0u64, None::<usize>);
+        for h in &hits {
+            let at = h.start.min(tb.len());
+            for q in memchr::memchr_iter(b'\n', &tb[pos..at]) {
+                nls += 1;
+                last_nl = Some(pos + q);
+            }
+            pos = at;
+            let column = match &self.column {
+                Some(c) => c.to_string(),
+                None => match last_nl {
+                    Some(q) => (h.start - q).to_string(),
+                    None => (self.col + h.start as u64 + 1).to_string(),
+                },
+            };
+            found.push(Finding {
+                kind: n.needles[h.needle].kind,
+                line: self.line + nls,
+                row: self.row,
+                column,
+                needle: h.needle,
+                post: h.post,
+            });
+        }
+        w.hits = hits;
+    }
 }
 
 impl EntryScan<'_> {
@@ -1029,42 +1119,22 @@ impl EntryScan<'_> {
             }
             None => (None, None, true),
         };
-        let text = String::from_utf8_lossy(&self.seg);
-        let mut hits = std::mem::take(&mut self.w.hits);
-        hits.clear();
         let whole_field = row.is_some() && whole && !self.split;
-        self.n
-            .scan_text(&mut self.w, &text, limit, names, whole_field, &mut hits);
-        hits.sort_by_key(|h| (h.start, h.needle));
-        hits.dedup_by_key(|h| (h.start, h.needle, h.post));
-        let tb = text.as_bytes();
-        // Hits are in order: count newlines once.
-        let (mut pos, mut nls, mut last_nl) = (0usize, 0u64, None::<usize>);
-        for h in &hits {
-            let at = h.start.min(tb.len());
-            for q in memchr::memchr_iter(b'\n', &tb[pos..at]) {
-                nls += 1;
-                last_nl = Some(pos + q);
-            }
-            pos = at;
-            let column = match &column_name {
-                Some(c) => c.to_string(),
-                None => match last_nl {
-                    Some(q) => (h.start - q).to_string(),
-                    None => (self.seg_col + h.start as u64 + 1).to_string(),
-                },
-            };
-            self.found.push(Finding {
-                kind: self.n.needles[h.needle].kind,
-                line: self.seg_line + nls,
-                row,
-                column,
-                needle: h.needle,
-                post: h.post,
-            });
+        let text = String::from_utf8_lossy(&self.seg).into_owned();
+        self.job_bytes += text.len();
+        self.jobs.push(Job {
+            text,
+            limit,
+            names,
+            whole_field,
+            row,
+            column: column_name,
+            line: self.seg_line,
+            col: self.seg_col,
+        });
+        if self.job_bytes >= BATCH_BYTES {
+            self.run_jobs();
         }
-        self.w.hits = hits;
-        drop(text);
         if whole {
             self.seg.clear();
             self.split = false;
@@ -1082,6 +1152,32 @@ impl EntryScan<'_> {
         }
     }
 
+    /// Scans the pending jobs, split in consecutive runs over the workers; the
+    /// findings join in job order, so they do not depend on the number of workers.
+    fn run_jobs(&mut self) {
+        let (n, jobs) = (self.n, std::mem::take(&mut self.jobs));
+        self.job_bytes = 0;
+        let per = jobs.len().div_ceil(self.workers.len()).max(1);
+        let mut found: Vec<Vec<Finding>> = Vec::new();
+        found.resize_with(self.workers.len(), Vec::new);
+        std::thread::scope(|scope| {
+            let mut runs = jobs
+                .chunks(per)
+                .zip(self.workers.iter_mut())
+                .zip(found.iter_mut());
+            let first = runs.next();
+            for ((run, w), out) in runs {
+                scope.spawn(move || run.iter().for_each(|j| j.run(n, w, out)));
+            }
+            if let Some(((run, w), out)) = first {
+                run.iter().for_each(|j| j.run(n, w, out));
+            }
+        });
+        for f in found {
+            self.found.extend(f);
+        }
+    }
+
     /// Ends the entry; returns the findings in order.
     pub fn finish(mut self) -> Vec<Finding> {
         match &self.csv {
@@ -1089,6 +1185,7 @@ impl EntryScan<'_> {
             Some(_) => {}
             None => self.flush(true),
         }
+        self.run_jobs();
         self.found
     }
 }
@@ -1098,7 +1195,17 @@ mod tests {
     use super::*;
 
     fn scan(n: &Needles, text: &[u8], piece: usize, csv: bool) -> Vec<(Kind, u64, String)> {
-        let mut s = n.entry(csv.then(HashSet::new));
+        scan_on(n, text, piece, csv, 2)
+    }
+
+    fn scan_on(
+        n: &Needles,
+        text: &[u8],
+        piece: usize,
+        csv: bool,
+        workers: usize,
+    ) -> Vec<(Kind, u64, String)> {
+        let mut s = n.entry_on(csv.then(HashSet::new), workers);
         for c in text.chunks(piece.max(1)) {
             s.feed(c);
         }
@@ -1238,5 +1345,36 @@ mod tests {
         let long = long.repeat(7);
         assert!(long.len() > SEGMENT);
         assert_eq!(scan(&n, &long, 8192, false).len(), 84_000);
+    }
+
+    #[test]
+    fn workers_change_nothing() {
+        // Several batches of fields, CSV and text, with a finding in some rows only,
+        // and one field long enough to be scanned in pieces.
+        let n = needles();
+        let mut csv = b"a,b,c\n".to_vec();
+        for i in 0..40_000 {
+            let name = if i % 7 == 0 { "RuOpenTwit" } else { "nobody" };
+            csv.extend_from_slice(format!("{i},\"x {name}\ny\",2572896396{}\n", i % 3).as_bytes());
+        }
+        csv.extend_from_slice(b"1,\"");
+        csv.extend(b"Omar 10.0.0.12 ".repeat(SEGMENT / 8));
+        csv.extend_from_slice(b"\",2\n");
+        assert!(csv.len() > 4 * BATCH_BYTES);
+        let one = scan_on(&n, &csv, csv.len(), true, 1);
+        assert!(one.len() > 40_000 / 3, "{}", one.len());
+        for workers in [2, 3, 8] {
+            assert_eq!(
+                scan_on(&n, &csv, 4096, true, workers),
+                one,
+                "{workers} workers"
+            );
+        }
+        let text: Vec<u8> = csv
+            .iter()
+            .map(|&b| if b == b',' { b' ' } else { b })
+            .collect();
+        let one = scan_on(&n, &text, text.len(), false, 1);
+        assert_eq!(scan_on(&n, &text, 777, false, 3), one);
     }
 }

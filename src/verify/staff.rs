@@ -18,6 +18,7 @@ use crate::identity::is_pseudonymised;
 use crate::identity::{Key, Pseudonymizer};
 use crate::input::export::{self, Export};
 use crate::input::rows::Rows;
+use crate::message::clip;
 use crate::pipeline::{BuildOptions, Inputs, Plan, Progress};
 use crate::policy::{Action, ColumnRule, Policy, PostIds, Table, Tier};
 use crate::transform::Registry;
@@ -772,27 +773,55 @@ fn entry_digest(zip: &mut zip::ZipArchive<BufReader<File>>, i: usize) -> io::Res
     Ok(hex::encode(h.finalize()))
 }
 
+/// What the rebuild found. It is made beside the leak scan (which owns the report)
+/// and reported after it, in the report's usual order ([`Rebuilt::report`]).
+pub struct Rebuilt {
+    /// Rebuild directories of interrupted runs, removed.
+    swept: Vec<PathBuf>,
+    /// The rebuilt bundle's size, and where it first differs (`None`: identical).
+    bytes: u64,
+    difference: Option<(Loc, String)>,
+    /// The seed it was rebuilt with.
+    seed: Option<String>,
+}
+
+impl Rebuilt {
+    /// Adds what the rebuild found to `report`.
+    pub fn report(self, report: &mut Report) {
+        let check = CheckId::StaffRebuild;
+        for dir in self.swept {
+            report.notes.push(format!(
+                "removed {}, the rebuild directory of an interrupted staff verify",
+                dir.display()
+            ));
+        }
+        report.ran(check);
+        match self.difference {
+            None => report.note(check, format!("{} bytes, identical", self.bytes)),
+            Some((loc, message)) => report.fail(check, loc, message),
+        }
+        if let Some(seed) = self.seed {
+            report
+                .notes
+                .push(format!("rebuilt with seed `{}`", clip(&seed)));
+        }
+    }
+}
+
 /// Rebuilds the bundle in a temporary directory under `policy` (the checked policy
-/// file of `opts`) and compares it with `bundle`.
-pub fn rebuild_and_compare(
+/// file of `opts`) and compares it with `bundle`. Touches no report, so that it can
+/// run on its own thread while the bundle is scanned.
+pub fn rebuild(
     opts: &StaffOptions,
     policy: &Policy,
     bundle: &Path,
     recorded_seed: Option<String>,
     tier: Option<&Tier>,
-    report: &mut Report,
-) -> Result<()> {
-    let check = CheckId::StaffRebuild;
+) -> Result<Rebuilt> {
     // Locked while this run lives, removed on SIGINT/SIGTERM; those of killed runs
     // are swept here.
     let (tmp, _lock, swept) = crate::cleanup::private_tempdir("disclose-verify-")
         .map_err(|e| Error::io(&std::env::temp_dir(), e))?;
-    for dir in swept {
-        report.notes.push(format!(
-            "removed {}, the rebuild directory of an interrupted staff verify",
-            dir.display()
-        ));
-    }
     let seed = opts.seed.clone().or(recorded_seed);
     let build_opts = BuildOptions {
         policy: opts.policy.clone(),
@@ -810,18 +839,27 @@ pub fn rebuild_and_compare(
         input: opts.input.clone(),
         key_file: Some(opts.key_file.clone()),
         allow_demo_key: opts.allow_demo_key,
-        seed,
+        seed: seed.clone(),
     };
     // Only the audience of this bundle: the public bundle, or its tier.
     let summary = Plan::for_tier(&inputs, tier)?
         .stage(&build_opts)?
         .persist(false)?;
-    report.ran(check);
-    let rebuilt = summary.bundle;
-    let diff = first_difference(bundle, &rebuilt).map_err(|e| Error::io(bundle, e))?;
+    let difference = compare(bundle, &summary.bundle)?;
+    Ok(Rebuilt {
+        swept,
+        bytes: summary.bundle_bytes,
+        difference,
+        seed,
+    })
+}
+
+/// Where `rebuilt` first differs from `bundle`, as a failure of the rebuild check:
+/// the first entry whose content differs, or the place of the first differing byte.
+fn compare(bundle: &Path, rebuilt: &Path) -> Result<Option<(Loc, String)>> {
+    let diff = first_difference(bundle, rebuilt).map_err(|e| Error::io(bundle, e))?;
     let Some(offset) = diff else {
-        report.note(check, format!("{} bytes, identical", summary.bundle_bytes));
-        return Ok(());
+        return Ok(None);
     };
     let open = |p: &Path| -> Result<zip::ZipArchive<BufReader<File>>> {
         let f = File::open(p).map_err(|e| Error::io(p, e))?;
@@ -831,7 +869,7 @@ pub fn rebuild_and_compare(
         })
     };
     let mut a = open(bundle)?;
-    let mut b = open(&rebuilt)?;
+    let mut b = open(rebuilt)?;
     let name = |z: &zip::ZipArchive<BufReader<File>>, i: usize| {
         z.name_for_index(i)
             .and_then(|n| n.ok())
@@ -841,38 +879,34 @@ pub fn rebuild_and_compare(
         match (name(&a, i), name(&b, i)) {
             (Some(na), Some(nb)) if na == nb => {
                 let da = entry_digest(&mut a, i).map_err(|e| Error::io(bundle, e))?;
-                let db = entry_digest(&mut b, i).map_err(|e| Error::io(&rebuilt, e))?;
+                let db = entry_digest(&mut b, i).map_err(|e| Error::io(rebuilt, e))?;
                 if da != db {
-                    report.fail(
-                        check,
+                    return Ok(Some((
                         Loc::file(&na),
                         format!("the first file that differs from the rebuild (SHA-256 {da} in the bundle, {db} rebuilt)"),
-                    );
-                    return Ok(());
+                    )));
                 }
             }
             (Some(na), Some(nb)) => {
-                report.fail(
-                    check,
+                return Ok(Some((
                     Loc::file(&na),
                     format!(
                         "entry #{} is `{na}` in the bundle but `{nb}` in the rebuild",
                         i + 1
                     ),
-                );
-                return Ok(());
+                )));
             }
             (Some(na), None) => {
-                report.fail(check, Loc::file(&na), "the rebuild has no such entry");
-                return Ok(());
+                return Ok(Some((
+                    Loc::file(&na),
+                    "the rebuild has no such entry".to_string(),
+                )));
             }
             (None, Some(nb)) => {
-                report.fail(
-                    check,
+                return Ok(Some((
                     Loc::file(&nb),
-                    "missing from the bundle (the rebuild has it)",
-                );
-                return Ok(());
+                    "missing from the bundle (the rebuild has it)".to_string(),
+                )));
             }
             (None, None) => {}
         }
@@ -891,12 +925,10 @@ pub fn rebuild_and_compare(
     } else {
         format!("within `{}`", at.clone().unwrap_or_default())
     };
-    report.fail(
-        check,
+    Ok(Some((
         at.map(|n| Loc::file(&n)).unwrap_or_else(Loc::bundle),
         format!(
             "every entry has the same content as the rebuild, but the zip bytes first differ at offset {offset}, {place} (timestamps, attributes or compression differ)"
         ),
-    );
-    Ok(())
+    )))
 }
