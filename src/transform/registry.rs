@@ -50,7 +50,7 @@ pub struct Registry {
     pseudonymise: bool,
     /// What published values referred to, when recording (see [`Registry::record`]).
     /// Shared by the posts pass's workers (the registry is read from several threads).
-    seen: Mutex<Option<References>>,
+    seen: Option<Seen>,
     /// Normalised screen name (see [`fold_str`]) → published form,
     /// for names written with look-alike or compatibility characters.
     folded: StrMap<Published>,
@@ -210,7 +210,7 @@ impl Registry {
             handles,
             max_private_len,
             pseudonymise: true,
-            seen: Mutex::new(None),
+            seen: None,
             folded,
             matcher: None,
             residues: AtomicU64::new(0),
@@ -306,14 +306,16 @@ impl Registry {
 
     /// What a user ID becomes: itself for a public account, else a pseudonym.
     pub fn publish_id(&self, userid: &str, out: &mut String) {
-        if let Some(seen) = self.seen_lock().as_mut() {
-            if self.ids.contains_key(userid) {
-                insert_new(&mut seen.ids, userid);
-            } else {
-                seen.unknown_ids.insert(unknown_key(userid));
-            }
+        let found = self.ids.find(userid);
+        if let Some(seen) = &self.seen {
+            match found {
+                Some((k, _)) => seen.ids.mark(k.at()),
+                None => {
+                    seen.unknown().0.insert(unknown_key(userid));
+                }
+            };
         }
-        match self.ids.get(userid) {
+        match found.map(|(_, p)| p) {
             Some(Published::Public) => out.push_str(userid),
             Some(Published::Pseudonym(p)) => out.push_str(self.text(*p)),
             None if !self.pseudonymise => out.push_str(userid),
@@ -325,38 +327,52 @@ impl Registry {
     /// Returns `None` when it is published as written.
     pub fn publish_handle(&self, name: &str) -> Option<Cow<'_, str>> {
         with_ascii_lowercase(name, |lower| {
-            if let Some(seen) = self.seen_lock().as_mut() {
-                if self.handles.contains_key(lower) {
-                    insert_new(&mut seen.handles, lower);
-                } else {
-                    seen.unknown_handles.insert(unknown_key(lower));
-                }
+            let found = self.handles.find(lower);
+            if let Some(seen) = &self.seen {
+                match found {
+                    Some((k, _)) => seen.handles.mark(k.at()),
+                    None => {
+                        seen.unknown().1.insert(unknown_key(lower));
+                    }
+                };
             }
-            self.publish_lower(lower)
+            match found.map(|(_, p)| p) {
+                Some(Published::Public) => None,
+                Some(Published::Pseudonym(p)) => Some(Cow::Borrowed(self.text(*p))),
+                None if !self.pseudonymise => None,
+                None => Some(Cow::Owned(self.pseudonymizer.handle(lower))),
+            }
         })
     }
 
-    fn publish_lower(&self, lower: &str) -> Option<Cow<'_, str>> {
-        match self.handles.get(lower) {
-            Some(Published::Public) => None,
-            Some(Published::Pseudonym(p)) => Some(Cow::Borrowed(self.text(*p))),
-            None if !self.pseudonymise => None,
-            None => Some(Cow::Owned(self.pseudonymizer.handle(lower))),
-        }
-    }
-
-    fn seen_lock(&self) -> std::sync::MutexGuard<'_, Option<References>> {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Starts recording which accounts published values refer to.
-    pub fn record(&self) {
-        *self.seen_lock() = Some(References::default());
+    pub fn record(&mut self) {
+        self.seen = Some(Seen {
+            ids: Bits::new(self.ids.key_bytes()),
+            handles: Bits::new(self.handles.key_bytes()),
+            unknown: Mutex::default(),
+        });
     }
 
     /// Stops recording and returns what was recorded.
-    pub fn take_references(&self) -> References {
-        self.seen_lock().take().unwrap_or_default()
+    pub fn take_references(&mut self) -> References {
+        let Some(seen) = self.seen.take() else {
+            return References::default();
+        };
+        let (unknown_ids, unknown_handles) =
+            seen.unknown.into_inner().unwrap_or_else(|p| p.into_inner());
+        let marked = |map: &StrMap<Published>, bits: &Bits| -> HashSet<String> {
+            map.keys_with_ids()
+                .filter(|(k, key)| !key.is_empty() && bits.get(k.at()))
+                .map(|(_, key)| key.to_string())
+                .collect()
+        };
+        References {
+            ids: marked(&self.ids, &seen.ids),
+            unknown_ids,
+            handles: marked(&self.handles, &seen.handles),
+            unknown_handles,
+        }
     }
 
     /// Whether the known account with this ID is pseudonymised (`None`: unknown).
@@ -462,10 +478,38 @@ fn with_ascii_lowercase<T>(s: &str, f: impl FnOnce(&str) -> T) -> T {
     }
 }
 
-/// Adds `value` to a set of references, allocating only when it is new (every
-/// published ID passes here, from every worker).
-fn insert_new(set: &mut HashSet<String>, value: &str) {
-    if !set.contains(value) {
-        set.insert(value.to_string());
+/// What the posts pass's values referred to, recorded from every worker: known
+/// accounts by a bit per key (set without a lock: every published ID passes here),
+/// unknown ones by a hash (see [`unknown_key`]).
+#[derive(Debug)]
+struct Seen {
+    ids: Bits,
+    handles: Bits,
+    /// Unknown user IDs and handles.
+    unknown: Mutex<(HashSet<u64>, HashSet<u64>)>,
+}
+
+impl Seen {
+    fn unknown(&self) -> std::sync::MutexGuard<'_, (HashSet<u64>, HashSet<u64>)> {
+        self.unknown.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A set of small numbers that threads add to without a lock.
+#[derive(Debug)]
+struct Bits(Vec<AtomicU64>);
+
+impl Bits {
+    /// An empty set of numbers below `n`.
+    fn new(n: usize) -> Self {
+        Bits((0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect())
+    }
+
+    fn mark(&self, i: usize) {
+        self.0[i / 64].fetch_or(1 << (i % 64), Ordering::Relaxed);
+    }
+
+    fn get(&self, i: usize) -> bool {
+        self.0[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
     }
 }

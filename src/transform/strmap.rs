@@ -20,6 +20,14 @@ pub struct TextId {
     len: u32,
 }
 
+impl TextId {
+    /// Where the string starts in its buffer (distinct for distinct non-empty
+    /// strings of one buffer).
+    pub fn at(self) -> usize {
+        self.at as usize
+    }
+}
+
 impl Texts {
     /// Adds `s` and returns its ID.
     pub fn add(&mut self, s: &str) -> TextId {
@@ -69,6 +77,25 @@ impl<V> StrMap<V> {
         self.table
             .find(self.hash(key), |(k, _)| keys.get(*k) == key)
             .map(|(_, v)| v)
+    }
+
+    /// The key's ID in the map's buffer (distinct for every key, below
+    /// [`StrMap::key_bytes`]) and its value.
+    pub fn find(&self, key: &str) -> Option<(TextId, &V)> {
+        let keys = &self.keys;
+        self.table
+            .find(self.hash(key), |(k, _)| keys.get(*k) == key)
+            .map(|(k, v)| (*k, v))
+    }
+
+    /// The bytes of every key, end to end: a bound on the keys' [`TextId::at`].
+    pub fn key_bytes(&self) -> usize {
+        self.keys.buf.len()
+    }
+
+    /// Every key with its ID, in no particular order.
+    pub fn keys_with_ids(&self) -> impl Iterator<Item = (TextId, &str)> {
+        self.table.iter().map(|(k, _)| (*k, self.keys.get(*k)))
     }
 
     /// Whether `key` is in the map.
