@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::mpsc;
 
-use super::select::{push_internal_values, Released};
+use super::select::{OwnColumns, Released};
 use super::sink::{Chunk, ChunkSink, CHUNK_BYTES};
 use super::{Plan, PostAuthor, Progress, Source};
 use crate::bundle::csv as csvout;
@@ -29,9 +29,6 @@ struct Row {
     record: csv::StringRecord,
     /// Its author's index into `Plan::released`.
     slot: usize,
-    /// The post's own internal values joined with its author's (empty: the author's
-    /// alone).
-    own: Vec<String>,
 }
 
 /// Consecutive released posts, transformed together on one worker: the rows in, the
@@ -51,6 +48,9 @@ struct Batch {
     linkable: u64,
     /// The first row that failed (rows before it are in `out`) and its error.
     error: Option<(usize, Error)>,
+    /// The row being transformed: its post's own internal values joined with its
+    /// author's (empty: the author's alone).
+    own: Vec<String>,
 }
 
 /// What transforming a row reads: shared, read-only, by every worker.
@@ -64,6 +64,8 @@ struct RowTransform<'a> {
     post_ids: PostIds,
     one_column: bool,
     linkable_posts: &'a [u64],
+    /// The posts' columns whose values are redacted from the post's own text.
+    own_columns: &'a OwnColumns,
 }
 
 impl RowTransform<'_> {
@@ -74,7 +76,26 @@ impl RowTransform<'_> {
         batch.linkable = 0;
         batch.error = None;
         for (i, row) in batch.rows[..batch.len].iter().enumerate() {
-            match self.row(row, &mut batch.out, scratch, &mut batch.linkable) {
+            // The post's own internal values (its client IP, device ID, ...) join
+            // its author's in what is redacted from the row's text.
+            let acc = &self.released[row.slot];
+            batch.own.clear();
+            self.own_columns
+                .push(&row.record, acc.private, &mut batch.own);
+            if !batch.own.is_empty() {
+                for v in &acc.own {
+                    if !batch.own.contains(v) {
+                        batch.own.push(v.clone());
+                    }
+                }
+            }
+            match self.row(
+                row,
+                &batch.own,
+                &mut batch.out,
+                scratch,
+                &mut batch.linkable,
+            ) {
                 Ok(longest) => batch.ends.push((batch.out.len(), longest)),
                 Err(e) => {
                     batch.error = Some((i, e));
@@ -89,6 +110,7 @@ impl RowTransform<'_> {
     fn row(
         &self,
         row: &Row,
+        own: &[String],
         buf: &mut Vec<u8>,
         scratch: &mut String,
         linkable: &mut u64,
@@ -99,11 +121,7 @@ impl RowTransform<'_> {
             private: acc.private,
             published_id: &acc.published_id,
             post_ids: self.post_ids,
-            own: if row.own.is_empty() {
-                &acc.own
-            } else {
-                &row.own
-            },
+            own: if own.is_empty() { &acc.own } else { own },
         };
         let row_start = buf.len();
         // The longest published value of the row and its column, for the limit.
@@ -331,6 +349,7 @@ impl Plan {
         } = self;
         let (tweet_author, tweet_time, tweet_id) = (*tweet_author, *tweet_time, *tweet_id);
         let post_ids = policy.pseudonymisation.post_ids;
+        let own_columns = OwnColumns::new(&policy.tweet_columns, &header);
         let shared = RowTransform {
             registry,
             released,
@@ -341,6 +360,7 @@ impl Plan {
             post_ids,
             one_column: tweet_sources.len() == 1,
             linkable_posts,
+            own_columns: &own_columns,
         };
         let columns = &policy.tweets.columns;
         let workers = if threads >= 2 { threads } else { 0 };
@@ -448,25 +468,7 @@ impl Plan {
                     }
                 }
                 let Some(slot) = slot else { continue };
-                let acc = &released[slot];
-                // The post's own internal values (its client IP, device ID, ...) join
-                // its author's in what is redacted from the row's text.
                 row.slot = slot;
-                row.own.clear();
-                push_internal_values(
-                    &policy.tweet_columns,
-                    &header,
-                    &row.record,
-                    acc.private,
-                    &mut row.own,
-                );
-                if !row.own.is_empty() {
-                    for v in &acc.own {
-                        if !row.own.contains(v) {
-                            row.own.push(v.clone());
-                        }
-                    }
-                }
                 let record = &row.record;
                 if let Some(t) = tweet_time {
                     let month = record[t].get(..7).unwrap_or("");

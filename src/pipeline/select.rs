@@ -213,15 +213,50 @@ pub(super) fn push_internal_values(
     private: bool,
     out: &mut Vec<String>,
 ) {
-    for (i, col) in header.iter().enumerate() {
-        let dropped = rules
-            .get(col)
-            .is_some_and(|r| matches!(r.action_for(private), Action::Drop));
-        let v = record.get(i).unwrap_or("").trim();
-        if dropped && v.chars().count() >= 6 && v.chars().any(|c| c.is_ascii_digit() || c == '@') {
-            let f = crate::transform::normalize::fold_str(v);
-            if !f.is_empty() && !out.contains(&f) {
-                out.push(f);
+    OwnColumns::new(rules, header).push(record, private, out);
+}
+
+/// The columns of a table whose values [`push_internal_values`] takes, found once
+/// for every row: by whether the row's account is pseudonymised, the dropped
+/// columns in header order.
+pub(super) struct OwnColumns {
+    public: Vec<usize>,
+    private: Vec<usize>,
+}
+
+impl OwnColumns {
+    pub(super) fn new(
+        rules: &std::collections::BTreeMap<String, ColumnRule>,
+        header: &csv::StringRecord,
+    ) -> Self {
+        let dropped = |private: bool| -> Vec<usize> {
+            header
+                .iter()
+                .enumerate()
+                .filter(|(_, col)| {
+                    rules
+                        .get(*col)
+                        .is_some_and(|r| matches!(r.action_for(private), Action::Drop))
+                })
+                .map(|(i, _)| i)
+                .collect()
+        };
+        OwnColumns {
+            public: dropped(false),
+            private: dropped(true),
+        }
+    }
+
+    /// [`push_internal_values`] of `record`.
+    pub(super) fn push(&self, record: &csv::StringRecord, private: bool, out: &mut Vec<String>) {
+        let columns = if private { &self.private } else { &self.public };
+        for &i in columns {
+            let v = record.get(i).unwrap_or("").trim();
+            if v.chars().count() >= 6 && v.chars().any(|c| c.is_ascii_digit() || c == '@') {
+                let f = crate::transform::normalize::fold_str(v);
+                if !f.is_empty() && !out.contains(&f) {
+                    out.push(f);
+                }
             }
         }
     }

@@ -115,9 +115,6 @@ impl View {
         let table = ascii_table();
         FOLD.with(|cache| {
             let mut cache = cache.borrow_mut();
-            if cache.len() > 65_536 {
-                cache.clear();
-            }
             for (i, e) in self.chars.iter().enumerate() {
                 if e.ch.is_whitespace() {
                     if !last_space {
@@ -132,8 +129,8 @@ impl View {
                 if e.ch.is_ascii() {
                     self.folded.push_str(&table[e.ch as usize]);
                 } else {
-                    let f = cache.entry(e.ch).or_insert_with(|| fold_char(e.ch).into());
-                    self.folded.push_str(f);
+                    self.folded
+                        .push_str(cache.get(e.ch, |c| fold_char(c).into()));
                 }
                 let added = self.folded.len() - before;
                 self.folded_src.extend(std::iter::repeat_n(i as u32, added));
@@ -189,15 +186,12 @@ impl View {
         let mut escape = false;
         CLEAN.with(|cache| {
             let mut cache = cache.borrow_mut();
-            if cache.len() > 65_536 {
-                cache.clear();
-            }
             for e in &src {
                 if e.ch.is_ascii() {
                     out.push(*e);
                     continue;
                 }
-                let cleaned = cache.entry(e.ch).or_insert_with(|| clean_char(e.ch));
+                let cleaned = cache.get(e.ch, clean_char);
                 for &c in cleaned.iter() {
                     escape |= matches!(c, '&' | '\\' | '%');
                     out.push(Elem {
@@ -216,9 +210,55 @@ impl View {
 
 thread_local! {
     /// Cleaned forms of the non-ASCII characters met (text uses few distinct ones).
-    static CLEAN: RefCell<ahash::AHashMap<char, Box<[char]>>> = RefCell::new(Default::default());
+    static CLEAN: RefCell<CharCache<Box<[char]>>> = RefCell::new(CharCache::default());
     /// Folded forms of the non-ASCII characters met.
-    static FOLD: RefCell<ahash::AHashMap<char, Box<str>>> = RefCell::new(Default::default());
+    static FOLD: RefCell<CharCache<Box<str>>> = RefCell::new(CharCache::default());
+}
+
+/// A thread's results of a function of one character, for the characters met: a
+/// direct table for the Basic Multilingual Plane (one load per character; at most
+/// 65,536 entries whatever the text), a map for the other planes (emptied past
+/// 65,536 entries, so that hostile text cannot grow it without bound).
+struct CharCache<T> {
+    /// Per BMP character: 0 when not met yet, else its index in `items` plus one.
+    bmp: Vec<u32>,
+    items: Vec<T>,
+    other: ahash::AHashMap<char, T>,
+}
+
+impl<T> Default for CharCache<T> {
+    fn default() -> Self {
+        CharCache {
+            bmp: Vec::new(),
+            items: Vec::new(),
+            other: ahash::AHashMap::new(),
+        }
+    }
+}
+
+impl<T> CharCache<T> {
+    /// The result for `c`, computed by `f` the first time.
+    fn get(&mut self, c: char, f: impl FnOnce(char) -> T) -> &T {
+        let u = c as usize;
+        if u < 0x1_0000 {
+            if self.bmp.is_empty() {
+                self.bmp = vec![0; 0x1_0000];
+            }
+            let slot = match self.bmp[u] {
+                0 => {
+                    self.items.push(f(c));
+                    self.bmp[u] = u32::try_from(self.items.len()).expect("at most 65,536");
+                    self.items.len()
+                }
+                n => n as usize,
+            };
+            return &self.items[slot - 1];
+        }
+        if self.other.len() > 65_536 {
+            self.other.clear();
+        }
+        self.other.entry(c).or_insert_with(|| f(c))
+    }
 }
 
 /// One character in NFKC, decomposed, without invisible characters and combining
@@ -423,12 +463,7 @@ pub fn push_folded(c: char, out: &mut String) {
         return;
     }
     FOLD.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if cache.len() > 65_536 {
-            cache.clear();
-        }
-        let s = cache.entry(c).or_insert_with(|| fold_char(c).into());
-        out.push_str(s);
+        out.push_str(cache.borrow_mut().get(c, |c| fold_char(c).into()));
     });
 }
 
@@ -498,9 +533,15 @@ fn ascii_table() -> &'static [String; 128] {
 
 /// Folds a whole string (a name to match) the way the folded view is built.
 pub fn fold_str(s: &str) -> String {
-    let mut v = View::new();
-    v.build(s);
-    v.folded.trim().to_string()
+    thread_local! {
+        /// The view's buffers, reused (names and internal values are folded per row).
+        static VIEW: RefCell<View> = RefCell::new(View::new());
+    }
+    VIEW.with(|v| {
+        let mut v = v.borrow_mut();
+        v.build(s);
+        v.folded.trim().to_string()
+    })
 }
 
 fn hex_val(c: char) -> Option<u32> {
