@@ -26,6 +26,7 @@ use crate::verify::report::CheckId;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -80,21 +81,41 @@ pub struct Facts {
 use crate::message::clip;
 
 /// Hashes, counts and (optionally) scans bytes as they are read.
-struct Tee<'a, R> {
-    inner: R,
-    hasher: Sha256,
-    bytes: u64,
-    newlines: u64,
+struct Tee<'a> {
+    /// The entry's bytes from [`read_ahead`], and the way back for used buffers.
+    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    back: mpsc::Sender<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+    /// The read error met, returned again by every later read (as a reader that
+    /// failed does).
+    failed: Option<(io::ErrorKind, String)>,
     scan: Option<scan::EntryScan<'a>>,
 }
 
-impl<R: Read> Read for Tee<'_, R> {
+impl Read for Tee<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let data = &buf[..n];
-        self.hasher.update(data);
-        self.bytes += n as u64;
-        self.newlines += memchr::memchr_iter(b'\n', data).count() as u64;
+        if let Some((kind, message)) = &self.failed {
+            return Err(io::Error::new(*kind, message.clone()));
+        }
+        if self.at == self.chunk.len() {
+            match self.chunks.recv() {
+                Ok(Ok(next)) => {
+                    let used = std::mem::replace(&mut self.chunk, next);
+                    let _ = self.back.send(used);
+                    self.at = 0;
+                }
+                Ok(Err(e)) => {
+                    self.failed = Some((e.kind(), e.to_string()));
+                    return Err(e);
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        let data = &self.chunk[self.at..self.at + n];
+        buf[..n].copy_from_slice(data);
+        self.at += n;
         if let Some(s) = &mut self.scan {
             s.feed(data);
         }
@@ -633,48 +654,120 @@ fn stream_entry(
 ) -> io::Result<(Facts, Option<Vec<scan::Finding>>)> {
     let resources = &records.resources;
     let reader = archive.reader(e.index)?;
-    let mut tee = Tee {
-        inner: reader,
+    let scan = needles.map(|n| {
+        // Names are not searched in columns typed as numbers, dates or booleans
+        // (their values are checked to be of that type).
+        let typed = rel.ends_with(".csv").then(|| {
+            resources
+                .iter()
+                .find(|r| r.path == *rel)
+                .map(|r| {
+                    r.fields
+                        .iter()
+                        .filter(|f| !matches!(f.ty, tables::FieldType::String))
+                        .map(|f| f.name.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        n.entry(typed)
+    });
+    // The entry is inflated, hashed and counted on a thread of its own, ahead of
+    // the checks that parse it here.
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel(4);
+        let (back, recycled) = mpsc::channel();
+        let reading = scope.spawn(move || read_ahead(reader, &tx, &recycled));
+        let mut tee = Tee {
+            chunks: rx,
+            back,
+            chunk: Vec::new(),
+            at: 0,
+            failed: None,
+            scan,
+        };
+        let csv_rows = if rel.ends_with(".csv") {
+            let fields = resources
+                .iter()
+                .find(|r| r.path == *rel)
+                .map(|r| r.fields.as_slice());
+            let rules = &records.record.rules;
+            let rows = tables::check_csv(&mut tee, &e.name, fields, rules, report, classes)?;
+            Some(rows)
+        } else {
+            None
+        };
+        io::copy(&mut tee, &mut io::sink())?;
+        let Tee { scan, chunks, .. } = tee;
+        drop(chunks);
+        let read = reading
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let facts = Facts {
+            bytes: read.bytes,
+            sha256: hex::encode(read.hasher.finalize()),
+            rows: csv_rows.unwrap_or(read.newlines),
+        };
+        Ok((facts, scan.map(|s| s.finish())))
+    })
+}
+
+/// Bytes an entry is read ahead in.
+const READ_AHEAD: usize = 256 << 10;
+
+/// What [`read_ahead`] saw of an entry's bytes.
+struct ReadFacts {
+    hasher: Sha256,
+    bytes: u64,
+    newlines: u64,
+}
+
+/// Reads `inner` to its end or first error, hashing and counting the bytes, and sends
+/// them in order (the bytes read before an error first, then the error). Buffers
+/// come back through `recycled`. Stops early when the receiver is gone.
+fn read_ahead(
+    mut inner: impl Read,
+    tx: &mpsc::SyncSender<io::Result<Vec<u8>>>,
+    recycled: &mpsc::Receiver<Vec<u8>>,
+) -> ReadFacts {
+    let mut facts = ReadFacts {
         hasher: Sha256::new(),
         bytes: 0,
         newlines: 0,
-        scan: needles.map(|n| {
-            // Names are not searched in columns typed as numbers, dates or
-            // booleans (their values are checked to be of that type).
-            let typed = rel.ends_with(".csv").then(|| {
-                resources
-                    .iter()
-                    .find(|r| r.path == *rel)
-                    .map(|r| {
-                        r.fields
-                            .iter()
-                            .filter(|f| !matches!(f.ty, tables::FieldType::String))
-                            .map(|f| f.name.clone())
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            });
-            n.entry(typed)
-        }),
     };
-    let csv_rows = if rel.ends_with(".csv") {
-        let fields = resources
-            .iter()
-            .find(|r| r.path == *rel)
-            .map(|r| r.fields.as_slice());
-        let rules = &records.record.rules;
-        let rows = tables::check_csv(&mut tee, &e.name, fields, rules, report, classes)?;
-        Some(rows)
-    } else {
-        None
-    };
-    io::copy(&mut tee, &mut io::sink())?;
-    let facts = Facts {
-        bytes: tee.bytes,
-        sha256: hex::encode(tee.hasher.finalize_reset()),
-        rows: csv_rows.unwrap_or(tee.newlines),
-    };
-    Ok((facts, tee.scan.map(|s| s.finish())))
+    loop {
+        let mut buf = recycled.try_recv().unwrap_or_default();
+        buf.resize(READ_AHEAD, 0);
+        let mut filled = 0;
+        let error = loop {
+            if filled == buf.len() {
+                break None;
+            }
+            match inner.read(&mut buf[filled..]) {
+                Ok(0) => break None,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Some(e),
+            }
+        };
+        buf.truncate(filled);
+        let end = filled < READ_AHEAD;
+        if filled > 0 {
+            facts.hasher.update(&buf);
+            facts.bytes += filled as u64;
+            facts.newlines += memchr::memchr_iter(b'\n', &buf).count() as u64;
+            if tx.send(Ok(buf)).is_err() {
+                return facts;
+            }
+        }
+        if let Some(e) = error {
+            let _ = tx.send(Err(e));
+            return facts;
+        }
+        if end {
+            return facts;
+        }
+    }
 }
 
 /// Typed tables against their CSVs (streamed again, together).
@@ -1131,4 +1224,76 @@ fn check_signature(opts: &VerifyOptions, report: &mut Report) -> Result<()> {
     }
     report.ran(id);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out its bytes a few at a time, then fails.
+    struct Failing {
+        data: Vec<u8>,
+        at: usize,
+    }
+
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.at == self.data.len() {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "bad CRC"));
+            }
+            let n = buf.len().min(self.data.len() - self.at).min(1000);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_ahead_hands_over_every_byte_in_order_then_the_error_for_good() {
+        // Several read-ahead buffers, the last one partial.
+        let data: Vec<u8> = (0..3 * READ_AHEAD + 777)
+            .map(|i| if i % 97 == 0 { b'\n' } else { (i % 251) as u8 })
+            .collect();
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel(4);
+            let (back, recycled) = mpsc::channel();
+            let source = Failing {
+                data: data.clone(),
+                at: 0,
+            };
+            let reading = scope.spawn(move || read_ahead(source, &tx, &recycled));
+            let mut tee = Tee {
+                chunks: rx,
+                back,
+                chunk: Vec::new(),
+                at: 0,
+                failed: None,
+                scan: None,
+            };
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            let error = loop {
+                match tee.read(&mut buf) {
+                    Ok(0) => panic!("the end of the entry was reported before its error"),
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(got, data);
+            assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+            let again = tee.read(&mut buf).expect_err("a failed entry stays failed");
+            assert_eq!(again.to_string(), "bad CRC");
+            drop(tee);
+            let facts = reading.join().expect("the reading thread");
+            assert_eq!(facts.bytes, data.len() as u64);
+            assert_eq!(
+                facts.newlines,
+                data.iter().filter(|&&b| b == b'\n').count() as u64
+            );
+            assert_eq!(
+                facts.hasher.finalize().as_slice(),
+                Sha256::digest(&data).as_slice()
+            );
+        });
+    }
 }
