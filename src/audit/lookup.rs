@@ -54,7 +54,7 @@ pub fn lookup(opts: &LookupOptions) -> Result<(Vec<Lookup>, String, Vec<String>)
             let pz = Pseudonymizer::new(&key, policy.pseudonymisation.length);
             let threshold = policy.pseudonymisation.follower_threshold;
             (
-                Some(Registry::new(&export, threshold, pz)),
+                Some(Registry::without_matching(&export, threshold, pz)),
                 policy.pseudonymisation.length,
             )
         }

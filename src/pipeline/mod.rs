@@ -295,7 +295,10 @@ impl Plan {
         let pseudonymizer = Pseudonymizer::new(&key, policy.pseudonymisation.length);
         let mut registry = match audience {
             Audience::Tier(_) => Registry::unpseudonymised(&export, pseudonymizer.clone()),
-            Audience::Public => Registry::new(&export, threshold, pseudonymizer.clone()),
+            // The matching rules are set once the selection is made.
+            Audience::Public => {
+                Registry::without_matching(&export, threshold, pseudonymizer.clone())
+            }
         };
 
         let Selection {

@@ -64,7 +64,7 @@ impl Registry {
     /// A registry that pseudonymises nothing (a researcher tier): every account,
     /// known or not, is published as it is.
     pub fn unpseudonymised(export: &Export, pseudonymizer: Pseudonymizer) -> Self {
-        let mut reg = Registry::new(export, 0, pseudonymizer);
+        let mut reg = Registry::classify(export, 0, pseudonymizer);
         for p in reg.ids.values_mut().chain(reg.handles.values_mut()) {
             *p = Published::Public;
         }
@@ -82,8 +82,24 @@ impl Registry {
         self.pseudonymise
     }
 
-    /// Classifies every account of the export and the directory.
+    /// Classifies every account of the export and the directory, with the default
+    /// matching rules.
     pub fn new(export: &Export, threshold: u64, pseudonymizer: Pseudonymizer) -> Self {
+        let mut reg = Registry::classify(export, threshold, pseudonymizer);
+        reg.set_matching(Default::default(), std::iter::empty(), Vec::new());
+        reg
+    }
+
+    /// [`Registry::new`] without matching rules yet, for a registry that looks
+    /// accounts up before [`Registry::set_matching`] (the build, whose matcher needs
+    /// the selection) or only looks them up (staff verify, `pseudonym`): building a
+    /// matcher nobody uses costs time and the peak of memory. Rewriting text with it
+    /// before `set_matching` panics: it never reads as "nothing to find".
+    pub fn without_matching(export: &Export, threshold: u64, pseudonymizer: Pseudonymizer) -> Self {
+        Registry::classify(export, threshold, pseudonymizer)
+    }
+
+    fn classify(export: &Export, threshold: u64, pseudonymizer: Pseudonymizer) -> Self {
         let mut pseudonyms = Texts::default();
         let mut ids: StrMap<Published> = StrMap::default();
         let mut handles: StrMap<Published> = StrMap::default();
@@ -203,7 +219,7 @@ impl Registry {
             map.shrink_to_fit();
         }
         pseudonyms.shrink_to_fit();
-        let mut reg = Registry {
+        Registry {
             pseudonymizer,
             pseudonyms,
             ids,
@@ -214,9 +230,7 @@ impl Registry {
             folded,
             matcher: None,
             residues: AtomicU64::new(0),
-        };
-        reg.set_matching(Default::default(), std::iter::empty(), Vec::new());
-        reg
+        }
     }
 
     /// The text of a pseudonym the registry holds.
@@ -251,7 +265,16 @@ impl Registry {
     }
 
     /// The names to find in prose (`None` when nothing is pseudonymised).
+    ///
+    /// # Panics
+    ///
+    /// On a registry that pseudonymises before its matching rules are set (see
+    /// [`Registry::without_matching`]).
     pub fn matcher(&self) -> Option<&Matcher> {
+        assert!(
+            self.matcher.is_some() || !self.pseudonymise,
+            "the registry's matcher is used before its matching rules are set"
+        );
         self.matcher.as_ref()
     }
 

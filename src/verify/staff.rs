@@ -225,7 +225,7 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
     let ps = &policy.pseudonymisation;
     let threshold = ps.follower_threshold;
     let pz = Pseudonymizer::new(&key, ps.length);
-    let registry = Registry::new(&export, threshold, pz.clone());
+    let registry = Registry::without_matching(&export, threshold, pz.clone());
     let public = tier.is_none();
     let mut needles = Needles::new(Lengths {
         inside_word_min: ps.matching.inside_word_min,
@@ -598,7 +598,7 @@ impl Prepared {
                 }
             }
         }
-        let registry = Registry::new(&export, threshold, self.pz.clone());
+        let registry = Registry::without_matching(&export, threshold, self.pz.clone());
         let path = opts.input.join("tweets.csv");
         let mut rows = Rows::open(&path)?;
         let th = rows.header().clone();

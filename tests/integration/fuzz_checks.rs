@@ -35,9 +35,14 @@ pub const THRESHOLD: u64 = 5000;
 
 /// A registry of `accts` (private ones have 12 followers, public ones the threshold).
 pub fn registry(accts: &[Acct], key: &Key) -> Registry {
+    Registry::new(&export(accts), THRESHOLD, Pseudonymizer::new(key, 64))
+}
+
+/// The export of `accts` (see [`registry`]).
+pub fn export(accts: &[Acct]) -> Export {
     let header = csv::StringRecord::from(vec!["userid", "user_screen_name", "follower_count"]);
     let followers = |a: &Acct| if a.private { Some(12) } else { Some(THRESHOLD) };
-    let export = Export {
+    Export {
         dir: PathBuf::from("generated"),
         account_header: header,
         accounts: accts
@@ -63,8 +68,7 @@ pub fn registry(accts: &[Acct], key: &Key) -> Registry {
             })
             .collect(),
         aliases: Vec::new(),
-    };
-    Registry::new(&export, THRESHOLD, Pseudonymizer::new(key, 64))
+    }
 }
 
 /// The words of a text with their byte offsets, as a re-identifier would search it:

@@ -86,3 +86,52 @@ fn rewrite_check_catches_a_leak() {
         );
     }
 }
+
+/// A registry made without matching rules (the build's before its selection, staff
+/// verify's and `pseudonym`'s lookups) refuses to rewrite text or to vouch for a kept
+/// value until they are set: a missing matcher never reads as "nothing to find".
+#[test]
+fn a_registry_without_matching_rules_refuses_to_rewrite() {
+    use disclose::identity::{Key, Pseudonymizer};
+    use disclose::transform::Registry;
+    let accts = [crate::fuzz_checks::Acct {
+        id: "42".into(),
+        handle: "Hidden".into(),
+        private: true,
+        in_directory: false,
+    }];
+    let export = crate::fuzz_checks::export(&accts);
+    let pz = || Pseudonymizer::new(&Key::from_bytes([7; 32]), 64);
+    let mut reg = Registry::without_matching(&export, crate::fuzz_checks::THRESHOLD, pz());
+    // Lookups work.
+    assert!(reg.id_is_private("42"));
+    let rewrite = |reg: &Registry| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut out = String::new();
+            disclose::transform::rewrite::rewrite_text(
+                "hi @Hidden",
+                reg,
+                disclose::policy::PostIds::All,
+                &mut out,
+            );
+            out
+        }))
+    };
+    assert!(
+        rewrite(&reg).is_err(),
+        "rewrote text without matching rules"
+    );
+    let kept = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        disclose::transform::rewrite::private_word("Hidden", &reg).is_none()
+    }));
+    assert!(
+        kept.is_err(),
+        "vouched for a kept value without matching rules"
+    );
+    // Once set, it rewrites like a registry made with them.
+    reg.set_matching(Default::default(), std::iter::empty(), Vec::new());
+    let out = rewrite(&reg).expect("rewrites once the rules are set");
+    assert!(!out.to_lowercase().contains("hidden"), "{out}");
+    let with = Registry::new(&export, crate::fuzz_checks::THRESHOLD, pz());
+    assert_eq!(rewrite(&with).expect("rewrites"), out);
+}
