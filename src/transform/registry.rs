@@ -331,12 +331,7 @@ impl Registry {
     pub fn publish_id(&self, userid: &str, out: &mut String) {
         let found = self.ids.find(userid);
         if let Some(seen) = &self.seen {
-            match found {
-                Some((k, _)) => seen.ids.mark(k.at()),
-                None => {
-                    seen.unknown().0.insert(unknown_key(userid));
-                }
-            };
+            seen.record(false, found.map(|(k, _)| k), userid);
         }
         match found.map(|(_, p)| p) {
             Some(Published::Public) => out.push_str(userid),
@@ -352,12 +347,7 @@ impl Registry {
         with_ascii_lowercase(name, |lower| {
             let found = self.handles.find(lower);
             if let Some(seen) = &self.seen {
-                match found {
-                    Some((k, _)) => seen.handles.mark(k.at()),
-                    None => {
-                        seen.unknown().1.insert(unknown_key(lower));
-                    }
-                };
+                seen.record(true, found.map(|(k, _)| k), lower);
             }
             match found.map(|(_, p)| p) {
                 Some(Published::Public) => None,
@@ -513,8 +503,22 @@ struct Seen {
 }
 
 impl Seen {
-    fn unknown(&self) -> std::sync::MutexGuard<'_, (HashSet<u64>, HashSet<u64>)> {
-        self.unknown.lock().unwrap_or_else(|p| p.into_inner())
+    /// Records a reference to a user ID (`handle` false) or a lowercase handle: a
+    /// known one by its key in the registry's map (`found`), else by `key`'s hash.
+    fn record(&self, handle: bool, found: Option<TextId>, key: &str) {
+        match (found, handle) {
+            (Some(k), false) => self.ids.mark(k.at()),
+            (Some(k), true) => self.handles.mark(k.at()),
+            (None, handle) => {
+                let mut unknown = self.unknown.lock().unwrap_or_else(|p| p.into_inner());
+                let set = if handle {
+                    &mut unknown.1
+                } else {
+                    &mut unknown.0
+                };
+                set.insert(unknown_key(key));
+            }
+        }
     }
 }
 

@@ -93,6 +93,30 @@ struct Tee<'a> {
     scan: Option<scan::EntryScan<'a>>,
 }
 
+impl<'a> Tee<'a> {
+    /// Starts reading `inner` ahead on a thread of `scope` ([`read_ahead`]); returns
+    /// the reader of its bytes (which feeds `scan`) and the thread, which ends with
+    /// what it saw once the bytes are read (or the `Tee` is dropped).
+    fn read_ahead<'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        inner: impl Read + Send + 'scope,
+        scan: Option<scan::EntryScan<'a>>,
+    ) -> (Self, std::thread::ScopedJoinHandle<'scope, ReadFacts>) {
+        let (tx, rx) = mpsc::sync_channel(4);
+        let (back, recycled) = mpsc::channel();
+        let reading = scope.spawn(move || read_ahead(inner, &tx, &recycled));
+        let tee = Tee {
+            chunks: rx,
+            back,
+            chunk: Vec::new(),
+            at: 0,
+            failed: None,
+            scan,
+        };
+        (tee, reading)
+    }
+}
+
 impl Read for Tee<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if let Some((kind, message)) = &self.failed {
@@ -675,17 +699,7 @@ fn stream_entry(
     // The entry is inflated, hashed and counted on a thread of its own, ahead of
     // the checks that parse it here.
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel(4);
-        let (back, recycled) = mpsc::channel();
-        let reading = scope.spawn(move || read_ahead(reader, &tx, &recycled));
-        let mut tee = Tee {
-            chunks: rx,
-            back,
-            chunk: Vec::new(),
-            at: 0,
-            failed: None,
-            scan,
-        };
+        let (mut tee, reading) = Tee::read_ahead(scope, reader, scan);
         let csv_rows = if rel.ends_with(".csv") {
             let fields = resources
                 .iter()
@@ -1255,21 +1269,11 @@ mod tests {
             .map(|i| if i % 97 == 0 { b'\n' } else { (i % 251) as u8 })
             .collect();
         std::thread::scope(|scope| {
-            let (tx, rx) = mpsc::sync_channel(4);
-            let (back, recycled) = mpsc::channel();
             let source = Failing {
                 data: data.clone(),
                 at: 0,
             };
-            let reading = scope.spawn(move || read_ahead(source, &tx, &recycled));
-            let mut tee = Tee {
-                chunks: rx,
-                back,
-                chunk: Vec::new(),
-                at: 0,
-                failed: None,
-                scan: None,
-            };
+            let (mut tee, reading) = Tee::read_ahead(scope, source, None);
             let mut got = Vec::new();
             let mut buf = [0u8; 4096];
             let error = loop {
