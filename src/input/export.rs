@@ -186,6 +186,12 @@ impl Export {
 
     /// Reads `accounts.csv` and `directory.csv` of `dir`, checked against the policy.
     pub fn read(dir: &Path, policy: &Policy) -> Result<Self> {
+        Export::check_dir(dir)?;
+        Export::read_checked(dir, policy)
+    }
+
+    /// Checks that `dir` is a directory (before anything is read from it).
+    pub fn check_dir(dir: &Path) -> Result<()> {
         match std::fs::metadata(dir) {
             Ok(m) if m.is_dir() => {}
             Ok(m) => {
@@ -204,6 +210,10 @@ impl Export {
                 ))
             }
         }
+        Ok(())
+    }
+
+    fn read_checked(dir: &Path, policy: &Policy) -> Result<Self> {
         let path = dir.join("accounts.csv");
         if !path.exists() && path.symlink_metadata().is_err() {
             return Err(Error::input(

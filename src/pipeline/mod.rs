@@ -222,26 +222,20 @@ pub struct Plan {
     linkable_posts: Vec<u64>,
 }
 
-impl Plan {
-    /// Checks everything and decides everything that needs no pass over the posts.
-    pub fn new(opts: &Inputs) -> Result<Self> {
-        Plan::for_audience(opts, &Audience::Public)
-    }
+/// What a plan checks before it reads the export (cheap, and reported before the
+/// output directory is checked: see [`build_staged`]): the key, the seed, that
+/// neither the seed nor the release metadata carries the key, and that the input
+/// is a directory.
+struct Preamble {
+    key: Key,
+    /// `None` for a dry run without a key.
+    fingerprint: Option<String>,
+    seed: Option<String>,
+    warnings: Vec<String>,
+}
 
-    /// The plan of one audience: the public bundle (`tier` `None`), or a tier that
-    /// publishes the same selection unhashed.
-    pub fn for_tier(opts: &Inputs, tier: Option<&Tier>) -> Result<Self> {
-        let audience = match tier {
-            None => Audience::Public,
-            Some(t) => Audience::Tier(t.clone()),
-        };
-        Plan::for_audience(opts, &audience)
-    }
-
-    /// The plan of one audience: the same selection for every audience, published
-    /// as [`Audience::policy`] says.
-    pub fn for_audience(opts: &Inputs, audience: &Audience) -> Result<Self> {
-        let policy = audience.policy(opts.policy.clone());
+impl Preamble {
+    fn check(opts: &Inputs, policy: &Policy) -> Result<Self> {
         let mut warnings = Vec::new();
         let (key, fingerprint) = match &opts.key_file {
             Some(path) => {
@@ -288,6 +282,42 @@ impl Plan {
                 }
             }
         }
+        Export::check_dir(&opts.input)?;
+        Ok(Preamble {
+            key,
+            fingerprint,
+            seed,
+            warnings,
+        })
+    }
+}
+
+impl Plan {
+    /// Checks everything and decides everything that needs no pass over the posts.
+    pub fn new(opts: &Inputs) -> Result<Self> {
+        Plan::for_audience(opts, &Audience::Public)
+    }
+
+    /// The plan of one audience: the public bundle (`tier` `None`), or a tier that
+    /// publishes the same selection unhashed.
+    pub fn for_tier(opts: &Inputs, tier: Option<&Tier>) -> Result<Self> {
+        let audience = match tier {
+            None => Audience::Public,
+            Some(t) => Audience::Tier(t.clone()),
+        };
+        Plan::for_audience(opts, &audience)
+    }
+
+    /// The plan of one audience: the same selection for every audience, published
+    /// as [`Audience::policy`] says.
+    pub fn for_audience(opts: &Inputs, audience: &Audience) -> Result<Self> {
+        let policy = audience.policy(opts.policy.clone());
+        let Preamble {
+            key,
+            fingerprint,
+            seed,
+            mut warnings,
+        } = Preamble::check(opts, &policy)?;
 
         let mut export = Export::read(&opts.input, &policy)?;
         let accounts_path = opts.input.join("accounts.csv");
@@ -483,16 +513,20 @@ pub fn build_staged(opts: &BuildOptions, deny_all: bool) -> Result<StagedBuild> 
         seed: opts.seed.clone(),
     };
     let policy = &inputs.policy;
-    let public_plan = Plan::new(&inputs)?;
-    if deny_all || !policy.deny_warnings.is_empty() {
-        denied(policy, &public_plan.report(None), deny_all)?;
-    }
+    // The cheap checks of the inputs, then where the bundles go, then the export is
+    // read (a pass over the posts, minutes for a large export): a mistyped --out is
+    // refused at once, and never hides a mistyped --input or a missing seed.
+    Preamble::check(&inputs, policy)?;
     check_output(opts, &policy.release.name)?;
     for t in &policy.tiers {
         check_output(
             opts,
             &Audience::Tier(t.clone()).bundle_name(&policy.release.name),
         )?;
+    }
+    let public_plan = Plan::new(&inputs)?;
+    if deny_all || !policy.deny_warnings.is_empty() {
+        denied(policy, &public_plan.report(None), deny_all)?;
     }
     let lock = crate::bundle::staging::BuildLock::acquire(&opts.out_dir, &policy.release.name)?;
     let public = public_plan.stage(opts)?;

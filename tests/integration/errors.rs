@@ -1014,6 +1014,22 @@ fn out_missing() {
     assert!(!wd.path("nowhere").exists());
 }
 
+/// Where the bundle goes is checked before the export is read (for a large export, a
+/// pass over the posts): with accounts.csv missing too, the output directory is what
+/// is refused. (A mistyped --input or a missing seed still comes first:
+/// `reliability::inputs_are_checked_before_the_output`.)
+#[test]
+fn out_missing_is_refused_before_the_export_is_read() {
+    let wd = base();
+    fs::remove_file(wd.path("export/accounts.csv")).unwrap();
+    refused(
+        &wd,
+        &build_to(&wd, "nowhere"),
+        "out-missing",
+        "output directory nowhere does not exist or is not a directory",
+    );
+}
+
 #[test]
 fn out_not_a_directory() {
     let wd = base();
