@@ -925,6 +925,29 @@ fn resealed_tampering_is_caught_by_the_content_checks() {
     let f = check(&e, "header", "package.tables");
     assert_eq!(f[0]["line"], 1);
 
+    // A character cut in two by a comma: the record's bytes, read whole, are valid
+    // UTF-8 (`é` is C3 A9), each of the two fields is not.
+    let mut e = good.clone();
+    let t = find(&e, tweets);
+    let line_start = {
+        let mut starts = e[t].1.iter().enumerate().filter(|(_, &b)| b == b'\n');
+        starts.nth(1).unwrap().0 + 1
+    };
+    let comma = line_start
+        + e[t].1[line_start..]
+            .iter()
+            .position(|&b| b == b',')
+            .unwrap();
+    e[t].1.splice(comma..=comma, [0xC3, b',', 0xA9]);
+    reseal(&mut e);
+    let f = check(&e, "a character split by a comma", "package.tables");
+    assert_eq!(f.len(), 2, "{f:?}");
+    for (failure, column) in f.iter().zip(["tweetid", "userid"]) {
+        assert_eq!(failure["row"], 2);
+        assert_eq!(failure["column"], column);
+        assert_eq!(failure["message"], "the value is not valid UTF-8");
+    }
+
     // The sampling record: one place moved between strata.
     let mut e = good.clone();
     let d = find(&e, "data/disclosure.json");
