@@ -100,6 +100,7 @@ impl Selection {
         // of the input's order.
         let mut released = Vec::new();
         let mut by_id = HashMap::with_capacity(export.accounts.len());
+        let own_columns = OwnColumns::new(&policy.account_columns, header);
         for (index, a) in export.accounts.iter().enumerate() {
             let included = policy.include_roles.iter().any(|r| r == a.role.name());
             let sampled = selected_ids.contains(&a.userid);
@@ -124,7 +125,11 @@ impl Selection {
                 index,
                 published_id,
                 private,
-                own: own_values(policy, header, &a.record, private),
+                own: {
+                    let mut own = Vec::new();
+                    own_columns.push(&a.record, private, &mut own);
+                    own
+                },
             });
         }
         released.sort_by(|a, b| a.published_id.cmp(&b.published_id));
@@ -188,37 +193,10 @@ pub fn population_members(
     Ok(members)
 }
 
-/// The internal values of an account that are redacted from its own published text:
-/// values of its dropped columns of 6 characters or more that hold a digit or `@`
-/// (e-mail addresses, phone numbers, IP addresses, internal IDs), normalised.
-fn own_values(
-    policy: &Policy,
-    header: &csv::StringRecord,
-    record: &csv::StringRecord,
-    private: bool,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    push_internal_values(&policy.account_columns, header, record, private, &mut out);
-    out
-}
-
-/// Adds to `out` the values of `record`'s dropped columns (by `rules`) that are
-/// redacted from the row's own published text: 6 characters or more holding a digit
-/// or `@`, normalised. Used for an account's columns and for a post's own (its
-/// `client_ip`, `device_id`, ...).
-pub(super) fn push_internal_values(
-    rules: &std::collections::BTreeMap<String, ColumnRule>,
-    header: &csv::StringRecord,
-    record: &csv::StringRecord,
-    private: bool,
-    out: &mut Vec<String>,
-) {
-    OwnColumns::new(rules, header).push(record, private, out);
-}
-
-/// The columns of a table whose values [`push_internal_values`] takes, found once
-/// for every row: by whether the row's account is pseudonymised, the dropped
-/// columns in header order.
+/// The columns of a table whose values are redacted from the row's own published
+/// text, found once for every row: by whether the row's account is pseudonymised,
+/// the dropped columns in header order. Used for an account's columns and for a
+/// post's own (its `client_ip`, `device_id`, ...).
 pub(super) struct OwnColumns {
     public: Vec<usize>,
     private: Vec<usize>,
@@ -247,7 +225,9 @@ impl OwnColumns {
         }
     }
 
-    /// [`push_internal_values`] of `record`.
+    /// Adds to `out` the values of `record`'s dropped columns that are redacted from
+    /// its own text: 6 characters or more holding a digit or `@` (e-mail addresses,
+    /// phone numbers, IP addresses, internal IDs), normalised, each once.
     pub(super) fn push(&self, record: &csv::StringRecord, private: bool, out: &mut Vec<String>) {
         let columns = if private { &self.private } else { &self.public };
         for &i in columns {

@@ -73,10 +73,7 @@ impl<V> StrMap<V> {
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&V> {
-        let keys = &self.keys;
-        self.table
-            .find(self.hash(key), |(k, _)| keys.get(*k) == key)
-            .map(|(_, v)| v)
+        self.find(key).map(|(_, v)| v)
     }
 
     /// The key's ID in the map's buffer (distinct for every key, below
