@@ -1186,31 +1186,44 @@ fn opaque_ranges(c: &[char]) -> Vec<(usize, usize)> {
     out
 }
 
-/// Applies the hits to `text`: overlapping hits merge into one span, replaced by the
-/// strongest replacement among them. Returns how many spans were replaced.
-pub fn apply_hits(text: &str, hits: &mut [Hit], out: &mut String) -> usize {
+/// The spans `hits` replace, in order: overlapping hits merge into one span, whose
+/// replacement is the strongest among them (a span whose strongest is
+/// [`Replace::Keep`] is left as written and not listed). `hits` are sorted first.
+pub fn replaced_spans(hits: &mut [Hit]) -> impl Iterator<Item = (usize, usize, &Replace)> {
     hits.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let hits = &*hits;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < hits.len() {
+            let (s, mut e) = (hits[i].start, hits[i].end);
+            let mut best = i;
+            let mut j = i + 1;
+            while j < hits.len() && hits[j].start < e {
+                e = e.max(hits[j].end);
+                if hits[j].with > hits[best].with {
+                    best = j;
+                }
+                j += 1;
+            }
+            i = j;
+            if hits[best].with != Replace::Keep {
+                return Some((s, e, &hits[best].with));
+            }
+        }
+        None
+    })
+}
+
+/// Applies the hits to `text`: overlapping hits merge into one span, replaced by the
+/// strongest replacement among them ([`replaced_spans`]). Returns how many spans
+/// were replaced.
+pub fn apply_hits(text: &str, hits: &mut [Hit], out: &mut String) -> usize {
     let mut copied = 0;
     let mut replaced = 0;
-    let mut i = 0;
-    while i < hits.len() {
-        let (s, mut e) = (hits[i].start, hits[i].end);
-        let mut best = i;
-        let mut j = i + 1;
-        while j < hits.len() && hits[j].start < e {
-            e = e.max(hits[j].end);
-            if hits[j].with > hits[best].with {
-                best = j;
-            }
-            j += 1;
-        }
-        i = j;
-        if hits[best].with == Replace::Keep || s < copied {
-            continue;
-        }
+    for (s, e, with) in replaced_spans(hits) {
         out.push_str(&text[copied..s]);
-        match &hits[best].with {
-            Replace::Keep => unreachable!(),
+        match with {
+            Replace::Keep => unreachable!("kept spans are not listed"),
             Replace::Marker => out.push_str(MARKER),
             Replace::Redacted => out.push_str(REDACTED),
             Replace::Pseudonym(p) => out.push_str(p),

@@ -19,7 +19,7 @@
 
 use std::cell::RefCell;
 
-use super::matching::{apply_hits, detect, Hit, OnResidue, Replace, MARKER};
+use super::matching::{apply_hits, detect, replaced_spans, Hit, OnResidue, Replace, MARKER};
 use super::normalize::View;
 use super::registry::Registry;
 use crate::policy::PostIds;
@@ -118,19 +118,21 @@ pub fn rewrite_value(
 /// replaced span (a letter, digit, `_`, `#` or non-ASCII character right next to
 /// it: a new part or word boundary, a longer digit or hex run), or an escape anywhere
 /// (decoding reaches across spans). Otherwise every match of the rewritten value was
-/// already one of the original, and was replaced.
-fn residue_possible(text: &str, hits: &[Hit]) -> bool {
+/// already one of the original, and was replaced. The spans are those replaced
+/// ([`replaced_spans`]: overlapping hits merged, a kept hit merged with a replaced
+/// one widening it): the edges of a hit inside a replaced span are gone.
+fn residue_possible(text: &str, hits: &mut [Hit]) -> bool {
     if text.contains(['&', '%', '\\', '％', '＆', '＼', '﹪', '﹠', '﹨']) {
         return true;
     }
     let sensitive = |c: char| !c.is_ascii() || c.is_ascii_alphanumeric() || c == '_' || c == '#';
-    if hits.iter().all(|h| h.with == Replace::Keep) {
-        return false;
-    }
-    // Edges of every hit (a kept one merged with a replaced one widens the span).
-    hits.iter().any(|h| {
-        text[..h.start].chars().next_back().is_some_and(sensitive)
-            || text[h.end..].chars().next().is_some_and(sensitive)
+    // `x@y` is no mention, `[account]@y` is: an `@` after a span is a new context.
+    replaced_spans(hits).any(|(s, e, _)| {
+        text[..s].chars().next_back().is_some_and(sensitive)
+            || text[e..]
+                .chars()
+                .next()
+                .is_some_and(|c| c == '@' || sensitive(c))
     })
 }
 

@@ -609,6 +609,33 @@ fn residue_check_replaces_and_counts() {
         .contains("residues replaced by the rewriter's check: 1"));
 }
 
+/// A name right before `@` (an e-mail address) becomes the marker, and
+/// `[account]@host` reads as a mention: the residue check runs for it, though no
+/// other hit of the value asks for it, and the unknown name after `@` is hashed.
+#[test]
+fn residue_check_runs_for_a_mention_the_marker_makes() {
+    let wd = Workdir::new();
+    wd.export(
+        &accounts(),
+        &texts(&["write to secretsam@example.com today"]),
+    );
+    let out = wd.build(&["--json"]);
+    assert_ok(&out);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["residues_replaced"], 1);
+    let bundle = Bundle::read(&wd.path("out/test_release.zip"));
+    let text = &published(&bundle)[0];
+    let rest = text
+        .strip_prefix("write to [account]@")
+        .unwrap_or_else(|| panic!("{text}"));
+    let (pseudonym, tail) = rest.split_once('.').unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(tail, "com today");
+    assert!(
+        pseudonym.len() >= 32 && pseudonym.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{text}"
+    );
+}
+
 #[test]
 fn residue_check_can_stop_the_build() {
     let wd = Workdir::new();

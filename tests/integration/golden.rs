@@ -148,14 +148,14 @@ fn synth_bundles_keep_their_bytes() {
     assert_eq!(got, SYNTH_BUNDLES, "the synth bundles changed");
 }
 
-const EXAMPLE_ZIP: &str = "964b127653f8fc3fbc7b633e06c25d794914fcf16bd76397bd41b52447305742";
-const EXAMPLE_CONTENT: &str = "adcb0344455d9c7f3fd9f108eb75faf9c77578a9f9b149f738c3d6f37ae1c751";
+const EXAMPLE_ZIP: &str = "46c8325a31f23d154eb29c08b244fb7c44ef38b7bf85b4191aaec5a31620e148";
+const EXAMPLE_CONTENT: &str = "33caf2a9fb6297c3a2139b863ae3b494985c7b55a8e51a316a1861f2c7f06fa2";
 const SYNTH_INPUTS: [&str; 3] = [
     "d90fe0a32f32ee96631469ae01f56fd3ee2f5a34eeb7fbab0baece3a0189c990",
     "1007ba5b021db527d166e81ffa805f178972baeb2b6e6af6f75da714078052aa",
     "49c8f936387dbbea9414c09775534b67532a76944ef14fc7894bf669a21e0df1",
 ];
 const SYNTH_BUNDLES: [&str; 2] = [
-    "example_io_release.zip acf072ab133f82d7d60201204f0339f2e203319be9e08452800cf40375a83645 316edbbfef16711ac24ccdd9592673b513e5607ffa5f8bd8e87c07cdb500b6d7",
+    "example_io_release.zip 409f63bf11bd98806197b46e2fc51c62247e7948c11cd65be608780c728e076f 523cf738f81c27c6ff0fc638aa7079b5eb8ec971c165beba95caf3fb5054759c",
     "example_io_release_unhashed.zip d087347113507fa2c69d34bcc4ca027b918b312e22e5b072f1695f5e4d5b3041 6be66b8232bcc54d3ee1aa5b2842e68d7d3d759772ef6c085949d747076edf04",
 ];
