@@ -113,6 +113,7 @@ impl View {
     fn fold(&mut self) {
         let mut last_space = false;
         let table = ascii_table();
+        let single = ascii_single();
         FOLD.with(|cache| {
             let mut cache = cache.borrow_mut();
             for (i, e) in self.chars.iter().enumerate() {
@@ -125,6 +126,12 @@ impl View {
                     continue;
                 }
                 last_space = false;
+                if let Some(&b) = single.get(e.ch as usize).filter(|b| **b != 0) {
+                    // Most characters: one ASCII byte, pushed without a copy call.
+                    self.folded.push(char::from(b));
+                    self.folded_src.push(i as u32);
+                    continue;
+                }
                 let before = self.folded.len();
                 if e.ch.is_ascii() {
                     self.folded.push_str(&table[e.ch as usize]);
@@ -529,6 +536,17 @@ fn merge(c: char) -> char {
 fn ascii_table() -> &'static [String; 128] {
     static TABLE: OnceLock<[String; 128]> = OnceLock::new();
     TABLE.get_or_init(|| std::array::from_fn(|b| fold_char(b as u8 as char)))
+}
+
+/// The folded form of each ASCII character that folds to one ASCII character, else 0.
+fn ascii_single() -> &'static [u8; 128] {
+    static TABLE: OnceLock<[u8; 128]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|b| match ascii_table()[b].as_bytes() {
+            [one] if one.is_ascii() => *one,
+            _ => 0,
+        })
+    })
 }
 
 /// Folds a whole string (a name to match) the way the folded view is built.

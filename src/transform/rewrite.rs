@@ -122,7 +122,11 @@ pub fn rewrite_value(
 /// ([`replaced_spans`]: overlapping hits merged, a kept hit merged with a replaced
 /// one widening it): the edges of a hit inside a replaced span are gone.
 fn residue_possible(text: &str, hits: &mut [Hit]) -> bool {
-    if text.contains(['&', '%', '\\', '％', '＆', '＼', '﹪', '﹠', '﹨']) {
+    // The full-width and small escape characters all start with the byte EF.
+    let bytes = text.as_bytes();
+    if bytes.iter().any(|b| matches!(b, b'&' | b'%' | b'\\'))
+        || (bytes.contains(&0xEF) && text.contains(['％', '＆', '＼', '﹪', '﹠', '﹨']))
+    {
         return true;
     }
     let sensitive = |c: char| !c.is_ascii() || c.is_ascii_alphanumeric() || c == '_' || c == '#';

@@ -135,6 +135,10 @@ pub struct Needles {
     /// Folded names of public accounts: a CSV field holding exactly one is skipped
     /// for names.
     public_cells: AHashSet<String>,
+    /// Whether some needle (a dropped MD5-style device ID, say) can be read in a run
+    /// of lowercase hex digits as long as a match found inside an opaque span is
+    /// reported ([`CHANCE_FREE`]): then a value that is one opaque span is scanned.
+    hex_long: bool,
     /// Needles of each kind, for the report's notes.
     pub counts: HashMap<&'static str, usize>,
 }
@@ -165,6 +169,7 @@ impl Needles {
             unanchored: Vec::new(),
             public_names: AHashSet::new(),
             public_cells: AHashSet::new(),
+            hex_long: false,
             counts: HashMap::new(),
         }
     }
@@ -395,6 +400,13 @@ impl Needles {
 
     /// Builds the automaton (call after the last `add_*`).
     pub fn finish(&mut self) {
+        let hex: HashSet<char> = self.folder.fold_value("0123456789abcdef").chars().collect();
+        self.hex_long = self
+            .patterns
+            .iter()
+            .chain(self.dropped.keys())
+            .chain(self.unanchored.iter().map(|(v, _)| v))
+            .any(|f| f.len() >= CHANCE_FREE as usize && f.chars().all(|c| hex.contains(&c)));
         if self.ac.is_none() && !self.patterns.is_empty() {
             // A DFA only for small needle sets: for 100,000 accounts (about 2.5 MB
             // of patterns) the DFA took 260 MB more than the NFA and searched no
@@ -487,14 +499,18 @@ impl Needles {
         } = w;
         opaque_spans(text, spans);
         // A value that is one opaque span (a pseudonym: most ID columns) holds no
-        // match outside it: every finder below skips matches inside opaque spans.
-        if spans
-            .iter()
-            .any(|&(a, z)| a == 0 && z as usize == text.len())
+        // match outside it: every finder below skips short matches inside opaque
+        // spans, and no needle is long hex.
+        if !self.hex_long
+            && spans
+                .iter()
+                .any(|&(a, z)| a == 0 && z as usize == text.len())
         {
             return;
         }
-        let opaque = |s: u32, e: u32| spans.iter().any(|&(a, z)| a <= s && e <= z);
+        // A match inside a pseudonym is chance, unless it is long (a raw hex value).
+        let opaque =
+            |s: u32, e: u32| e - s < CHANCE_FREE && spans.iter().any(|&(a, z)| a <= s && e <= z);
         base_view(text, b, scratch, &mut folder.base);
         let b = &*b;
         // IDs: digit runs.
@@ -836,6 +852,11 @@ impl Needles {
         }
     }
 }
+
+/// Bytes a match inside an opaque span must have to be reported all the same: 32
+/// hex digits occur by chance in a pseudonym with odds of 2^-128, so such a match
+/// is a raw value (a dropped MD5-style device ID), not a piece of a pseudonym.
+const CHANCE_FREE: u32 = 32;
 
 /// Runs of 32 or more lowercase hex digits, and the marker `[account]`.
 fn opaque_spans(text: &str, out: &mut Vec<(u32, u32)>) {

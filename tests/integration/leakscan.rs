@@ -18,6 +18,8 @@ const PUBLIC_ID: &str = "1184432911634644992";
 const PUBLIC_NAME: &str = "BigNewsOutlet";
 /// A post by the pseudonymised account (hashed under `pseudonymised-accounts`).
 const PRIVATE_POST: &str = "1187000000000000001";
+/// A dropped device ID of 32 lowercase hex digits: it reads like a pseudonym.
+const HEX_DEVICE: &str = "9f86d081884c7d659a2feaa0c55ad015";
 
 /// An export whose dropped columns hold values that also occur, token-bounded, in
 /// published columns: a suspension date and time equal to post times, a dropped
@@ -52,7 +54,8 @@ fn export(wd: &Workdir) {
         PRIVATE_POST,
         PRIVATE_ID,
         "a post of the pseudonymised account",
-    )];
+    )
+    .set("device_id", HEX_DEVICE)];
     for (i, a) in accounts.iter().enumerate() {
         let id = a.0["userid"].clone();
         for j in 0..2 {
@@ -202,6 +205,11 @@ fn reseal_and_zip(entries: &mut [(String, Vec<u8>)]) -> Vec<u8> {
 /// The good bundle (public or tier) with `text` appended to the first post's
 /// `tweet_text`.
 fn planted(good: &Path, text: &str) -> Vec<u8> {
+    planted_with(good, |old| format!("{old} {text}"))
+}
+
+/// The good bundle with the first post's `tweet_text` made by `with` from the old.
+fn planted_with(good: &Path, with: impl Fn(&str) -> String) -> Vec<u8> {
     let mut entries = Bundle::read(good).entries;
     let t = entries
         .iter()
@@ -215,7 +223,7 @@ fn planted(good: &Path, text: &str) -> Vec<u8> {
         .map(|r| r.unwrap().iter().map(String::from).collect())
         .collect();
     let col = rows[0].iter().position(|h| h == "tweet_text").unwrap();
-    rows[1][col] = format!("{} {text}", rows[1][col]);
+    rows[1][col] = with(&rows[1][col]);
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
@@ -406,6 +414,13 @@ fn planted_values_fail_in_every_written_form_and_are_never_printed() {
             "staff.dropped_values",
             vec!["966500000000".into()],
         ),
+        (
+            // 32 lowercase hex digits: an opaque span, like a pseudonym.
+            "dropped device ID of hex digits",
+            format!("device {HEX_DEVICE}"),
+            "staff.dropped_values",
+            vec![HEX_DEVICE.into()],
+        ),
     ];
     for (what, text, check, secrets) in cases {
         let name = "planted.zip";
@@ -456,6 +471,31 @@ fn planted_values_fail_in_every_written_form_and_are_never_printed() {
             );
         }
     }
+}
+
+/// A dropped value of 32 lowercase hex digits that is a whole published field (it
+/// reads like a pseudonym, which fills most ID fields) is found.
+#[test]
+fn a_dropped_hex_value_published_as_a_whole_field_is_found() {
+    let wd = Workdir::new();
+    export(&wd);
+    assert_ok(&wd.build(&[]));
+    let good = wd.path("out/test_release.zip");
+    fs::write(
+        wd.path("planted.zip"),
+        planted_with(&good, |_| HEX_DEVICE.to_string()),
+    )
+    .unwrap();
+    let out = staff_verify(&wd, "planted.zip", true, &[]);
+    let doc = report(&out);
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    assert!(
+        failures(&doc, "staff.dropped_values")
+            .iter()
+            .any(|f| f["row"] == 1 && f["column"] == "tweet_text"),
+        "{doc:#}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(HEX_DEVICE));
 }
 
 /// A pseudonymised account's name that a public account shares (in another case,
