@@ -456,6 +456,16 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
     build_staged(opts, false)?.persist()
 }
 
+/// Frees the last plan on a thread of its own: its millions of small allocations
+/// took 2.2 s to free at 1M accounts, and nothing waits for them (a process that
+/// exits first ends the thread; the memory goes with it).
+fn free_in_background(plan: Plan) {
+    // If no thread can be started, the closure (and the plan) is dropped here.
+    let _ = std::thread::Builder::new()
+        .name("free-plan".into())
+        .spawn(move || drop(plan));
+}
+
 /// The warnings of `plan` that stop this build: every one with `deny_all`
 /// (`--deny-warnings`), else those whose kind the policy's `[warnings] deny` lists.
 fn denied(policy: &Policy, plan: &PlanReport, deny_all: bool) -> Result<()> {
@@ -529,12 +539,17 @@ pub fn build_staged(opts: &BuildOptions, deny_all: bool) -> Result<StagedBuild> 
         denied(policy, &public_plan.report(None), deny_all)?;
     }
     let lock = crate::bundle::staging::BuildLock::acquire(&opts.out_dir, &policy.release.name)?;
-    let public = public_plan.stage(opts)?;
+    let mut plan = public_plan;
+    let public = plan.stage(opts)?;
     denied(policy, &public.summary.plan, deny_all)?;
     let mut tiers = Vec::new();
     for t in &policy.tiers {
-        tiers.push(Plan::for_audience(&inputs, &Audience::Tier(t.clone()))?.stage(opts)?);
+        // One plan at a time: the last is freed before the next is made.
+        drop(plan);
+        plan = Plan::for_audience(&inputs, &Audience::Tier(t.clone()))?;
+        tiers.push(plan.stage(opts)?);
     }
+    free_in_background(plan);
     Ok(StagedBuild {
         public,
         tiers,

@@ -18,7 +18,7 @@ use crate::transform::{apply, RowContext};
 impl Plan {
     /// Writes the bundle (and media volumes) to temporary files beside their final
     /// paths; [`Staged::persist`] moves them into place.
-    pub fn stage(mut self, opts: &BuildOptions) -> Result<Staged> {
+    pub fn stage(&mut self, opts: &BuildOptions) -> Result<Staged> {
         let name = self.bundle_name();
         let bundle_path = check_output(opts, &name)?;
         let Some(fingerprint) = self.fingerprint.clone() else {
