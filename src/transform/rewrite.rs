@@ -116,7 +116,8 @@ pub fn rewrite_value(
 /// check must run: the replacements (the marker, `[redacted]`, pseudonyms of 32 or
 /// more hex digits) are opaque, so a new match needs a new context at the edge of a
 /// replaced span (a letter, digit, `_`, `#` or non-ASCII character right next to
-/// it: a new part or word boundary, a longer digit or hex run), or an escape anywhere
+/// it: a new part or word boundary, a longer digit or hex run; an `@` right after
+/// it: a new mention), or an escape anywhere
 /// (decoding reaches across spans). Otherwise every match of the rewritten value was
 /// already one of the original, and was replaced. The spans are those replaced
 /// ([`replaced_spans`]: overlapping hits merged, a kept hit merged with a replaced
