@@ -676,23 +676,24 @@ fn stream_entry(
     classes: &mut RowClasses,
     report: &mut Report,
 ) -> io::Result<(Facts, Option<Vec<scan::Finding>>)> {
-    let resources = &records.resources;
+    let csv = rel.ends_with(".csv");
+    // The entry's fields as the data package declares them.
+    let fields = records
+        .resources
+        .iter()
+        .find(|r| r.path == *rel)
+        .map(|r| r.fields.as_slice());
     let reader = archive.reader(e.index)?;
     let scan = needles.map(|n| {
         // Names are not searched in columns typed as numbers, dates or booleans
         // (their values are checked to be of that type).
-        let typed = rel.ends_with(".csv").then(|| {
-            resources
-                .iter()
-                .find(|r| r.path == *rel)
-                .map(|r| {
-                    r.fields
-                        .iter()
-                        .filter(|f| !matches!(f.ty, tables::FieldType::String))
-                        .map(|f| f.name.clone())
-                        .collect()
-                })
+        let typed = csv.then(|| {
+            fields
                 .unwrap_or_default()
+                .iter()
+                .filter(|f| !matches!(f.ty, tables::FieldType::String))
+                .map(|f| f.name.clone())
+                .collect()
         });
         n.entry(typed)
     });
@@ -700,11 +701,7 @@ fn stream_entry(
     // the checks that parse it here.
     std::thread::scope(|scope| {
         let (mut tee, reading) = Tee::read_ahead(scope, reader, scan);
-        let csv_rows = if rel.ends_with(".csv") {
-            let fields = resources
-                .iter()
-                .find(|r| r.path == *rel)
-                .map(|r| r.fields.as_slice());
+        let csv_rows = if csv {
             let rules = &records.record.rules;
             let rows = tables::check_csv(&mut tee, &e.name, fields, rules, report, classes)?;
             Some(rows)
