@@ -81,7 +81,7 @@ pub struct Facts {
 use crate::message::clip;
 
 /// Hashes, counts and (optionally) scans bytes as they are read.
-struct Tee<'a> {
+struct Tee {
     /// The entry's bytes from [`read_ahead`], and the way back for used buffers.
     chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
     back: mpsc::Sender<Vec<u8>>,
@@ -90,34 +90,52 @@ struct Tee<'a> {
     /// The read error met, returned again by every later read (as a reader that
     /// failed does).
     failed: Option<(io::ErrorKind, String)>,
-    scan: Option<scan::EntryScan<'a>>,
+    /// The scan's thread, sent every chunk as it comes.
+    scan: Option<mpsc::SyncSender<Vec<u8>>>,
 }
 
-impl<'a> Tee<'a> {
-    /// Starts reading `inner` ahead on a thread of `scope` ([`read_ahead`]); returns
-    /// the reader of its bytes (which feeds `scan`) and the thread, which ends with
-    /// what it saw once the bytes are read (or the `Tee` is dropped).
-    fn read_ahead<'scope>(
+/// The threads behind a [`Tee`]: the reader, which ends with what it saw once the
+/// bytes are read (or the `Tee` is dropped), and the scan, which ends with its
+/// findings once the `Tee` is dropped.
+struct TeeThreads<'scope> {
+    reading: std::thread::ScopedJoinHandle<'scope, ReadFacts>,
+    scanning: Option<std::thread::ScopedJoinHandle<'scope, Vec<scan::Finding>>>,
+}
+
+impl Tee {
+    /// Starts reading `inner` ahead on a thread of `scope` ([`read_ahead`]), and
+    /// scanning its bytes with `scan` on another; returns the reader of its bytes
+    /// and the threads. The scan gets every byte the reader gets (once the `Tee` is
+    /// read to its end), in order, beside the checks that read the `Tee`.
+    fn read_ahead<'scope, 'a: 'scope>(
         scope: &'scope std::thread::Scope<'scope, '_>,
         inner: impl Read + Send + 'scope,
         scan: Option<scan::EntryScan<'a>>,
-    ) -> (Self, std::thread::ScopedJoinHandle<'scope, ReadFacts>) {
+    ) -> (Self, TeeThreads<'scope>) {
         let (tx, rx) = mpsc::sync_channel(4);
         let (back, recycled) = mpsc::channel();
         let reading = scope.spawn(move || read_ahead(inner, &tx, &recycled));
+        let (scan_tx, scanning) = match scan {
+            Some(s) => {
+                let (scan_tx, scan_rx) = mpsc::sync_channel::<Vec<u8>>(8);
+                let scanning = scope.spawn(move || s.scan_chunks(scan_rx));
+                (Some(scan_tx), Some(scanning))
+            }
+            None => (None, None),
+        };
         let tee = Tee {
             chunks: rx,
             back,
             chunk: Vec::new(),
             at: 0,
             failed: None,
-            scan,
+            scan: scan_tx,
         };
-        (tee, reading)
+        (tee, TeeThreads { reading, scanning })
     }
 }
 
-impl Read for Tee<'_> {
+impl Read for Tee {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if let Some((kind, message)) = &self.failed {
             return Err(io::Error::new(*kind, message.clone()));
@@ -125,6 +143,11 @@ impl Read for Tee<'_> {
         if self.at == self.chunk.len() {
             match self.chunks.recv() {
                 Ok(Ok(next)) => {
+                    if let Some(scan) = &self.scan {
+                        // Ends only when the scan's thread is gone (it panicked:
+                        // joining it says so).
+                        let _ = scan.send(next.clone());
+                    }
                     let used = std::mem::replace(&mut self.chunk, next);
                     let _ = self.back.send(used);
                     self.at = 0;
@@ -140,9 +163,6 @@ impl Read for Tee<'_> {
         let data = &self.chunk[self.at..self.at + n];
         buf[..n].copy_from_slice(data);
         self.at += n;
-        if let Some(s) = &mut self.scan {
-            s.feed(data);
-        }
         Ok(n)
     }
 }
@@ -700,7 +720,7 @@ fn stream_entry(
     // The entry is inflated, hashed and counted on a thread of its own, ahead of
     // the checks that parse it here.
     std::thread::scope(|scope| {
-        let (mut tee, reading) = Tee::read_ahead(scope, reader, scan);
+        let (mut tee, threads) = Tee::read_ahead(scope, reader, scan);
         let csv_rows = if csv {
             let rules = &records.record.rules;
             let rows = tables::check_csv(&mut tee, &e.name, fields, rules, report, classes)?;
@@ -709,17 +729,20 @@ fn stream_entry(
             None
         };
         io::copy(&mut tee, &mut io::sink())?;
-        let Tee { scan, chunks, .. } = tee;
-        drop(chunks);
-        let read = reading
+        drop(tee);
+        let read = threads
+            .reading
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let found = threads
+            .scanning
+            .map(|s| s.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
         let facts = Facts {
             bytes: read.bytes,
             sha256: hex::encode(read.hasher.finalize()),
             rows: csv_rows.unwrap_or(read.newlines),
         };
-        Ok((facts, scan.map(|s| s.finish())))
+        Ok((facts, found))
     })
 }
 
@@ -1270,7 +1293,7 @@ mod tests {
                 data: data.clone(),
                 at: 0,
             };
-            let (mut tee, reading) = Tee::read_ahead(scope, source, None);
+            let (mut tee, threads) = Tee::read_ahead(scope, source, None);
             let mut got = Vec::new();
             let mut buf = [0u8; 4096];
             let error = loop {
@@ -1285,7 +1308,7 @@ mod tests {
             let again = tee.read(&mut buf).expect_err("a failed entry stays failed");
             assert_eq!(again.to_string(), "bad CRC");
             drop(tee);
-            let facts = reading.join().expect("the reading thread");
+            let facts = threads.reading.join().expect("the reading thread");
             assert_eq!(facts.bytes, data.len() as u64);
             assert_eq!(
                 facts.newlines,

@@ -17,7 +17,7 @@
 //! [`SEGMENT`] bytes is scanned in overlapping pieces, so memory stays bounded.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 
 use ahash::{AHashMap, AHashSet};
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -442,8 +442,8 @@ impl Needles {
             seg_col: 0,
             split: false,
             found: Vec::new(),
-            jobs: Vec::new(),
-            job_bytes: 0,
+            open: Batch::default(),
+            ready: Vec::new(),
             workers: (0..workers.max(1)).map(|_| Work::default()).collect(),
         }
     }
@@ -860,25 +860,37 @@ const CHANCE_FREE: u32 = 32;
 
 /// Runs of 32 or more lowercase hex digits, and the marker `[account]`.
 fn opaque_spans(text: &str, out: &mut Vec<(u32, u32)>) {
+    const RUN: usize = 32;
+    let hex = |b: u8| matches!(b, b'0'..=b'9' | b'a'..=b'f');
     out.clear();
     let b = text.as_bytes();
+    // A run of RUN hex digits that starts in [i, i + RUN) covers byte i + RUN - 1:
+    // when that byte is no hex digit, none starts there. Holds: i is 0 or follows
+    // a byte that is no hex digit, so a run found from i on starts where it seems.
     let mut i = 0;
-    while i < b.len() {
-        if matches!(b[i], b'0'..=b'9' | b'a'..=b'f') {
-            let mut j = i;
-            while j < b.len() && matches!(b[j], b'0'..=b'9' | b'a'..=b'f') {
-                j += 1;
-            }
-            if j - i >= 32 {
-                out.push((i as u32, j as u32));
-            }
-            i = j;
-        } else {
-            i += 1;
+    while i + RUN <= b.len() {
+        let probe = i + RUN - 1;
+        if !hex(b[probe]) {
+            i = probe + 1;
+            continue;
         }
+        let mut s = probe;
+        while s > i && hex(b[s - 1]) {
+            s -= 1;
+        }
+        let mut e = probe + 1;
+        while e < b.len() && hex(b[e]) {
+            e += 1;
+        }
+        if e - s >= RUN {
+            out.push((s as u32, e as u32));
+        }
+        i = e + 1;
     }
-    for (p, _) in text.match_indices("[account]") {
-        out.push((p as u32, (p + 9) as u32));
+    if memchr::memchr(b'[', b).is_some() {
+        for (p, _) in text.match_indices("[account]") {
+            out.push((p as u32, (p + 9) as u32));
+        }
     }
 }
 
@@ -945,9 +957,10 @@ pub struct EntryScan<'a> {
     /// Whether part of the current field was scanned already (a long field).
     split: bool,
     found: Vec<Finding>,
-    /// Fields and lines read but not scanned yet, and their bytes.
-    jobs: Vec<Job>,
-    job_bytes: usize,
+    /// Fields and lines read but not sealed in a batch yet.
+    open: Batch,
+    /// Batches sealed but not scanned yet, in order.
+    ready: Vec<Batch>,
     /// Scratch of the workers that scan them (one each).
     workers: Vec<Work>,
 }
@@ -955,9 +968,28 @@ pub struct EntryScan<'a> {
 /// Text scanned together by the workers (at least; a job is never cut).
 const BATCH_BYTES: usize = 512 << 10;
 
-/// A field, line or piece to scan, with where it lies in the entry.
-struct Job {
+/// Fields and lines to scan, their texts end to end in one buffer (no allocation
+/// per field).
+#[derive(Default)]
+struct Batch {
     text: String,
+    jobs: Vec<Job>,
+}
+
+impl Batch {
+    /// Scans the jobs `jobs` of this batch, in order; appends the findings to `found`.
+    fn run(&self, jobs: &[Job], n: &Needles, w: &mut Work, found: &mut Vec<Finding>) {
+        for j in jobs {
+            j.run(&self.text, n, w, found);
+        }
+    }
+}
+
+/// A field, line or piece to scan (its text is `batch[at..end]`), with where it
+/// lies in the entry.
+struct Job {
+    at: usize,
+    end: usize,
     /// Matches starting at or after this byte belong to the next piece.
     limit: usize,
     names: bool,
@@ -972,21 +1004,15 @@ struct Job {
 }
 
 impl Job {
-    /// Scans the text; appends the findings, in order, to `found`.
-    fn run(&self, n: &Needles, w: &mut Work, found: &mut Vec<Finding>) {
+    /// Scans the text (`batch[at..end]`); appends the findings, in order, to `found`.
+    fn run(&self, batch: &str, n: &Needles, w: &mut Work, found: &mut Vec<Finding>) {
+        let text = &batch[self.at..self.end];
         let mut hits = std::mem::take(&mut w.hits);
         hits.clear();
-        n.scan_text(
-            w,
-            &self.text,
-            self.limit,
-            self.names,
-            self.whole_field,
-            &mut hits,
-        );
+        n.scan_text(w, text, self.limit, self.names, self.whole_field, &mut hits);
         hits.sort_by_key(|h| (h.start, h.needle));
         hits.dedup_by_key(|h| (h.start, h.needle, h.post));
-        let tb = self.text.as_bytes();
+        let tb = text.as_bytes();
         // Hits are in order: count newlines once.
         let (mut pos, mut nls, mut last_nl) = (0usize, 0u64, None::<usize>);
         for h in &hits {
@@ -1017,11 +1043,37 @@ impl Job {
 }
 
 impl EntryScan<'_> {
-    /// Feeds the next bytes of the entry.
+    /// Feeds the next bytes of the entry (scanned here, batch by batch, with the
+    /// workers).
     pub fn feed(&mut self, data: &[u8]) {
-        if self.csv.is_some() {
-            for &b in data {
-                self.csv_byte(b);
+        self.parse(data);
+        self.run_ready();
+    }
+
+    /// Reads the next bytes of the entry into batches.
+    fn parse(&mut self, data: &[u8]) {
+        if let Some(st) = &self.csv {
+            // Runs of bytes that only join the field go in whole; the bytes that
+            // move the CSV state one at a time.
+            let mut rest = data;
+            let mut quoting = (st.started, st.in_quotes, st.quote_pending);
+            while !rest.is_empty() {
+                let plain = match quoting {
+                    (false, _, _) | (true, true, true) => Some(0),
+                    (true, true, false) => memchr::memchr2(b'"', b'\n', rest),
+                    (true, false, _) => memchr::memchr3(b'"', b',', b'\n', rest),
+                }
+                .unwrap_or(rest.len());
+                if plain > 0 {
+                    self.push_plain(&rest[..plain], !quoting.1);
+                    rest = &rest[plain..];
+                }
+                if let Some((&b, tail)) = rest.split_first() {
+                    self.csv_byte(b);
+                    rest = tail;
+                    let st = self.csv.as_ref().expect("csv");
+                    quoting = (st.started, st.in_quotes, st.quote_pending);
+                }
             }
             return;
         }
@@ -1036,6 +1088,23 @@ impl EntryScan<'_> {
         self.seg.extend_from_slice(rest);
         while self.seg.len() >= SEGMENT {
             self.flush(false);
+        }
+    }
+
+    /// Bytes that only join the current field (what [`EntryScan::csv_byte`] does
+    /// with each of them, in bulk): no quote, comma or newline, and no quote
+    /// pending. `unquoted`: the field is not quoted, so it no longer starts here.
+    fn push_plain(&mut self, mut bytes: &[u8], unquoted: bool) {
+        if unquoted {
+            self.csv.as_mut().expect("csv").at_field_start = false;
+        }
+        while !bytes.is_empty() {
+            let take = SEGMENT.saturating_sub(self.seg.len()).min(bytes.len());
+            self.seg.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.seg.len() >= SEGMENT {
+                self.flush(false);
+            }
         }
     }
 
@@ -1141,10 +1210,15 @@ impl EntryScan<'_> {
             None => (None, None, true),
         };
         let whole_field = row.is_some() && whole && !self.split;
-        let text = String::from_utf8_lossy(&self.seg).into_owned();
-        self.job_bytes += text.len();
-        self.jobs.push(Job {
-            text,
+        let batch = &mut self.open;
+        let at = batch.text.len();
+        match std::str::from_utf8(&self.seg) {
+            Ok(text) => batch.text.push_str(text),
+            Err(_) => batch.text.push_str(&String::from_utf8_lossy(&self.seg)),
+        }
+        batch.jobs.push(Job {
+            at,
+            end: batch.text.len(),
             limit,
             names,
             whole_field,
@@ -1153,8 +1227,8 @@ impl EntryScan<'_> {
             line: self.seg_line,
             col: self.seg_col,
         });
-        if self.job_bytes >= BATCH_BYTES {
-            self.run_jobs();
+        if batch.text.len() >= BATCH_BYTES {
+            self.seal();
         }
         if whole {
             self.seg.clear();
@@ -1173,41 +1247,109 @@ impl EntryScan<'_> {
         }
     }
 
-    /// Scans the pending jobs, split in consecutive runs over the workers; the
-    /// findings join in job order, so they do not depend on the number of workers.
-    fn run_jobs(&mut self) {
-        let (n, jobs) = (self.n, std::mem::take(&mut self.jobs));
-        self.job_bytes = 0;
-        let per = jobs.len().div_ceil(self.workers.len()).max(1);
-        let mut found: Vec<Vec<Finding>> = Vec::new();
-        found.resize_with(self.workers.len(), Vec::new);
-        std::thread::scope(|scope| {
-            let mut runs = jobs
-                .chunks(per)
-                .zip(self.workers.iter_mut())
-                .zip(found.iter_mut());
-            let first = runs.next();
-            for ((run, w), out) in runs {
-                scope.spawn(move || run.iter().for_each(|j| j.run(n, w, out)));
-            }
-            if let Some(((run, w), out)) = first {
-                run.iter().for_each(|j| j.run(n, w, out));
-            }
-        });
-        for f in found {
-            self.found.extend(f);
+    /// Seals the open batch: it is ready to scan.
+    fn seal(&mut self) {
+        if !self.open.jobs.is_empty() {
+            let batch = std::mem::take(&mut self.open);
+            self.ready.push(batch);
         }
     }
 
-    /// Ends the entry; returns the findings in order.
-    pub fn finish(mut self) -> Vec<Finding> {
+    /// Scans the ready batches here, each split in consecutive runs over the
+    /// workers; the findings join in job order, so they do not depend on the
+    /// number of workers.
+    fn run_ready(&mut self) {
+        let n = self.n;
+        for batch in std::mem::take(&mut self.ready) {
+            let per = batch.jobs.len().div_ceil(self.workers.len()).max(1);
+            let mut found: Vec<Vec<Finding>> = Vec::new();
+            found.resize_with(self.workers.len(), Vec::new);
+            std::thread::scope(|scope| {
+                let batch = &batch;
+                let mut runs = batch
+                    .jobs
+                    .chunks(per)
+                    .zip(self.workers.iter_mut())
+                    .zip(found.iter_mut());
+                let first = runs.next();
+                for ((run, w), out) in runs {
+                    scope.spawn(move || batch.run(run, n, w, out));
+                }
+                if let Some(((run, w), out)) = first {
+                    batch.run(run, n, w, out);
+                }
+            });
+            for f in found {
+                self.found.extend(f);
+            }
+        }
+    }
+
+    /// Ends the entry's text: the last field or line joins the last batch.
+    fn end(&mut self) {
         match &self.csv {
             Some(st) if st.started && (st.field > 0 || !self.seg.is_empty()) => self.end_field(),
             Some(_) => {}
             None => self.flush(true),
         }
-        self.run_jobs();
+        self.seal();
+    }
+
+    /// Ends the entry; returns the findings in order.
+    pub fn finish(mut self) -> Vec<Finding> {
+        self.end();
+        self.run_ready();
         self.found
+    }
+
+    /// Scans a whole entry given as `chunks` of its bytes, read here while the
+    /// workers scan the batches read before (a pool for the whole entry, not one
+    /// per batch); returns the findings in order, the same as [`EntryScan::feed`]
+    /// with every chunk then [`EntryScan::finish`].
+    pub fn scan_chunks(mut self, chunks: impl IntoIterator<Item = Vec<u8>>) -> Vec<Finding> {
+        let n = self.n;
+        let workers = std::mem::take(&mut self.workers);
+        let mut done: Vec<(usize, Vec<Finding>)> = std::thread::scope(|scope| {
+            // At most two batches waiting per worker: memory stays bounded. The
+            // workers alone hold the receiving end: were they all gone, sending
+            // would fail instead of waiting for ever.
+            let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Batch)>(2 * workers.len());
+            let work_rx = Arc::new(Mutex::new(work_rx));
+            let (done_tx, done_rx) = mpsc::channel();
+            for mut w in workers {
+                let (work_rx, done_tx) = (Arc::clone(&work_rx), done_tx.clone());
+                scope.spawn(move || loop {
+                    let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok((seq, batch)) = next else { break };
+                    let mut found = Vec::new();
+                    batch.run(&batch.jobs, n, &mut w, &mut found);
+                    if done_tx.send((seq, found)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop((done_tx, work_rx));
+            let mut seq = 0;
+            let mut send = |ready: &mut Vec<Batch>| {
+                for batch in ready.drain(..) {
+                    // Fails only when every worker is gone (one panicked: the scope
+                    // says so when it ends).
+                    let _ = work_tx.send((seq, batch));
+                    seq += 1;
+                }
+            };
+            for chunk in chunks {
+                self.parse(&chunk);
+                send(&mut self.ready);
+            }
+            self.end();
+            send(&mut self.ready);
+            drop(send);
+            drop(work_tx);
+            done_rx.into_iter().collect()
+        });
+        done.sort_by_key(|(seq, _)| *seq);
+        done.into_iter().flat_map(|(_, found)| found).collect()
     }
 }
 
@@ -1369,6 +1511,110 @@ mod tests {
     }
 
     #[test]
+    fn csv_read_in_runs_reads_as_byte_by_byte() {
+        // The state machine byte by byte (how `feed` read CSV before it took runs of
+        // plain bytes whole) against `feed`, on hostile CSV: quotes anywhere, quoted
+        // newlines, doubled quotes, fields across pieces and one longer than SEGMENT.
+        let n = needles();
+        let parts: [&[u8]; 12] = [
+            b"RuOpenTwit",
+            b"2572896396",
+            b"10.0.0.12",
+            b"\"",
+            b",",
+            b"\n",
+            b"\"\"",
+            b"x",
+            b" ",
+            "\u{e9}".as_bytes(),
+            b"\r",
+            b"Ruslan Open",
+        ];
+        let mut state = 11u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        let findings = |s: EntryScan<'_>| -> Vec<(Kind, u64, Option<u64>, String, usize)> {
+            s.finish()
+                .into_iter()
+                .map(|f| (f.kind, f.line, f.row, f.column, f.needle))
+                .collect()
+        };
+        for round in 0..300 {
+            let mut csv = b"a,b,c\n".to_vec();
+            for _ in 0..next() % 400 {
+                csv.extend_from_slice(parts[next() % parts.len()]);
+            }
+            if round == 0 {
+                csv.extend_from_slice(b"1,\"");
+                csv.extend(b"Omar 10.0.0.12 ".repeat(SEGMENT / 10));
+                csv.extend_from_slice(b"\",2\n3,");
+                csv.extend(b"Omar_10.0.0.12_".repeat(SEGMENT / 10));
+            }
+            let mut bytewise = n.entry_on(Some(HashSet::new()), 2);
+            for &b in &csv {
+                bytewise.csv_byte(b);
+            }
+            let piece = [1, 2, 5, 64, 4096, csv.len()][next() % 6];
+            let mut runs = n.entry_on(Some(HashSet::new()), 2);
+            for c in csv.chunks(piece) {
+                runs.feed(c);
+            }
+            assert_eq!(findings(runs), findings(bytewise), "round {round}");
+        }
+    }
+
+    #[test]
+    fn opaque_spans_are_every_long_hex_run() {
+        // The plain reading: every maximal run of hex digits, kept when 32 or more.
+        let plain = |t: &str| -> Vec<(u32, u32)> {
+            let b = t.as_bytes();
+            let hex = |c: u8| matches!(c, b'0'..=b'9' | b'a'..=b'f');
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < b.len() {
+                let mut j = i;
+                while j < b.len() && hex(b[j]) {
+                    j += 1;
+                }
+                if j - i >= 32 {
+                    out.push((i as u32, j as u32));
+                }
+                i = j.max(i + 1);
+            }
+            out
+        };
+        // Runs of every length around 32, at every offset, between other bytes.
+        let mut state = 7u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        let mut out = Vec::new();
+        for _ in 0..20_000 {
+            let mut t = String::new();
+            for _ in 0..next() % 6 {
+                let run = [1, 30, 31, 32, 33, 63, 64, 65][next() % 8];
+                for _ in 0..run {
+                    t.push(b"0123456789abcdef"[next() % 16] as char);
+                }
+                for _ in 0..next() % 3 {
+                    t.push(['x', ' ', 'F', 'é', 'g'][next() % 5]);
+                }
+            }
+            opaque_spans(&t, &mut out);
+            assert_eq!(out, plain(&t), "{t}");
+        }
+        opaque_spans("[account] and [account]x", &mut out);
+        assert_eq!(out, vec![(0, 9), (14, 23)]);
+    }
+
+    #[test]
     fn workers_change_nothing() {
         // Several batches of fields, CSV and text, with a finding in some rows only,
         // and one field long enough to be scanned in pieces.
@@ -1390,6 +1636,16 @@ mod tests {
                 one,
                 "{workers} workers"
             );
+        }
+        // The pool of `scan_chunks`, with any number of workers and chunks.
+        for (workers, piece) in [(1, 100_000), (2, 4096), (3, 777), (8, csv.len())] {
+            let s = n.entry_on(Some(HashSet::new()), workers);
+            let found: Vec<(Kind, u64, String)> = s
+                .scan_chunks(csv.chunks(piece).map(<[u8]>::to_vec))
+                .into_iter()
+                .map(|f| (f.kind, f.line, f.column))
+                .collect();
+            assert_eq!(found, one, "scan_chunks with {workers} workers");
         }
         let text: Vec<u8> = csv
             .iter()
