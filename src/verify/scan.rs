@@ -1344,7 +1344,6 @@ impl EntryScan<'_> {
             }
             self.end();
             send(&mut self.ready);
-            drop(send);
             drop(work_tx);
             done_rx.into_iter().collect()
         });
