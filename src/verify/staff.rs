@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use ahash::{AHashMap, AHashSet};
 use aho_corasick::{AhoCorasick, MatchKind};
 use sha2::{Digest, Sha256};
 
@@ -369,11 +370,12 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
             "missing: every export needs tweets.csv",
         ));
     }
-    let mut tweet_values: HashMap<String, (Origin, String)> = HashMap::new();
+    // Fast hashes: these see every row (their order never shows: sorted below).
+    let mut tweet_values: AHashMap<String, (Origin, String)> = AHashMap::new();
     let post_ids = if public { ps.post_ids } else { PostIds::Raw };
     let mut quoted: Vec<String> = Vec::new();
-    let mut public_posts: HashSet<u64> = HashSet::new();
-    let mut public_posts_other: HashSet<String> = HashSet::new();
+    let mut public_posts: AHashSet<u64> = AHashSet::new();
+    let mut public_posts_other: AHashSet<String> = AHashSet::new();
     {
         let mut rows = Rows::open(&tweets_path)?;
         let th = rows.header().clone();
@@ -388,6 +390,11 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
             col("retweet_userid"),
             col("quoted_tweet_tweetid"),
         );
+        // Each column's rule and shared name, found once.
+        let rules: Vec<Option<&ColumnRule>> =
+            th.iter().map(|c| policy.tweet_columns.get(c)).collect();
+        let names: Vec<std::sync::Arc<str>> =
+            th.iter().map(|c| column_arc("tweets.csv", c)).collect();
         let total = std::fs::metadata(&tweets_path)
             .map(|m| m.len())
             .unwrap_or(0);
@@ -404,8 +411,7 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
             let line = rec.position().map_or(0, |p| p.line());
             let author = &rec[author_i];
             let private = public && registry.id_is_private(author);
-            for (i, c) in th.iter().enumerate() {
-                let rule = policy.tweet_columns.get(c);
+            for (i, &rule) in rules.iter().enumerate() {
                 if dropped(rule, private) {
                     let v = rec[i].trim();
                     if v.chars().count() >= MIN_DROPPED_CHARS && !tweet_values.contains_key(v) {
@@ -414,7 +420,7 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
                             (
                                 Origin {
                                     file: "tweets.csv",
-                                    column: column_arc("tweets.csv", c),
+                                    column: names[i].clone(),
                                     line,
                                 },
                                 author.to_string(),
