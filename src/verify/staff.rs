@@ -7,6 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 
 use ahash::{AHashMap, AHashSet};
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -144,13 +146,22 @@ impl Exemptions {
 /// The values found in the bundle, looked for in the export's published cells in
 /// the normalised view the scan reads the bundle in (a value written in another case
 /// or form in a published cell is published by that cell, as the bundle reads it),
-/// token-bounded, except in the free text of an account it belongs to.
+/// token-bounded, except in the free text of an account it belongs to. Shared by
+/// the threads that look: a value is exempt once any cell publishes it, so what is
+/// exempt does not depend on which thread saw which cell.
 struct Published<'o> {
     needles: Needles,
     /// Needle → the values (indices) it stands for.
     slots: Vec<Vec<usize>>,
     owners: Vec<&'o HashSet<String>>,
-    exempt: Vec<bool>,
+    exempt: Vec<AtomicBool>,
+    /// Values not exempt yet.
+    left: AtomicUsize,
+}
+
+/// One thread's buffers for [`Published::cell`].
+#[derive(Default)]
+struct Looking {
     scratch: ValueScratch,
     hits: Vec<usize>,
 }
@@ -187,35 +198,51 @@ impl<'o> Published<'o> {
             slots[n].push(k);
         }
         needles.finish();
-        let exempt = vec![false; owners.len()];
+        let exempt = owners.iter().map(|_| AtomicBool::new(false)).collect();
         Published {
             needles,
             slots,
+            left: AtomicUsize::new(owners.len()),
             owners,
             exempt,
-            scratch: ValueScratch::default(),
-            hits: Vec::new(),
         }
     }
 
     /// Looks for the values in one published cell of `author`'s row.
-    fn cell(&mut self, cell: &str, text: bool, author: &str) {
+    fn cell(&self, look: &mut Looking, cell: &str, text: bool, author: &str) {
         if cell.is_empty() {
             return;
         }
-        self.hits.clear();
+        look.hits.clear();
         self.needles
-            .find_in_value(&mut self.scratch, cell, &mut self.hits);
-        for &n in &self.hits {
+            .find_in_value(&mut look.scratch, cell, &mut look.hits);
+        for &n in &look.hits {
             for &i in self.slots.get(n).map_or(&[][..], Vec::as_slice) {
-                if self.exempt[i] || (text && self.owners[i].contains(author)) {
+                if self.exempt[i].load(Ordering::Relaxed)
+                    || (text && self.owners[i].contains(author))
+                {
                     continue;
                 }
-                self.exempt[i] = true;
+                if !self.exempt[i].swap(true, Ordering::Relaxed) {
+                    self.left.fetch_sub(1, Ordering::Relaxed);
+                }
             }
         }
     }
+
+    /// Whether every value is exempt (nothing left to look for).
+    fn done(&self) -> bool {
+        self.left.load(Ordering::Relaxed) == 0
+    }
+
+    /// Whether the value `i` is exempt.
+    fn is_exempt(&self, i: usize) -> bool {
+        self.exempt[i].load(Ordering::Relaxed)
+    }
 }
+
+/// Rows of `tweets.csv` handed to a thread of [`Prepared::exempt_found`] at once.
+const EXEMPT_BATCH_ROWS: usize = 1024;
 
 /// Reads the key and export and lists what must not appear in the bundle (of
 /// `tier`, or the public bundle) under `policy`, the checked policy file of `opts`.
@@ -586,7 +613,7 @@ impl Prepared {
             return Ok(0);
         }
         let owners: Vec<&HashSet<String>> = found.iter().map(|i| &self.pending_owner[i]).collect();
-        let mut ex = Published::new(
+        let ex = Published::new(
             found.iter().map(|i| self.pending[i].as_str()),
             owners,
             &self.needles,
@@ -595,12 +622,13 @@ impl Prepared {
         let export = Export::read(&opts.input, policy)?;
         let threshold = policy.pseudonymisation.follower_threshold;
         let public = !self.tier;
+        let mut look = Looking::default();
         for a in &export.accounts {
             let private = public && is_pseudonymised(a.followers, threshold);
             for (i, col) in export.account_header.iter().enumerate() {
                 let rule = policy.account_columns.get(col);
                 if !dropped(rule, private) {
-                    ex.cell(&a.record[i], is_text(rule, private), &a.userid);
+                    ex.cell(&mut look, &a.record[i], is_text(rule, private), &a.userid);
                 }
             }
         }
@@ -609,33 +637,69 @@ impl Prepared {
         let mut rows = Rows::open(&path)?;
         let th = rows.header().clone();
         let author_i = rows.require("userid", "names each post's author")?;
+        let rules: Vec<Option<&ColumnRule>> =
+            th.iter().map(|c| policy.tweet_columns.get(c)).collect();
         let total = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let mut rec = csv::StringRecord::new();
-        let mut n = 0u64;
-        while rows.read(&mut rec)? {
-            n += 1;
-            if n.is_multiple_of(4096) {
-                if let (Some(p), Some(pos)) = (&opts.progress, rec.position()) {
-                    p(pos.byte(), total);
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        // Read here, looked for on every core, batch by batch (the batches come
+        // back to be filled again).
+        std::thread::scope(|scope| -> Result<()> {
+            let (tx, rx) = mpsc::sync_channel::<Vec<csv::StringRecord>>(2 * workers);
+            let rx = Arc::new(Mutex::new(rx));
+            let (back_tx, back_rx) = mpsc::channel::<Vec<csv::StringRecord>>();
+            for _ in 0..workers {
+                let (rx, back_tx) = (Arc::clone(&rx), back_tx.clone());
+                let (ex, registry, rules) = (&ex, &registry, &rules);
+                scope.spawn(move || {
+                    let mut look = Looking::default();
+                    loop {
+                        let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok(batch) = next else { break };
+                        for rec in batch.iter().take_while(|_| !ex.done()) {
+                            let author = &rec[author_i];
+                            let private = public && registry.id_is_private(author);
+                            for (i, &rule) in rules.iter().enumerate() {
+                                if !dropped(rule, private) {
+                                    let text = is_text(rule, private);
+                                    ex.cell(&mut look, &rec[i], text, author);
+                                }
+                            }
+                        }
+                        let _ = back_tx.send(batch);
+                    }
+                });
+            }
+            drop((rx, back_tx));
+            let mut n = 0u64;
+            while !ex.done() {
+                let mut batch = back_rx.try_recv().unwrap_or_default();
+                batch.resize_with(EXEMPT_BATCH_ROWS, csv::StringRecord::new);
+                let mut filled = 0;
+                while filled < EXEMPT_BATCH_ROWS && rows.read(&mut batch[filled])? {
+                    filled += 1;
+                    n += 1;
+                    if n.is_multiple_of(4096) {
+                        if let (Some(p), Some(pos)) = (&opts.progress, batch[filled - 1].position())
+                        {
+                            p(pos.byte(), total);
+                        }
+                    }
+                }
+                let last = filled < EXEMPT_BATCH_ROWS;
+                batch.truncate(filled);
+                // Fails only when every thread is gone (one panicked: the scope says
+                // so when it ends).
+                if (filled > 0 && tx.send(batch).is_err()) || last {
+                    break;
                 }
             }
-            let author = &rec[author_i];
-            let private = public && registry.id_is_private(author);
-            for (i, c) in th.iter().enumerate() {
-                let rule = policy.tweet_columns.get(c);
-                if !dropped(rule, private) {
-                    ex.cell(&rec[i], is_text(rule, private), author);
-                }
-            }
-            if ex.exempt.iter().all(|&e| e) {
-                break;
-            }
-        }
+            Ok(())
+        })?;
         let exempt: HashSet<usize> = found
             .iter()
-            .zip(&ex.exempt)
-            .filter(|(_, &e)| e)
-            .map(|(i, _)| *i)
+            .enumerate()
+            .filter(|&(k, _)| ex.is_exempt(k))
+            .map(|(_, i)| *i)
             .collect();
         for (_, f) in findings.iter_mut() {
             f.retain(|x| !(x.kind == Kind::Dropped && exempt.contains(&x.needle)));
