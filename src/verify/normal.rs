@@ -589,7 +589,30 @@ impl Folder {
 
 /// A letter, digit or `_`: what a token is made of.
 pub fn is_token_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
+    is_alphanumeric(c) || c == '_'
+}
+
+/// `char::is_alphanumeric`, with the answers for the Basic Multilingual Plane read
+/// from a table made once (the library searches Unicode's tables for every letter
+/// outside ASCII, and the scan asks for every character it reads).
+pub fn is_alphanumeric(c: char) -> bool {
+    static BMP: OnceLock<Box<[u64; 1024]>> = OnceLock::new();
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    let Ok(i) = u16::try_from(u32::from(c)) else {
+        return c.is_alphanumeric();
+    };
+    let bmp = BMP.get_or_init(|| {
+        let mut t = Box::new([0u64; 1024]);
+        for (k, c) in (0..=0xFFFFu32).filter_map(|k| char::from_u32(k).map(|c| (k, c))) {
+            if c.is_alphanumeric() {
+                t[k as usize / 64] |= 1 << (k % 64);
+            }
+        }
+        t
+    });
+    bmp[usize::from(i) / 64] >> (i % 64) & 1 == 1
 }
 
 fn script_of(c: char) -> Option<Script> {
@@ -606,7 +629,7 @@ pub fn part_boundary(prev: Option<char>, next: Option<char>) -> bool {
     let (Some(p), Some(q)) = (prev, next) else {
         return true;
     };
-    if !p.is_alphanumeric() || !q.is_alphanumeric() {
+    if !is_alphanumeric(p) || !is_alphanumeric(q) {
         return true;
     }
     if p.is_numeric() != q.is_numeric() {
@@ -623,6 +646,18 @@ pub fn part_boundary(prev: Option<char>, next: Option<char>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_alphanumeric_table_answers_as_the_library() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            assert_eq!(
+                is_alphanumeric(c),
+                c.is_alphanumeric(),
+                "{:X}",
+                u32::from(c)
+            );
+        }
+    }
 
     fn base(s: &str) -> String {
         let mut v = Vec::new();

@@ -22,7 +22,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use ahash::{AHashMap, AHashSet};
 use aho_corasick::{AhoCorasick, MatchKind};
 
-use super::normal::{base_view, is_token_char, part_boundary, BChar, Folder};
+use super::normal::{base_view, is_alphanumeric, is_token_char, part_boundary, BChar, Folder};
 
 /// What was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -801,7 +801,7 @@ impl Needles {
             }
         };
         let lone = |k: usize| {
-            k < b.len() && (k == 0 || sep(k - 1)) && sep(k + 1) && b[k].c.is_alphanumeric()
+            k < b.len() && (k == 0 || sep(k - 1)) && sep(k + 1) && is_alphanumeric(b[k].c)
         };
         let mut k = 0;
         let mut joined = String::new();
