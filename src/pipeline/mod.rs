@@ -456,14 +456,14 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
     build_staged(opts, false)?.persist()
 }
 
-/// Frees the last plan on a thread of its own: its millions of small allocations
+/// Frees `value` on a thread of its own: a plan's millions of small allocations
 /// took 2.2 s to free at 1M accounts, and nothing waits for them (a process that
 /// exits first ends the thread; the memory goes with it).
-fn free_in_background(plan: Plan) {
-    // If no thread can be started, the closure (and the plan) is dropped here.
+pub(crate) fn free_in_background<T: Send + 'static>(value: T) {
+    // If no thread can be started, the closure (and the value) is dropped here.
     let _ = std::thread::Builder::new()
-        .name("free-plan".into())
-        .spawn(move || drop(plan));
+        .name("free".into())
+        .spawn(move || drop(value));
 }
 
 /// The warnings of `plan` that stop this build: every one with `deny_all`

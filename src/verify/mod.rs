@@ -497,6 +497,10 @@ fn check_archive(opts: &VerifyOptions, archive: &mut Archive, report: &mut Repor
         if let (Some(so), Some(staff)) = (&opts.staff, &staff) {
             check_staff(so, staff, &entries, findings, rebuilt, report)?;
         }
+        // Its maps of every needle take a second to free, and nothing waits.
+        if let Some(staff) = staff {
+            crate::pipeline::free_in_background(staff);
+        }
         check_volumes(opts, records.record.typed.as_ref(), report)
     })
 }
