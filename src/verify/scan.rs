@@ -1509,6 +1509,17 @@ mod tests {
         assert_eq!(scan(&n, &long, 8192, false).len(), 84_000);
     }
 
+    /// Pseudo-random numbers from `seed` (a linear congruential generator).
+    fn numbers(seed: u64) -> impl FnMut() -> usize {
+        let mut state = seed;
+        move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        }
+    }
+
     #[test]
     fn csv_read_in_runs_reads_as_byte_by_byte() {
         // The state machine byte by byte (how `feed` read CSV before it took runs of
@@ -1529,13 +1540,7 @@ mod tests {
             b"\r",
             b"Ruslan Open",
         ];
-        let mut state = 11u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as usize
-        };
+        let mut next = numbers(11);
         let findings = |s: EntryScan<'_>| -> Vec<(Kind, u64, Option<u64>, String, usize)> {
             s.finish()
                 .into_iter()
@@ -1587,13 +1592,7 @@ mod tests {
             out
         };
         // Runs of every length around 32, at every offset, between other bytes.
-        let mut state = 7u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as usize
-        };
+        let mut next = numbers(7);
         let mut out = Vec::new();
         for _ in 0..20_000 {
             let mut t = String::new();
