@@ -6,9 +6,9 @@
 //! re-identifiable through their quasi-identifiers, raw post IDs of pseudonymised
 //! accounts, free text published without rewriting, strata the sample misses.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
+use ahash::{AHashMap, AHashSet};
 use serde::Serialize;
 
 use crate::input::export::Export;
@@ -552,21 +552,22 @@ fn column_plans(
     out
 }
 
+/// (Fast hashes for its sets of up to every account: only counts come out.)
 fn reference_figures(p: &PlanParts<'_>) -> ReferenceFigures {
     let refs = &p.posts.references;
-    let released: HashSet<&str> = p
+    let released: AHashSet<&str> = p
         .released
         .iter()
         .map(|(i, _)| p.export.accounts[*i].userid.as_str())
         .collect();
-    let released_handles: HashSet<String> = p
+    let released_handles: AHashSet<String> = p
         .released
         .iter()
         .map(|(i, _)| p.export.accounts[*i].screen_name.to_lowercase())
         .collect();
     // The user ID of each handle referred to (only those: the export may list
     // a million accounts).
-    let mut handle_ids: HashMap<&str, &str> = refs
+    let mut handle_ids: AHashMap<&str, &str> = refs
         .handles
         .iter()
         .filter(|h| !released_handles.contains(*h))
@@ -591,7 +592,7 @@ fn reference_figures(p: &PlanParts<'_>) -> ReferenceFigures {
     }
     // Known accounts referred to, by ID or by handle (an account referred to both
     // ways counts once): user ID → pseudonymised.
-    let mut by_account: HashMap<&str, bool> = HashMap::new();
+    let mut by_account: AHashMap<&str, bool> = AHashMap::new();
     for id in &refs.ids {
         if !released.contains(id.as_str()) {
             if let Some(private) = p.registry.known_id_private(id) {
