@@ -1348,7 +1348,9 @@ impl EntryScan<'_> {
             done_rx.into_iter().collect()
         });
         done.sort_by_key(|(seq, _)| *seq);
-        done.into_iter().flat_map(|(_, found)| found).collect()
+        let mut found = std::mem::take(&mut self.found);
+        found.extend(done.into_iter().flat_map(|(_, f)| f));
+        found
     }
 }
 
