@@ -69,10 +69,9 @@ pub struct Prepared {
     /// account columns not found there as written. It is decided only for those
     /// found in the bundle (a second pass over the export, in the scan's
     /// normalised view, needed only then).
-    pending: HashMap<usize, String>,
-    /// Owners (user IDs) of each pending value: its occurrences in their own free
-    /// text do not make it public.
-    pending_owner: HashMap<usize, HashSet<String>>,
+    /// With each, its owners (user IDs): its occurrences in their own free text do
+    /// not make it public.
+    pending: HashMap<usize, (String, Owners)>,
     /// The checked policy, as `verify` loaded it (the rebuild applies it too).
     pub policy: Policy,
     tier: bool,
@@ -88,6 +87,24 @@ fn is_text(rule: Option<&ColumnRule>, private: bool) -> bool {
 
 fn token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// The accounts a withheld value belongs to: one for a value of a post (its
+/// author; no set of one per value, there are millions), any number for a value of
+/// an account column (accounts may share an e-mail address, say).
+enum Owners {
+    One(String),
+    Many(HashSet<String>),
+}
+
+impl Owners {
+    /// Whether `userid` is one of them.
+    fn contains(&self, userid: &str) -> bool {
+        match self {
+            Owners::One(u) => u == userid,
+            Owners::Many(set) => set.contains(userid),
+        }
+    }
 }
 
 /// Withheld values searched for in the export's published cells: a value found
@@ -153,7 +170,7 @@ struct Published<'o> {
     needles: Needles,
     /// Needle → the values (indices) it stands for.
     slots: Vec<Vec<usize>>,
-    owners: Vec<&'o HashSet<String>>,
+    owners: Vec<&'o Owners>,
     exempt: Vec<AtomicBool>,
     /// Values not exempt yet.
     left: AtomicUsize,
@@ -169,7 +186,7 @@ struct Looking {
 impl<'o> Published<'o> {
     fn new<'v>(
         values: impl Iterator<Item = &'v str>,
-        owners: Vec<&'o HashSet<String>>,
+        owners: Vec<&'o Owners>,
         like: &Needles,
     ) -> Self {
         let mut needles = Needles::new(like.lengths());
@@ -521,7 +538,6 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
     let mut exempt = 0usize;
     let mut searched = 0usize;
     let mut pending = HashMap::new();
-    let mut pending_owner = HashMap::new();
     let Exemptions {
         values,
         owners,
@@ -545,8 +561,11 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
         }
         if let Some(n) = needles.add_dropped(&v, origins[i].clone()) {
             searched += 1;
-            pending.insert(n, v);
-            pending_owner.insert(n, own);
+            let own = match own.len() {
+                1 => Owners::One(own.into_iter().next().unwrap_or_default()),
+                _ => Owners::Many(own),
+            };
+            pending.insert(n, (v, own));
         }
     }
     tv.sort_by(|a, b| (a.1 .0.line, &a.0).cmp(&(b.1 .0.line, &b.0)));
@@ -557,8 +576,7 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
         }
         if let Some(i) = needles.add_dropped(&v, origin) {
             searched += 1;
-            pending.insert(i, v);
-            pending_owner.insert(i, std::iter::once(author).collect());
+            pending.insert(i, (v, Owners::One(author)));
         }
     }
     needles.finish();
@@ -586,7 +604,6 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
         notes,
         pz,
         pending,
-        pending_owner,
         policy,
         tier: tier.is_some(),
     })
@@ -612,9 +629,9 @@ impl Prepared {
         if found.is_empty() {
             return Ok(0);
         }
-        let owners: Vec<&HashSet<String>> = found.iter().map(|i| &self.pending_owner[i]).collect();
+        let owners: Vec<&Owners> = found.iter().map(|i| &self.pending[i].1).collect();
         let ex = Published::new(
-            found.iter().map(|i| self.pending[i].as_str()),
+            found.iter().map(|i| self.pending[i].0.as_str()),
             owners,
             &self.needles,
         );

@@ -704,3 +704,63 @@ fn values_another_account_publishes_in_another_case_are_no_leak_in_any_tier() {
         assert!(!all.contains("dana556"), "the value is printed");
     }
 }
+
+/// The second look (`exempt_found`) keeps the owner rule: a found value written only
+/// in its own account's free text (in another case, so the first, as-written look
+/// does not see it) is not made public by that text, whether the value belongs to
+/// one account or is shared by two; written in another account's text, it is.
+#[test]
+fn a_found_value_in_its_own_accounts_text_is_still_a_leak() {
+    let wd = Workdir::new();
+    let accounts = vec![
+        account("700100200", "SecretSam", "12", "core").set("email", "dana556@example.com"),
+        account("700100300", "OtherNet", "12", "network").set("email", "nour.k91@example.net"),
+        account("700100400", "ThirdNet", "12", "network").set("email", "nour.k91@example.net"),
+        account(PUBLIC_ID, PUBLIC_NAME, "250000", "core"),
+    ];
+    let tweets = vec![
+        tweet("90001", "700100200", "write to Dana556@Example.com today"),
+        tweet("90002", "700100400", "or to Nour.K91@Example.NET"),
+        tweet("90003", PUBLIC_ID, "a post"),
+    ];
+    wd.export(&accounts, &tweets);
+    assert_ok(&wd.build(&[]));
+    let bundle = "out/test_release.zip";
+    assert_passes(&wd, bundle);
+    for value in ["dana556@example.com", "nour.k91@example.net"] {
+        let bad = wd.path("bad.zip");
+        fs::write(&bad, planted(&wd.path(bundle), &format!("cc {value}"))).unwrap();
+        let out = staff_verify(&wd, "bad.zip", true, &[]);
+        let doc = report(&out);
+        assert_eq!(out.status.code(), Some(1), "{value}: {doc:#}");
+        assert_eq!(
+            status(&doc, "staff.dropped_values"),
+            "fail",
+            "{value}: {doc:#}"
+        );
+    }
+    // In another account's text, the same value is public.
+    let mut tweets = tweets;
+    tweets.push(tweet(
+        "90004",
+        PUBLIC_ID,
+        "dana556@EXAMPLE.com and NOUR.k91@example.net",
+    ));
+    wd.export(&accounts, &tweets);
+    assert_ok(&wd.build(&["--force"]));
+    let good = wd.path(bundle);
+    for value in ["dana556@example.com", "nour.k91@example.net"] {
+        let bad = wd.path("bad.zip");
+        fs::write(&bad, planted(&good, &format!("cc {value}"))).unwrap();
+        let doc = report(&staff_verify(&wd, "bad.zip", true, &[]));
+        assert_eq!(
+            status(&doc, "staff.dropped_values"),
+            "pass",
+            "{value}: {doc:#}"
+        );
+        assert!(
+            doc["checks"].to_string().contains("are not leaks"),
+            "{doc:#}"
+        );
+    }
+}
