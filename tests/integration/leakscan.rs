@@ -705,10 +705,11 @@ fn values_another_account_publishes_in_another_case_are_no_leak_in_any_tier() {
     }
 }
 
-/// The second look (`exempt_found`) keeps the owner rule: a found value written only
-/// in its own account's free text (in another case, so the first, as-written look
-/// does not see it) is not made public by that text, whether the value belongs to
-/// one account or is shared by two; written in another account's text, it is.
+/// Both looks keep the owner rule: a value written only in its own account's free
+/// text is not made public by that text. As written (the first look, while the
+/// needles are made), and in another case (the second look, `exempt_found`, for
+/// values found in the bundle), whether the value belongs to one account or is
+/// shared by two; written in another account's text, it is public.
 #[test]
 fn a_found_value_in_its_own_accounts_text_is_still_a_leak() {
     let wd = Workdir::new();
@@ -716,18 +717,24 @@ fn a_found_value_in_its_own_accounts_text_is_still_a_leak() {
         account("700100200", "SecretSam", "12", "core").set("email", "dana556@example.com"),
         account("700100300", "OtherNet", "12", "network").set("email", "nour.k91@example.net"),
         account("700100400", "ThirdNet", "12", "network").set("email", "nour.k91@example.net"),
+        account("700100500", "FourthNet", "12", "network").set("email", "zed.q77@example.org"),
         account(PUBLIC_ID, PUBLIC_NAME, "250000", "core"),
     ];
     let tweets = vec![
         tweet("90001", "700100200", "write to Dana556@Example.com today"),
         tweet("90002", "700100400", "or to Nour.K91@Example.NET"),
+        tweet("90005", "700100500", "ping zed.q77@example.org"),
         tweet("90003", PUBLIC_ID, "a post"),
     ];
     wd.export(&accounts, &tweets);
     assert_ok(&wd.build(&[]));
     let bundle = "out/test_release.zip";
     assert_passes(&wd, bundle);
-    for value in ["dana556@example.com", "nour.k91@example.net"] {
+    for value in [
+        "dana556@example.com",
+        "nour.k91@example.net",
+        "zed.q77@example.org",
+    ] {
         let bad = wd.path("bad.zip");
         fs::write(&bad, planted(&wd.path(bundle), &format!("cc {value}"))).unwrap();
         let out = staff_verify(&wd, "bad.zip", true, &[]);
