@@ -80,7 +80,7 @@ pub struct Facts {
 
 use crate::message::clip;
 
-/// Hashes, counts and (optionally) scans bytes as they are read.
+/// Hashes and counts bytes as they are read, and (optionally) hands them to a scan.
 struct Tee {
     /// The entry's bytes from [`read_ahead`], and the way back for used buffers.
     chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
@@ -722,7 +722,7 @@ fn stream_entry(
         n.entry(typed)
     });
     // The entry is inflated, hashed and counted on a thread of its own, ahead of
-    // the checks that parse it here.
+    // the checks that parse it here, and scanned on others beside them.
     std::thread::scope(|scope| {
         let (mut tee, threads) = Tee::read_ahead(scope, reader, scan);
         let csv_rows = if csv {

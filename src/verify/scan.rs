@@ -939,8 +939,9 @@ struct CsvState {
     line: u64,
 }
 
-/// Workers of an entry's scan: the machine's cores, at most 8.
-fn scan_threads() -> usize {
+/// Workers of an entry's scan (and of staff verify's second look): the machine's
+/// cores, at most 8.
+pub(super) fn scan_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 

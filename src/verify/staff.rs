@@ -657,7 +657,7 @@ impl Prepared {
         let rules: Vec<Option<&ColumnRule>> =
             th.iter().map(|c| policy.tweet_columns.get(c)).collect();
         let total = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let workers = super::scan::scan_threads();
         // Read here, looked for on every core, batch by batch (the batches come
         // back to be filled again).
         std::thread::scope(|scope| -> Result<()> {
