@@ -21,6 +21,7 @@ use crate::input::media::MediaIndex;
 use crate::policy::{ColumnRule, Policy, PostIds, Tier};
 use crate::record::{Counts, SamplingRecord};
 use crate::review::{PlanParts, PlanReport, PostFigures, Warning};
+use crate::transform::idset::IdSet;
 use crate::transform::Registry;
 
 mod columns;
@@ -219,7 +220,7 @@ pub struct Plan {
     posts: PostFigures,
     /// Post IDs written by or pointing at pseudonymised accounts, sorted (kept with
     /// `post_ids = "raw"` to count them).
-    linkable_posts: Vec<u64>,
+    linkable_posts: IdSet,
 }
 
 /// What a plan checks before it reads the export (cheap, and reported before the

@@ -15,6 +15,7 @@ use crate::input::rows::Rows;
 use crate::policy::{Action, Policy, PostIds};
 use crate::record::Counts;
 use crate::review::PostFigures;
+use crate::transform::idset::{IdSet, IdSetBuilder};
 use crate::transform::{apply, post_id_hashed, Registry, RowContext};
 
 /// Rows transformed together on a worker (at most; a batch also closes at
@@ -63,7 +64,7 @@ struct RowTransform<'a> {
     path: &'a Path,
     post_ids: PostIds,
     one_column: bool,
-    linkable_posts: &'a [u64],
+    linkable_posts: &'a IdSet,
     /// The posts' columns whose values are redacted from the post's own text.
     own_columns: &'a OwnColumns,
 }
@@ -163,11 +164,11 @@ impl RowTransform<'_> {
                             ),
                         ));
                     }
-                    if !self.linkable_posts.is_empty()
-                        && matches!(action, Action::PostId)
+                    if matches!(action, Action::PostId)
+                        && !self.linkable_posts.is_empty()
                         && value
                             .parse::<u64>()
-                            .is_ok_and(|v| self.linkable_posts.binary_search(&v).is_ok())
+                            .is_ok_and(|v| self.linkable_posts.contains(v))
                     {
                         *linkable += 1;
                     }
@@ -533,14 +534,14 @@ pub(super) fn record_too_long(what: &str, bytes: u64) -> String {
 /// A pre-pass over the ID columns of tweets.csv: the post IDs written by or pointing
 /// at a pseudonymised account (posts by one, replies to and retweets of one, quotes
 /// of a post by one or by an author tweets.csv does not know), and every post ID
-/// met. Both sorted, without duplicates. Only a few columns are read; IDs that are
+/// met (with `post_ids = "all"`, else none). Only a few columns are read; IDs that are
 /// not numbers are left to the main pass, which refuses them.
 fn linkable_post_ids(
     path: &std::path::Path,
     header: &csv::StringRecord,
     registry: &Registry,
     post_ids: PostIds,
-) -> Result<(Vec<u64>, Vec<u64>)> {
+) -> Result<(IdSet, IdSet)> {
     let col = |n: &str| header.iter().position(|h| h == n);
     let (tid, uid) = (col("tweetid"), col("userid"));
     let pairs: Vec<(usize, Option<usize>)> = [
@@ -560,8 +561,12 @@ fn linkable_post_ids(
     };
     let private_user =
         |b: &[u8]| std::str::from_utf8(b).map_or(true, |u| registry.id_is_private(u));
-    let (mut linkable, mut public, mut quotes, mut all) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut linkable, mut public, mut quotes, mut all) = (
+        IdSetBuilder::default(),
+        IdSetBuilder::default(),
+        IdSetBuilder::default(),
+        IdSetBuilder::default(),
+    );
     let mut rec = csv::ByteRecord::new();
     while rows.read_bytes(&mut rec)? {
         if let (Some(t), Some(u)) = (tid, uid) {
@@ -588,27 +593,19 @@ fn linkable_post_ids(
             }
         }
     }
-    public.sort_unstable();
-    public.dedup();
-    for q in &quotes {
-        if public.binary_search(q).is_err() {
-            linkable.push(*q);
+    let (public, quotes) = (public.finish(), quotes.finish());
+    for q in quotes.iter() {
+        if !public.contains(q) {
+            linkable.push(q);
         }
     }
-    linkable.sort_unstable();
-    linkable.dedup();
+    let linkable = linkable.finish();
     if post_ids == PostIds::All {
-        all.extend_from_slice(&linkable);
-        all.extend_from_slice(&public);
-        all.extend_from_slice(&quotes);
-        drop((public, quotes));
-        all.sort_unstable();
-        all.dedup();
-        all.shrink_to_fit();
+        for id in linkable.iter().chain(public.iter()).chain(quotes.iter()) {
+            all.push(id);
+        }
     }
-    // These lists live through the posts pass: no spare capacity.
-    linkable.shrink_to_fit();
-    Ok((linkable, all))
+    Ok((linkable, all.finish()))
 }
 
 /// The display names of the export's pseudonymised accounts (released or not: any
@@ -631,7 +628,7 @@ pub(super) fn private_displays(export: &Export, registry: &Registry) -> Vec<Stri
 
 /// Finds the post IDs written by or pointing at pseudonymised accounts (a pre-pass
 /// over a few columns of tweets.csv) and sets the matching rules of the rewriter.
-/// Returns those post IDs, sorted, when the policy keeps post IDs raw (to count the
+/// Returns those post IDs when the policy keeps post IDs raw (to count the
 /// linkable ones published), else nothing.
 pub(super) fn prepare_matching(
     policy: &Policy,
@@ -639,18 +636,18 @@ pub(super) fn prepare_matching(
     registry: &mut Registry,
     tweets_path: &Path,
     tweets_header: &csv::StringRecord,
-) -> Result<Vec<u64>> {
+) -> Result<IdSet> {
     // Post IDs written by or pointing at pseudonymised accounts (a pre-pass over
     // a few columns of tweets.csv), and the matching rules of the rewriter.
     let post_ids = policy.pseudonymisation.post_ids;
-    let mut linkable_posts = Vec::new();
+    let mut linkable_posts = IdSet::default();
     if registry.pseudonymises() {
         let (linkable, all) = linkable_post_ids(tweets_path, tweets_header, registry, post_ids)?;
         // One list per post ID kept, never two copies (it grows with the posts).
         let hashed = match post_ids {
             PostIds::Raw => {
                 linkable_posts = linkable;
-                Vec::new()
+                IdSet::default()
             }
             PostIds::PseudonymisedAccounts => linkable,
             PostIds::All => all,

@@ -9,6 +9,8 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
+use super::idset::IdSet;
+
 use super::normalize::{fold_str, View};
 use super::strmap::{StrMap, TextId, Texts};
 use crate::identity::Names;
@@ -76,8 +78,8 @@ pub struct Matcher {
     owner_texts: Texts,
     /// Per pattern: matches inside a longer word (not a whole token) so far.
     inside: Vec<std::sync::atomic::AtomicU64>,
-    /// Hashed post IDs, sorted.
-    hashed_posts: Vec<u64>,
+    /// Hashed post IDs.
+    hashed_posts: IdSet,
     /// Distinguishes matchers (for caches of results).
     id: u64,
 }
@@ -89,7 +91,7 @@ impl Matcher {
         cfg: MatchConfig,
         names: impl Iterator<Item = (&'a str, &'a str)>,
         displays: impl Iterator<Item = &'b str>,
-        mut hashed_posts: Vec<u64>,
+        hashed_posts: IdSet,
     ) -> Self {
         // Pattern → its number; the patterns are kept once, in the map's buffer.
         let mut index: StrMap<u32> = StrMap::default();
@@ -146,8 +148,6 @@ impl Matcher {
         });
         drop(pats);
         drop(index);
-        hashed_posts.sort_unstable();
-        hashed_posts.dedup();
         let inside = kinds
             .iter()
             .map(|_| std::sync::atomic::AtomicU64::new(0))
@@ -180,7 +180,7 @@ impl Matcher {
         id.len() <= 20
             && id
                 .parse::<u64>()
-                .is_ok_and(|v| self.hashed_posts.binary_search(&v).is_ok())
+                .is_ok_and(|v| self.hashed_posts.contains(v))
     }
 
     /// The pseudonymised screen names a reviewer should see (by pseudonym, never by

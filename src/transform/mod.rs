@@ -7,6 +7,7 @@
 //! Free text goes through [`rewrite`], which reads it through its [`normalize`]d
 //! view and finds names with [`matching`].
 
+pub mod idset;
 pub mod matching;
 pub mod normalize;
 pub mod registry;

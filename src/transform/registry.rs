@@ -16,6 +16,7 @@ use std::sync::Mutex;
 
 use ahash::AHashMap as HashMap;
 
+use super::idset::IdSet;
 use super::matching::Matcher;
 use super::normalize::fold_str;
 use super::strmap::{StrMap, TextId, Texts};
@@ -86,7 +87,7 @@ impl Registry {
     /// matching rules.
     pub fn new(export: &Export, threshold: u64, pseudonymizer: Pseudonymizer) -> Self {
         let mut reg = Registry::classify(export, threshold, pseudonymizer);
-        reg.set_matching(Default::default(), std::iter::empty(), Vec::new());
+        reg.set_matching(Default::default(), std::iter::empty(), IdSet::default());
         reg
     }
 
@@ -244,7 +245,7 @@ impl Registry {
         &mut self,
         cfg: MatchConfig,
         displays: impl Iterator<Item = &'a str>,
-        hashed_posts: Vec<u64>,
+        hashed_posts: IdSet,
     ) {
         if !self.pseudonymise {
             self.matcher = None;

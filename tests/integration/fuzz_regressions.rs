@@ -129,7 +129,11 @@ fn a_registry_without_matching_rules_refuses_to_rewrite() {
         "vouched for a kept value without matching rules"
     );
     // Once set, it rewrites like a registry made with them.
-    reg.set_matching(Default::default(), std::iter::empty(), Vec::new());
+    reg.set_matching(
+        Default::default(),
+        std::iter::empty(),
+        disclose::transform::idset::IdSet::default(),
+    );
     let out = rewrite(&reg).expect("rewrites once the rules are set");
     assert!(!out.to_lowercase().contains("hidden"), "{out}");
     let with = Registry::new(&export, crate::fuzz_checks::THRESHOLD, pz());
