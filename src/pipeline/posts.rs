@@ -15,7 +15,7 @@ use crate::input::rows::Rows;
 use crate::policy::{Action, Policy, PostIds};
 use crate::record::Counts;
 use crate::review::PostFigures;
-use crate::transform::idset::{IdSet, IdSetBuilder};
+use crate::transform::idset::{self, IdSet, IdSetBuilder};
 use crate::transform::{apply, post_id_hashed, Registry, RowContext};
 
 /// Rows transformed together on a worker (at most; a batch also closes at
@@ -298,6 +298,18 @@ impl Plan {
         let result = self.transform_tweets(sink, progress, threads);
         self.posts.references = self.registry.take_references();
         self.posts.residues = self.registry.residues();
+        // A post-ID set whose file could not be read answered "hashed" from then
+        // on: no leak, but not the bundle the rules give.
+        let sets = [
+            self.registry.matcher().map(|m| m.hashed_posts()),
+            Some(&self.linkable_posts),
+        ];
+        if let (Ok(_), Some(e)) = (
+            &result,
+            sets.into_iter().flatten().find_map(IdSet::read_error),
+        ) {
+            return Err(Error::io(&std::env::temp_dir(), e));
+        }
         if let (Ok(true), Some(media)) = (&result, &self.media) {
             media.check_all_seen()?;
         }
@@ -561,51 +573,69 @@ fn linkable_post_ids(
     };
     let private_user =
         |b: &[u8]| std::str::from_utf8(b).map_or(true, |u| registry.id_is_private(u));
+    // Each list in memory up to a budget, beyond it in an unnamed temporary file.
+    let budget = idset::memory_ids();
     let (mut linkable, mut public, mut quotes, mut all) = (
-        IdSetBuilder::default(),
-        IdSetBuilder::default(),
-        IdSetBuilder::default(),
-        IdSetBuilder::default(),
+        IdSetBuilder::new(budget),
+        IdSetBuilder::new(budget),
+        IdSetBuilder::new(budget),
+        IdSetBuilder::new(budget),
     );
+    let tmp = |e: std::io::Error| Error::io(&std::env::temp_dir(), e);
     let mut rec = csv::ByteRecord::new();
     while rows.read_bytes(&mut rec)? {
         if let (Some(t), Some(u)) = (tid, uid) {
             if let Some(id) = parse(&rec[t]) {
                 if private_user(&rec[u]) {
-                    linkable.push(id);
+                    linkable.push(id).map_err(tmp)?;
                 } else {
-                    public.push(id);
+                    public.push(id).map_err(tmp)?;
                 }
             }
         }
         for &(t, u) in &pairs {
             if let Some(id) = parse(&rec[t]) {
                 if u.is_none_or(|u| private_user(&rec[u])) {
-                    linkable.push(id);
+                    linkable.push(id).map_err(tmp)?;
                 } else if post_ids == PostIds::All {
-                    all.push(id);
+                    all.push(id).map_err(tmp)?;
                 }
             }
         }
         if let Some(q) = quoted {
             if let Some(id) = parse(&rec[q]) {
-                quotes.push(id);
+                quotes.push(id).map_err(tmp)?;
             }
         }
     }
-    let (public, quotes) = (public.finish(), quotes.finish());
-    for q in quotes.iter() {
-        if !public.contains(q) {
-            linkable.push(q);
-        }
+    let public = public.finish().map_err(tmp)?;
+    let quotes = quotes.finish().map_err(tmp)?;
+    let mut pushed = Ok(());
+    quotes
+        .for_each(|q| {
+            if pushed.is_ok() && !public.contains(q) {
+                pushed = linkable.push(q);
+            }
+        })
+        .and(pushed)
+        .map_err(tmp)?;
+    if let Some(e) = public.read_error() {
+        return Err(tmp(e));
     }
-    let linkable = linkable.finish();
+    let linkable = linkable.finish().map_err(tmp)?;
     if post_ids == PostIds::All {
-        for id in linkable.iter().chain(public.iter()).chain(quotes.iter()) {
-            all.push(id);
+        for set in [&linkable, &public, &quotes] {
+            let mut pushed = Ok(());
+            set.for_each(|id| {
+                if pushed.is_ok() {
+                    pushed = all.push(id);
+                }
+            })
+            .and(pushed)
+            .map_err(tmp)?;
         }
     }
-    Ok((linkable, all.finish()))
+    Ok((linkable, all.finish().map_err(tmp)?))
 }
 
 /// The display names of the export's pseudonymised accounts (released or not: any

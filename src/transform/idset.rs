@@ -257,50 +257,57 @@ fn merge(a: impl Iterator<Item = u64>, b: impl Iterator<Item = u64>) -> impl Ite
     })
 }
 
-/// An exact set of `u64` (post IDs), compact; see the module documentation.
+/// The IDs of a set kept in memory, in [`PARTS`] coded parts.
 #[derive(Debug, Clone)]
-pub struct IdSet {
+struct MemSet {
     /// Part `r` codes `id >> PART_BITS` of the IDs with `id % PARTS == r`.
     parts: Vec<Coded>,
     /// How many IDs there are in all parts.
     len: usize,
 }
 
-impl Default for IdSet {
+impl Default for MemSet {
     fn default() -> Self {
-        IdSet {
+        MemSet {
             parts: vec![Coded::default(); PARTS],
             len: 0,
         }
     }
 }
 
-impl IdSet {
-    /// Whether `id` is in the set.
-    pub fn contains(&self, id: u64) -> bool {
+impl MemSet {
+    fn contains(&self, id: u64) -> bool {
         self.parts[id as usize % PARTS].contains(id >> PART_BITS)
     }
 
-    /// How many IDs there are.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Every ID, each once, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+    /// Every ID, each once, part by part.
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         self.parts
             .iter()
             .enumerate()
             .flat_map(|(r, p)| p.iter().map(move |v| (v << PART_BITS) | r as u64))
     }
 
-    /// The bytes the coding takes.
-    pub fn bytes(&self) -> usize {
+    /// Every ID in increasing order (the parts merged).
+    fn sorted(&self) -> impl Iterator<Item = u64> + '_ {
+        use std::cmp::Reverse;
+        let mut heads = std::collections::BinaryHeap::new();
+        let mut iters: Vec<_> = self.parts.iter().map(Coded::iter).collect();
+        for (r, it) in iters.iter_mut().enumerate() {
+            if let Some(v) = it.next() {
+                heads.push(Reverse(((v << PART_BITS) | r as u64, r)));
+            }
+        }
+        std::iter::from_fn(move || {
+            let Reverse((id, r)) = heads.pop()?;
+            if let Some(v) = iters[r].next() {
+                heads.push(Reverse(((v << PART_BITS) | r as u64, r)));
+            }
+            Some(id)
+        })
+    }
+
+    fn bytes(&self) -> usize {
         self.parts.iter().map(Coded::bytes).sum()
     }
 
@@ -327,53 +334,376 @@ impl IdSet {
     }
 }
 
-impl FromIterator<u64> for IdSet {
-    fn from_iter<I: IntoIterator<Item = u64>>(iter: I) -> Self {
-        let mut b = IdSetBuilder::default();
-        for id in iter {
-            b.push(id);
+/// IDs in a file, 8 bytes each (little-endian), increasing.
+const ID_BYTES: usize = 8;
+/// IDs of a file read at once for a lookup (4 KiB).
+const BLOCK: usize = 512;
+
+/// A set too large for the memory budget: its IDs in an unnamed temporary file,
+/// with the first ID of every block in memory.
+#[derive(Debug)]
+struct FileSet {
+    file: std::fs::File,
+    firsts: Vec<u64>,
+    len: usize,
+}
+
+impl FileSet {
+    fn contains(&self, id: u64) -> std::io::Result<bool> {
+        let b = self.firsts.partition_point(|&f| f <= id);
+        if b == 0 {
+            return Ok(false);
         }
-        b.finish()
+        let b = b - 1;
+        let n = BLOCK.min(self.len - b * BLOCK);
+        let mut buf = [0u8; BLOCK * ID_BYTES];
+        read_at(
+            &self.file,
+            &mut buf[..n * ID_BYTES],
+            (b * BLOCK * ID_BYTES) as u64,
+        )?;
+        let at = |i: usize| {
+            u64::from_le_bytes(
+                buf[i * ID_BYTES..(i + 1) * ID_BYTES]
+                    .try_into()
+                    .expect("8 bytes"),
+            )
+        };
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match at(mid).cmp(&id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(true),
+            }
+        }
+        Ok(false)
     }
 }
 
-/// Collects IDs pushed in any order, with duplicates, into an [`IdSet`].
-#[derive(Debug, Default)]
+/// Reads `buf.len()` bytes of `file` from `offset` (the file's position is not
+/// used, so threads may read at once).
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        let (mut done, mut buf) = (0u64, buf);
+        while !buf.is_empty() {
+            match std::os::windows::fs::FileExt::seek_read(file, buf, offset + done)? {
+                0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                n => {
+                    done += n as u64;
+                    buf = &mut buf[n..];
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads increasing IDs from a region of a file, a buffer at a time.
+struct RunReader<'a> {
+    file: &'a std::fs::File,
+    /// Where the next buffer is read, and how many IDs are left after it.
+    at: u64,
+    left: usize,
+    buf: Vec<u8>,
+    next: usize,
+}
+
+impl<'a> RunReader<'a> {
+    fn new(file: &'a std::fs::File, at: u64, len: usize) -> Self {
+        RunReader {
+            file,
+            at,
+            left: len,
+            buf: Vec::new(),
+            next: 0,
+        }
+    }
+
+    fn next_id(&mut self) -> std::io::Result<Option<u64>> {
+        if self.next == self.buf.len() {
+            if self.left == 0 {
+                return Ok(None);
+            }
+            let n = self.left.min(8192);
+            self.buf.resize(n * ID_BYTES, 0);
+            read_at(self.file, &mut self.buf, self.at)?;
+            self.at += (n * ID_BYTES) as u64;
+            self.left -= n;
+            self.next = 0;
+        }
+        let b = &self.buf[self.next..self.next + ID_BYTES];
+        self.next += ID_BYTES;
+        Ok(Some(u64::from_le_bytes(b.try_into().expect("8 bytes"))))
+    }
+}
+
+/// Sorted runs of IDs written to an unnamed temporary file.
+#[derive(Debug)]
+struct Spill {
+    file: std::io::BufWriter<std::fs::File>,
+    /// Each run's first byte and length in IDs.
+    runs: Vec<(u64, usize)>,
+    end: u64,
+}
+
+impl Spill {
+    fn new() -> std::io::Result<Self> {
+        Ok(Spill {
+            file: std::io::BufWriter::with_capacity(1 << 16, tempfile::tempfile()?),
+            runs: Vec::new(),
+            end: 0,
+        })
+    }
+
+    /// Writes a run of increasing IDs.
+    fn run(&mut self, ids: impl Iterator<Item = u64>) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut len = 0;
+        for id in ids {
+            self.file.write_all(&id.to_le_bytes())?;
+            len += 1;
+        }
+        self.runs.push((self.end, len));
+        self.end += (len * ID_BYTES) as u64;
+        Ok(())
+    }
+
+    /// Merges the runs into one file of increasing IDs, each once.
+    fn finish(self) -> std::io::Result<FileSet> {
+        use std::cmp::Reverse;
+        use std::io::Write;
+        let runs_file = self.file.into_inner().map_err(|e| e.into_error())?;
+        let mut readers: Vec<RunReader> = self
+            .runs
+            .iter()
+            .map(|&(at, len)| RunReader::new(&runs_file, at, len))
+            .collect();
+        let mut heads = std::collections::BinaryHeap::new();
+        for (k, r) in readers.iter_mut().enumerate() {
+            if let Some(id) = r.next_id()? {
+                heads.push(Reverse((id, k)));
+            }
+        }
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
+        let (mut firsts, mut len, mut last) = (Vec::new(), 0usize, None);
+        while let Some(Reverse((id, k))) = heads.pop() {
+            if let Some(next) = readers[k].next_id()? {
+                heads.push(Reverse((next, k)));
+            }
+            if last == Some(id) {
+                continue;
+            }
+            last = Some(id);
+            if len % BLOCK == 0 {
+                firsts.push(id);
+            }
+            out.write_all(&id.to_le_bytes())?;
+            len += 1;
+        }
+        drop(readers);
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        firsts.shrink_to_fit();
+        Ok(FileSet { file, firsts, len })
+    }
+}
+
+/// How many distinct IDs a set keeps in memory by default (about 10 MB coded); a
+/// larger one is kept in a temporary file.
+pub const MEMORY_IDS: usize = 2_000_000;
+
+/// The environment variable that sets how many distinct IDs a set keeps in memory.
+pub const MEMORY_IDS_ENV: &str = "DISCLOSE_POST_IDS_IN_MEMORY";
+
+/// How many distinct IDs a set keeps in memory: [`MEMORY_IDS_ENV`] if it is a
+/// number, else [`MEMORY_IDS`].
+pub fn memory_ids() -> usize {
+    std::env::var(MEMORY_IDS_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(MEMORY_IDS)
+}
+
+#[derive(Debug)]
+enum Store {
+    Memory(MemSet),
+    File(FileSet),
+}
+
+/// An exact set of `u64` (post IDs); see the module documentation. Up to a budget
+/// of IDs it is coded in memory; beyond, it is a sorted temporary file without a
+/// name (it disappears with the process, however that ends), read a block at a time.
+#[derive(Debug)]
+pub struct IdSet {
+    store: Store,
+    /// The first error reading the file, if any (a lookup that meets one answers
+    /// `true`: hashing a post ID never leaks one).
+    error: std::sync::OnceLock<(std::io::ErrorKind, String)>,
+}
+
+impl Default for IdSet {
+    fn default() -> Self {
+        IdSet {
+            store: Store::Memory(MemSet::default()),
+            error: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl IdSet {
+    /// Whether `id` is in the set (`true` when the set's file cannot be read: see
+    /// [`IdSet::read_error`]).
+    pub fn contains(&self, id: u64) -> bool {
+        match &self.store {
+            Store::Memory(m) => m.contains(id),
+            Store::File(f) => f.contains(id).unwrap_or_else(|e| {
+                let _ = self.error.set((e.kind(), e.to_string()));
+                true
+            }),
+        }
+    }
+
+    /// The first error met reading the set's file: the answers since then are not
+    /// to be trusted, and whoever used them must fail.
+    pub fn read_error(&self) -> Option<std::io::Error> {
+        self.error
+            .get()
+            .map(|(kind, text)| std::io::Error::new(*kind, text.clone()))
+    }
+
+    /// How many IDs there are.
+    pub fn len(&self) -> usize {
+        match &self.store {
+            Store::Memory(m) => m.len,
+            Store::File(f) => f.len,
+        }
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the set is kept in a file (over the memory budget).
+    pub fn in_file(&self) -> bool {
+        matches!(self.store, Store::File(_))
+    }
+
+    /// Calls `f` with every ID, each once, in no particular order.
+    pub fn for_each(&self, mut f: impl FnMut(u64)) -> std::io::Result<()> {
+        match &self.store {
+            Store::Memory(m) => m.iter().for_each(f),
+            Store::File(s) => {
+                let mut r = RunReader::new(&s.file, 0, s.len);
+                while let Some(id) = r.next_id()? {
+                    f(id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes the set takes in memory.
+    pub fn bytes(&self) -> usize {
+        match &self.store {
+            Store::Memory(m) => m.bytes(),
+            Store::File(f) => f.firsts.len() * ID_BYTES,
+        }
+    }
+}
+
+/// Collects IDs pushed in any order, with duplicates, into an [`IdSet`]: in memory
+/// up to its budget of distinct IDs, beyond it in sorted runs in a temporary file,
+/// merged at the end. The set is the same either way.
+#[derive(Debug)]
 pub struct IdSetBuilder {
-    set: IdSet,
+    set: MemSet,
     batch: Vec<u64>,
     /// The batch's length when it is added to the set.
     limit: usize,
+    /// How many distinct IDs may be kept in memory.
+    budget: usize,
+    /// The smallest batch.
+    min_batch: usize,
+    spill: Option<Spill>,
 }
 
 impl IdSetBuilder {
-    /// Adds `id`.
-    pub fn push(&mut self, id: u64) {
+    /// A builder that keeps up to `budget` distinct IDs in memory.
+    pub fn new(budget: usize) -> Self {
+        Self::with_batch(budget, MIN_BATCH)
+    }
+
+    /// A builder whose batches hold at least `min_batch` IDs.
+    fn with_batch(budget: usize, min_batch: usize) -> Self {
+        IdSetBuilder {
+            set: MemSet::default(),
+            batch: Vec::new(),
+            limit: 0,
+            budget,
+            min_batch: min_batch.max(1),
+            spill: None,
+        }
+    }
+
+    /// Adds `id` (an error is one writing the temporary file).
+    pub fn push(&mut self, id: u64) -> std::io::Result<()> {
         if self.limit == 0 {
-            self.limit = MIN_BATCH;
-            self.batch.reserve_exact(MIN_BATCH);
+            self.limit = self.min_batch;
+            self.batch.reserve_exact(self.limit);
         }
         self.batch.push(id);
         if self.batch.len() >= self.limit {
-            self.flush();
+            self.flush()?;
             // A batch of an eighth of the set: each ID is re-coded a bounded number
             // of times, and the batch adds about a byte per ID to the peak.
-            self.limit = MIN_BATCH.max(self.set.len() / 8);
+            self.limit = self.min_batch.max(self.set.len / 8);
         }
+        Ok(())
     }
 
-    fn flush(&mut self) {
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
         self.batch
             .sort_unstable_by_key(|&id| (id as usize % PARTS, id >> PART_BITS));
         self.batch.dedup();
-        self.set.add_sorted(&self.batch);
+        if self.spill.is_none() && self.set.len + self.batch.len() <= self.budget {
+            self.set.add_sorted(&self.batch);
+        } else {
+            let spill = match &mut self.spill {
+                Some(s) => s,
+                None => self.spill.insert(Spill::new()?),
+            };
+            if self.set.len > 0 {
+                spill.run(self.set.sorted())?;
+                self.set = MemSet::default();
+            }
+            self.batch.sort_unstable();
+            spill.run(self.batch.iter().copied())?;
+        }
         self.batch.clear();
+        Ok(())
     }
 
     /// The set of every ID pushed.
-    pub fn finish(mut self) -> IdSet {
-        self.flush();
-        self.set
+    pub fn finish(mut self) -> std::io::Result<IdSet> {
+        self.flush()?;
+        let store = match self.spill.take() {
+            None => Store::Memory(self.set),
+            Some(s) => Store::File(s.finish()?),
+        };
+        Ok(IdSet {
+            store,
+            error: std::sync::OnceLock::new(),
+        })
     }
 }
 
@@ -393,14 +723,32 @@ mod tests {
         })
     }
 
-    fn check(ids: &[u64], probes: impl Iterator<Item = u64>) {
+    /// The set of `ids`, collected with this budget of IDs in memory (in batches
+    /// of a tenth of it, at least 10, so that a test meets several).
+    fn collect(ids: impl Iterator<Item = u64>, budget: usize) -> IdSet {
+        let mut b = IdSetBuilder::with_batch(budget, (budget / 10).clamp(10, MIN_BATCH));
+        for id in ids {
+            b.push(id).unwrap();
+        }
+        b.finish().unwrap()
+    }
+
+    /// Every ID of `set`, sorted.
+    fn sorted(set: &IdSet) -> Vec<u64> {
+        let mut got = Vec::new();
+        set.for_each(|id| got.push(id)).unwrap();
+        got.sort_unstable();
+        got
+    }
+
+    fn check(ids: &[u64], budget: usize, probes: impl Iterator<Item = u64>) {
         let want: BTreeSet<u64> = ids.iter().copied().collect();
-        let set: IdSet = ids.iter().copied().collect();
+        let set = collect(ids.iter().copied(), budget);
+        // Over the budget, the set is in a file (and may be from a duplicate on).
+        assert!(set.in_file() || want.len() <= budget, "{budget}");
         assert_eq!(set.len(), want.len());
         assert_eq!(set.is_empty(), want.is_empty());
-        let mut got: Vec<u64> = set.iter().collect();
-        got.sort_unstable();
-        assert_eq!(got, want.iter().copied().collect::<Vec<_>>());
+        assert_eq!(sorted(&set), want.iter().copied().collect::<Vec<_>>());
         for &id in &want {
             assert!(set.contains(id), "{id} is in the set");
             for near in [
@@ -436,8 +784,12 @@ mod tests {
             (u64::MAX - 5_000..=u64::MAX).collect(),
         ];
         for (i, ids) in shapes.iter().enumerate() {
-            let probes = numbers(i as u64 + 100).take(2_000);
-            check(ids, probes);
+            // In memory, and in a file (runs of 1 to 1000 IDs merged).
+            for budget in [MEMORY_IDS, 1000, 20] {
+                let probes = numbers(i as u64 + 100).take(2_000);
+                check(ids, budget, probes);
+            }
+            assert!(collect(ids.iter().copied(), 0).read_error().is_none());
         }
     }
 
@@ -445,27 +797,30 @@ mod tests {
     fn batches_merge_into_one_exact_set() {
         // More than one batch, with duplicates across batches and values spread over
         // the parts unevenly.
-        let mut b = IdSetBuilder::default();
-        let mut want = BTreeSet::new();
-        for (i, x) in numbers(3).take(3 * MIN_BATCH + 17).enumerate() {
-            let id = if i % 3 == 0 {
-                x % 5_000_000
-            } else {
-                (x % 2_000_000) * 128
-            };
-            b.push(id);
-            want.insert(id);
-        }
-        let set = b.finish();
-        assert_eq!(set.len(), want.len());
-        let mut got: Vec<u64> = set.iter().collect();
-        got.sort_unstable();
-        assert!(got.iter().copied().eq(want.iter().copied()));
-        for p in numbers(5).take(200_000).map(|x| x % 300_000_000) {
-            assert_eq!(set.contains(p), want.contains(&p), "{p}");
-        }
-        for &id in want.iter().step_by(97) {
-            assert!(set.contains(id));
+        let ids: Vec<u64> = numbers(3)
+            .take(3 * MIN_BATCH + 17)
+            .enumerate()
+            .map(|(i, x)| {
+                if i % 3 == 0 {
+                    x % 5_000_000
+                } else {
+                    (x % 2_000_000) * 128
+                }
+            })
+            .collect();
+        let want: BTreeSet<u64> = ids.iter().copied().collect();
+        // In memory; spilled once it passes a million; spilled early (300 runs).
+        for budget in [MEMORY_IDS, 1_000_000, 100_000] {
+            let set = collect(ids.iter().copied(), budget);
+            assert_eq!(set.in_file(), budget < want.len(), "{budget}");
+            assert_eq!(set.len(), want.len());
+            assert!(sorted(&set).into_iter().eq(want.iter().copied()));
+            for p in numbers(5).take(200_000).map(|x| x % 300_000_000) {
+                assert_eq!(set.contains(p), want.contains(&p), "{p}");
+            }
+            for &id in want.iter().step_by(97) {
+                assert!(set.contains(id));
+            }
         }
     }
 
@@ -474,7 +829,7 @@ mod tests {
         let ids: Vec<u64> = (0..1_000_000u64)
             .map(|n| 815_346_908_029_494_584 + n * 113_000_000_017 % 300_000_000_000_000_000)
             .collect();
-        let set: IdSet = ids.iter().copied().collect();
+        let set = collect(ids.iter().copied(), MEMORY_IDS);
         assert_eq!(set.len(), ids.len());
         let per = set.bytes() as f64 / ids.len() as f64;
         assert!(per < 6.0, "{per} bytes per ID");

@@ -213,6 +213,11 @@ impl Matcher {
     pub fn hashed_post_count(&self) -> usize {
         self.hashed_posts.len()
     }
+
+    /// The hashed post IDs.
+    pub fn hashed_posts(&self) -> &IdSet {
+        &self.hashed_posts
+    }
 }
 
 /// A pseudonymised screen name that may eat prose (see [`Matcher::name_risks`]).

@@ -769,3 +769,77 @@ fn privacy_catalogue_names_real_tests() {
     }
     assert!(named >= 20, "only {named} tests named");
 }
+
+/// Issue 14: past its memory budget a post-ID set is kept in a temporary file; the
+/// bundle is the same, for each `post_ids` rule, and no post ID it hashes leaks.
+#[test]
+fn post_id_sets_kept_in_a_file_give_the_same_bundle() {
+    let wd = Workdir::new();
+    let mut rows = linkage_rows();
+    rows.push(tweet(
+        "5006",
+        "1002",
+        "see twitter.com/x/status/880000000000000056 and 880000000000000056",
+    ));
+    wd.export(&accounts(), &rows);
+    let build = |out: &str, in_memory: Option<&str>| -> Vec<u8> {
+        std::fs::create_dir(wd.path(out)).unwrap();
+        let mut cmd = wd.command(&[
+            "build",
+            "--policy",
+            "policy.toml",
+            "--input",
+            "export",
+            "--key-file",
+            "key",
+            "--seed",
+            "s",
+            "--out",
+            out,
+        ]);
+        if let Some(n) = in_memory {
+            cmd.env("DISCLOSE_POST_IDS_IN_MEMORY", n);
+        }
+        let o = cmd.output().unwrap();
+        assert_ok(&o);
+        std::fs::read(wd.path(&format!("{out}/test_release.zip"))).unwrap()
+    };
+    let mut rule = "pseudonymised-accounts";
+    for (i, next) in ["all", "raw"].into_iter().enumerate() {
+        let memory = build(&format!("m{i}"), None);
+        for budget in ["0", "1"] {
+            let file = build(&format!("f{i}-{budget}"), Some(budget));
+            assert!(
+                memory == file,
+                "{rule}, budget {budget}: the bundles differ"
+            );
+        }
+        if rule != "raw" {
+            let bundle = Bundle::read(&wd.path(&format!("m{i}/test_release.zip")));
+            assert_no_leak(&bundle, &["SecretSam"], &[], &[SAM], &[SAM_POST]);
+        }
+        wd.edit_policy(
+            &format!("post_ids = \"{rule}\""),
+            &format!("post_ids = \"{next}\""),
+        );
+        rule = next;
+    }
+    // With `raw`: the count of linkable post IDs published, from a set in a file.
+    let out = wd
+        .command(&[
+            "plan",
+            "--policy",
+            "policy.toml",
+            "--input",
+            "export",
+            "--seed",
+            "s",
+            "--json",
+        ])
+        .env("DISCLOSE_POST_IDS_IN_MEMORY", "0")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["posts"]["raw_linkable_post_ids"], 5);
+}
