@@ -20,14 +20,15 @@ pub use pseudonym::Pseudonymizer;
 pub struct References {
     /// Known user IDs referred to by ID (replies, retweets, mention lists, links).
     pub ids: HashSet<String>,
-    /// User IDs that neither accounts.csv nor directory.csv knows, by a 64-bit hash
-    /// (see [`unknown_key`]): only their number is reported, and there is no bound on
-    /// how many distinct ones a large posts file holds.
-    pub unknown_ids: HashSet<u64>,
+    /// How many user IDs that neither accounts.csv nor directory.csv knows, counted
+    /// by a 64-bit hash (see [`unknown_key`]): only their number is reported, and
+    /// there is no bound on how many distinct ones a large posts file holds.
+    pub unknown_ids: u64,
     /// Known handles (lowercase) referred to by name (`@mentions`, profile links).
     pub handles: HashSet<String>,
-    /// Handles (lowercase) nobody knows, by a 64-bit hash (see [`unknown_key`]).
-    pub unknown_handles: HashSet<u64>,
+    /// How many handles (lowercase) nobody knows, counted by a 64-bit hash (see
+    /// [`unknown_key`]).
+    pub unknown_handles: u64,
 }
 
 /// The key an unknown ID or handle is counted under: a 64-bit hash with fixed seeds.

@@ -296,7 +296,7 @@ impl Plan {
     ) -> Result<bool> {
         self.registry.record();
         let result = self.transform_tweets(sink, progress, threads);
-        self.posts.references = self.registry.take_references();
+        let references = self.registry.take_references();
         self.posts.residues = self.registry.residues();
         // A post-ID set whose file could not be read answered "hashed" from then
         // on: no leak, but not the bundle the rules give.
@@ -304,11 +304,12 @@ impl Plan {
             self.registry.matcher().map(|m| m.hashed_posts()),
             Some(&self.linkable_posts),
         ];
-        if let (Ok(_), Some(e)) = (
-            &result,
-            sets.into_iter().flatten().find_map(IdSet::read_error),
-        ) {
-            return Err(Error::io(&std::env::temp_dir(), e));
+        let error = sets.into_iter().flatten().find_map(IdSet::read_error);
+        match (&result, references, error) {
+            (Ok(_), Err(e), _) | (Ok(_), _, Some(e)) => {
+                return Err(Error::io(&std::env::temp_dir(), e))
+            }
+            (_, references, _) => self.posts.references = references.unwrap_or_default(),
         }
         if let (Ok(true), Some(media)) = (&result, &self.media) {
             media.check_all_seen()?;

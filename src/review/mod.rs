@@ -610,8 +610,8 @@ fn reference_figures(p: &PlanParts<'_>) -> ReferenceFigures {
         referenced_accounts: by_account.len() as u64,
         referenced_pseudonymised: pseudonymised,
         referenced_public: by_account.len() as u64 - pseudonymised,
-        unknown_ids: refs.unknown_ids.len() as u64,
-        unknown_handles: refs.unknown_handles.len() as u64,
+        unknown_ids: refs.unknown_ids,
+        unknown_handles: refs.unknown_handles,
     }
 }
 

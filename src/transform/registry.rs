@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 use ahash::AHashMap as HashMap;
 
-use super::idset::IdSet;
+use super::idset::{memory_ids, IdSet, IdSetBuilder};
 use super::matching::Matcher;
 use super::normalize::fold_str;
 use super::strmap::{StrMap, TextId, Texts};
@@ -364,29 +364,38 @@ impl Registry {
         self.seen = Some(Seen {
             ids: Bits::new(self.ids.key_bytes()),
             handles: Bits::new(self.handles.key_bytes()),
-            unknown: Mutex::default(),
+            unknown: Mutex::new(Unknown {
+                ids: IdSetBuilder::new(memory_ids()),
+                handles: IdSetBuilder::new(memory_ids()),
+                error: None,
+            }),
         });
     }
 
-    /// Stops recording and returns what was recorded.
-    pub fn take_references(&mut self) -> References {
+    /// Stops recording and returns what was recorded (an error is one writing or
+    /// reading the temporary file of unknown references).
+    pub fn take_references(&mut self) -> std::io::Result<References> {
         let Some(seen) = self.seen.take() else {
-            return References::default();
+            return Ok(References::default());
         };
-        let (unknown_ids, unknown_handles) =
-            seen.unknown.into_inner().unwrap_or_else(|p| p.into_inner());
+        let unknown = seen.unknown.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = unknown.error {
+            return Err(e);
+        }
+        let unknown_ids = unknown.ids.finish()?.len() as u64;
+        let unknown_handles = unknown.handles.finish()?.len() as u64;
         let marked = |map: &StrMap<Published>, bits: &Bits| -> HashSet<String> {
             map.keys_with_ids()
                 .filter(|(k, key)| !key.is_empty() && bits.get(k.at()))
                 .map(|(_, key)| key.to_string())
                 .collect()
         };
-        References {
+        Ok(References {
             ids: marked(&self.ids, &seen.ids),
             unknown_ids,
             handles: marked(&self.handles, &seen.handles),
             unknown_handles,
-        }
+        })
     }
 
     /// Whether the known account with this ID is pseudonymised (`None`: unknown).
@@ -499,8 +508,16 @@ fn with_ascii_lowercase<T>(s: &str, f: impl FnOnce(&str) -> T) -> T {
 struct Seen {
     ids: Bits,
     handles: Bits,
-    /// Unknown user IDs and handles.
-    unknown: Mutex<(HashSet<u64>, HashSet<u64>)>,
+    unknown: Mutex<Unknown>,
+}
+
+/// The hashes of unknown user IDs and handles met: sets of bounded memory (past
+/// their budget, in a temporary file), and the first error writing it.
+#[derive(Debug)]
+struct Unknown {
+    ids: IdSetBuilder,
+    handles: IdSetBuilder,
+    error: Option<std::io::Error>,
 }
 
 impl Seen {
@@ -511,13 +528,16 @@ impl Seen {
             (Some(k), false) => self.ids.mark(k.at()),
             (Some(k), true) => self.handles.mark(k.at()),
             (None, handle) => {
-                let mut unknown = self.unknown.lock().unwrap_or_else(|p| p.into_inner());
+                let mut guard = self.unknown.lock().unwrap_or_else(|p| p.into_inner());
+                let unknown = &mut *guard;
                 let set = if handle {
-                    &mut unknown.1
+                    &mut unknown.handles
                 } else {
-                    &mut unknown.0
+                    &mut unknown.ids
                 };
-                set.insert(unknown_key(key));
+                if let Err(e) = set.push(unknown_key(key)) {
+                    unknown.error.get_or_insert(e);
+                }
             }
         }
     }

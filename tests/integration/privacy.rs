@@ -206,6 +206,47 @@ fn unknown_handles_use_the_handle_scheme() {
     assert_absent(&bundle, "NoBodyKnows");
 }
 
+/// The plan counts the distinct user IDs and handles nobody knows (each one is
+/// pseudonymised on sight); the count is the same when the sets of them are kept in
+/// a temporary file (issue 14).
+#[test]
+fn unknown_ids_and_handles_are_counted_once_each() {
+    let wd = Workdir::new();
+    wd.directory(&[("3002", "BigNews", "900000")]);
+    wd.export(
+        &base_accounts(),
+        &[
+            tweet("1", "1002", "ask @NoBodyKnows, @nobodyknows and @BigNews")
+                .set("in_reply_to_userid", "9990001"),
+            tweet("2", "1002", "and @AnotherStranger")
+                .set("in_reply_to_userid", "9990001")
+                .set("user_mentions", "[9990002, 9990003, 3002]"),
+            tweet("3", "1002", "@NOBODYKNOWS again").set("retweet_userid", "9990003"),
+        ],
+    );
+    for in_memory in [None, Some("0")] {
+        let mut cmd = wd.command(&[
+            "plan",
+            "--policy",
+            "policy.toml",
+            "--input",
+            "export",
+            "--seed",
+            "s",
+            "--json",
+        ]);
+        if let Some(n) = in_memory {
+            cmd.env("DISCLOSE_POST_IDS_IN_MEMORY", n);
+        }
+        let out = cmd.output().unwrap();
+        assert_ok(&out);
+        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let refs = &plan["references"];
+        assert_eq!(refs["unknown_ids"], 3, "{in_memory:?}: {refs}");
+        assert_eq!(refs["unknown_handles"], 2, "{in_memory:?}: {refs}");
+    }
+}
+
 #[test]
 fn profile_and_post_links_in_every_form() {
     let wd = Workdir::new();
