@@ -674,7 +674,8 @@ pub(super) fn prepare_matching(
     let mut linkable_posts = IdSet::default();
     if registry.pseudonymises() {
         let (linkable, all) = linkable_post_ids(tweets_path, tweets_header, registry, post_ids)?;
-        // One list per post ID kept, never two copies (it grows with the posts).
+        // One set of post IDs kept, never two (each in memory up to its budget,
+        // beyond it in a temporary file).
         let hashed = match post_ids {
             PostIds::Raw => {
                 linkable_posts = linkable;

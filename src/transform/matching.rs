@@ -10,7 +10,6 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use super::idset::IdSet;
-
 use super::normalize::{fold_str, View};
 use super::strmap::{StrMap, TextId, Texts};
 use crate::identity::Names;

@@ -336,18 +336,7 @@ fn raw_post_ids_warn_in_plan_and_build() {
     // Sam's post, the reply, the retweet, the quote of Sam's post and the quote of
     // an unknown post: 5 published post IDs resolve to (or may be) Sam.
     let expected = "5 published post IDs were written by or point at pseudonymised accounts";
-    let out = wd.run(&[
-        "plan",
-        "--policy",
-        "policy.toml",
-        "--input",
-        "export",
-        "--seed",
-        "s",
-        "--json",
-    ]);
-    assert_ok(&out);
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = wd.plan_json(&[]);
     let linkage: Vec<&str> = plan["warnings"]
         .as_array()
         .unwrap()
@@ -784,24 +773,11 @@ fn post_id_sets_kept_in_a_file_give_the_same_bundle() {
     wd.export(&accounts(), &rows);
     let build = |out: &str, in_memory: Option<&str>| -> Vec<u8> {
         std::fs::create_dir(wd.path(out)).unwrap();
-        let mut cmd = wd.command(&[
-            "build",
-            "--policy",
-            "policy.toml",
-            "--input",
-            "export",
-            "--key-file",
-            "key",
-            "--seed",
-            "s",
-            "--out",
-            out,
-        ]);
-        if let Some(n) = in_memory {
-            cmd.env("DISCLOSE_POST_IDS_IN_MEMORY", n);
-        }
-        let o = cmd.output().unwrap();
-        assert_ok(&o);
+        let envs: Vec<(&str, &str)> = in_memory
+            .map(|n| ("DISCLOSE_POST_IDS_IN_MEMORY", n))
+            .into_iter()
+            .collect();
+        assert_ok(&wd.build_env(out, Some("s"), &[], &envs));
         std::fs::read(wd.path(&format!("{out}/test_release.zip"))).unwrap()
     };
     let mut rule = "pseudonymised-accounts";
@@ -825,21 +801,6 @@ fn post_id_sets_kept_in_a_file_give_the_same_bundle() {
         rule = next;
     }
     // With `raw`: the count of linkable post IDs published, from a set in a file.
-    let out = wd
-        .command(&[
-            "plan",
-            "--policy",
-            "policy.toml",
-            "--input",
-            "export",
-            "--seed",
-            "s",
-            "--json",
-        ])
-        .env("DISCLOSE_POST_IDS_IN_MEMORY", "0")
-        .output()
-        .unwrap();
-    assert_ok(&out);
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = wd.plan_json(&[("DISCLOSE_POST_IDS_IN_MEMORY", "0")]);
     assert_eq!(plan["posts"]["raw_linkable_post_ids"], 5);
 }

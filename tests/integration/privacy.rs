@@ -224,26 +224,11 @@ fn unknown_ids_and_handles_are_counted_once_each() {
             tweet("3", "1002", "@NOBODYKNOWS again").set("retweet_userid", "9990003"),
         ],
     );
-    for in_memory in [None, Some("0")] {
-        let mut cmd = wd.command(&[
-            "plan",
-            "--policy",
-            "policy.toml",
-            "--input",
-            "export",
-            "--seed",
-            "s",
-            "--json",
-        ]);
-        if let Some(n) = in_memory {
-            cmd.env("DISCLOSE_POST_IDS_IN_MEMORY", n);
-        }
-        let out = cmd.output().unwrap();
-        assert_ok(&out);
-        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for envs in [vec![], vec![("DISCLOSE_POST_IDS_IN_MEMORY", "0")]] {
+        let plan = wd.plan_json(&envs);
         let refs = &plan["references"];
-        assert_eq!(refs["unknown_ids"], 3, "{in_memory:?}: {refs}");
-        assert_eq!(refs["unknown_handles"], 2, "{in_memory:?}: {refs}");
+        assert_eq!(refs["unknown_ids"], 3, "{envs:?}: {refs}");
+        assert_eq!(refs["unknown_handles"], 2, "{envs:?}: {refs}");
     }
 }
 

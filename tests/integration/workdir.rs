@@ -212,6 +212,17 @@ impl Workdir {
     /// `build` of this directory's export with its policy and key into `out`, with
     /// `--seed seed` when given, plus `extra`.
     pub fn build_to(&self, out: &str, seed: Option<&str>, extra: &[&str]) -> Output {
+        self.build_env(out, seed, extra, &[])
+    }
+
+    /// [`Workdir::build_to`] with these environment variables set.
+    pub fn build_env(
+        &self,
+        out: &str,
+        seed: Option<&str>,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Output {
         let mut args = vec![
             "build",
             "--policy",
@@ -227,7 +238,28 @@ impl Workdir {
             args.extend(["--seed", seed]);
         }
         args.extend_from_slice(extra);
-        self.run(&args)
+        let mut cmd = self.command(&args);
+        cmd.envs(envs.iter().copied());
+        cmd.output().unwrap()
+    }
+
+    /// `plan --json` of this directory's export with its policy and seed `s`, with
+    /// these environment variables set; asserts success and returns the plan.
+    pub fn plan_json(&self, envs: &[(&str, &str)]) -> serde_json::Value {
+        let mut cmd = self.command(&[
+            "plan",
+            "--policy",
+            "policy.toml",
+            "--input",
+            "export",
+            "--seed",
+            "s",
+            "--json",
+        ]);
+        cmd.envs(envs.iter().copied());
+        let out = cmd.output().unwrap();
+        assert_ok(&out);
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     /// `build`, asserting success; returns the bundle's entries.
