@@ -306,9 +306,7 @@ impl Plan {
         ];
         let error = sets.into_iter().flatten().find_map(IdSet::read_error);
         match (&result, references, error) {
-            (Ok(_), Err(e), _) | (Ok(_), _, Some(e)) => {
-                return Err(Error::io(&std::env::temp_dir(), e))
-            }
+            (Ok(_), Err(e), _) | (Ok(_), _, Some(e)) => return Err(idset::file_error(e)),
             (_, references, _) => self.posts.references = references.unwrap_or_default(),
         }
         if let (Ok(true), Some(media)) = (&result, &self.media) {
@@ -582,7 +580,7 @@ fn linkable_post_ids(
         IdSetBuilder::new(budget),
         IdSetBuilder::new(budget),
     );
-    let tmp = |e: std::io::Error| Error::io(&std::env::temp_dir(), e);
+    let tmp = idset::file_error;
     let mut rec = csv::ByteRecord::new();
     while rows.read_bytes(&mut rec)? {
         if let (Some(t), Some(u)) = (tid, uid) {

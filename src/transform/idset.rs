@@ -529,6 +529,16 @@ pub const MEMORY_IDS: usize = 2_000_000;
 /// The environment variable that sets how many distinct IDs a set keeps in memory.
 pub const MEMORY_IDS_ENV: &str = "DISCLOSE_POST_IDS_IN_MEMORY";
 
+/// The error of a set's temporary file, saying what the file is and what sets
+/// where it goes and when it is used (it names no ID).
+pub fn file_error(e: std::io::Error) -> crate::error::Error {
+    let what = format!(
+        "the temporary file of post IDs or unknown accounts (used past {} distinct ones, set by {MEMORY_IDS_ENV}; TMPDIR says where it goes): {e}",
+        memory_ids()
+    );
+    crate::error::Error::io(&std::env::temp_dir(), std::io::Error::new(e.kind(), what))
+}
+
 /// How many distinct IDs a set keeps in memory: [`MEMORY_IDS_ENV`] if it is a
 /// number, else [`MEMORY_IDS`].
 pub fn memory_ids() -> usize {
@@ -830,6 +840,20 @@ mod tests {
                 assert!(set.contains(id));
             }
         }
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_answers_hashed_and_says_so() {
+        let mut set = collect((0..5_000u64).map(|i| i * 3), 0);
+        assert!(set.contains(300) && !set.contains(301));
+        assert!(set.read_error().is_none());
+        // The file replaced by an empty one: every block read fails.
+        let Store::File(f) = &mut set.store else {
+            panic!("over the budget, the set is in a file")
+        };
+        f.file = tempfile::tempfile().unwrap();
+        assert!(set.contains(301), "an unreadable set answers hashed");
+        assert!(set.read_error().is_some());
     }
 
     #[test]

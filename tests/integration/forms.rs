@@ -804,3 +804,30 @@ fn post_id_sets_kept_in_a_file_give_the_same_bundle() {
     let plan = wd.plan_json(&[("DISCLOSE_POST_IDS_IN_MEMORY", "0")]);
     assert_eq!(plan["posts"]["raw_linkable_post_ids"], 5);
 }
+
+/// A set past its budget needs a temporary file: where none can be made, the build
+/// stops (exit 2) saying what the file is and what sets it, and writes nothing.
+#[test]
+fn post_id_sets_without_a_temporary_directory_stop_the_build() {
+    let wd = Workdir::new();
+    wd.export(&accounts(), &linkage_rows());
+    std::fs::create_dir(wd.path("spill")).unwrap();
+    let missing = wd.path("no-such-dir");
+    let out = wd.build_env(
+        "spill",
+        Some("s"),
+        &[],
+        &[
+            ("DISCLOSE_POST_IDS_IN_MEMORY", "0"),
+            ("TMPDIR", missing.to_str().unwrap()),
+        ],
+    );
+    let err = assert_exit(&out, 2);
+    assert!(
+        err.contains("the temporary file of post IDs")
+            && err.contains("DISCLOSE_POST_IDS_IN_MEMORY")
+            && err.contains("TMPDIR"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(wd.path("spill")).unwrap().count(), 0);
+}
