@@ -780,8 +780,16 @@ fn post_id_sets_kept_in_a_file_give_the_same_bundle() {
         assert_ok(&wd.build_env(out, Some("s"), &[], &envs));
         std::fs::read(wd.path(&format!("{out}/test_release.zip"))).unwrap()
     };
-    let mut rule = "pseudonymised-accounts";
-    for (i, next) in ["all", "raw"].into_iter().enumerate() {
+    let mut previous = "pseudonymised-accounts";
+    for (i, rule) in ["pseudonymised-accounts", "all", "raw"]
+        .into_iter()
+        .enumerate()
+    {
+        wd.edit_policy(
+            &format!("post_ids = \"{previous}\""),
+            &format!("post_ids = \"{rule}\""),
+        );
+        previous = rule;
         let memory = build(&format!("m{i}"), None);
         for budget in ["0", "1"] {
             let file = build(&format!("f{i}-{budget}"), Some(budget));
@@ -794,11 +802,6 @@ fn post_id_sets_kept_in_a_file_give_the_same_bundle() {
             let bundle = Bundle::read(&wd.path(&format!("m{i}/test_release.zip")));
             assert_no_leak(&bundle, &["SecretSam"], &[], &[SAM], &[SAM_POST]);
         }
-        wd.edit_policy(
-            &format!("post_ids = \"{rule}\""),
-            &format!("post_ids = \"{next}\""),
-        );
-        rule = next;
     }
     // With `raw`: the count of linkable post IDs published, from a set in a file.
     let plan = wd.plan_json(&[("DISCLOSE_POST_IDS_IN_MEMORY", "0")]);
