@@ -218,7 +218,7 @@ pub struct Plan {
     audience: Audience,
     warnings: Vec<String>,
     posts: PostFigures,
-    /// Post IDs written by or pointing at pseudonymised accounts, sorted (kept with
+    /// Post IDs written by or pointing at pseudonymised accounts (kept with
     /// `post_ids = "raw"` to count them).
     linkable_posts: IdSet,
 }
