@@ -1,9 +1,12 @@
 //! The accounts of the internal export (DESIGN §1), held in memory.
 //!
 //! `accounts.csv` and `directory.csv` are read here, through [`Rows`]; `tweets.csv`
-//! is only ever streamed, by the build's posts pass (`pipeline/posts.rs`). Rows of
-//! accounts that are not released are freed once the selection is made
-//! ([`Export::keep_records`]). Every check here reports
+//! is only ever streamed, by the build's posts pass (`pipeline/posts.rs`). The build
+//! reads `accounts.csv` more than once ([`Export::index`]): the first read checks
+//! every row and keeps each account's ID, name, role and follower count; later reads
+//! ([`Export::for_each_row`], [`Export::load_records`]) stream the rows again, each
+//! compared with the first read, and keep only the rows of released accounts. A large
+//! export lists a million accounts, few of them released. Every check here reports
 //! the file, line and column, and header checks enforce deny-by-default: a column the
 //! policy does not classify stops the build before any row is read.
 
@@ -62,8 +65,44 @@ pub struct Account {
     pub followers: Option<u64>,
     /// Line of the row in `accounts.csv`.
     pub line: u64,
-    /// All fields of the row, in header order.
-    pub record: csv::StringRecord,
+    /// All fields of the row, in header order, when held (see [`Account::record`]).
+    record: Option<csv::StringRecord>,
+}
+
+impl Account {
+    /// An account of an export built in memory (tests, generators), its whole row
+    /// held.
+    pub fn new(
+        userid: String,
+        screen_name: String,
+        role: Role,
+        followers: Option<u64>,
+        line: u64,
+        record: csv::StringRecord,
+    ) -> Self {
+        Account {
+            userid,
+            screen_name,
+            role,
+            followers,
+            line,
+            record: Some(record),
+        }
+    }
+
+    /// All fields of the row, in header order. Held for every account by
+    /// [`Export::read`], for the accounts [`Export::load_records`] keeps after
+    /// [`Export::index`].
+    ///
+    /// # Panics
+    ///
+    /// When the row is not held: a bug (reading a row the plan did not load), never
+    /// an empty value published in its place.
+    pub fn record(&self) -> &csv::StringRecord {
+        self.record
+            .as_ref()
+            .expect("an account's row read before Export::load_records kept it")
+    }
 }
 
 /// One row of `directory.csv`: an account referenced from outside the network.
@@ -92,6 +131,10 @@ pub struct Export {
     /// name: other names of the same account, matched in text like its own
     /// (`followers` is the directory's; the account's classification applies).
     pub aliases: Vec<DirectoryEntry>,
+    /// For an export read by [`Export::index`], a hash of each account's row as the
+    /// first read saw it, to tell that a later read sees the same file; `None` when
+    /// [`Export::read`] holds every row.
+    row_hashes: Option<Vec<u64>>,
 }
 
 /// Deny by default: every column of the header must be classified by the policy.
@@ -169,25 +212,111 @@ pub fn parse_count(value: &str) -> std::result::Result<Option<u64>, String> {
 }
 
 impl Export {
-    /// Frees the rows of every account but these (the released ones): their ID,
-    /// name, role and follower count stay, the rest of their row (`record`) is empty
-    /// from here on. A large export lists a million accounts, few of them released.
-    pub fn keep_records(&mut self, keep: impl IntoIterator<Item = usize>) {
+    /// An export built in memory (tests, generators): every account's row is held.
+    pub fn in_memory(
+        dir: PathBuf,
+        account_header: csv::StringRecord,
+        accounts: Vec<Account>,
+        directory: Vec<DirectoryEntry>,
+        aliases: Vec<DirectoryEntry>,
+    ) -> Self {
+        Export {
+            dir,
+            account_header,
+            accounts,
+            directory,
+            aliases,
+            row_hashes: None,
+        }
+    }
+
+    /// Calls `each` with every account and its row, in file order: from memory when
+    /// every row is held, else by reading `accounts.csv` again. A row that differs
+    /// from the first read (the file changed while the build read it) stops with an
+    /// error naming its line.
+    pub fn for_each_row(
+        &self,
+        mut each: impl FnMut(usize, &Account, &csv::StringRecord) -> Result<()>,
+    ) -> Result<()> {
+        let Some(hashes) = &self.row_hashes else {
+            for (i, a) in self.accounts.iter().enumerate() {
+                each(i, a, a.record())?;
+            }
+            return Ok(());
+        };
+        let path = self.dir.join("accounts.csv");
+        let changed = |line: u64| {
+            Error::input(
+                Location::line(&path, line),
+                "differs from the first read of this file: it changed while the build read it: build again from a complete export (nothing was written)",
+            )
+        };
+        let mut rows = Rows::open(&path)?;
+        if rows.header() != &self.account_header {
+            return Err(changed(1));
+        }
+        let mut record = csv::StringRecord::new();
+        let mut i = 0;
+        while rows.read(&mut record)? {
+            let line = record.position().map_or(0, |p| p.line());
+            match self.accounts.get(i) {
+                Some(a) if a.line == line && hashes[i] == row_hash(&record) => each(i, a, &record)?,
+                _ => return Err(changed(line)),
+            }
+            i += 1;
+        }
+        if i != self.accounts.len() {
+            let last = self.accounts.last().map_or(1, |a| a.line);
+            return Err(changed(last));
+        }
+        Ok(())
+    }
+
+    /// Holds the rows of these accounts (the released ones) and no others, calling
+    /// `each` with every account and its row on the way (one more read of
+    /// `accounts.csv` when the rows are not held).
+    pub fn load_records(
+        &mut self,
+        keep: impl IntoIterator<Item = usize>,
+        mut each: impl FnMut(&Account, &csv::StringRecord),
+    ) -> Result<()> {
         let mut kept = vec![false; self.accounts.len()];
         for i in keep {
             kept[i] = true;
         }
+        let mut rows: Vec<(usize, csv::StringRecord)> = Vec::new();
+        self.for_each_row(|i, a, record| {
+            each(a, record);
+            if kept[i] && a.record.is_none() {
+                rows.push((i, compact(record)));
+            }
+            Ok(())
+        })?;
         for (a, keep) in self.accounts.iter_mut().zip(kept) {
             if !keep {
-                a.record = csv::StringRecord::new();
+                a.record = None;
             }
         }
+        for (i, record) in rows {
+            self.accounts[i].record = Some(record);
+        }
+        Ok(())
     }
 
     /// Reads `accounts.csv` and `directory.csv` of `dir`, checked against the policy.
+    /// Every account's row is held (see [`Export::index`] for a build's read).
     pub fn read(dir: &Path, policy: &Policy) -> Result<Self> {
         Export::check_dir(dir)?;
-        Export::read_checked(dir, policy)
+        Export::read_checked(dir, policy, true)
+    }
+
+    /// Reads and checks `accounts.csv` and `directory.csv` of `dir` like
+    /// [`Export::read`], but holds no account's row: only its ID, name, role,
+    /// follower count and line, and a hash of the row. [`Export::for_each_row`] and
+    /// [`Export::load_records`] read the rows again.
+    pub fn index(dir: &Path, policy: &Policy) -> Result<Self> {
+        Export::check_dir(dir)?;
+        Export::read_checked(dir, policy, false)
     }
 
     /// Checks that `dir` is a directory (before anything is read from it).
@@ -213,7 +342,7 @@ impl Export {
         Ok(())
     }
 
-    fn read_checked(dir: &Path, policy: &Policy) -> Result<Self> {
+    fn read_checked(dir: &Path, policy: &Policy, hold: bool) -> Result<Self> {
         let path = dir.join("accounts.csv");
         if !path.exists() && path.symlink_metadata().is_err() {
             return Err(Error::input(
@@ -238,6 +367,7 @@ impl Export {
         }
 
         let mut accounts = Vec::new();
+        let mut row_hashes = Vec::new();
         let mut seen: HashMap<String, u64> = HashMap::new();
         let mut record = csv::StringRecord::new();
         while rows.read(&mut record)? {
@@ -254,13 +384,16 @@ impl Export {
             let followers =
                 parse_count(&record[i_fol]).map_err(|m| Error::input(cell(i_fol), m))?;
             check_screen_name(&record[i_name]).map_err(|m| Error::input(cell(i_name), m))?;
+            if !hold {
+                row_hashes.push(row_hash(&record));
+            }
             accounts.push(Account {
                 userid: userid.to_string(),
                 screen_name: record[i_name].to_string(),
                 role,
                 followers,
                 line,
-                record: compact(&record),
+                record: hold.then(|| compact(&record)),
             });
         }
         if accounts.is_empty() {
@@ -289,8 +422,22 @@ impl Export {
             accounts,
             directory,
             aliases,
+            row_hashes: (!hold).then_some(row_hashes),
         })
     }
+}
+
+/// A hash of a row's fields, to compare two reads of a file in one process (the
+/// hasher's keys are fixed, so equal rows hash equal across reads).
+fn row_hash(record: &csv::StringRecord) -> u64 {
+    use std::hash::BuildHasher;
+    // Any fixed keys: the hash never leaves the process.
+    let state = ahash::RandomState::with_seeds(1, 2, 3, 4);
+    let mut h = state.build_hasher();
+    for field in record {
+        std::hash::Hash::hash(field, &mut h);
+    }
+    std::hash::Hasher::finish(&h)
 }
 
 /// A copy of `record` that holds only its fields. The reader's reused record keeps

@@ -195,7 +195,7 @@ pub(super) fn joined_values(
             let mut v = String::new();
             apply(
                 rule.action_for(r.private),
-                &a.record[*i],
+                &a.record()[*i],
                 &ctx,
                 true,
                 registry,

@@ -10,7 +10,6 @@
 //! [`StagedBuild::persist`] for a whole build) renames them into place.
 //! [`Plan::dry_run`] streams the posts into a size estimate instead.
 
-use ahash::AHashMap as HashMap;
 use std::path::PathBuf;
 
 use crate::bundle::PayloadFile;
@@ -22,6 +21,7 @@ use crate::policy::{ColumnRule, Policy, PostIds, Tier};
 use crate::record::{Counts, SamplingRecord};
 use crate::review::{PlanParts, PlanReport, PostFigures, Warning};
 use crate::transform::idset::IdSet;
+use crate::transform::strmap::StrMap;
 use crate::transform::Registry;
 
 mod columns;
@@ -34,7 +34,7 @@ pub use select::population_members;
 pub use write::{Staged, StagedBuild};
 
 use columns::{joined_values, Columns};
-use posts::{prepare_matching, private_displays};
+use posts::{prepare_matching, PrivateDisplays};
 use select::{Released, Selection};
 use sink::EstimateSink;
 use write::check_output;
@@ -198,7 +198,7 @@ pub struct Plan {
     sampling: Option<SamplingRecord>,
     released: Vec<Released>,
     /// user ID → index into `released`, or `None` for accounts not released.
-    by_id: HashMap<String, Option<usize>>,
+    by_id: StrMap<Option<u32>>,
     counts: Counts,
     users_columns: Vec<(usize, ColumnRule)>,
     /// Published values of the account columns the posts file joins, per released
@@ -320,7 +320,7 @@ impl Plan {
             mut warnings,
         } = Preamble::check(opts, &policy)?;
 
-        let mut export = Export::read(&opts.input, &policy)?;
+        let mut export = Export::index(&opts.input, &policy)?;
         let accounts_path = opts.input.join("accounts.csv");
         let threshold = policy.pseudonymisation.follower_threshold;
         let pseudonymizer = Pseudonymizer::new(&key, policy.pseudonymisation.length);
@@ -335,7 +335,7 @@ impl Plan {
         let Selection {
             counts,
             sampling,
-            released,
+            mut released,
             by_id,
         } = Selection::draw(&policy, &export, &registry, seed, &accounts_path)?;
 
@@ -348,10 +348,13 @@ impl Plan {
             tweet_sources,
         } = Columns::resolve(&policy, &export, &opts.input)?;
         let post_ids = policy.pseudonymisation.post_ids;
-        // Only released accounts' rows are read from here on; the others' go before
-        // the matcher is built, which is the peak of memory.
-        let displays = private_displays(&export, &registry);
-        export.keep_records(released.iter().map(|r| r.index));
+        // Only released accounts' rows are held; the others' are read once more, for
+        // the pseudonymised display names the matcher finds.
+        let mut displays = PrivateDisplays::new(&export, &registry);
+        export.load_records(released.iter().map(|r| r.index), |a, record| {
+            displays.push(&registry, a, record)
+        })?;
+        Selection::redact_own(&mut released, &export, &policy);
         let linkable_posts = prepare_matching(
             &policy,
             &displays,
@@ -359,6 +362,7 @@ impl Plan {
             &tweets_path,
             &tweets_header,
         )?;
+        drop(displays);
         let joined = joined_values(
             &released,
             &export,

@@ -10,12 +10,13 @@ use super::sink::{Chunk, ChunkSink, CHUNK_BYTES};
 use super::{Plan, PostAuthor, Progress, Source};
 use crate::bundle::csv as csvout;
 use crate::error::{Error, Location, Result};
-use crate::input::export::Export;
+use crate::input::export::{Account, Export};
 use crate::input::rows::Rows;
 use crate::policy::{Action, Policy, PostIds};
 use crate::record::Counts;
 use crate::review::PostFigures;
 use crate::transform::idset::{self, IdSet, IdSetBuilder};
+use crate::transform::strmap::{TextId, Texts};
 use crate::transform::{apply, post_id_hashed, Registry, RowContext};
 
 /// Rows transformed together on a worker (at most; a batch also closes at
@@ -437,7 +438,7 @@ impl Plan {
                 }
                 let author = &record[tweet_author];
                 let slot = match by_id.get(author) {
-                    Some(slot) => *slot,
+                    Some(slot) => slot.map(|i| i as usize),
                     None => {
                         let line = record.position().map_or(0, |p| p.line());
                         let loc = Location::cell(&path, line, &header[tweet_author]);
@@ -638,20 +639,47 @@ fn linkable_post_ids(
 }
 
 /// The display names of the export's pseudonymised accounts (released or not: any
-/// may be named in a post), for the matcher.
-pub(super) fn private_displays(export: &Export, registry: &Registry) -> Vec<String> {
-    let display = export
-        .account_header
-        .iter()
-        .position(|h| h == "user_display_name");
-    match display {
-        Some(d) if registry.pseudonymises() => export
-            .accounts
+/// may be named in a post), for the matcher: collected from each row as
+/// [`Export::load_records`] reads it.
+pub(super) struct PrivateDisplays {
+    /// `user_display_name`'s index, when the registry pseudonymises.
+    column: Option<usize>,
+    /// The names, end to end (a million accounts' worth: no heap block each).
+    texts: Texts,
+    names: Vec<TextId>,
+}
+
+impl PrivateDisplays {
+    pub(super) fn new(export: &Export, registry: &Registry) -> Self {
+        let column = export
+            .account_header
             .iter()
-            .filter(|a| registry.id_is_private(&a.userid))
-            .map(|a| a.record[d].to_string())
-            .collect(),
-        _ => Vec::new(),
+            .position(|h| h == "user_display_name")
+            .filter(|_| registry.pseudonymises());
+        PrivateDisplays {
+            column,
+            texts: Texts::default(),
+            names: Vec::new(),
+        }
+    }
+
+    /// The display names, in file order.
+    pub(super) fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(|&id| self.texts.get(id))
+    }
+
+    /// Adds the display name of `account` (its row `record`) if it is pseudonymised.
+    pub(super) fn push(
+        &mut self,
+        registry: &Registry,
+        account: &Account,
+        record: &csv::StringRecord,
+    ) {
+        if let Some(d) = self.column {
+            if registry.id_is_private(&account.userid) {
+                self.names.push(self.texts.add(&record[d]));
+            }
+        }
     }
 }
 
@@ -661,7 +689,7 @@ pub(super) fn private_displays(export: &Export, registry: &Registry) -> Vec<Stri
 /// linkable ones published), else nothing.
 pub(super) fn prepare_matching(
     policy: &Policy,
-    displays: &[String],
+    displays: &PrivateDisplays,
     registry: &mut Registry,
     tweets_path: &Path,
     tweets_header: &csv::StringRecord,
@@ -684,7 +712,7 @@ pub(super) fn prepare_matching(
         };
         registry.set_matching(
             policy.pseudonymisation.matching,
-            displays.iter().map(String::as_str),
+            displays.names(),
             hashed,
         );
     }

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use ahash::AHashMap as HashMap;
 
 use crate::error::{Error, Location, Result};
 use crate::identity::is_pseudonymised;
@@ -12,6 +11,7 @@ use crate::input::rows;
 use crate::policy::{Action, ColumnRule, Policy};
 use crate::record::{Counts, SamplingRecord, SizeRule};
 use crate::sample::{self, Member, SampleSize};
+use crate::transform::strmap::StrMap;
 use crate::transform::Registry;
 
 /// One released account, ready to publish.
@@ -22,7 +22,8 @@ pub(super) struct Released {
     pub(super) published_id: String,
     /// Whether it is pseudonymised.
     pub(super) private: bool,
-    /// Its internal values (normalised) to redact from its own text.
+    /// Its internal values (normalised) to redact from its own text (filled by
+    /// [`Selection::redact_own`] once the released rows are loaded).
     pub(super) own: Vec<String>,
 }
 
@@ -36,7 +37,7 @@ pub(super) struct Selection {
     /// of the input's order.
     pub(super) released: Vec<Released>,
     /// user ID → index into `released`, or `None` for accounts not released.
-    pub(super) by_id: HashMap<String, Option<usize>>,
+    pub(super) by_id: StrMap<Option<u32>>,
 }
 
 impl Selection {
@@ -64,7 +65,6 @@ impl Selection {
         }
 
         // The sample.
-        let header = &export.account_header;
         let mut selected_ids: std::collections::HashSet<String> = Default::default();
         let sampling = match (&policy.sample, seed) {
             (Some(spec), Some(seed)) => {
@@ -99,12 +99,11 @@ impl Selection {
         // Released accounts, ordered by published ID so that row order reveals nothing
         // of the input's order.
         let mut released = Vec::new();
-        let mut by_id = HashMap::with_capacity(export.accounts.len());
-        let own_columns = OwnColumns::new(&policy.account_columns, header);
+        let mut by_id = StrMap::default();
         for (index, a) in export.accounts.iter().enumerate() {
             let included = policy.include_roles.iter().any(|r| r == a.role.name());
             let sampled = selected_ids.contains(&a.userid);
-            by_id.insert(a.userid.clone(), None);
+            by_id.insert(&a.userid, None);
             if !(included || sampled) {
                 continue;
             }
@@ -125,16 +124,13 @@ impl Selection {
                 index,
                 published_id,
                 private,
-                own: {
-                    let mut own = Vec::new();
-                    own_columns.push(&a.record, private, &mut own);
-                    own
-                },
+                own: Vec::new(),
             });
         }
         released.sort_by(|a, b| a.published_id.cmp(&b.published_id));
         for (i, r) in released.iter().enumerate() {
-            by_id.insert(export.accounts[r.index].userid.clone(), Some(i));
+            let i = u32::try_from(i).expect("under 4 billion released accounts");
+            by_id.insert(&export.accounts[r.index].userid, Some(i));
         }
         counts.released_accounts = released.len() as u64;
         Ok(Selection {
@@ -143,6 +139,15 @@ impl Selection {
             released,
             by_id,
         })
+    }
+
+    /// Lists each released account's internal values to redact from its own text,
+    /// from its row (loaded by [`Export::load_records`]).
+    pub(super) fn redact_own(released: &mut [Released], export: &Export, policy: &Policy) {
+        let own_columns = OwnColumns::new(&policy.account_columns, &export.account_header);
+        for r in released {
+            own_columns.push(export.accounts[r.index].record(), r.private, &mut r.own);
+        }
     }
 }
 
@@ -168,16 +173,16 @@ pub fn population_members(
         })
         .collect::<Result<_>>()?;
     let mut members = Vec::new();
-    for a in &export.accounts {
+    export.for_each_row(|_, a, record| {
         if !spec.population_roles.iter().any(|r| r == a.role.name()) {
-            continue;
+            return Ok(());
         }
         let key = spec
             .strata
             .iter()
             .zip(&idx)
             .map(|(e, &i)| {
-                let v = &a.record[i];
+                let v = &record[i];
                 if v.is_empty() {
                     return Ok(String::new());
                 }
@@ -189,7 +194,8 @@ pub fn population_members(
             userid: a.userid.clone(),
             key,
         });
-    }
+        Ok(())
+    })?;
     Ok(members)
 }
 

@@ -214,7 +214,7 @@ impl Plan {
                 let a = &self.export.accounts[r.index];
                 self.users_columns
                     .iter()
-                    .map(|(i, _)| a.record[*i].len() as u64 + 1)
+                    .map(|(i, _)| a.record()[*i].len() as u64 + 1)
                     .sum::<u64>()
             })
             .sum()
@@ -327,7 +327,7 @@ impl Plan {
                 v.clear();
                 apply(
                     rule.action_for(r.private),
-                    &a.record[*i],
+                    &a.record()[*i],
                     &ctx,
                     r.private,
                     &self.registry,

@@ -277,11 +277,7 @@ impl PlanReport {
                 ),
             });
         }
-        let names = p
-            .registry
-            .matcher()
-            .map(|m| m.name_risks())
-            .unwrap_or_default();
+        let names = p.registry.name_risks();
         let common = names.iter().filter(|n| n.class != "name").count();
         if common > 0 {
             warnings.push(Warning {

@@ -68,7 +68,7 @@ fn published_value(p: &PlanParts<'_>, i: usize, column: usize, action: &Action) 
     let mut v = String::new();
     let _ = apply(
         action,
-        &p.export.accounts[i].record[column],
+        &p.export.accounts[i].record()[column],
         &ctx,
         true,
         p.registry,

@@ -11,7 +11,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use super::idset::IdSet;
 use super::normalize::{fold_str, View};
-use super::strmap::{StrMap, TextId, Texts};
+use super::strmap::{StrMap, TextId};
 use crate::identity::Names;
 use crate::policy::PostIds;
 
@@ -71,10 +71,10 @@ pub struct Matcher {
     cfg: MatchConfig,
     ac: Option<AhoCorasick>,
     kinds: Vec<Kinds>,
-    /// The screen names (lowercase) and pseudonyms each pattern stands for, as
-    /// (pattern, name, pseudonym), by pattern; the texts are in `owner_texts`.
-    owners: Vec<(u32, TextId, TextId)>,
-    owner_texts: Texts,
+    /// The screen names (lowercase) each pattern stands for, as (pattern, the
+    /// name's ID in the registry's map of handles), by pattern: the names and their
+    /// pseudonyms stay in the registry (a million accounts' worth).
+    owners: Vec<(u32, TextId)>,
     /// Per pattern: matches inside a longer word (not a whole token) so far.
     inside: Vec<std::sync::atomic::AtomicU64>,
     /// Hashed post IDs.
@@ -88,15 +88,14 @@ impl Matcher {
     /// pseudonymised accounts, and these hashed post IDs.
     pub fn new<'a, 'b>(
         cfg: MatchConfig,
-        names: impl Iterator<Item = (&'a str, &'a str)>,
+        names: impl Iterator<Item = (TextId, &'a str)>,
         displays: impl Iterator<Item = &'b str>,
         hashed_posts: IdSet,
     ) -> Self {
         // Pattern → its number; the patterns are kept once, in the map's buffer.
         let mut index: StrMap<u32> = StrMap::default();
         let mut kinds: Vec<Kinds> = Vec::new();
-        let mut owners: Vec<(u32, TextId, TextId)> = Vec::new();
-        let mut owner_texts = Texts::default();
+        let mut owners: Vec<(u32, TextId)> = Vec::new();
         let mut add = |p: &str, k: PatKind| -> u32 {
             let i = match index.get(p) {
                 Some(i) => *i,
@@ -110,14 +109,14 @@ impl Matcher {
             kinds[i as usize].add(k);
             i
         };
-        let mut names: Vec<(&str, &str)> = names.collect();
-        names.sort_unstable();
-        for (n, ps) in names {
+        let mut names: Vec<(TextId, &str)> = names.collect();
+        names.sort_unstable_by_key(|(_, n)| *n);
+        for (id, n) in names {
             let f = fold_str(n);
             if !f.is_empty() {
                 let len = f.chars().count();
                 let i = add(&f, PatKind::Name(len));
-                owners.push((i, owner_texts.add(n), owner_texts.add(ps)));
+                owners.push((i, id));
             }
         }
         for d in displays {
@@ -134,7 +133,7 @@ impl Matcher {
         }
         // Owners by pattern, in the order names were added to each.
         owners.sort_by_key(|o| o.0);
-        owner_texts.shrink_to_fit();
+        owners.shrink_to_fit();
         let mut pats: Vec<&str> = vec![""; kinds.len()];
         for (p, i) in index.iter() {
             pats[*i as usize] = p;
@@ -157,7 +156,6 @@ impl Matcher {
             ac,
             kinds,
             owners,
-            owner_texts,
             inside,
             hashed_posts,
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -185,15 +183,16 @@ impl Matcher {
     /// The pseudonymised screen names a reviewer should see (by pseudonym, never by
     /// name): those that are common words or numbers, and those that replaced text
     /// inside longer words, with how many such replacements were made so far.
-    pub fn name_risks(&self) -> Vec<NameRisk> {
+    /// `owner` gives the name and pseudonym of a name's ID (see `Matcher::new`).
+    pub fn name_risks<'a>(&self, owner: impl Fn(TextId) -> (&'a str, &'a str)) -> Vec<NameRisk> {
         let mut out = Vec::new();
-        for &(i, name, pseudonym) in &self.owners {
+        for &(i, id) in &self.owners {
             let inside = self.inside[i as usize].load(std::sync::atomic::Ordering::Relaxed);
-            let name = self.owner_texts.get(name);
+            let (name, pseudonym) = owner(id);
             let class = common_class(name);
             if class.is_some() || inside > 0 {
                 out.push(NameRisk {
-                    pseudonym: self.owner_texts.get(pseudonym).to_string(),
+                    pseudonym: pseudonym.to_string(),
                     class: class.unwrap_or("name"),
                     length: name.chars().count(),
                     inside_word_replacements: inside,

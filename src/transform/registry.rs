@@ -14,8 +14,6 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use ahash::AHashMap as HashMap;
-
 use super::idset::{memory_ids, IdSet, IdSetBuilder};
 use super::matching::Matcher;
 use super::normalize::fold_str;
@@ -109,68 +107,77 @@ impl Registry {
         let name_pseudonym = |pseudonyms: &mut Texts, name: &str| {
             Published::Pseudonym(pseudonyms.add(&pseudonymizer.handle(name)))
         };
-        let mut handle_owner: HashMap<String, &str> = HashMap::default();
+        // Working maps, keyed without a heap block per key (a large export lists a
+        // million accounts): the owner of each lowercase name, as the ID of its user
+        // ID's key in `ids`.
+        let mut handle_owner: StrMap<TextId> = StrMap::default();
         let mut shared_with_public: HashSet<String> = HashSet::new();
+        // An account is pseudonymised when any row that lists its ID says so (its
+        // accounts.csv row or a directory.csv row): fail closed. An ID listed twice
+        // keeps the pseudonym it got first: the scheme gives it the same one.
+        let listed = export
+            .accounts
+            .iter()
+            .map(|a| (&a.userid, a.followers))
+            .chain(export.directory.iter().map(|d| (&d.userid, d.followers)));
+        for (userid, followers) in listed {
+            let private = is_pseudonymised(followers, threshold);
+            match ids.get(userid) {
+                Some(Published::Pseudonym(_)) => {}
+                Some(Published::Public) | None if private => {
+                    let p = pseudonyms.add(&pseudonymizer.account(userid));
+                    ids.insert(userid, Published::Pseudonym(p));
+                }
+                Some(Published::Public) => {}
+                None => ids.insert(userid, Published::Public),
+            }
+        }
         let entries = export
             .accounts
             .iter()
-            .map(|a| (&a.userid, &a.screen_name, a.followers))
+            .map(|a| (&a.userid, &a.screen_name))
             .chain(
                 export
                     .directory
                     .iter()
                     .chain(&export.aliases)
-                    .map(|d| (&d.userid, &d.screen_name, d.followers)),
+                    .map(|d| (&d.userid, &d.screen_name)),
             );
-        // An account is pseudonymised when any row that lists its ID says so (its
-        // accounts.csv row or a directory.csv row): fail closed.
-        let private_ids: HashSet<&str> = export
-            .accounts
-            .iter()
-            .map(|a| (&a.userid, a.followers))
-            .chain(export.directory.iter().map(|d| (&d.userid, d.followers)))
-            .filter(|(_, f)| is_pseudonymised(*f, threshold))
-            .map(|(id, _)| id.as_str())
-            .collect();
-        for (userid, name, _) in entries {
-            // An ID listed twice (its accounts.csv row and a directory row) keeps the
-            // pseudonym it got first: the scheme gives it the same one.
-            let published = match ids.get(userid) {
-                Some(p) => *p,
-                None if private_ids.contains(userid.as_str()) => {
-                    Published::Pseudonym(pseudonyms.add(&pseudonymizer.account(userid)))
-                }
-                None => Published::Public,
+        for (userid, name) in entries {
+            if name.is_empty() {
+                continue;
+            }
+            let Some((owner, &published)) = ids.find(userid) else {
+                unreachable!("every listed ID is in `ids`, and an alias's is an account's")
             };
-            if !name.is_empty() {
-                let lower = name.to_lowercase();
-                match handle_owner.get(&lower) {
-                    Some(owner) if *owner != userid.as_str() => {
-                        // Two accounts claim one name: publish it raw only if both are public.
-                        let before = handles.get(&lower).copied();
-                        let both_public =
-                            published == Published::Public && before == Some(Published::Public);
-                        // A public claimant: its raw ID (in mention lists, its own
-                        // rows) would sit next to the handle pseudonym and teach a
-                        // reader the name it stands for. Mentions get the marker.
-                        if !both_public
-                            && (published == Published::Public || before == Some(Published::Public))
-                        {
-                            shared_with_public.insert(lower.clone());
-                        }
-                        if !both_public {
-                            let p = name_pseudonym(&mut pseudonyms, &lower);
-                            handles.insert(&lower, p);
-                        }
+            let lower = name.to_lowercase();
+            match handle_owner.get(&lower) {
+                Some(first) if *first != owner => {
+                    // Two accounts claim one name: publish it raw only if both are public.
+                    let before = handles.get(&lower).copied();
+                    let both_public =
+                        published == Published::Public && before == Some(Published::Public);
+                    // A public claimant: its raw ID (in mention lists, its own
+                    // rows) would sit next to the handle pseudonym and teach a
+                    // reader the name it stands for. Mentions get the marker.
+                    if !both_public
+                        && (published == Published::Public || before == Some(Published::Public))
+                    {
+                        shared_with_public.insert(lower.clone());
                     }
-                    _ => {
-                        handles.insert(&lower, published);
-                        handle_owner.insert(lower, userid);
+                    if !both_public {
+                        let p = name_pseudonym(&mut pseudonyms, &lower);
+                        handles.insert(&lower, p);
                     }
+                }
+                Some(_) => handles.insert(&lower, published),
+                None => {
+                    handles.insert(&lower, published);
+                    handle_owner.insert(&lower, owner);
                 }
             }
-            ids.insert(userid, published);
         }
+        drop(handle_owner);
         let max_private_len = ids
             .iter()
             .chain(handles.iter())
@@ -179,11 +186,13 @@ impl Registry {
             .max()
             .unwrap_or(0);
         let mut folded: StrMap<Published> = StrMap::default();
-        let mut folded_owner: HashMap<String, &str> = HashMap::default();
-        for (lower, p) in handles.iter() {
+        // The lowercase name that first gave each folded form, as its key's ID in
+        // `handles` (distinct names have distinct IDs).
+        let mut folded_owner: StrMap<TextId> = StrMap::default();
+        for (id, lower, p) in handles.iter_with_ids() {
             let f = fold_str(lower);
             match folded_owner.get(&f) {
-                Some(o) if *o != lower => {
+                Some(o) if *o != id => {
                     let before = folded.get(&f).copied();
                     let private = matches!(p, Published::Pseudonym(_))
                         || matches!(before, Some(Published::Pseudonym(_)));
@@ -201,7 +210,7 @@ impl Registry {
                         shared_with_public.insert(f.clone());
                     }
                     folded.insert(&f, *p);
-                    folded_owner.insert(f, lower);
+                    folded_owner.insert(&f, id);
                 }
             }
         }
@@ -215,7 +224,7 @@ impl Registry {
             }
         }
         // The working maps go before the matcher is built, which is the peak.
-        drop((shared_with_public, handle_owner, private_ids));
+        drop(shared_with_public);
         for map in [&mut ids, &mut handles, &mut folded] {
             map.shrink_to_fit();
         }
@@ -255,14 +264,30 @@ impl Registry {
         self.matcher = None;
         let matcher = Matcher::new(
             cfg,
-            self.handles.iter().filter_map(|(k, p)| match p {
-                Published::Pseudonym(p) => Some((k, self.pseudonyms.get(*p))),
+            self.handles.iter_with_ids().filter_map(|(id, k, p)| match p {
+                Published::Pseudonym(_) => Some((id, k)),
                 Published::Public => None,
             }),
             displays,
             hashed_posts,
         );
         self.matcher = Some(matcher);
+    }
+
+    /// The pseudonymised screen names a reviewer should see (see
+    /// [`Matcher::name_risks`]); none when nothing is pseudonymised.
+    pub fn name_risks(&self) -> Vec<super::matching::NameRisk> {
+        let Some(m) = self.matcher() else {
+            return Vec::new();
+        };
+        m.name_risks(|id| {
+            let name = self.handles.key(id);
+            match self.handles.get(name) {
+                Some(Published::Pseudonym(p)) => (name, self.text(*p)),
+                // The matcher was given pseudonymised names only.
+                _ => unreachable!("a matched screen name the registry does not pseudonymise"),
+            }
+        })
     }
 
     /// The names to find in prose (`None` when nothing is pseudonymised).

@@ -122,6 +122,16 @@ impl<V> StrMap<V> {
         self.table.iter().map(|(k, v)| (self.keys.get(*k), v))
     }
 
+    /// The key of an ID [`StrMap::find`] or [`StrMap::iter_with_ids`] gave.
+    pub fn key(&self, id: TextId) -> &str {
+        self.keys.get(id)
+    }
+
+    /// Every key with its ID and value, in no particular order.
+    pub fn iter_with_ids(&self) -> impl Iterator<Item = (TextId, &str, &V)> {
+        self.table.iter().map(|(k, v)| (*k, self.keys.get(*k), v))
+    }
+
     /// Every key and a mutable value, in no particular order.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut V)> {
         let keys = &self.keys;

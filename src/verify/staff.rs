@@ -311,7 +311,7 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
             if !is_pseudonymised(a.followers, threshold) {
                 public_name(&mut needles, &a.screen_name, false);
                 if let Some(d) = display_col {
-                    public_name(&mut needles, &a.record[d], true);
+                    public_name(&mut needles, &a.record()[d], true);
                 }
             }
         }
@@ -340,7 +340,7 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
                 needles.add_id(&a.userid, &label);
                 name(&mut needles, &a.screen_name, &label, false);
                 if let Some(d) = display_col {
-                    name(&mut needles, &a.record[d], &label, true);
+                    name(&mut needles, &a.record()[d], &label, true);
                 }
             }
         }
@@ -372,7 +372,7 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
     for a in &export.accounts {
         let private = private_account(a.followers);
         for (i, col) in header.iter().enumerate() {
-            let v = a.record[i].trim();
+            let v = a.record()[i].trim();
             if v.chars().count() >= MIN_DROPPED_CHARS
                 && dropped(policy.account_columns.get(col), private)
             {
@@ -400,7 +400,7 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
         for (i, col) in header.iter().enumerate() {
             let rule = policy.account_columns.get(col);
             if !dropped(rule, private) {
-                exemptions.cell(&a.record[i], is_text(rule, private), &a.userid);
+                exemptions.cell(&a.record()[i], is_text(rule, private), &a.userid);
             }
         }
     }
@@ -645,7 +645,7 @@ impl Prepared {
             for (i, col) in export.account_header.iter().enumerate() {
                 let rule = policy.account_columns.get(col);
                 if !dropped(rule, private) {
-                    ex.cell(&mut look, &a.record[i], is_text(rule, private), &a.userid);
+                    ex.cell(&mut look, &a.record()[i], is_text(rule, private), &a.userid);
                 }
             }
         }

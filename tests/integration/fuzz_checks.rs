@@ -42,23 +42,25 @@ pub fn registry(accts: &[Acct], key: &Key) -> Registry {
 pub fn export(accts: &[Acct]) -> Export {
     let header = csv::StringRecord::from(vec!["userid", "user_screen_name", "follower_count"]);
     let followers = |a: &Acct| if a.private { Some(12) } else { Some(THRESHOLD) };
-    Export {
-        dir: PathBuf::from("generated"),
-        account_header: header,
-        accounts: accts
+    Export::in_memory(
+        PathBuf::from("generated"),
+        header,
+        accts
             .iter()
             .filter(|a| !a.in_directory)
             .enumerate()
-            .map(|(i, a)| Account {
-                userid: a.id.clone(),
-                screen_name: a.handle.clone(),
-                role: Role::Core,
-                followers: followers(a),
-                line: i as u64 + 2,
-                record: csv::StringRecord::new(),
+            .map(|(i, a)| {
+                Account::new(
+                    a.id.clone(),
+                    a.handle.clone(),
+                    Role::Core,
+                    followers(a),
+                    i as u64 + 2,
+                    csv::StringRecord::new(),
+                )
             })
             .collect(),
-        directory: accts
+        accts
             .iter()
             .filter(|a| a.in_directory)
             .map(|a| DirectoryEntry {
@@ -67,8 +69,8 @@ pub fn export(accts: &[Acct]) -> Export {
                 followers: followers(a),
             })
             .collect(),
-        aliases: Vec::new(),
-    }
+        Vec::new(),
+    )
 }
 
 /// The words of a text with their byte offsets, as a re-identifier would search it:
