@@ -515,6 +515,121 @@ mod tests {
         assert!(check_id("-1").is_err());
     }
 
+    /// An export of three accounts in a temporary directory, read by
+    /// [`Export::index`], and the text of its `accounts.csv`.
+    fn indexed() -> (tempfile::TempDir, Export, String) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let policy = Policy::load(&root.join("policies/io-archive.toml")).unwrap();
+        let header = std::fs::read_to_string(root.join("examples/export/accounts.csv"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
+        let row = |id: u32, name: &str, role: &str| {
+            header
+                .split(',')
+                .map(|col| match col {
+                    "userid" => id.to_string(),
+                    "user_screen_name" => name.to_string(),
+                    "user_display_name" => format!("Display {name}"),
+                    "follower_count" => "12".to_string(),
+                    "network_role" => role.to_string(),
+                    "email" => format!("{name}@example.com"),
+                    _ => String::new(),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let text = format!(
+            "{header}\n{}\n{}\n{}\n",
+            row(11, "alpha", "core"),
+            row(22, "beta", "network"),
+            row(33, "gamma", "core")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("accounts.csv"), &text).unwrap();
+        let export = Export::index(dir.path(), &policy).unwrap();
+        (dir, export, text)
+    }
+
+    #[test]
+    fn rows_are_read_again_and_only_the_kept_ones_held() {
+        let (_dir, mut export, _) = indexed();
+        assert!(export.accounts.iter().all(|a| a.record.is_none()));
+        let mut seen = Vec::new();
+        export
+            .load_records([0, 2], |a, record| {
+                seen.push((a.userid.clone(), record[0].to_string()))
+            })
+            .unwrap();
+        let ids: Vec<(String, String)> = ["11", "22", "33"]
+            .iter()
+            .map(|i| (i.to_string(), i.to_string()))
+            .collect();
+        assert_eq!(seen, ids);
+        let held: Vec<bool> = export.accounts.iter().map(|a| a.record.is_some()).collect();
+        assert_eq!(held, [true, false, true]);
+        assert_eq!(&export.accounts[2].record()[0], "33");
+        // Held rows are read from memory; the file is read again for the others.
+        let mut n = 0;
+        export
+            .for_each_row(|i, a, record| {
+                assert_eq!((i, a.userid.as_str()), (n, &record[0]));
+                n += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn a_file_changed_between_reads_stops_at_the_first_row_that_differs() {
+        let changes: [(&str, fn(&str) -> String, u64); 5] = [
+            ("a value of line 3", |t| t.replace("beta@", "betb@"), 3),
+            (
+                "a row removed",
+                |t| {
+                    t.replace("\n22,", "\n#")
+                        .lines()
+                        .filter(|l| !l.starts_with('#'))
+                        .map(|l| format!("{l}\n"))
+                        .collect()
+                },
+                3,
+            ),
+            (
+                "a row appended",
+                |t| {
+                    format!(
+                        "{t}{}",
+                        t.lines().nth(1).unwrap().replacen("11", "44", 1) + "\n"
+                    )
+                },
+                5,
+            ),
+            ("the header", |t| t.replacen("userid", "userid ", 1), 1),
+            (
+                "the last row gone",
+                |t| t.lines().take(3).map(|l| format!("{l}\n")).collect(),
+                4,
+            ),
+        ];
+        for (what, change, line) in changes {
+            let (dir, export, text) = indexed();
+            std::fs::write(dir.path().join("accounts.csv"), change(&text)).unwrap();
+            let err = export
+                .for_each_row(|_, _, _| Ok(()))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("accounts.csv, line {line}:"))
+                    && err.contains("differs from the first read"),
+                "{what}: {err}"
+            );
+        }
+    }
+
     #[test]
     fn counts() {
         assert_eq!(parse_count(""), Ok(None));

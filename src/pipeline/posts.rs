@@ -710,11 +710,7 @@ pub(super) fn prepare_matching(
             PostIds::PseudonymisedAccounts => linkable,
             PostIds::All => all,
         };
-        registry.set_matching(
-            policy.pseudonymisation.matching,
-            displays.names(),
-            hashed,
-        );
+        registry.set_matching(policy.pseudonymisation.matching, displays.names(), hashed);
     }
     Ok(linkable_posts)
 }

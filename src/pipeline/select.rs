@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-
 use crate::error::{Error, Location, Result};
 use crate::identity::is_pseudonymised;
 use crate::input::export::{Export, Role};

@@ -264,10 +264,12 @@ impl Registry {
         self.matcher = None;
         let matcher = Matcher::new(
             cfg,
-            self.handles.iter_with_ids().filter_map(|(id, k, p)| match p {
-                Published::Pseudonym(_) => Some((id, k)),
-                Published::Public => None,
-            }),
+            self.handles
+                .iter_with_ids()
+                .filter_map(|(id, k, p)| match p {
+                    Published::Pseudonym(_) => Some((id, k)),
+                    Published::Public => None,
+                }),
             displays,
             hashed_posts,
         );
