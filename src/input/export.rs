@@ -585,7 +585,9 @@ mod tests {
 
     #[test]
     fn a_file_changed_between_reads_stops_at_the_first_row_that_differs() {
-        let changes: [(&str, fn(&str) -> String, u64); 5] = [
+        /// What changed, how, and the line the error names.
+        type Change = (&'static str, fn(&str) -> String, u64);
+        let changes: [Change; 5] = [
             ("a value of line 3", |t| t.replace("beta@", "betb@"), 3),
             (
                 "a row removed",
