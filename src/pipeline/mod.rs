@@ -354,6 +354,7 @@ impl Plan {
         export.load_records(released.iter().map(|r| r.index), |a, record| {
             displays.push(&registry, a, record)
         })?;
+        displays.shrink_to_fit();
         Selection::redact_own(&mut released, &export, &policy);
         let linkable_posts = prepare_matching(
             &policy,

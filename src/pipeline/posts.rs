@@ -663,6 +663,12 @@ impl PrivateDisplays {
         }
     }
 
+    /// Frees the spare capacity (before the matcher is built: the peak of memory).
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.texts.shrink_to_fit();
+        self.names.shrink_to_fit();
+    }
+
     /// The display names, in file order.
     pub(super) fn names(&self) -> impl Iterator<Item = &str> {
         self.names.iter().map(|&id| self.texts.get(id))
