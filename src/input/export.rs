@@ -248,7 +248,7 @@ impl Export {
         let changed = |line: u64| {
             Error::input(
                 Location::line(&path, line),
-                "differs from the first read of this file: it changed while the build read it: build again from a complete export (nothing was written)",
+                "differs from the first read of this file: it changed while disclose read it; run again on a complete export (nothing was written)",
             )
         };
         let mut rows = Rows::open(&path)?;
@@ -274,7 +274,8 @@ impl Export {
 
     /// Holds the rows of these accounts (the released ones) and no others, calling
     /// `each` with every account and its row on the way (one more read of
-    /// `accounts.csv` when the rows are not held).
+    /// `accounts.csv`). An export that holds every row ([`Export::read`]) keeps
+    /// them all: it cannot read them again.
     pub fn load_records(
         &mut self,
         keep: impl IntoIterator<Item = usize>,
@@ -292,6 +293,9 @@ impl Export {
             }
             Ok(())
         })?;
+        if self.row_hashes.is_none() {
+            return Ok(());
+        }
         for (a, keep) in self.accounts.iter_mut().zip(kept) {
             if !keep {
                 a.record = None;
@@ -571,7 +575,7 @@ mod tests {
         let held: Vec<bool> = export.accounts.iter().map(|a| a.record.is_some()).collect();
         assert_eq!(held, [true, false, true]);
         assert_eq!(&export.accounts[2].record()[0], "33");
-        // Held rows are read from memory; the file is read again for the others.
+        // Every later read streams the file again, kept rows or not.
         let mut n = 0;
         export
             .for_each_row(|i, a, record| {

@@ -84,8 +84,9 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    /// A matcher for these screen names and display names (as written) of
-    /// pseudonymised accounts, and these hashed post IDs.
+    /// A matcher for these screen names (lowercase, each with the ID of its key in
+    /// the registry's map of handles, for [`Matcher::name_risks`]) and display
+    /// names (as written) of pseudonymised accounts, and these hashed post IDs.
     pub fn new<'a, 'b>(
         cfg: MatchConfig,
         names: impl Iterator<Item = (TextId, &'a str)>,
