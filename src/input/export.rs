@@ -585,6 +585,12 @@ mod tests {
             })
             .unwrap();
         assert_eq!(n, 3);
+        // An export that holds every row cannot read them again: it keeps them.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let policy = Policy::load(&root.join("policies/io-archive.toml")).unwrap();
+        let mut held = Export::read(&export.dir, &policy).unwrap();
+        held.load_records([1], |_, _| {}).unwrap();
+        assert!(held.accounts.iter().all(|a| a.record.is_some()));
     }
 
     #[test]
