@@ -9,27 +9,9 @@ pub mod key;
 pub mod lookup;
 pub mod pseudonym;
 
-use std::collections::HashSet;
-
 pub use key::{describe_access, Key};
 pub use lookup::Names;
 pub use pseudonym::Pseudonymizer;
-
-/// The accounts that published values referred to, by user ID or handle.
-#[derive(Debug, Default, Clone)]
-pub struct References {
-    /// Known user IDs referred to by ID (replies, retweets, mention lists, links).
-    pub ids: HashSet<String>,
-    /// How many user IDs that neither accounts.csv nor directory.csv knows, counted
-    /// by a 64-bit hash (see [`unknown_key`]): only their number is reported, and
-    /// there is no bound on how many distinct ones a large posts file holds.
-    pub unknown_ids: u64,
-    /// Known handles (lowercase) referred to by name (`@mentions`, profile links).
-    pub handles: HashSet<String>,
-    /// How many handles (lowercase) nobody knows, counted by a 64-bit hash (see
-    /// [`unknown_key`]).
-    pub unknown_handles: u64,
-}
 
 /// The key an unknown ID or handle is counted under: a 64-bit hash with fixed seeds.
 /// Two values count once only if their hashes collide (about one chance in 10^7 for

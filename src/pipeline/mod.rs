@@ -336,7 +336,6 @@ impl Plan {
             counts,
             sampling,
             mut released,
-            by_id,
         } = Selection::draw(&policy, &export, &registry, seed, &accounts_path)?;
 
         let Columns {
@@ -364,6 +363,7 @@ impl Plan {
             &tweets_header,
         )?;
         drop(displays);
+        let by_id = Selection::by_id(&released, &export);
         let joined = joined_values(
             &released,
             &export,

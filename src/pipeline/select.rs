@@ -35,8 +35,6 @@ pub(super) struct Selection {
     /// Released accounts, ordered by published ID so that row order reveals nothing
     /// of the input's order.
     pub(super) released: Vec<Released>,
-    /// user ID → index into `released`, or `None` for accounts not released.
-    pub(super) by_id: StrMap<Option<u32>>,
 }
 
 impl Selection {
@@ -98,11 +96,9 @@ impl Selection {
         // Released accounts, ordered by published ID so that row order reveals nothing
         // of the input's order.
         let mut released = Vec::new();
-        let mut by_id = StrMap::default();
         for (index, a) in export.accounts.iter().enumerate() {
             let included = policy.include_roles.iter().any(|r| r == a.role.name());
             let sampled = selected_ids.contains(&a.userid);
-            by_id.insert(&a.userid, None);
             if !(included || sampled) {
                 continue;
             }
@@ -127,17 +123,28 @@ impl Selection {
             });
         }
         released.sort_by(|a, b| a.published_id.cmp(&b.published_id));
-        for (i, r) in released.iter().enumerate() {
-            let i = u32::try_from(i).expect("under 4 billion released accounts");
-            by_id.insert(&export.accounts[r.index].userid, Some(i));
-        }
         counts.released_accounts = released.len() as u64;
         Ok(Selection {
             counts,
             sampling,
             released,
-            by_id,
         })
+    }
+
+    /// user ID → index into `released`, or `None` for accounts not released: the
+    /// posts pass's lookup of each post's author. Made after the matcher, whose
+    /// construction is the peak of memory.
+    pub(super) fn by_id(released: &[Released], export: &Export) -> StrMap<Option<u32>> {
+        let mut by_id = StrMap::default();
+        for a in &export.accounts {
+            by_id.insert(&a.userid, None);
+        }
+        for (i, r) in released.iter().enumerate() {
+            let i = u32::try_from(i).expect("under 4 billion released accounts");
+            by_id.insert(&export.accounts[r.index].userid, Some(i));
+        }
+        by_id.shrink_to_fit();
+        by_id
     }
 
     /// Lists each released account's internal values to redact from its own text,

@@ -62,7 +62,7 @@ pub struct PostFigures {
     /// Released posts by pseudonymised accounts.
     pub by_pseudonymised: u64,
     /// Accounts the released values refer to.
-    pub references: crate::identity::References,
+    pub references: crate::transform::registry::References,
     /// Bytes of the posts files, uncompressed.
     pub bytes: u64,
     /// Residues the rewriter's check replaced (docs/PRIVACY.md).
@@ -563,11 +563,11 @@ fn reference_figures(p: &PlanParts<'_>) -> ReferenceFigures {
         .collect();
     // The user ID of each handle referred to (only those: the export may list
     // a million accounts).
-    let mut handle_ids: AHashMap<&str, &str> = refs
-        .handles
-        .iter()
+    let mut handle_ids: AHashMap<&str, &str> = p
+        .registry
+        .referenced_handles(refs)
         .filter(|h| !released_handles.contains(*h))
-        .map(|h| (h.as_str(), h.as_str()))
+        .map(|h| (h, h))
         .collect();
     let rows = (p
         .export
@@ -589,8 +589,8 @@ fn reference_figures(p: &PlanParts<'_>) -> ReferenceFigures {
     // Known accounts referred to, by ID or by handle (an account referred to both
     // ways counts once): user ID → pseudonymised.
     let mut by_account: AHashMap<&str, bool> = AHashMap::new();
-    for id in &refs.ids {
-        if !released.contains(id.as_str()) {
+    for id in p.registry.referenced_ids(refs) {
+        if !released.contains(id) {
             if let Some(private) = p.registry.known_id_private(id) {
                 by_account.insert(id, private);
             }

@@ -18,7 +18,7 @@ use super::idset::{memory_ids, IdSet, IdSetBuilder};
 use super::matching::Matcher;
 use super::normalize::fold_str;
 use super::strmap::{StrMap, TextId, Texts};
-use crate::identity::{is_pseudonymised, unknown_key, Names, Pseudonymizer, References};
+use crate::identity::{is_pseudonymised, unknown_key, Names, Pseudonymizer};
 use crate::input::export::Export;
 use crate::policy::MatchConfig;
 
@@ -29,6 +29,25 @@ pub enum Published {
     Public,
     /// Under this pseudonym (in the registry's [`Texts`]).
     Pseudonym(TextId),
+}
+
+/// The accounts that published values referred to, by user ID or handle: the known
+/// ones as keys of the registry that recorded them (see
+/// [`Registry::referenced_ids`]: a million accounts may be referred to, and their
+/// names are the registry's), the unknown ones counted.
+#[derive(Debug, Default, Clone)]
+pub struct References {
+    /// Known user IDs referred to by ID (replies, retweets, mention lists, links).
+    ids: Vec<TextId>,
+    /// How many user IDs that neither accounts.csv nor directory.csv knows, counted
+    /// by a 64-bit hash (see [`unknown_key`]): only their number is reported, and
+    /// there is no bound on how many distinct ones a large posts file holds.
+    pub unknown_ids: u64,
+    /// Known handles (lowercase) referred to by name (`@mentions`, profile links).
+    handles: Vec<TextId>,
+    /// How many handles (lowercase) nobody knows, counted by a 64-bit hash (see
+    /// [`unknown_key`]).
+    pub unknown_handles: u64,
 }
 
 /// The registry of known accounts and their published form.
@@ -411,10 +430,10 @@ impl Registry {
         }
         let unknown_ids = unknown.ids.finish()?.len() as u64;
         let unknown_handles = unknown.handles.finish()?.len() as u64;
-        let marked = |map: &StrMap<Published>, bits: &Bits| -> HashSet<String> {
+        let marked = |map: &StrMap<Published>, bits: &Bits| -> Vec<TextId> {
             map.keys_with_ids()
                 .filter(|(k, key)| !key.is_empty() && bits.get(k.at()))
-                .map(|(_, key)| key.to_string())
+                .map(|(k, _)| k)
                 .collect()
         };
         Ok(References {
@@ -423,6 +442,17 @@ impl Registry {
             handles: marked(&self.handles, &seen.handles),
             unknown_handles,
         })
+    }
+
+    /// The known user IDs `refs` (recorded by this registry) refers to, each once.
+    pub fn referenced_ids<'a>(&'a self, refs: &'a References) -> impl Iterator<Item = &'a str> {
+        refs.ids.iter().map(|k| self.ids.key(*k))
+    }
+
+    /// The known handles (lowercase) `refs` (recorded by this registry) refers to,
+    /// each once.
+    pub fn referenced_handles<'a>(&'a self, refs: &'a References) -> impl Iterator<Item = &'a str> {
+        refs.handles.iter().map(|k| self.handles.key(*k))
     }
 
     /// Whether the known account with this ID is pseudonymised (`None`: unknown).
