@@ -232,6 +232,37 @@ fn unknown_ids_and_handles_are_counted_once_each() {
     }
 }
 
+/// The plan report's count of known accounts referred to but not released: each
+/// once, whether by ID, by handle or both, split by pseudonymisation.
+#[test]
+fn known_accounts_referred_to_are_counted_once_each() {
+    let wd = Workdir::new();
+    wd.directory(&[
+        ("3002", "BigNews", "900000"),
+        ("4004", "SmallFry", "12"),
+        ("5005", "QuietQ", "30"),
+    ]);
+    wd.export(
+        &base_accounts(),
+        &[
+            // By handle and by ID (once), and by handle only.
+            tweet("1", "1002", "ask @BigNews and @SmallFry").set("user_mentions", "[3002]"),
+            // By ID only.
+            tweet("2", "1002", "a reply").set("in_reply_to_userid", "5005"),
+            // An account of accounts.csv that is not released, by handle and by ID;
+            // a released one, not counted.
+            tweet("3", "1002", "@spamsid and @SecretSam").set("retweet_userid", "1005"),
+        ],
+    );
+    for envs in [vec![], vec![("DISCLOSE_POST_IDS_IN_MEMORY", "0")]] {
+        let plan = wd.plan_json(&envs);
+        let refs = &plan["references"];
+        assert_eq!(refs["referenced_accounts"], 4, "{envs:?}: {refs}");
+        assert_eq!(refs["referenced_pseudonymised"], 3, "{envs:?}: {refs}");
+        assert_eq!(refs["referenced_public"], 1, "{envs:?}: {refs}");
+    }
+}
+
 #[test]
 fn profile_and_post_links_in_every_form() {
     let wd = Workdir::new();
