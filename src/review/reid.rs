@@ -114,13 +114,16 @@ pub(super) fn reidentification(p: &PlanParts<'_>) -> Reidentification {
         .filter(|(_, private)| *private)
         .map(|(i, _)| *i)
         .collect();
-    // Published values of each quasi-identifier for each pseudonymised account.
-    let mut values: Vec<Vec<String>> = private
+    // Published values of each quasi-identifier for each pseudonymised account, as
+    // numbers (equal values, equal numbers): a million accounts' worth of strings
+    // would be the peak of a build's memory.
+    let mut interner = Interner::default();
+    let mut values: Vec<Vec<u32>> = private
         .iter()
         .map(|&i| {
             quasi
                 .iter()
-                .map(|q| published_value(p, i, q.column, &q.action))
+                .map(|q| interner.id(published_value(p, i, q.column, &q.action)))
                 .collect()
         })
         .collect();
@@ -150,9 +153,9 @@ pub(super) fn reidentification(p: &PlanParts<'_>) -> Reidentification {
                     continue;
                 }
                 let action = new_rule.action_for(true);
-                let column: Vec<String> = private
+                let column: Vec<u32> = private
                     .iter()
-                    .map(|&i| published_value(p, i, q.column, action))
+                    .map(|&i| interner.id(published_value(p, i, q.column, action)))
                     .collect();
                 // Fewest unique first; among equals, the fewest groups (the most merging).
                 let (g, u, k) = group_stats_with(&values, qi, &column);
@@ -250,16 +253,27 @@ fn candidate_rules(column: &str, rule: &ColumnRule) -> Vec<(ColumnRule, String)>
 /// A candidate step of the greedy coarsening: ((unique, groups) left, smallest
 /// group, quasi-identifier index, the new rule, the change described, that column's
 /// values under it).
-type Step = ((u64, u64), u64, usize, ColumnRule, String, Vec<String>);
+type Step = ((u64, u64), u64, usize, ColumnRule, String, Vec<u32>);
+
+/// Published values as numbers: equal values get equal numbers.
+#[derive(Default)]
+struct Interner(HashMap<String, u32>);
+
+impl Interner {
+    fn id(&mut self, value: String) -> u32 {
+        let next = u32::try_from(self.0.len()).expect("under 4 billion distinct values");
+        *self.0.entry(value).or_insert(next)
+    }
+}
 
 /// [`group_stats`] with column `qi` of every row replaced by `column`.
-fn group_stats_with(values: &[Vec<String>], qi: usize, column: &[String]) -> (u64, u64, u64) {
-    let mut groups: HashMap<Vec<&str>, u64> = HashMap::new();
+fn group_stats_with(values: &[Vec<u32>], qi: usize, column: &[u32]) -> (u64, u64, u64) {
+    let mut groups: HashMap<Vec<u32>, u64> = HashMap::new();
     for (row, v) in values.iter().zip(column) {
-        let key: Vec<&str> = row
+        let key: Vec<u32> = row
             .iter()
             .enumerate()
-            .map(|(i, x)| if i == qi { v.as_str() } else { x.as_str() })
+            .map(|(i, x)| if i == qi { *v } else { *x })
             .collect();
         *groups.entry(key).or_default() += 1;
     }
@@ -269,8 +283,8 @@ fn group_stats_with(values: &[Vec<String>], qi: usize, column: &[String]) -> (u6
 }
 
 /// (groups, accounts alone in their group, smallest group) under a key function.
-fn group_stats(values: &[Vec<String>]) -> (u64, u64, u64) {
-    let mut groups: BTreeMap<&[String], u64> = BTreeMap::new();
+fn group_stats(values: &[Vec<u32>]) -> (u64, u64, u64) {
+    let mut groups: BTreeMap<&[u32], u64> = BTreeMap::new();
     for v in values {
         *groups.entry(v.as_slice()).or_default() += 1;
     }
