@@ -115,8 +115,8 @@ pub(super) fn reidentification(p: &PlanParts<'_>) -> Reidentification {
         .map(|(i, _)| *i)
         .collect();
     // Published values of each quasi-identifier for each pseudonymised account, as
-    // numbers (equal values, equal numbers): a million accounts' worth of strings
-    // would be the peak of a build's memory.
+    // numbers (equal values, equal numbers): as strings, a million accounts' worth
+    // raised the peak of memory at the end of a build (the report is made last).
     let mut interner = Interner::default();
     let mut values: Vec<Vec<u32>> = private
         .iter()
