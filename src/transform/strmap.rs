@@ -117,6 +117,31 @@ impl<V> StrMap<V> {
         }
     }
 
+    /// The ID of `key`, adding it with `value` if it is new (an existing key keeps
+    /// its value).
+    pub fn intern(&mut self, key: &str, value: V) -> TextId {
+        let hash = self.hash(key);
+        let Self {
+            keys,
+            table,
+            hasher,
+        } = self;
+        match table.find(hash, |(k, _)| keys.get(*k) == key) {
+            Some((k, _)) => *k,
+            None => {
+                let id = keys.add(key);
+                table.insert_unique(hash, (id, value), |(k, _)| hasher.hash_one(keys.get(*k)));
+                id
+            }
+        }
+    }
+
+    /// The keys' buffer alone (the table is freed): the IDs given so far still name
+    /// their keys in it.
+    pub fn into_keys(self) -> Texts {
+        self.keys
+    }
+
     /// Every key and value, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
         self.table.iter().map(|(k, v)| (self.keys.get(*k), v))
@@ -191,6 +216,18 @@ mod tests {
         seen.sort();
         assert_eq!(seen[0], (String::new(), 6));
         assert_eq!(seen.len(), 1001);
+        let id = m.intern("name7", 1);
+        assert_eq!(
+            m.get("name7"),
+            Some(&70_001),
+            "an existing key keeps its value"
+        );
+        let new = m.intern("new", 9);
+        assert_eq!(m.get("new"), Some(&9));
+        assert_ne!(id, new);
+        assert_eq!(m.intern("new", 10), new);
+        let texts = m.into_keys();
+        assert_eq!((texts.get(id), texts.get(new)), ("name7", "new"));
     }
 
     #[test]

@@ -22,6 +22,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use ahash::{AHashMap, AHashSet};
 use aho_corasick::{AhoCorasick, MatchKind};
 
+use crate::transform::strmap::StrMap;
+
 use super::normal::{base_view, is_alphanumeric, is_token_char, part_boundary, BChar, Folder};
 
 /// What was found.
@@ -76,6 +78,17 @@ pub struct Origin {
     pub line: u64,
 }
 
+/// One value anchored by a token run: where the run starts in the value, the
+/// value's length, and the next value anchored by the same run ([`NO_GROUP`]: none).
+#[derive(Debug, Clone, Copy)]
+struct Anchored {
+    offset: u32,
+    len: u32,
+    next: u32,
+}
+
+const NO_GROUP: u32 = u32::MAX;
+
 /// One thing to look for.
 #[derive(Debug, Clone)]
 pub struct Needle {
@@ -124,10 +137,13 @@ pub struct Needles {
     pattern_index: HashMap<String, usize>,
     by_pattern: Vec<Vec<usize>>,
     ac: Option<AhoCorasick>,
-    /// Dropped values (folded) by their longest token run: (offset of the run in
-    /// the value, the value's length) → value → needle.
-    anchors: AHashMap<String, Vec<(usize, usize)>>,
-    dropped: AHashMap<String, usize>,
+    /// Dropped values (folded) by their longest token run: the run → its first
+    /// [`Anchored`] group (offset of the run in the value, the value's length) →
+    /// value → needle. Keys end to end in one buffer: a large export withholds
+    /// millions of values.
+    anchors: StrMap<u32>,
+    groups: Vec<Anchored>,
+    dropped: StrMap<u32>,
     unanchored: Vec<(String, usize)>,
     /// Folded screen names of public accounts: a token that is one is that
     /// account's name, and a pseudonymised name inside it is not a finding.
@@ -164,8 +180,9 @@ impl Needles {
             pattern_index: HashMap::new(),
             by_pattern: Vec::new(),
             ac: None,
-            anchors: AHashMap::new(),
-            dropped: AHashMap::new(),
+            anchors: StrMap::default(),
+            groups: Vec::new(),
+            dropped: StrMap::default(),
             unanchored: Vec::new(),
             public_names: AHashSet::new(),
             public_cells: AHashSet::new(),
@@ -323,6 +340,7 @@ impl Needles {
         }
         self.count("dropped values");
         let i = self.push(Kind::Dropped, Rule::Token, "", Some(origin));
+        let needle = u32::try_from(i).expect("under 4 billion needles");
         // The longest run of token characters anchors the value.
         let mut best: Option<(usize, usize)> = None;
         let mut run: Option<usize> = None;
@@ -343,11 +361,34 @@ impl Needles {
         }
         match best {
             Some((a, z)) => {
-                let groups = self.anchors.entry(folded[a..z].to_string()).or_default();
-                if !groups.contains(&(a, folded.len())) {
-                    groups.push((a, folded.len()));
+                let group = Anchored {
+                    offset: u32::try_from(a).expect("a value under 4 GiB"),
+                    len: u32::try_from(folded.len()).expect("a value under 4 GiB"),
+                    next: NO_GROUP,
+                };
+                let anchor = &folded[a..z];
+                match self.anchors.get(anchor) {
+                    None => {
+                        self.anchors.insert(anchor, self.groups.len() as u32);
+                        self.groups.push(group);
+                    }
+                    Some(&first) => {
+                        let mut g = first;
+                        loop {
+                            let x = self.groups[g as usize];
+                            if (x.offset, x.len) == (group.offset, group.len) {
+                                break;
+                            }
+                            if x.next == NO_GROUP {
+                                self.groups[g as usize].next = self.groups.len() as u32;
+                                self.groups.push(group);
+                                break;
+                            }
+                            g = x.next;
+                        }
+                    }
                 }
-                self.dropped.insert(folded, i);
+                self.dropped.insert(&folded, needle);
             }
             None => self.unanchored.push((folded, i)),
         }
@@ -400,12 +441,16 @@ impl Needles {
 
     /// Builds the automaton (call after the last `add_*`).
     pub fn finish(&mut self) {
+        self.anchors.shrink_to_fit();
+        self.dropped.shrink_to_fit();
+        self.groups.shrink_to_fit();
         let hex: HashSet<char> = self.folder.fold_value("0123456789abcdef").chars().collect();
         self.hex_long = self
             .patterns
             .iter()
-            .chain(self.dropped.keys())
-            .chain(self.unanchored.iter().map(|(v, _)| v))
+            .map(String::as_str)
+            .chain(self.dropped.iter().map(|(k, _)| k))
+            .chain(self.unanchored.iter().map(|(v, _)| v.as_str()))
             .any(|f| f.len() >= CHANCE_FREE as usize && f.chars().all(|c| hex.contains(&c)));
         if self.ac.is_none() && !self.patterns.is_empty() {
             // A DFA only for small needle sets: for 100,000 accounts (about 2.5 MB
@@ -608,20 +653,24 @@ impl Needles {
                         if check_public && self.public_names.contains(t) {
                             public_spans.push((a, p));
                         }
-                        let Some(groups) = self.anchors.get(t) else {
+                        let Some(&first) = self.anchors.get(t) else {
                             continue;
                         };
-                        for &(off, len) in groups {
-                            let Some(s) = a.checked_sub(off) else {
+                        let mut next = first;
+                        while next != NO_GROUP {
+                            let g = self.groups[next as usize];
+                            next = g.next;
+                            let Some(s) = a.checked_sub(g.offset as usize) else {
                                 continue;
                             };
-                            let e = s + len;
+                            let e = s + g.len as usize;
                             if e > nv.len() || !nv.is_char_boundary(s) || !nv.is_char_boundary(e) {
                                 continue;
                             }
                             let Some(&ni) = self.dropped.get(&nv[s..e]) else {
                                 continue;
                             };
+                            let ni = ni as usize;
                             if let Some((bs, be)) = place(s, e) {
                                 if token_bounded(bs, be) {
                                     out.push(Hit {
@@ -1407,6 +1456,43 @@ mod tests {
             .into_iter()
             .map(|f| f.0)
             .collect()
+    }
+
+    /// Values anchored by the same longest token run (at other offsets, or of other
+    /// lengths) are each found, the same value added twice is one needle, and a run
+    /// alone is not a value.
+    #[test]
+    fn values_sharing_an_anchor_are_each_found() {
+        let mut n = Needles::default();
+        let values = [
+            "lab-device7734x",
+            "device7734x",
+            "device7734x-b",
+            "xx device7734x yy",
+            "q.device7734x",
+        ];
+        let ids: Vec<usize> = values
+            .iter()
+            .map(|v| n.add_dropped(v, origin()).expect("new"))
+            .collect();
+        assert_eq!(
+            n.add_dropped("DEVICE7734X", origin()),
+            None,
+            "the same folded value"
+        );
+        n.finish();
+        for (v, id) in values.iter().zip(&ids) {
+            let mut found = Vec::new();
+            n.find_in_value(
+                &mut ValueScratch::default(),
+                &format!("see {v}."),
+                &mut found,
+            );
+            assert!(found.contains(id), "{v}: {found:?}");
+        }
+        let mut found = Vec::new();
+        n.find_in_value(&mut ValueScratch::default(), "device7734 lab-", &mut found);
+        assert_eq!(found, Vec::<usize>::new());
     }
 
     #[test]

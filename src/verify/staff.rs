@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
-use ahash::{AHashMap, AHashSet};
+use ahash::AHashSet;
 use aho_corasick::{AhoCorasick, MatchKind};
 use sha2::{Digest, Sha256};
 
@@ -24,6 +24,7 @@ use crate::input::rows::Rows;
 use crate::message::clip;
 use crate::pipeline::{BuildOptions, Inputs, Plan, Progress};
 use crate::policy::{Action, ColumnRule, Policy, PostIds, Table, Tier};
+use crate::transform::strmap::{StrMap, TextId, Texts};
 use crate::transform::Registry;
 
 /// What staff pass to `verify` besides the bundle.
@@ -71,7 +72,7 @@ pub struct Prepared {
     /// normalised view, needed only then).
     /// With each, its owners (user IDs): its occurrences in their own free text do
     /// not make it public.
-    pending: HashMap<usize, (String, Owners)>,
+    pending: Pending,
     /// The checked policy, as `verify` loaded it (the rebuild applies it too).
     pub policy: Policy,
     tier: bool,
@@ -90,18 +91,50 @@ fn token_byte(b: u8) -> bool {
 }
 
 /// The accounts a withheld value belongs to: one for a value of a post (its
-/// author; no set of one per value, there are millions), any number for a value of
-/// an account column (accounts may share an e-mail address, say).
+/// author, in [`Pending::owners`]; no set of one per value, there are millions),
+/// any number for a value of an account column (accounts may share an e-mail
+/// address, say).
 enum Owners {
-    One(String),
+    One(TextId),
     Many(HashSet<String>),
 }
 
-impl Owners {
-    /// Whether `userid` is one of them.
-    fn contains(&self, userid: &str) -> bool {
-        match self {
-            Owners::One(u) => u == userid,
+/// The withheld values whose publication in the export is decided only if the
+/// bundle holds them (see [`Prepared::exempt_found`]), each kept once: a large
+/// export withholds millions of values (device IDs, IP addresses of posts).
+#[derive(Default)]
+struct Pending {
+    /// The values, end to end.
+    values: Texts,
+    /// The user IDs of [`Owners::One`], end to end.
+    owners: Texts,
+    /// (needle, value, owners), by needle.
+    items: Vec<(u32, TextId, Owners)>,
+}
+
+impl Pending {
+    fn push(&mut self, needle: usize, value: TextId, owners: Owners) {
+        let needle = u32::try_from(needle).expect("under 4 billion needles");
+        debug_assert!(self.items.last().is_none_or(|l| l.0 < needle));
+        self.items.push((needle, value, owners));
+    }
+
+    /// The item of `needle`.
+    fn get(&self, needle: usize) -> Option<&(u32, TextId, Owners)> {
+        let n = u32::try_from(needle).ok()?;
+        let k = self.items.binary_search_by_key(&n, |i| i.0).ok()?;
+        Some(&self.items[k])
+    }
+
+    /// The value of an item.
+    fn value(&self, item: &(u32, TextId, Owners)) -> &str {
+        self.values.get(item.1)
+    }
+
+    /// Whether `userid` is one of an item's owners.
+    fn owned_by(&self, item: &(u32, TextId, Owners), userid: &str) -> bool {
+        match &item.2 {
+            Owners::One(u) => self.owners.get(*u) == userid,
             Owners::Many(set) => set.contains(userid),
         }
     }
@@ -170,7 +203,8 @@ struct Published<'o> {
     needles: Needles,
     /// Needle → the values (indices) it stands for.
     slots: Vec<Vec<usize>>,
-    owners: Vec<&'o Owners>,
+    pending: &'o Pending,
+    items: Vec<&'o (u32, TextId, Owners)>,
     exempt: Vec<AtomicBool>,
     /// Values not exempt yet.
     left: AtomicUsize,
@@ -184,11 +218,7 @@ struct Looking {
 }
 
 impl<'o> Published<'o> {
-    fn new<'v>(
-        values: impl Iterator<Item = &'v str>,
-        owners: Vec<&'o Owners>,
-        like: &Needles,
-    ) -> Self {
+    fn new(pending: &'o Pending, items: Vec<&'o (u32, TextId, Owners)>, like: &Needles) -> Self {
         let mut needles = Needles::new(like.lengths());
         let origin = Origin {
             file: "",
@@ -198,7 +228,7 @@ impl<'o> Published<'o> {
         // Values of one folded form share a needle.
         let mut slots: Vec<Vec<usize>> = Vec::new();
         let mut folded: HashMap<String, usize> = HashMap::new();
-        for (k, v) in values.enumerate() {
+        for (k, v) in items.iter().map(|i| pending.value(i)).enumerate() {
             let n = match needles.add_dropped(v, origin.clone()) {
                 Some(n) => {
                     folded.insert(needles.fold(v), n);
@@ -215,12 +245,13 @@ impl<'o> Published<'o> {
             slots[n].push(k);
         }
         needles.finish();
-        let exempt = owners.iter().map(|_| AtomicBool::new(false)).collect();
+        let exempt = items.iter().map(|_| AtomicBool::new(false)).collect();
         Published {
             needles,
             slots,
-            left: AtomicUsize::new(owners.len()),
-            owners,
+            left: AtomicUsize::new(items.len()),
+            pending,
+            items,
             exempt,
         }
     }
@@ -236,7 +267,7 @@ impl<'o> Published<'o> {
         for &n in &look.hits {
             for &i in self.slots.get(n).map_or(&[][..], Vec::as_slice) {
                 if self.exempt[i].load(Ordering::Relaxed)
-                    || (text && self.owners[i].contains(author))
+                    || (text && self.pending.owned_by(self.items[i], author))
                 {
                     continue;
                 }
@@ -414,13 +445,16 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
             "missing: every export needs tweets.csv",
         ));
     }
-    // Fast hashes: these see every row (their order never shows: sorted below).
-    let mut tweet_values: AHashMap<String, (Origin, String)> = AHashMap::new();
+    // Values of dropped post columns, each with (its author, the line and column
+    // it was first seen on); values and authors are kept once each, end to end
+    // (their order never shows: sorted below).
+    let mut tweet_values: StrMap<(TextId, u64, u32)> = StrMap::default();
+    let mut authors: StrMap<()> = StrMap::default();
     let post_ids = if public { ps.post_ids } else { PostIds::Raw };
     let mut quoted: Vec<String> = Vec::new();
     let mut public_posts: AHashSet<u64> = AHashSet::new();
     let mut public_posts_other: AHashSet<String> = AHashSet::new();
-    {
+    let names: Vec<std::sync::Arc<str>> = {
         let mut rows = Rows::open(&tweets_path)?;
         let th = rows.header().clone();
         export::check_classified(&tweets_path, &th, &policy.tweet_columns, Table::Tweets)?;
@@ -459,17 +493,9 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
                 if dropped(rule, private) {
                     let v = rec[i].trim();
                     if v.chars().count() >= MIN_DROPPED_CHARS && !tweet_values.contains_key(v) {
-                        tweet_values.insert(
-                            v.to_string(),
-                            (
-                                Origin {
-                                    file: "tweets.csv",
-                                    column: names[i].clone(),
-                                    line,
-                                },
-                                author.to_string(),
-                            ),
-                        );
+                        let by = authors.intern(author, ());
+                        let col = u32::try_from(i).expect("under 4 billion columns");
+                        tweet_values.insert(v, (by, line, col));
                     }
                 } else {
                     exemptions.cell(&rec[i], is_text(rule, private), author);
@@ -520,7 +546,8 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
         if let Some(p) = &opts.progress {
             p(total, total);
         }
-    }
+        names
+    };
     // A quoted post follows its author where tweets.csv knows it, hashed otherwise.
     for q in quoted {
         let known_public = match q.parse::<u64>() {
@@ -537,19 +564,25 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
     let in_policy = |v: &str| memchr::memmem::find(&policy_text, v.as_bytes()).is_some();
     let mut exempt = 0usize;
     let mut searched = 0usize;
-    let mut pending = HashMap::new();
     let Exemptions {
         values,
         owners,
         exempt: exempted,
         ..
     } = exemptions;
-    let mut tv: Vec<(String, (Origin, String))> = {
+    // (value, author, line, column)
+    let mut tv: Vec<(TextId, TextId, u64, u32)> = {
         let from_accounts: HashSet<&str> = values.iter().map(String::as_str).collect();
         tweet_values
-            .into_iter()
-            .filter(|(v, _)| !from_accounts.contains(v.as_str()))
+            .iter_with_ids()
+            .filter(|(_, v, _)| !from_accounts.contains(v))
+            .map(|(id, _, &(by, line, col))| (id, by, line, col))
             .collect()
+    };
+    let mut pending = Pending {
+        values: tweet_values.into_keys(),
+        owners: authors.into_keys(),
+        items: Vec::new(),
     };
     // Account values not found as written in a published cell are searched; those
     // found in the bundle are looked for again in the export's published cells in
@@ -562,21 +595,31 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
         if let Some(n) = needles.add_dropped(&v, origins[i].clone()) {
             searched += 1;
             let own = match own.len() {
-                1 => Owners::One(own.into_iter().next().unwrap_or_default()),
+                1 => Owners::One(pending.owners.add(own.iter().next().map_or("", |o| o))),
                 _ => Owners::Many(own),
             };
-            pending.insert(n, (v, own));
+            let value = pending.values.add(&v);
+            pending.push(n, value, own);
         }
     }
-    tv.sort_by(|a, b| (a.1 .0.line, &a.0).cmp(&(b.1 .0.line, &b.0)));
-    for (v, (origin, author)) in tv {
-        if in_policy(&v) {
+    {
+        let texts = &pending.values;
+        tv.sort_by(|a, b| (a.2, texts.get(a.0)).cmp(&(b.2, texts.get(b.0))));
+    }
+    for (value, author, line, col) in tv {
+        let v = pending.values.get(value);
+        if in_policy(v) {
             exempt += 1;
             continue;
         }
-        if let Some(i) = needles.add_dropped(&v, origin) {
+        let origin = Origin {
+            file: "tweets.csv",
+            column: names[col as usize].clone(),
+            line,
+        };
+        if let Some(i) = needles.add_dropped(v, origin) {
             searched += 1;
-            pending.insert(i, (v, Owners::One(author)));
+            pending.push(i, value, Owners::One(author));
         }
     }
     needles.finish();
@@ -621,7 +664,7 @@ impl Prepared {
         let mut found: Vec<usize> = findings
             .iter()
             .flat_map(|(_, f)| f.iter())
-            .filter(|f| f.kind == Kind::Dropped && self.pending.contains_key(&f.needle))
+            .filter(|f| f.kind == Kind::Dropped && self.pending.get(f.needle).is_some())
             .map(|f| f.needle)
             .collect();
         found.sort_unstable();
@@ -629,12 +672,8 @@ impl Prepared {
         if found.is_empty() {
             return Ok(0);
         }
-        let owners: Vec<&Owners> = found.iter().map(|i| &self.pending[i].1).collect();
-        let ex = Published::new(
-            found.iter().map(|i| self.pending[i].0.as_str()),
-            owners,
-            &self.needles,
-        );
+        let items = found.iter().filter_map(|&n| self.pending.get(n)).collect();
+        let ex = Published::new(&self.pending, items, &self.needles);
         let policy = &self.policy;
         let export = Export::read(&opts.input, policy)?;
         let threshold = policy.pseudonymisation.follower_threshold;

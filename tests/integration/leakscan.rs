@@ -771,3 +771,50 @@ fn a_found_value_in_its_own_accounts_text_is_still_a_leak() {
         );
     }
 }
+
+/// The owner rule for values of dropped post columns: a post's value (its
+/// `device_id`) written in its author's own free text is not made public by that
+/// text, so found in the bundle it is a leak; written in another account's post,
+/// in another case, it is public (the second look, `exempt_found`). The author is
+/// the owner of every value first seen in its posts, whichever post it is.
+#[test]
+fn a_found_post_value_in_its_authors_text_is_still_a_leak() {
+    let wd = Workdir::new();
+    let accounts = vec![
+        account("700100200", "SecretSam", "12", "core"),
+        account("700100300", "OtherNet", "12", "network"),
+        account(PUBLIC_ID, PUBLIC_NAME, "250000", "core"),
+    ];
+    let mut tweets = vec![
+        tweet("90001", "700100300", "a post").set("device_id", "devnet-5k2q81"),
+        tweet("90002", "700100200", "a post").set("device_id", "devsam-77k2q9"),
+        tweet("90003", "700100200", "my phone is DEVSAM-77K2Q9"),
+        tweet("90004", PUBLIC_ID, "a post"),
+    ];
+    wd.export(&accounts, &tweets);
+    assert_ok(&wd.build(&[]));
+    let bundle = "out/test_release.zip";
+    let doc = report(&staff_verify(&wd, bundle, true, &[]));
+    assert_eq!(status(&doc, "staff.dropped_values"), "fail", "{doc:#}");
+    // Written by another account, it is public; the other value is still a leak.
+    tweets.push(tweet("90005", PUBLIC_ID, "devsam-77k2q9 is the lab phone"));
+    wd.export(&accounts, &tweets);
+    assert_ok(&wd.build(&["--force"]));
+    assert_passes(&wd, bundle);
+    let bad = wd.path("bad.zip");
+    fs::write(&bad, planted(&wd.path(bundle), "cc DevNet-5K2Q81")).unwrap();
+    let out = staff_verify(&wd, "bad.zip", true, &[]);
+    let doc = report(&out);
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    assert_eq!(status(&doc, "staff.dropped_values"), "fail", "{doc:#}");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+    .to_lowercase();
+    assert!(
+        !all.contains("devsam") && !all.contains("devnet"),
+        "a value is printed"
+    );
+}
