@@ -99,6 +99,16 @@ enum Owners {
     Many(HashSet<String>),
 }
 
+impl Owners {
+    /// Whether `userid` is one of them (`One` names a string of `texts`).
+    fn contains(&self, texts: &Texts, userid: &str) -> bool {
+        match self {
+            Owners::One(u) => texts.get(*u) == userid,
+            Owners::Many(set) => set.contains(userid),
+        }
+    }
+}
+
 /// The withheld values whose publication in the export is decided only if the
 /// bundle holds them (see [`Prepared::exempt_found`]), each kept once: a large
 /// export withholds millions of values (device IDs, IP addresses of posts).
@@ -133,64 +143,247 @@ impl Pending {
 
     /// Whether `userid` is one of an item's owners.
     fn owned_by(&self, item: &(u32, TextId, Owners), userid: &str) -> bool {
-        match &item.2 {
-            Owners::One(u) => self.owners.get(*u) == userid,
-            Owners::Many(set) => set.contains(userid),
-        }
+        item.2.contains(&self.owners, userid)
     }
 }
 
-/// Withheld values searched for in the export's published cells: a value found
-/// token-bounded in a published cell is public (not evidence of a leak), except in
-/// the free text of an account it belongs to (the build redacts an account's own
-/// internal values from its own text).
+/// Withheld values of account columns, each kept once, searched for as written in
+/// the export's published cells: a value found token-bounded in a published cell is
+/// public (not evidence of a leak), except in the free text of an account it
+/// belongs to (the build redacts an account's own internal values from its own
+/// text).
+///
+/// A value is found through its longest run of token bytes (its anchor): where the
+/// value stands token-bounded in a cell, its anchor is a whole token run of the
+/// cell (bounded inside the value by a byte that is no token byte, or at the
+/// value's edge by the cell's). So each token run of a cell is looked up, and the
+/// values it anchors compared in place: a table of the values, not an automaton
+/// over them (a million accounts withhold millions of values). The few values
+/// without a token byte are searched with a small automaton.
+#[derive(Default)]
 struct Exemptions {
-    values: Vec<String>,
-    owners: Vec<HashSet<String>>,
+    /// Value → its slot.
+    values: StrMap<u32>,
+    /// By slot: the value, the line and column it was first seen on, its owners.
+    slots: Vec<AccountValue>,
+    /// Owners' user IDs ([`Owners::One`]).
+    owners: Texts,
+    /// Token run → its first group in `groups`.
+    anchors: StrMap<u32>,
+    /// A bit per anchor's hash (some bits of it): most tokens of a cell are no
+    /// anchor, and this answers without a look into the larger table.
+    maybe: Vec<u64>,
+    /// (offset of the anchor in the values, their length, the next group of the
+    /// same anchor): one group per shape of value around an anchor.
+    groups: Vec<(u32, u32, u32)>,
+    /// Slots of values without a token byte, and an automaton over them.
+    unanchored: Vec<u32>,
     ac: Option<AhoCorasick>,
     exempt: Vec<bool>,
 }
 
+struct AccountValue {
+    value: TextId,
+    line: u64,
+    column: u32,
+    owners: Owners,
+}
+
+const NO_GROUP: u32 = u32::MAX;
+
 impl Exemptions {
-    fn new(values: Vec<String>, owners: Vec<HashSet<String>>) -> Self {
-        let ac = (!values.is_empty()).then(|| {
+    /// Adds a value of a dropped account column of `owner`'s row.
+    fn add(&mut self, value: &str, line: u64, column: usize, owner: &str) {
+        let next = u32::try_from(self.slots.len()).expect("under 4 billion values");
+        let id = self.values.intern(value, next);
+        let slot = *self.values.get(value).expect("just added");
+        if slot == next {
+            let column = u32::try_from(column).expect("under 4 billion columns");
+            let owners = Owners::One(self.owners.add(owner));
+            self.slots.push(AccountValue {
+                value: id,
+                line,
+                column,
+                owners,
+            });
+            return;
+        }
+        let one = &mut self.slots[slot as usize].owners;
+        match one {
+            Owners::One(first) => {
+                let first = self.owners.get(*first);
+                if first != owner {
+                    *one = Owners::Many([first.to_string(), owner.to_string()].into());
+                }
+            }
+            Owners::Many(set) => {
+                if !set.contains(owner) {
+                    set.insert(owner.to_string());
+                }
+            }
+        }
+    }
+
+    /// Indexes the values by anchor (call after the last [`Exemptions::add`]).
+    fn finish(&mut self) {
+        let mut unanchored = Vec::new();
+        for (slot, v) in self.slots.iter().enumerate() {
+            let text = self.values.key(v.value);
+            let Some((a, z)) = longest_token_run(text.as_bytes()) else {
+                self.unanchored.push(slot as u32);
+                unanchored.push(text);
+                continue;
+            };
+            // Values of one shape around their anchor share a group (all the dates
+            // of one year, say): a token looks up one candidate per shape.
+            let shape = (
+                u32::try_from(a).expect("a value under 4 GiB"),
+                u32::try_from(text.len()).expect("a value under 4 GiB"),
+            );
+            let anchor = &text[a..z];
+            let at = u32::try_from(self.groups.len()).expect("under 4 billion groups");
+            match self.anchors.get(anchor) {
+                None => self.anchors.insert(anchor, at),
+                Some(&first) => {
+                    let mut g = first as usize;
+                    loop {
+                        let (offset, len, next) = self.groups[g];
+                        if (offset, len) == shape {
+                            break;
+                        }
+                        if next == NO_GROUP {
+                            self.groups[g].2 = at;
+                            self.groups.push((shape.0, shape.1, NO_GROUP));
+                            break;
+                        }
+                        g = next as usize;
+                    }
+                    continue;
+                }
+            }
+            self.groups.push((shape.0, shape.1, NO_GROUP));
+        }
+        self.ac = (!unanchored.is_empty()).then(|| {
             AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
-                .build(&values)
+                .build(&unanchored)
                 .expect("the values make an automaton")
         });
-        let exempt = vec![false; values.len()];
-        Exemptions {
-            values,
-            owners,
-            ac,
-            exempt,
+        self.exempt = vec![false; self.slots.len()];
+        // About 16 bits per anchor, a power of two.
+        let bits = (self.anchors.len() * 16).next_power_of_two().max(64);
+        self.maybe = vec![0; bits / 64];
+        for (k, _) in self.anchors.iter() {
+            let b = self.bit(self.anchors.hash_of(k));
+            self.maybe[b / 64] |= 1 << (b % 64);
         }
+        self.anchors.shrink_to_fit();
+        self.values.shrink_to_fit();
+        self.groups.shrink_to_fit();
+    }
+
+    /// The bit of `maybe` for a hash.
+    fn bit(&self, hash: u64) -> usize {
+        // The high bits: the table uses the low ones for its buckets.
+        (hash.rotate_left(24) as usize) & (self.maybe.len() * 64 - 1)
+    }
+
+    /// Whether the value of `slot` stands at `[s, s + its length)` of `cell`,
+    /// token-bounded, in a cell that is not free text of one of its owners; then it
+    /// is exempt.
+    fn try_at(&mut self, slot: u32, cell: &[u8], s: usize, text: bool, author: &str) {
+        let k = slot as usize;
+        if self.exempt[k] {
+            return;
+        }
+        let item = &self.slots[k];
+        let v = self.values.key(item.value).as_bytes();
+        let e = s + v.len();
+        if e > cell.len() || &cell[s..e] != v {
+            return;
+        }
+        if token_byte(v[0]) && s > 0 && token_byte(cell[s - 1]) {
+            return;
+        }
+        if token_byte(v[v.len() - 1]) && e < cell.len() && token_byte(cell[e]) {
+            return;
+        }
+        if text && item.owners.contains(&self.owners, author) {
+            return;
+        }
+        self.exempt[k] = true;
     }
 
     /// Looks for the values in one published cell of `author`'s row.
     fn cell(&mut self, cell: &str, text: bool, author: &str) {
-        let Some(ac) = &self.ac else { return };
         let b = cell.as_bytes();
-        for m in ac.find_overlapping_iter(b) {
-            let i = m.pattern().as_usize();
-            if self.exempt[i] {
-                continue;
+        if !self.anchors.is_empty() {
+            let mut p = 0;
+            while p < b.len() {
+                if !token_byte(b[p]) {
+                    p += 1;
+                    continue;
+                }
+                let a = p;
+                while p < b.len() && token_byte(b[p]) {
+                    p += 1;
+                }
+                // Runs end at ASCII bytes or the cell's ends: never inside a
+                // character (every byte of a multi-byte character is a token byte).
+                let token = &cell[a..p];
+                let hash = self.anchors.hash_of(token);
+                let bit = self.bit(hash);
+                if self.maybe[bit / 64] & (1 << (bit % 64)) == 0 {
+                    continue;
+                }
+                let Some(&first) = self.anchors.get_hashed(token, hash) else {
+                    continue;
+                };
+                let mut g = first;
+                while g != NO_GROUP {
+                    let (offset, len, next) = self.groups[g as usize];
+                    g = next;
+                    let Some(s) = a.checked_sub(offset as usize) else {
+                        continue;
+                    };
+                    // Where the value stands, it stands on character boundaries.
+                    let Some(candidate) = cell.get(s..s + len as usize) else {
+                        continue;
+                    };
+                    if let Some(&slot) = self.values.get(candidate) {
+                        self.try_at(slot, b, s, text, author);
+                    }
+                }
             }
-            let v = self.values[i].as_bytes();
-            let (s, e) = (m.start(), m.end());
-            if token_byte(v[0]) && s > 0 && token_byte(b[s - 1]) {
-                continue;
+        }
+        if let Some(ac) = self.ac.take() {
+            for m in ac.find_overlapping_iter(b) {
+                let slot = self.unanchored[m.pattern().as_usize()];
+                self.try_at(slot, b, m.start(), text, author);
             }
-            if token_byte(v[v.len() - 1]) && e < b.len() && token_byte(b[e]) {
-                continue;
-            }
-            if text && self.owners[i].contains(author) {
-                continue;
-            }
-            self.exempt[i] = true;
+            self.ac = Some(ac);
         }
     }
+}
+
+/// The longest run of token bytes of `v` (the first of equal length).
+fn longest_token_run(v: &[u8]) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, usize)> = None;
+    let mut p = 0;
+    while p < v.len() {
+        if !token_byte(v[p]) {
+            p += 1;
+            continue;
+        }
+        let a = p;
+        while p < v.len() && token_byte(v[p]) {
+            p += 1;
+        }
+        if best.is_none_or(|(x, y)| p - a > y - x) {
+            best = Some((a, p));
+        }
+    }
+    best
 }
 
 /// The values found in the bundle, looked for in the export's published cells in
@@ -392,7 +585,6 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
     }
 
     // Values of dropped account columns, with their owners.
-    let mut account_values: HashMap<String, (Origin, HashSet<String>)> = HashMap::new();
     let mut columns: HashMap<String, std::sync::Arc<str>> = HashMap::new();
     let mut column_arc = |file: &str, col: &str| {
         columns
@@ -400,6 +592,7 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
             .or_insert_with(|| col.into())
             .clone()
     };
+    let mut exemptions = Exemptions::default();
     for a in &export.accounts {
         let private = private_account(a.followers);
         for (i, col) in header.iter().enumerate() {
@@ -407,25 +600,11 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
             if v.chars().count() >= MIN_DROPPED_CHARS
                 && dropped(policy.account_columns.get(col), private)
             {
-                let e = account_values.entry(v.to_string()).or_insert_with(|| {
-                    (
-                        Origin {
-                            file: "accounts.csv",
-                            column: column_arc("accounts.csv", col),
-                            line: a.line,
-                        },
-                        HashSet::new(),
-                    )
-                });
-                e.1.insert(a.userid.clone());
+                exemptions.add(v, a.line, i, &a.userid);
             }
         }
     }
-    let mut sorted: Vec<(String, (Origin, HashSet<String>))> = account_values.into_iter().collect();
-    sorted.sort_by(|a, b| (a.1 .0.line, &a.0).cmp(&(b.1 .0.line, &b.0)));
-    let (values, rest): (Vec<String>, Vec<(Origin, HashSet<String>)>) = sorted.into_iter().unzip();
-    let (origins, owners): (Vec<Origin>, Vec<HashSet<String>>) = rest.into_iter().unzip();
-    let mut exemptions = Exemptions::new(values, owners);
+    exemptions.finish();
     for a in &export.accounts {
         let private = private_account(a.followers);
         for (i, col) in header.iter().enumerate() {
@@ -566,19 +745,17 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
     let mut searched = 0usize;
     let Exemptions {
         values,
+        mut slots,
         owners,
         exempt: exempted,
         ..
     } = exemptions;
     // (value, author, line, column)
-    let mut tv: Vec<(TextId, TextId, u64, u32)> = {
-        let from_accounts: HashSet<&str> = values.iter().map(String::as_str).collect();
-        tweet_values
-            .iter_with_ids()
-            .filter(|(_, v, _)| !from_accounts.contains(v))
-            .map(|(id, _, &(by, line, col))| (id, by, line, col))
-            .collect()
-    };
+    let mut tv: Vec<(TextId, TextId, u64, u32)> = tweet_values
+        .iter_with_ids()
+        .filter(|(_, v, _)| !values.contains_key(v))
+        .map(|(id, _, &(by, line, col))| (id, by, line, col))
+        .collect();
     let mut pending = Pending {
         values: tweet_values.into_keys(),
         owners: authors.into_keys(),
@@ -586,19 +763,32 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
     };
     // Account values not found as written in a published cell are searched; those
     // found in the bundle are looked for again in the export's published cells in
-    // the scan's normalised view (`exempt_found`).
-    for (i, (v, own)) in values.into_iter().zip(owners).enumerate() {
-        if exempted[i] || in_policy(&v) {
+    // the scan's normalised view (`exempt_found`). In the order they were first
+    // seen.
+    let mut order: Vec<usize> = (0..slots.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&slots[a], &slots[b]);
+        (x.line, values.key(x.value)).cmp(&(y.line, values.key(y.value)))
+    });
+    for k in order {
+        let slot = &mut slots[k];
+        let v = values.key(slot.value);
+        if exempted[k] || in_policy(v) {
             exempt += 1;
             continue;
         }
-        if let Some(n) = needles.add_dropped(&v, origins[i].clone()) {
+        let origin = Origin {
+            file: "accounts.csv",
+            column: column_arc("accounts.csv", &header[slot.column as usize]),
+            line: slot.line,
+        };
+        if let Some(n) = needles.add_dropped(v, origin) {
             searched += 1;
-            let own = match own.len() {
-                1 => Owners::One(pending.owners.add(own.iter().next().map_or("", |o| o))),
-                _ => Owners::Many(own),
+            let own = match std::mem::replace(&mut slot.owners, Owners::Many(HashSet::new())) {
+                Owners::One(o) => Owners::One(pending.owners.add(owners.get(o))),
+                many => many,
             };
-            let value = pending.values.add(&v);
+            let value = pending.values.add(v);
             pending.push(n, value, own);
         }
     }
@@ -1057,4 +1247,92 @@ fn compare(bundle: &Path, rebuilt: &Path) -> Result<Option<(Loc, String)>> {
             "every entry has the same content as the rebuild, but the zip bytes first differ at offset {offset}, {place} (timestamps, attributes or compression differ)"
         ),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition the anchors stand for: some occurrence of the value in the
+    /// cell, token-bounded, in a cell that is not free text of an owner.
+    fn exempt_by_definition(value: &str, owners: &[&str], cells: &[(&str, bool, &str)]) -> bool {
+        let v = value.as_bytes();
+        cells.iter().any(|&(cell, text, author)| {
+            let b = cell.as_bytes();
+            if text && owners.contains(&author) {
+                return false;
+            }
+            (0..b.len()).any(|s| {
+                let e = s + v.len();
+                e <= b.len()
+                    && &b[s..e] == v
+                    && !(token_byte(v[0]) && s > 0 && token_byte(b[s - 1]))
+                    && !(token_byte(v[v.len() - 1]) && e < b.len() && token_byte(b[e]))
+            })
+        })
+    }
+
+    /// Values found through their anchors are exactly those the plain definition
+    /// finds, over values sharing anchors, anchored anywhere, without a token byte,
+    /// in other scripts, owned by one account or several.
+    #[test]
+    fn anchors_find_what_a_plain_search_finds() {
+        let values: &[(&str, &[&str])] = &[
+            ("dana556@example.com", &["u1"]),
+            ("example.com", &["u2"]),
+            ("+44 7700 900123", &["u1", "u3"]),
+            ("7700 900123", &["u3"]),
+            ("10.0.0.12", &["u2"]),
+            ("------", &["u1"]),
+            ("..--..", &["u4"]),
+            ("جهاز-٧٧٣٤", &["u4"]),
+            ("x_device_42", &["u1"]),
+            ("device_42", &["u2"]),
+            ("9f86d081884c7d659a2feaa0c55ad015", &["u3"]),
+            ("2019-05-06 07:08", &["u1"]),
+            ("2019-05-07 07:09", &["u2"]),
+            ("2019-05-08 07:10", &["u2"]),
+        ];
+        let cells: &[(&str, bool, &str)] = &[
+            ("write to dana556@example.com today", true, "u1"),
+            ("xdana556@example.com", false, "u9"),
+            ("call +44 7700 9001234 or 7700 900123.", false, "u9"),
+            ("my ip 10.0.0.12", true, "u2"),
+            ("10.0.0.123 is not it", false, "u9"),
+            ("a------b", false, "u9"),
+            ("x..--..y", true, "u4"),
+            ("هذا جهاز-٧٧٣٤", false, "u9"),
+            ("see x_device_42 and device_42z", false, "u9"),
+            ("hash 9f86d081884c7d659a2feaa0c55ad015", true, "u1"),
+            ("mail example.com", true, "u2"),
+            ("+44 7700 900123 is mine", true, "u3"),
+            ("posted 2019-05-07 07:09:33, 2019-05-06 07:0", false, "u9"),
+            ("2019-05-08 07:10", true, "u2"),
+            ("", false, "u9"),
+        ];
+        let mut some = (false, false);
+        // Every prefix of the cells: values become exempt one by one.
+        for upto in 0..=cells.len() {
+            let mut ex = Exemptions::default();
+            for (line, (v, owners)) in values.iter().enumerate() {
+                for o in *owners {
+                    ex.add(v, line as u64 + 2, 0, o);
+                }
+            }
+            ex.finish();
+            for &(cell, text, author) in &cells[..upto] {
+                ex.cell(cell, text, author);
+            }
+            for (k, (v, owners)) in values.iter().enumerate() {
+                let slot = *ex.values.get(v).expect("added") as usize;
+                let want = exempt_by_definition(v, owners, &cells[..upto]);
+                assert_eq!(ex.exempt[slot], want, "{v} after {upto} cells");
+                assert_eq!(ex.slots[slot].line, k as u64 + 2);
+                if upto == cells.len() {
+                    some = (some.0 || want, some.1 || !want);
+                }
+            }
+        }
+        assert_eq!(some, (true, true), "some values exempt, some not");
+    }
 }
