@@ -490,7 +490,8 @@ const EXEMPT_BATCH_ROWS: usize = 1024;
 /// Reads `tweets.csv` once.
 pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Result<Prepared> {
     let (key, mut notes) = Key::load(&opts.key_file, opts.allow_demo_key)?;
-    let export = Export::read(&opts.input, &policy)?;
+    // Rows are read again where needed, not held (a million accounts' rows).
+    let export = Export::index(&opts.input, &policy)?;
     let ps = &policy.pseudonymisation;
     let threshold = ps.follower_threshold;
     let pz = Pseudonymizer::new(&key, ps.length);
@@ -504,6 +505,20 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
     let display_col = header.iter().position(|h| h == "user_display_name");
     // In a tier nothing is pseudonymised: only dropped values are searched.
     let private_account = |followers: Option<u64>| public && is_pseudonymised(followers, threshold);
+    // Values of dropped account columns, with their owners.
+    let mut exemptions = Exemptions::default();
+    let values_of =
+        |exemptions: &mut Exemptions, a: &export::Account, record: &csv::StringRecord| {
+            let private = private_account(a.followers);
+            for (i, col) in header.iter().enumerate() {
+                let v = record[i].trim();
+                if v.chars().count() >= MIN_DROPPED_CHARS
+                    && dropped(policy.account_columns.get(col), private)
+                {
+                    exemptions.add(v, a.line, i, &a.userid);
+                }
+            }
+        };
 
     let mut shared_names = 0usize;
     if public {
@@ -531,14 +546,15 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
         };
         // Names of public accounts are published with them: a field that is one,
         // or a token that is a public screen name, is that account's.
-        for a in &export.accounts {
+        export.for_each_row(|_, a, record| {
             if !is_pseudonymised(a.followers, threshold) {
                 public_name(&mut needles, &a.screen_name, false);
                 if let Some(d) = display_col {
-                    public_name(&mut needles, &a.record()[d], true);
+                    public_name(&mut needles, &record[d], true);
                 }
             }
-        }
+            Ok(())
+        })?;
         for d in &export.directory {
             if !registry.id_is_private(&d.userid) {
                 public_name(&mut needles, &d.screen_name, false);
@@ -558,16 +574,18 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
                 needles.add_handle(n, label);
             }
         };
-        for a in &export.accounts {
+        export.for_each_row(|_, a, record| {
             if is_pseudonymised(a.followers, threshold) {
                 let label = pz.account(&a.userid);
                 needles.add_id(&a.userid, &label);
                 name(&mut needles, &a.screen_name, &label, false);
                 if let Some(d) = display_col {
-                    name(&mut needles, &a.record()[d], &label, true);
+                    name(&mut needles, &record[d], &label, true);
                 }
             }
-        }
+            values_of(&mut exemptions, a, record);
+            Ok(())
+        })?;
         for d in &export.directory {
             if registry.id_is_private(&d.userid) || is_pseudonymised(d.followers, threshold) {
                 let label = pz.account(&d.userid);
@@ -582,9 +600,13 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
                 name(&mut needles, ident, &pz.handle(ident), false);
             }
         }
+    } else {
+        export.for_each_row(|_, a, record| {
+            values_of(&mut exemptions, a, record);
+            Ok(())
+        })?;
     }
 
-    // Values of dropped account columns, with their owners.
     let mut columns: HashMap<String, std::sync::Arc<str>> = HashMap::new();
     let mut column_arc = |file: &str, col: &str| {
         columns
@@ -592,28 +614,17 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
             .or_insert_with(|| col.into())
             .clone()
     };
-    let mut exemptions = Exemptions::default();
-    for a in &export.accounts {
-        let private = private_account(a.followers);
-        for (i, col) in header.iter().enumerate() {
-            let v = a.record()[i].trim();
-            if v.chars().count() >= MIN_DROPPED_CHARS
-                && dropped(policy.account_columns.get(col), private)
-            {
-                exemptions.add(v, a.line, i, &a.userid);
-            }
-        }
-    }
     exemptions.finish();
-    for a in &export.accounts {
+    export.for_each_row(|_, a, record| {
         let private = private_account(a.followers);
         for (i, col) in header.iter().enumerate() {
             let rule = policy.account_columns.get(col);
             if !dropped(rule, private) {
-                exemptions.cell(&a.record()[i], is_text(rule, private), &a.userid);
+                exemptions.cell(&record[i], is_text(rule, private), &a.userid);
             }
         }
-    }
+        Ok(())
+    })?;
 
     // One pass over the posts: dropped values, hashed post IDs, and the account
     // values published in posts.
@@ -865,19 +876,20 @@ impl Prepared {
         let items = found.iter().filter_map(|&n| self.pending.get(n)).collect();
         let ex = Published::new(&self.pending, items, &self.needles);
         let policy = &self.policy;
-        let export = Export::read(&opts.input, policy)?;
+        let export = Export::index(&opts.input, policy)?;
         let threshold = policy.pseudonymisation.follower_threshold;
         let public = !self.tier;
         let mut look = Looking::default();
-        for a in &export.accounts {
+        export.for_each_row(|_, a, record| {
             let private = public && is_pseudonymised(a.followers, threshold);
             for (i, col) in export.account_header.iter().enumerate() {
                 let rule = policy.account_columns.get(col);
                 if !dropped(rule, private) {
-                    ex.cell(&mut look, &a.record()[i], is_text(rule, private), &a.userid);
+                    ex.cell(&mut look, &record[i], is_text(rule, private), &a.userid);
                 }
             }
-        }
+            Ok(())
+        })?;
         let registry = Registry::without_matching(&export, threshold, self.pz.clone());
         let path = opts.input.join("tweets.csv");
         let mut rows = Rows::open(&path)?;
