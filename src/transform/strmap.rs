@@ -71,20 +71,6 @@ impl<V> StrMap<V> {
         self.hasher.hash_one(key)
     }
 
-    /// The hash of `key` in this map (for [`StrMap::get_hashed`]; it differs
-    /// between maps).
-    pub fn hash_of(&self, key: &str) -> u64 {
-        self.hash(key)
-    }
-
-    /// The value of `key`, whose [`StrMap::hash_of`] is `hash`.
-    pub fn get_hashed(&self, key: &str, hash: u64) -> Option<&V> {
-        let keys = &self.keys;
-        self.table
-            .find(hash, |(k, _)| keys.get(*k) == key)
-            .map(|(_, v)| v)
-    }
-
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&V> {
         self.find(key).map(|(_, v)| v)

@@ -12,6 +12,7 @@
 //! files) parsed as it is read. Only the tag files and the two JSON records are held
 //! in memory, and only up to [`SMALL_FILE_CAP`] bytes.
 
+pub mod anchors;
 pub mod archive;
 pub mod bag;
 pub mod disclosure;
@@ -1146,10 +1147,9 @@ fn check_staff(
             if let Some(r) = f.row {
                 loc = loc.row(r);
             }
-            let needle = &p.needles.needles[f.needle];
             let label = match f.post {
                 Some(id) => p.pz.tweet(&id.to_string()),
-                None => needle.label.clone(),
+                None => p.needles.label(f.needle).to_string(),
             };
             let what = match f.kind {
                 scan::Kind::RawId => "the raw user ID of a pseudonymised account",
@@ -1158,7 +1158,7 @@ fn check_staff(
                 scan::Kind::DisplayName => "the display name of a pseudonymised account",
                 scan::Kind::Dropped => "",
             };
-            match (f.kind, &needle.origin) {
+            match (f.kind, p.needles.origin(f.needle)) {
                 (scan::Kind::Dropped, Some(d)) => report.fail(
                     CheckId::StaffDroppedValues,
                     loc,

@@ -19,10 +19,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{mpsc, Arc, Mutex};
 
-use ahash::{AHashMap, AHashSet};
+use ahash::AHashSet;
 use aho_corasick::{AhoCorasick, MatchKind};
 
-use crate::transform::strmap::StrMap;
+use super::anchors::Anchors;
+use crate::transform::strmap::{StrMap, TextId};
 
 use super::normal::{base_view, is_alphanumeric, is_token_char, part_boundary, BChar, Folder};
 
@@ -78,28 +79,21 @@ pub struct Origin {
     pub line: u64,
 }
 
-/// One value anchored by a token run: where the run starts in the value, the
-/// value's length, and the next value anchored by the same run ([`NO_GROUP`]: none).
+/// One thing to look for, in 16 bytes (a large export has millions).
 #[derive(Debug, Clone, Copy)]
-struct Anchored {
-    offset: u32,
-    len: u32,
-    next: u32,
-}
-
-const NO_GROUP: u32 = u32::MAX;
-
-/// One thing to look for.
-#[derive(Debug, Clone)]
 pub struct Needle {
     /// Its kind.
     pub kind: Kind,
     rule: Rule,
-    /// How it is published (a pseudonym), for messages; empty for dropped values.
-    pub label: String,
-    /// For dropped values: where the value comes from.
-    pub origin: Option<Origin>,
+    /// How it is published (a pseudonym), for messages, in [`Needles::labels`];
+    /// empty for dropped values.
+    label: TextId,
+    /// For dropped values: where the value comes from, in [`Needles::origins`]
+    /// ([`NO_ORIGIN`]: none).
+    origin: u32,
 }
+
+const NO_ORIGIN: u32 = u32::MAX;
 
 /// The matching lengths of the policy (`[pseudonymisation]`).
 #[derive(Debug, Clone, Copy)]
@@ -126,23 +120,26 @@ pub struct Needles {
     folder: Folder,
     /// Every needle.
     pub needles: Vec<Needle>,
+    /// The needles' labels, each kept once (an account's ID and names share one).
+    labels: StrMap<()>,
+    /// Dropped values' origins: (column in `columns`, line).
+    origins: Vec<(u32, u64)>,
+    /// (file, column) of the origins.
+    columns: Vec<(&'static str, Arc<str>)>,
     /// Digit IDs (user IDs, and post IDs that do not fit a u64) → needle.
-    ids: AHashMap<String, usize>,
+    ids: StrMap<u32>,
     max_id: usize,
     /// Post IDs the policy hashes, as numbers.
     post_ids: AHashSet<u64>,
     post_needle: Option<usize>,
     /// Folded patterns and the needles each stands for.
-    patterns: Vec<String>,
-    pattern_index: HashMap<String, usize>,
+    patterns: StrMap<u32>,
     by_pattern: Vec<Vec<usize>>,
     ac: Option<AhoCorasick>,
-    /// Dropped values (folded) by their longest token run: the run → its first
-    /// [`Anchored`] group (offset of the run in the value, the value's length) →
+    /// Dropped values (folded) by their longest token run (see [`Anchors`]) →
     /// value → needle. Keys end to end in one buffer: a large export withholds
     /// millions of values.
-    anchors: StrMap<u32>,
-    groups: Vec<Anchored>,
+    anchors: Anchors,
     dropped: StrMap<u32>,
     unanchored: Vec<(String, usize)>,
     /// Folded screen names of public accounts: a token that is one is that
@@ -172,16 +169,17 @@ impl Needles {
             lengths,
             folder: Folder::new(),
             needles: Vec::new(),
-            ids: AHashMap::new(),
+            labels: StrMap::default(),
+            origins: Vec::new(),
+            columns: Vec::new(),
+            ids: StrMap::default(),
             max_id: 0,
             post_ids: AHashSet::new(),
             post_needle: None,
-            patterns: Vec::new(),
-            pattern_index: HashMap::new(),
+            patterns: StrMap::default(),
             by_pattern: Vec::new(),
             ac: None,
-            anchors: StrMap::default(),
-            groups: Vec::new(),
+            anchors: Anchors::default(),
             dropped: StrMap::default(),
             unanchored: Vec::new(),
             public_names: AHashSet::new(),
@@ -192,25 +190,63 @@ impl Needles {
     }
 
     fn push(&mut self, kind: Kind, rule: Rule, label: &str, origin: Option<Origin>) -> usize {
+        let label = self.labels.intern(label, ());
+        let origin = match origin {
+            None => NO_ORIGIN,
+            Some(o) => {
+                let column = match self
+                    .columns
+                    .iter()
+                    .position(|(f, c)| *f == o.file && **c == *o.column)
+                {
+                    Some(c) => c,
+                    None => {
+                        self.columns.push((o.file, o.column));
+                        self.columns.len() - 1
+                    }
+                };
+                let at = u32::try_from(self.origins.len()).expect("under 4 billion values");
+                assert!(at != NO_ORIGIN, "under 4 billion values");
+                self.origins.push((column as u32, o.line));
+                at
+            }
+        };
         self.needles.push(Needle {
             kind,
             rule,
-            label: label.to_string(),
+            label,
             origin,
         });
         self.needles.len() - 1
     }
 
-    fn add_pattern(&mut self, folded: String, needle: usize) {
-        let p = match self.pattern_index.get(&folded) {
-            Some(&p) => p,
-            None => {
-                self.patterns.push(folded.clone());
-                self.by_pattern.push(Vec::new());
-                self.pattern_index.insert(folded, self.patterns.len() - 1);
-                self.patterns.len() - 1
+    /// How needle `n` is published (a pseudonym), for messages; empty for dropped
+    /// values.
+    pub fn label(&self, n: usize) -> &str {
+        self.labels.key(self.needles[n].label)
+    }
+
+    /// Where the value of needle `n` comes from, for dropped values.
+    pub fn origin(&self, n: usize) -> Option<Origin> {
+        let o = self.needles[n].origin;
+        (o != NO_ORIGIN).then(|| {
+            let (column, line) = self.origins[o as usize];
+            let (file, column) = &self.columns[column as usize];
+            Origin {
+                file,
+                column: Arc::clone(column),
+                line,
             }
-        };
+        })
+    }
+
+    fn add_pattern(&mut self, folded: String, needle: usize) {
+        let next = u32::try_from(self.by_pattern.len()).expect("under 4 billion patterns");
+        self.patterns.intern(&folded, next);
+        let p = *self.patterns.get(&folded).expect("just added") as usize;
+        if p == self.by_pattern.len() {
+            self.by_pattern.push(Vec::new());
+        }
         self.by_pattern[p].push(needle);
         self.ac = None;
     }
@@ -229,7 +265,8 @@ impl Needles {
         if id.bytes().all(|b| b.is_ascii_digit()) {
             let i = self.push(Kind::RawId, Rule::Token, label, None);
             self.max_id = self.max_id.max(id.len());
-            self.ids.insert(id.to_string(), i);
+            self.ids
+                .insert(id, u32::try_from(i).expect("under 4 billion needles"));
         } else {
             let folded = self.folder.fold_value(id);
             if !folded.is_empty() {
@@ -264,7 +301,8 @@ impl Needles {
                 let i = self.push(Kind::PostId, Rule::Token, &label(), None);
                 if id.bytes().all(|b| b.is_ascii_digit()) {
                     self.max_id = self.max_id.max(id.len());
-                    self.ids.insert(id.to_string(), i);
+                    self.ids
+                        .insert(id, u32::try_from(i).expect("under 4 billion needles"));
                 } else {
                     let folded = self.folder.fold_value(id);
                     if !folded.is_empty() {
@@ -282,8 +320,8 @@ impl Needles {
         if folded.is_empty() {
             return;
         }
-        if let Some(&p) = self.pattern_index.get(&folded) {
-            if self.by_pattern[p]
+        if let Some(&p) = self.patterns.get(&folded) {
+            if self.by_pattern[p as usize]
                 .iter()
                 .any(|&n| self.needles[n].kind == Kind::ScreenName)
             {
@@ -310,8 +348,8 @@ impl Needles {
         if folded.chars().count() < self.lengths.word_part_min {
             return;
         }
-        if let Some(&p) = self.pattern_index.get(&folded) {
-            if self.by_pattern[p]
+        if let Some(&p) = self.patterns.get(&folded) {
+            if self.by_pattern[p as usize]
                 .iter()
                 .any(|&n| self.needles[n].kind == Kind::DisplayName)
             {
@@ -361,33 +399,7 @@ impl Needles {
         }
         match best {
             Some((a, z)) => {
-                let group = Anchored {
-                    offset: u32::try_from(a).expect("a value under 4 GiB"),
-                    len: u32::try_from(folded.len()).expect("a value under 4 GiB"),
-                    next: NO_GROUP,
-                };
-                let anchor = &folded[a..z];
-                match self.anchors.get(anchor) {
-                    None => {
-                        self.anchors.insert(anchor, self.groups.len() as u32);
-                        self.groups.push(group);
-                    }
-                    Some(&first) => {
-                        let mut g = first;
-                        loop {
-                            let x = self.groups[g as usize];
-                            if (x.offset, x.len) == (group.offset, group.len) {
-                                break;
-                            }
-                            if x.next == NO_GROUP {
-                                self.groups[g as usize].next = self.groups.len() as u32;
-                                self.groups.push(group);
-                                break;
-                            }
-                            g = x.next;
-                        }
-                    }
-                }
+                self.anchors.add(&folded[a..z], a, folded.len());
                 self.dropped.insert(&folded, needle);
             }
             None => self.unanchored.push((folded, i)),
@@ -443,12 +455,16 @@ impl Needles {
     pub fn finish(&mut self) {
         self.anchors.shrink_to_fit();
         self.dropped.shrink_to_fit();
-        self.groups.shrink_to_fit();
+        self.ids.shrink_to_fit();
+        self.patterns.shrink_to_fit();
+        self.needles.shrink_to_fit();
+        self.labels.shrink_to_fit();
+        self.origins.shrink_to_fit();
         let hex: HashSet<char> = self.folder.fold_value("0123456789abcdef").chars().collect();
         self.hex_long = self
             .patterns
             .iter()
-            .map(String::as_str)
+            .map(|(k, _)| k)
             .chain(self.dropped.iter().map(|(k, _)| k))
             .chain(self.unanchored.iter().map(|(v, _)| v.as_str()))
             .any(|f| f.len() >= CHANCE_FREE as usize && f.chars().all(|c| hex.contains(&c)));
@@ -456,12 +472,16 @@ impl Needles {
             // A DFA only for small needle sets: for 100,000 accounts (about 2.5 MB
             // of patterns) the DFA took 260 MB more than the NFA and searched no
             // faster (BENCHMARKS.md, issue 14 phase 4).
-            let dfa = self.patterns.iter().map(String::len).sum::<usize>() < 500_000;
+            let dfa = self.patterns.key_bytes() < 500_000;
+            let mut patterns: Vec<&str> = vec![""; self.patterns.len()];
+            for (k, &p) in self.patterns.iter() {
+                patterns[p as usize] = k;
+            }
             self.ac = Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
                     .kind(dfa.then_some(aho_corasick::AhoCorasickKind::DFA))
-                    .build(&self.patterns)
+                    .build(&patterns)
                     .expect("the patterns make an automaton"),
             );
         }
@@ -576,7 +596,7 @@ impl Needles {
                 if j - i <= self.max_id && (s as usize) < limit && !opaque(s, e) {
                     digits.clear();
                     digits.extend(b[i..j].iter().map(|x| x.c));
-                    if let Some(&n) = self.ids.get(&digits) {
+                    if let Some(n) = self.ids.get(&digits).map(|&n| n as usize) {
                         out.push(Hit {
                             start: s as usize,
                             needle: n,
@@ -653,17 +673,7 @@ impl Needles {
                         if check_public && self.public_names.contains(t) {
                             public_spans.push((a, p));
                         }
-                        let Some(&first) = self.anchors.get(t) else {
-                            continue;
-                        };
-                        let mut next = first;
-                        while next != NO_GROUP {
-                            let g = self.groups[next as usize];
-                            next = g.next;
-                            let Some(s) = a.checked_sub(g.offset as usize) else {
-                                continue;
-                            };
-                            let e = s + g.len as usize;
+                        for (s, e) in self.anchors.spans(t, a) {
                             if e > nv.len() || !nv.is_char_boundary(s) || !nv.is_char_boundary(e) {
                                 continue;
                             }
@@ -801,7 +811,7 @@ impl Needles {
                     continue;
                 }
                 let start = b[first].start as usize;
-                if let Some(&n) = self.ids.get(id) {
+                if let Some(n) = self.ids.get(id).map(|&n| n as usize) {
                     out.push(Hit {
                         start,
                         needle: n,

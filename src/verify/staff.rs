@@ -14,6 +14,7 @@ use ahash::AHashSet;
 use aho_corasick::{AhoCorasick, MatchKind};
 use sha2::{Digest, Sha256};
 
+use super::anchors::Anchors;
 use super::report::{Loc, Report};
 use super::scan::{Finding, Kind, Lengths, Needles, Origin, ValueScratch};
 use crate::error::{Error, Location, Result};
@@ -96,7 +97,10 @@ fn token_byte(b: u8) -> bool {
 /// address, say).
 enum Owners {
     One(TextId),
-    Many(HashSet<String>),
+    /// Boxed (one pointer, not a set's 48 bytes): most values have one owner, and
+    /// an `Owners` is kept per value.
+    #[allow(clippy::box_collection)]
+    Many(Box<HashSet<String>>),
 }
 
 impl Owners {
@@ -153,13 +157,10 @@ impl Pending {
 /// belongs to (the build redacts an account's own internal values from its own
 /// text).
 ///
-/// A value is found through its longest run of token bytes (its anchor): where the
-/// value stands token-bounded in a cell, its anchor is a whole token run of the
-/// cell (bounded inside the value by a byte that is no token byte, or at the
-/// value's edge by the cell's). So each token run of a cell is looked up, and the
-/// values it anchors compared in place: a table of the values, not an automaton
-/// over them (a million accounts withhold millions of values). The few values
-/// without a token byte are searched with a small automaton.
+/// A value is found through its longest run of token bytes (see [`Anchors`]): a
+/// table of the values, not an automaton over them (a million accounts withhold
+/// millions of values). The few values without a token byte are searched with a
+/// small automaton.
 #[derive(Default)]
 struct Exemptions {
     /// Value → its slot.
@@ -168,14 +169,7 @@ struct Exemptions {
     slots: Vec<AccountValue>,
     /// Owners' user IDs ([`Owners::One`]).
     owners: Texts,
-    /// Token run → its first group in `groups`.
-    anchors: StrMap<u32>,
-    /// A bit per anchor's hash (some bits of it): most tokens of a cell are no
-    /// anchor, and this answers without a look into the larger table.
-    maybe: Vec<u64>,
-    /// (offset of the anchor in the values, their length, the next group of the
-    /// same anchor): one group per shape of value around an anchor.
-    groups: Vec<(u32, u32, u32)>,
+    anchors: Anchors,
     /// Slots of values without a token byte, and an automaton over them.
     unanchored: Vec<u32>,
     ac: Option<AhoCorasick>,
@@ -188,8 +182,6 @@ struct AccountValue {
     column: u32,
     owners: Owners,
 }
-
-const NO_GROUP: u32 = u32::MAX;
 
 impl Exemptions {
     /// Adds a value of a dropped account column of `owner`'s row.
@@ -213,7 +205,8 @@ impl Exemptions {
             Owners::One(first) => {
                 let first = self.owners.get(*first);
                 if first != owner {
-                    *one = Owners::Many([first.to_string(), owner.to_string()].into());
+                    let set = HashSet::from([first.to_string(), owner.to_string()]);
+                    *one = Owners::Many(Box::new(set));
                 }
             }
             Owners::Many(set) => {
@@ -234,34 +227,7 @@ impl Exemptions {
                 unanchored.push(text);
                 continue;
             };
-            // Values of one shape around their anchor share a group (all the dates
-            // of one year, say): a token looks up one candidate per shape.
-            let shape = (
-                u32::try_from(a).expect("a value under 4 GiB"),
-                u32::try_from(text.len()).expect("a value under 4 GiB"),
-            );
-            let anchor = &text[a..z];
-            let at = u32::try_from(self.groups.len()).expect("under 4 billion groups");
-            match self.anchors.get(anchor) {
-                None => self.anchors.insert(anchor, at),
-                Some(&first) => {
-                    let mut g = first as usize;
-                    loop {
-                        let (offset, len, next) = self.groups[g];
-                        if (offset, len) == shape {
-                            break;
-                        }
-                        if next == NO_GROUP {
-                            self.groups[g].2 = at;
-                            self.groups.push((shape.0, shape.1, NO_GROUP));
-                            break;
-                        }
-                        g = next as usize;
-                    }
-                    continue;
-                }
-            }
-            self.groups.push((shape.0, shape.1, NO_GROUP));
+            self.anchors.add(&text[a..z], a, text.len());
         }
         self.ac = (!unanchored.is_empty()).then(|| {
             AhoCorasick::builder()
@@ -270,48 +236,26 @@ impl Exemptions {
                 .expect("the values make an automaton")
         });
         self.exempt = vec![false; self.slots.len()];
-        // About 16 bits per anchor, a power of two.
-        let bits = (self.anchors.len() * 16).next_power_of_two().max(64);
-        self.maybe = vec![0; bits / 64];
-        for (k, _) in self.anchors.iter() {
-            let b = self.bit(self.anchors.hash_of(k));
-            self.maybe[b / 64] |= 1 << (b % 64);
-        }
         self.anchors.shrink_to_fit();
         self.values.shrink_to_fit();
-        self.groups.shrink_to_fit();
     }
 
-    /// The bit of `maybe` for a hash.
-    fn bit(&self, hash: u64) -> usize {
-        // The high bits: the table uses the low ones for its buckets.
-        (hash.rotate_left(24) as usize) & (self.maybe.len() * 64 - 1)
-    }
-
-    /// Whether the value of `slot` stands at `[s, s + its length)` of `cell`,
-    /// token-bounded, in a cell that is not free text of one of its owners; then it
-    /// is exempt.
-    fn try_at(&mut self, slot: u32, cell: &[u8], s: usize, text: bool, author: &str) {
+    /// Whether the value of `slot`, not exempt yet, stands at `[s, s + its
+    /// length)` of `cell`, token-bounded, in a cell that is not free text of one of
+    /// its owners (then it is exempt).
+    fn stands_at(&self, slot: u32, cell: &[u8], s: usize, text: bool, author: &str) -> bool {
         let k = slot as usize;
         if self.exempt[k] {
-            return;
+            return false;
         }
         let item = &self.slots[k];
         let v = self.values.key(item.value).as_bytes();
         let e = s + v.len();
-        if e > cell.len() || &cell[s..e] != v {
-            return;
-        }
-        if token_byte(v[0]) && s > 0 && token_byte(cell[s - 1]) {
-            return;
-        }
-        if token_byte(v[v.len() - 1]) && e < cell.len() && token_byte(cell[e]) {
-            return;
-        }
-        if text && item.owners.contains(&self.owners, author) {
-            return;
-        }
-        self.exempt[k] = true;
+        e <= cell.len()
+            && &cell[s..e] == v
+            && !(token_byte(v[0]) && s > 0 && token_byte(cell[s - 1]))
+            && !(token_byte(v[v.len() - 1]) && e < cell.len() && token_byte(cell[e]))
+            && !(text && item.owners.contains(&self.owners, author))
     }
 
     /// Looks for the values in one published cell of `author`'s row.
@@ -330,38 +274,26 @@ impl Exemptions {
                 }
                 // Runs end at ASCII bytes or the cell's ends: never inside a
                 // character (every byte of a multi-byte character is a token byte).
-                let token = &cell[a..p];
-                let hash = self.anchors.hash_of(token);
-                let bit = self.bit(hash);
-                if self.maybe[bit / 64] & (1 << (bit % 64)) == 0 {
-                    continue;
-                }
-                let Some(&first) = self.anchors.get_hashed(token, hash) else {
-                    continue;
-                };
-                let mut g = first;
-                while g != NO_GROUP {
-                    let (offset, len, next) = self.groups[g as usize];
-                    g = next;
-                    let Some(s) = a.checked_sub(offset as usize) else {
-                        continue;
-                    };
+                for (s, e) in self.anchors.spans(&cell[a..p], a) {
                     // Where the value stands, it stands on character boundaries.
-                    let Some(candidate) = cell.get(s..s + len as usize) else {
+                    let Some(candidate) = cell.get(s..e) else {
                         continue;
                     };
                     if let Some(&slot) = self.values.get(candidate) {
-                        self.try_at(slot, b, s, text, author);
+                        if self.stands_at(slot, b, s, text, author) {
+                            self.exempt[slot as usize] = true;
+                        }
                     }
                 }
             }
         }
-        if let Some(ac) = self.ac.take() {
+        if let Some(ac) = &self.ac {
             for m in ac.find_overlapping_iter(b) {
                 let slot = self.unanchored[m.pattern().as_usize()];
-                self.try_at(slot, b, m.start(), text, author);
+                if self.stands_at(slot, b, m.start(), text, author) {
+                    self.exempt[slot as usize] = true;
+                }
             }
-            self.ac = Some(ac);
         }
     }
 }
@@ -795,7 +727,7 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
         };
         if let Some(n) = needles.add_dropped(v, origin) {
             searched += 1;
-            let own = match std::mem::replace(&mut slot.owners, Owners::Many(HashSet::new())) {
+            let own = match std::mem::replace(&mut slot.owners, Owners::Many(Box::default())) {
                 Owners::One(o) => Owners::One(pending.owners.add(owners.get(o))),
                 many => many,
             };
