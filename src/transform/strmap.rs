@@ -102,6 +102,18 @@ impl<V> StrMap<V> {
 
     /// Sets the value of `key`, adding the key if it is new.
     pub fn insert(&mut self, key: &str, value: V) {
+        self.add(key, value, true);
+    }
+
+    /// The ID of `key`, adding it with `value` if it is new (an existing key keeps
+    /// its value).
+    pub fn intern(&mut self, key: &str, value: V) -> TextId {
+        self.add(key, value, false)
+    }
+
+    /// Adds `key` with `value` if it is new; an existing key's value is replaced
+    /// when `replace`. Returns the key's ID.
+    fn add(&mut self, key: &str, value: V, replace: bool) -> TextId {
         let hash = self.hash(key);
         let Self {
             keys,
@@ -109,25 +121,12 @@ impl<V> StrMap<V> {
             hasher,
         } = self;
         match table.find_mut(hash, |(k, _)| keys.get(*k) == key) {
-            Some((_, v)) => *v = value,
-            None => {
-                let id = keys.add(key);
-                table.insert_unique(hash, (id, value), |(k, _)| hasher.hash_one(keys.get(*k)));
+            Some((k, v)) => {
+                if replace {
+                    *v = value;
+                }
+                *k
             }
-        }
-    }
-
-    /// The ID of `key`, adding it with `value` if it is new (an existing key keeps
-    /// its value).
-    pub fn intern(&mut self, key: &str, value: V) -> TextId {
-        let hash = self.hash(key);
-        let Self {
-            keys,
-            table,
-            hasher,
-        } = self;
-        match table.find(hash, |(k, _)| keys.get(*k) == key) {
-            Some((k, _)) => *k,
             None => {
                 let id = keys.add(key);
                 table.insert_unique(hash, (id, value), |(k, _)| hasher.hash_one(keys.get(*k)));

@@ -262,16 +262,7 @@ impl Exemptions {
     fn cell(&mut self, cell: &str, text: bool, author: &str) {
         let b = cell.as_bytes();
         if !self.anchors.is_empty() {
-            let mut p = 0;
-            while p < b.len() {
-                if !token_byte(b[p]) {
-                    p += 1;
-                    continue;
-                }
-                let a = p;
-                while p < b.len() && token_byte(b[p]) {
-                    p += 1;
-                }
+            for (a, p) in token_runs(b) {
                 // Runs end at ASCII bytes or the cell's ends: never inside a
                 // character (every byte of a multi-byte character is a token byte).
                 for (s, e) in self.anchors.spans(&cell[a..p], a) {
@@ -298,24 +289,27 @@ impl Exemptions {
     }
 }
 
-/// The longest run of token bytes of `v` (the first of equal length).
-fn longest_token_run(v: &[u8]) -> Option<(usize, usize)> {
-    let mut best: Option<(usize, usize)> = None;
+/// The runs `[start, end)` of token bytes of `v`.
+fn token_runs(v: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
     let mut p = 0;
-    while p < v.len() {
-        if !token_byte(v[p]) {
+    std::iter::from_fn(move || {
+        while p < v.len() && !token_byte(v[p]) {
             p += 1;
-            continue;
         }
         let a = p;
         while p < v.len() && token_byte(v[p]) {
             p += 1;
         }
-        if best.is_none_or(|(x, y)| p - a > y - x) {
-            best = Some((a, p));
-        }
-    }
-    best
+        (p > a).then_some((a, p))
+    })
+}
+
+/// The longest run of token bytes of `v` (the first of equal length).
+fn longest_token_run(v: &[u8]) -> Option<(usize, usize)> {
+    token_runs(v).fold(None, |best, (a, z)| match best {
+        Some((x, y)) if y - x >= z - a => best,
+        _ => Some((a, z)),
+    })
 }
 
 /// The values found in the bundle, looked for in the export's published cells in

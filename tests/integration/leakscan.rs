@@ -101,6 +101,16 @@ fn staff_verify(wd: &Workdir, bundle: &str, json: bool, extra: &[&str]) -> Outpu
     wd.run(&args)
 }
 
+/// Everything a command printed, lowercase.
+fn printed(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+    .to_lowercase()
+}
+
 fn report(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -694,12 +704,7 @@ fn values_another_account_publishes_in_another_case_are_no_leak_in_any_tier() {
         let doc = report(&out);
         assert_eq!(out.status.code(), Some(1), "{doc:#}");
         assert_eq!(status(&doc, "staff.dropped_values"), "fail", "{doc:#}");
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .to_lowercase();
+        let all = printed(&out);
         assert!(!all.contains("nour.k91"), "the value is printed");
         assert!(!all.contains("dana556"), "the value is printed");
     }
@@ -807,12 +812,7 @@ fn a_found_post_value_in_its_authors_text_is_still_a_leak() {
     let doc = report(&out);
     assert_eq!(out.status.code(), Some(1), "{doc:#}");
     assert_eq!(status(&doc, "staff.dropped_values"), "fail", "{doc:#}");
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-    .to_lowercase();
+    let all = printed(&out);
     assert!(
         !all.contains("devsam") && !all.contains("devnet"),
         "a value is printed"
