@@ -85,10 +85,10 @@ pub struct Needle {
     /// Its kind.
     pub kind: Kind,
     rule: Rule,
-    /// How it is published (a pseudonym), for messages, in [`Needles::labels`];
+    /// How it is published (a pseudonym), for messages, in `Needles::labels`;
     /// empty for dropped values.
     label: TextId,
-    /// For dropped values: where the value comes from, in [`Needles::origins`]
+    /// For dropped values: where the value comes from, in `Needles::origins`
     /// ([`NO_ORIGIN`]: none).
     origin: u32,
 }
