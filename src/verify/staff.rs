@@ -116,7 +116,6 @@ impl Owners {
 /// The withheld values whose publication in the export is decided only if the
 /// bundle holds them (see [`Prepared::exempt_found`]), each kept once: a large
 /// export withholds millions of values (device IDs, IP addresses of posts).
-#[derive(Default)]
 struct Pending {
     /// The values, end to end.
     values: Texts,
@@ -682,7 +681,7 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
     let mut searched = 0usize;
     let Exemptions {
         values,
-        mut slots,
+        slots,
         owners,
         exempt: exempted,
         ..
@@ -702,15 +701,13 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
     // found in the bundle are looked for again in the export's published cells in
     // the scan's normalised view (`exempt_found`). In the order they were first
     // seen.
-    let mut order: Vec<usize> = (0..slots.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (x, y) = (&slots[a], &slots[b]);
+    let mut account_values: Vec<(AccountValue, bool)> = slots.into_iter().zip(exempted).collect();
+    account_values.sort_by(|(x, _), (y, _)| {
         (x.line, values.key(x.value)).cmp(&(y.line, values.key(y.value)))
     });
-    for k in order {
-        let slot = &mut slots[k];
+    for (slot, exempted) in account_values {
         let v = values.key(slot.value);
-        if exempted[k] || in_policy(v) {
+        if exempted || in_policy(v) {
             exempt += 1;
             continue;
         }
@@ -721,7 +718,7 @@ pub fn prepare(opts: &StaffOptions, policy: Policy, tier: Option<&Tier>) -> Resu
         };
         if let Some(n) = needles.add_dropped(v, origin) {
             searched += 1;
-            let own = match std::mem::replace(&mut slot.owners, Owners::Many(Box::default())) {
+            let own = match slot.owners {
                 Owners::One(o) => Owners::One(pending.owners.add(owners.get(o))),
                 many => many,
             };
