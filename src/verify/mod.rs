@@ -497,6 +497,13 @@ fn check_archive(opts: &VerifyOptions, archive: &mut Archive, report: &mut Repor
         let rebuilt = rebuild.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
         if let (Some(so), Some(staff)) = (&opts.staff, &staff) {
             check_staff(so, staff, &entries, findings, rebuilt, report)?;
+            let mut scratch = scan::ValueScratch::default();
+            let mut found = Vec::new();
+            report.withhold(&mut |text| {
+                found.clear();
+                staff.needles.find_in_value(&mut scratch, text, &mut found);
+                !found.is_empty()
+            });
         }
         // Its maps of every needle take a second to free, and nothing waits.
         if let Some(staff) = staff {
@@ -711,13 +718,14 @@ fn stream_entry(
     let reader = archive.reader(e.index)?;
     let scan = needles.map(|n| {
         // Names are not searched in columns typed as numbers, dates or booleans
-        // (their values are checked to be of that type).
+        // (their values are checked to be of that type), nor anything in
+        // well-formed dates.
         let typed = csv.then(|| {
             fields
                 .unwrap_or_default()
                 .iter()
                 .filter(|f| !matches!(f.ty, tables::FieldType::String))
-                .map(|f| f.name.clone())
+                .map(|f| (f.name.clone(), f.ty.clone()))
                 .collect()
         });
         n.entry(typed)

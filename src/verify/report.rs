@@ -318,6 +318,9 @@ pub struct Stats {
     pub seconds: f64,
 }
 
+/// What [`Report::withhold`] prints instead of a protected value.
+const WITHHELD: &str = "(withheld: a protected value)";
+
 /// The verification report.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -416,6 +419,42 @@ impl Report {
             });
         } else {
             *self.truncated.entry(id).or_default() += 1;
+        }
+    }
+
+    /// Withholds, in every failure reported, each backtick-quoted part of the
+    /// message, the column and the file for which `protected` holds; a message
+    /// that still holds a protected value after that is withheld whole. Staff
+    /// verify's report thus never prints a protected value, whatever a check quoted
+    /// from the bundle (a malformed date that is a raw user ID, say).
+    pub fn withhold(&mut self, protected: &mut dyn FnMut(&str) -> bool) {
+        for f in &mut self.failures {
+            for name in [&mut f.file, &mut f.column].into_iter().flatten() {
+                if protected(name) {
+                    *name = WITHHELD.to_string();
+                }
+            }
+            if !protected(&f.message) {
+                continue;
+            }
+            let parts: Vec<&str> = f.message.split('`').collect();
+            let quoted = parts.len() % 2 == 1;
+            let mut m = String::with_capacity(f.message.len());
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    m.push('`');
+                }
+                if quoted && i % 2 == 1 && protected(part) {
+                    m.push_str(WITHHELD);
+                } else {
+                    m.push_str(part);
+                }
+            }
+            f.message = if protected(&m) {
+                "(the message quoted a protected value and is withheld)".to_string()
+            } else {
+                m
+            };
         }
     }
 
@@ -546,5 +585,41 @@ impl Report {
             );
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn withheld_values_are_gone_from_every_field_and_the_rest_stays() {
+        let mut r = Report::new("b.zip", true);
+        let fail = |r: &mut Report, loc: Loc, m: &str| r.fail(CheckId::BagInfo, loc, m);
+        fail(
+            &mut r,
+            Loc::file("f.csv").row(3).column("c"),
+            "`7001002` is not a date (YYYY-MM-DD)",
+        );
+        fail(&mut r, Loc::file("f.csv"), "`ok` and `x7001002y` differ");
+        fail(&mut r, Loc::file("f.csv"), "unquoted 7001002 here");
+        fail(
+            &mut r,
+            Loc::file("7001002.csv").column("id 7001002"),
+            "`fine`",
+        );
+        fail(&mut r, Loc::file("f.csv"), "an odd ` quote 7001002");
+        r.withhold(&mut |t| t.contains("7001002"));
+        let got: Vec<_> = r.failures().iter().map(Failure::render).collect();
+        assert_eq!(
+            got,
+            [
+                "f.csv, row 3, column c: `(withheld: a protected value)` is not a date (YYYY-MM-DD)",
+                "f.csv: `ok` and `(withheld: a protected value)` differ",
+                "f.csv: (the message quoted a protected value and is withheld)",
+                "(withheld: a protected value), column (withheld: a protected value): `fine`",
+                "f.csv: (the message quoted a protected value and is withheld)",
+            ]
+        );
     }
 }

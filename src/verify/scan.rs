@@ -23,6 +23,7 @@ use ahash::AHashSet;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use super::anchors::Anchors;
+use super::tables::{check_value, FieldType};
 use crate::transform::strmap::{StrMap, TextId};
 
 use super::normal::{base_view, is_alphanumeric, is_token_char, part_boundary, BChar, Folder};
@@ -487,19 +488,25 @@ impl Needles {
         }
     }
 
-    /// Starts scanning one entry: CSV (`csv` with the columns in which names are
-    /// not searched: typed columns that hold only numbers, dates or booleans), or
-    /// lines of text.
-    pub fn entry(&self, csv: Option<HashSet<String>>) -> EntryScan<'_> {
+    /// Starts scanning one entry: CSV (`csv` with the types of its columns that are
+    /// not text, as the data package declares them), or lines of text.
+    ///
+    /// Names are not searched in typed columns (numbers, dates, booleans: their
+    /// values are checked to be of that type). A whole value of a date or time
+    /// column that is a well-formed date or time of its type is read as a date and
+    /// not searched at all: `2018-01-13` is not user ID 20180113 in digit groups,
+    /// nor a dropped value that happens to be the same date. A value that is not
+    /// of its type is searched as text.
+    pub fn entry(&self, csv: Option<HashMap<String, FieldType>>) -> EntryScan<'_> {
         self.entry_on(csv, scan_threads())
     }
 
     /// [`Needles::entry`] with `workers` threads (at least one).
-    fn entry_on(&self, csv: Option<HashSet<String>>, workers: usize) -> EntryScan<'_> {
+    fn entry_on(&self, csv: Option<HashMap<String, FieldType>>, workers: usize) -> EntryScan<'_> {
         EntryScan {
             n: self,
-            csv: csv.map(|typed| CsvState {
-                typed,
+            csv: csv.map(|types| CsvState {
+                types,
                 ..CsvState::default()
             }),
             seg: Vec::new(),
@@ -977,16 +984,28 @@ struct Work {
 
 /// A field or line longer than this is scanned in pieces.
 pub const SEGMENT: usize = 1 << 20;
+/// Whether a column of this type holds dates or times (whose well-formed values
+/// are not searched).
+fn is_dated(ty: &FieldType) -> bool {
+    matches!(
+        ty,
+        FieldType::Date | FieldType::DateTime(_) | FieldType::Year | FieldType::YearMonth
+    )
+}
+
 /// Pieces overlap by this many bytes (a longer written form of a name spanning a
 /// piece boundary could be missed).
 const OVERLAP: usize = 64 << 10;
 
 #[derive(Default)]
 struct CsvState {
-    typed: HashSet<String>,
+    /// The types of the columns that are not text.
+    types: HashMap<String, FieldType>,
     header: Vec<Arc<str>>,
     /// Per column: whether names are searched in it.
     names: Vec<bool>,
+    /// Per column: its type when it holds dates or times.
+    dated: Vec<Option<FieldType>>,
     in_header: bool,
     started: bool,
     row: u64,
@@ -1215,7 +1234,16 @@ impl EntryScan<'_> {
                 st.row += 1;
                 st.field = 0;
                 if st.in_header {
-                    st.names = st.header.iter().map(|h| !st.typed.contains(&**h)).collect();
+                    st.names = st
+                        .header
+                        .iter()
+                        .map(|h| !st.types.contains_key(&**h))
+                        .collect();
+                    st.dated = st
+                        .header
+                        .iter()
+                        .map(|h| st.types.get(&**h).filter(|t| is_dated(t)).cloned())
+                        .collect();
                 }
                 st.in_header = false;
                 self.seg_line = st.line;
@@ -1242,6 +1270,18 @@ impl EntryScan<'_> {
         self.seg_line = st.line;
     }
 
+    /// Whether `seg`, a whole field of a data row, is a well-formed date or time of
+    /// its column's type (see [`Needles::entry`]).
+    fn is_dated_value(&self) -> bool {
+        let Some(st) = self.csv.as_ref().filter(|st| !st.in_header) else {
+            return false;
+        };
+        let Some(Some(ty)) = st.dated.get(st.field) else {
+            return false;
+        };
+        std::str::from_utf8(&self.seg).is_ok_and(|v| check_value(ty, v).is_ok())
+    }
+
     /// Scans `seg`: all of it when `whole`, else the part before the overlap kept
     /// for the next piece.
     fn flush(&mut self, whole: bool) {
@@ -1255,6 +1295,10 @@ impl EntryScan<'_> {
         };
         while limit < self.seg.len() && limit > 0 && self.seg[limit] & 0xC0 == 0x80 {
             limit -= 1;
+        }
+        if whole && !self.split && self.is_dated_value() {
+            self.seg.clear();
+            return;
         }
         let (row, column_name, names) = match &self.csv {
             Some(st) => {
@@ -1429,7 +1473,7 @@ mod tests {
         csv: bool,
         workers: usize,
     ) -> Vec<(Kind, u64, String)> {
-        let mut s = n.entry_on(csv.then(HashSet::new), workers);
+        let mut s = n.entry_on(csv.then(HashMap::new), workers);
         for c in text.chunks(piece.max(1)) {
             s.feed(c);
         }
@@ -1657,12 +1701,12 @@ mod tests {
                 csv.extend_from_slice(b"\",2\n3,");
                 csv.extend(b"Omar_10.0.0.12_".repeat(SEGMENT / 10));
             }
-            let mut bytewise = n.entry_on(Some(HashSet::new()), 2);
+            let mut bytewise = n.entry_on(Some(HashMap::new()), 2);
             for &b in &csv {
                 bytewise.csv_byte(b);
             }
             let piece = [1, 2, 5, 64, 4096, csv.len()][next() % 6];
-            let mut runs = n.entry_on(Some(HashSet::new()), 2);
+            let mut runs = n.entry_on(Some(HashMap::new()), 2);
             for c in csv.chunks(piece) {
                 runs.feed(c);
             }
@@ -1736,7 +1780,7 @@ mod tests {
         }
         // The pool of `scan_chunks`, with any number of workers and chunks.
         for (workers, piece) in [(1, 100_000), (2, 4096), (3, 777), (8, csv.len())] {
-            let s = n.entry_on(Some(HashSet::new()), workers);
+            let s = n.entry_on(Some(HashMap::new()), workers);
             let found: Vec<(Kind, u64, String)> = s
                 .scan_chunks(csv.chunks(piece).map(<[u8]>::to_vec))
                 .into_iter()
