@@ -475,7 +475,7 @@ fn check_archive(opts: &VerifyOptions, archive: &mut Archive, report: &mut Repor
             mut findings,
             users_classes,
         } = stream_payload(archive, &lay, &records, needles, report);
-        check_typed(
+        let tables = check_typed(
             archive,
             opts,
             &lay,
@@ -485,6 +485,7 @@ fn check_archive(opts: &VerifyOptions, archive: &mut Archive, report: &mut Repor
         );
         if let Some(n) = needles {
             scan_tags_and_names(n, &entries, &lay, &records.small, &mut findings);
+            scan_table_metadata(n, &lay, tables, &mut findings);
         }
 
         // Phase C: the bag, the data package and the release record.
@@ -716,20 +717,24 @@ fn stream_entry(
         .find(|r| r.path == *rel)
         .map(|r| r.fields.as_slice());
     let reader = archive.reader(e.index)?;
-    let scan = needles.map(|n| {
-        // Names are not searched in columns typed as numbers, dates or booleans
-        // (their values are checked to be of that type), nor anything in
-        // well-formed dates.
-        let typed = csv.then(|| {
-            fields
-                .unwrap_or_default()
-                .iter()
-                .filter(|f| !matches!(f.ty, tables::FieldType::String))
-                .map(|f| (f.name.clone(), f.ty.clone()))
-                .collect()
+    // A typed table is scanned through its CSV files and its metadata
+    // (`scan_table_metadata`), not as bytes.
+    let scan = needles
+        .filter(|_| !crate::record::is_parquet(rel))
+        .map(|n| {
+            // Names are not searched in columns typed as numbers, dates or booleans
+            // (their values are checked to be of that type), nor anything in
+            // well-formed dates.
+            let typed = csv.then(|| {
+                fields
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|f| !matches!(f.ty, tables::FieldType::String))
+                    .map(|f| (f.name.clone(), f.ty.clone()))
+                    .collect()
+            });
+            n.entry(typed)
         });
-        n.entry(typed)
-    });
     // The entry is inflated, hashed and counted on a thread of its own, ahead of
     // the checks that parse it here, and scanned on others beside them.
     std::thread::scope(|scope| {
@@ -817,7 +822,31 @@ fn read_ahead(
     }
 }
 
-/// Typed tables against their CSVs (streamed again, together).
+/// A typed table's metadata is scanned as text (its pages are not: see
+/// [`parquet::check`]); a finding is on line 0, column `metadata`.
+fn scan_table_metadata(
+    n: &scan::Needles,
+    lay: &Layout,
+    tables: Vec<(String, String)>,
+    findings: &mut Vec<(String, Vec<scan::Finding>)>,
+) {
+    for (rel, text) in tables {
+        let mut s = n.entry(None);
+        s.feed(text.as_bytes());
+        let mut found = s.finish();
+        if found.is_empty() {
+            continue;
+        }
+        for f in &mut found {
+            f.line = 0;
+            f.column = "metadata".into();
+        }
+        findings.push((lay.full(&rel), found));
+    }
+}
+
+/// Typed tables against their CSVs (streamed again, together); returns each
+/// table's metadata text ([`parquet::check`]).
 fn check_typed(
     archive: &mut Archive,
     opts: &VerifyOptions,
@@ -825,7 +854,7 @@ fn check_typed(
     resources: &[Resource],
     payload: &mut BTreeMap<String, Option<Facts>>,
     report: &mut Report,
-) {
+) -> Vec<(String, String)> {
     let tweets_csv: Vec<String> = {
         let single = format!("data/{}_tweets_csv_{}.csv", lay.stem, lay.tag);
         let mut parts: Vec<(u64, String)> = lay
@@ -868,7 +897,7 @@ fn check_typed(
         },
         payload,
         report,
-    );
+    )
 }
 
 /// The tag files are scanned too, and every entry's name.

@@ -120,19 +120,22 @@ pub struct Tables<'a> {
 
 /// Runs `package.parquet` when the bundle holds a Parquet table. Sets the `rows` of
 /// each Parquet file's facts to its row count (what `disclosure.json` records).
+/// Returns, for each table whose metadata could be read, its path in the bag and
+/// the text of its metadata ([`metadata_text`]), for staff verify's leak scan.
 pub fn check(
     archive: &mut Archive,
     t: &Tables<'_>,
     facts: &mut BTreeMap<String, Option<Facts>>,
     report: &mut Report,
-) {
+) -> Vec<(String, String)> {
+    let mut metadata = Vec::new();
     let tables: Vec<&(String, Entry)> = t
         .payload
         .iter()
         .filter(|(p, _)| crate::record::is_parquet(p))
         .collect();
     if tables.is_empty() {
-        return;
+        return metadata;
     }
     let id = CheckId::PackageParquet;
     report.add_check(id);
@@ -146,11 +149,54 @@ pub fn check(
             // Not a name of the layout: bag.structure has said so.
             continue;
         };
-        let rows = check_table(archive, t, rel, entry, &csvs, report);
+        let rows = check_table(archive, t, rel, entry, &csvs, &mut metadata, report);
         if let (Some(n), Some(Some(f))) = (rows, facts.get_mut(rel)) {
             f.rows = n;
         }
     }
+    metadata
+}
+
+/// The strings of a table's metadata, one per line: the writer's name, the file's
+/// key-value pairs, the column paths, and the Arrow schema's field names and
+/// metadata. `ARROW:schema` is left out: it is that same schema, encoded (base64
+/// of Arrow IPC, which read as text can spell anything).
+///
+/// This, not the file's bytes, is what staff verify scans of a table: its pages
+/// are compressed and hold values side by side with binary lengths between them,
+/// so read as text they are fragments that can spell a name by chance, and a
+/// value can be split across them. The values themselves are those of the CSV
+/// files (`package.parquet` compares every one), which are scanned.
+fn metadata_text(b: &ParquetRecordBatchReaderBuilder<Window>) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let file = b.metadata().file_metadata();
+    lines.extend(file.created_by().map(str::to_string));
+    for kv in file.key_value_metadata().into_iter().flatten() {
+        if kv.key != "ARROW:schema" {
+            lines.push(kv.key.clone());
+            lines.extend(kv.value.clone());
+        }
+    }
+    lines.extend(
+        b.parquet_schema()
+            .columns()
+            .iter()
+            .map(|c| c.path().string()),
+    );
+    let schema = b.schema();
+    let pairs = |m: &std::collections::HashMap<String, String>| {
+        let mut v: Vec<String> = m.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect();
+        v.sort();
+        v
+    };
+    lines.extend(pairs(schema.metadata()));
+    for f in schema.fields() {
+        lines.push(f.name().clone());
+        lines.extend(pairs(f.metadata()));
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
 }
 
 /// Checks one table; returns its row count when its metadata could be read.
@@ -160,6 +206,7 @@ fn check_table(
     rel: &str,
     entry: &Entry,
     csvs: &[String],
+    metadata: &mut Vec<(String, String)>,
     report: &mut Report,
 ) -> Option<u64> {
     let id = CheckId::PackageParquet;
@@ -253,6 +300,7 @@ fn check_table(
             return None;
         }
     };
+    metadata.push((rel.to_string(), metadata_text(&builder)));
     let rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
     for rg in builder.metadata().row_groups() {
         if rg

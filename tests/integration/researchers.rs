@@ -324,3 +324,139 @@ fn unpack_writes_the_archive_layout_and_converts_to_parquet() {
     let out = wd.run(&["unpack", BUNDLE, "--out", "arch"]);
     assert_exit(&out, 2);
 }
+
+/// Staff verify scans a Parquet table's values through its CSV files
+/// (`package.parquet` compares every one) and its metadata as text, never its pages
+/// as bytes: there, values lie side by side (here uncompressed, with
+/// `DELTA_LENGTH_BYTE_ARRAY` encoding) or as compressed fragments, and read as text
+/// spell what no value holds: `Secret` and `Sam`, two public locations, as
+/// `SecretSam`, a pseudonymised account's screen name. A protected name in the
+/// metadata is found, and not printed.
+#[test]
+fn staff_verify_reads_parquet_values_and_metadata_not_page_bytes() {
+    use parquet::basic::{Compression, Encoding};
+    use parquet::file::metadata::KeyValue;
+    use parquet::file::properties::WriterProperties;
+    use parquet::schema::types::ColumnPath;
+
+    let wd = Workdir::new();
+    let mut accounts = vec![account("700100200", "SecretSam", "12", "core")];
+    for i in 0..6 {
+        accounts.push(
+            account(
+                &format!("90000000{i}"),
+                &format!("BigOutlet{i}"),
+                "250000",
+                "core",
+            )
+            .set("user_reported_location", ["Secret", "Sam"][i % 2]),
+        );
+    }
+    let tweets = vec![
+        tweet("90001", "700100200", "a post"),
+        tweet("90002", "900000000", "a post"),
+    ];
+    wd.export(&accounts, &tweets);
+    with_parquet(&wd);
+    assert_ok(&wd.build(&[]));
+    let staff = |bundle: &str| {
+        let out = wd.run(&[
+            "verify",
+            bundle,
+            "--input",
+            "export",
+            "--policy",
+            "policy.toml",
+            "--key-file",
+            "key",
+            "--json",
+        ]);
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let status = |id: &str| {
+            doc["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == id)
+                .unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!printed.to_lowercase().contains("secretsam"), "{printed}");
+        (
+            out.status.code().unwrap(),
+            status("staff.raw_identifiers"),
+            status("package.parquet"),
+            doc,
+        )
+    };
+    let (code, raw, _, doc) = staff(BUNDLE);
+    assert_eq!((code, raw.as_str()), (0, "pass"), "{doc:#}");
+
+    let users = "data/test_release_users_hashed.parquet";
+    let original = batches(Bundle::read(&wd.path(BUNDLE)).get(users));
+    let schema = original[0].schema();
+    let rewrite = |props: WriterProperties| {
+        let mut out = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut out, schema.clone(), Some(props)).unwrap();
+        for b in &original {
+            w.write(b).unwrap();
+        }
+        w.close().unwrap();
+        out
+    };
+    // The same values, their bytes run together.
+    let side_by_side = rewrite(
+        WriterProperties::builder()
+            .set_compression(Compression::UNCOMPRESSED)
+            .set_dictionary_enabled(false)
+            .set_column_encoding(
+                ColumnPath::from("user_reported_location"),
+                Encoding::DELTA_LENGTH_BYTE_ARRAY,
+            )
+            .build(),
+    );
+    assert!(
+        side_by_side.windows(9).any(|w| w == b"SecretSam"),
+        "the table's bytes do not spell the name"
+    );
+    replace(
+        &wd,
+        &format!("test_release/{users}"),
+        side_by_side,
+        "sides.zip",
+    );
+    let (code, raw, parquet, doc) = staff("sides.zip");
+    assert_eq!(
+        (code, raw.as_str(), parquet.as_str()),
+        (1, "pass", "pass"),
+        "only the rebuild differs: {doc:#}"
+    );
+
+    // A name in the metadata.
+    let noted = rewrite(
+        WriterProperties::builder()
+            .set_key_value_metadata(Some(vec![KeyValue::new(
+                "note".to_string(),
+                "by SecretSam".to_string(),
+            )]))
+            .build(),
+    );
+    replace(&wd, &format!("test_release/{users}"), noted, "noted.zip");
+    let (code, raw, _, doc) = staff("noted.zip");
+    assert_eq!((code, raw.as_str()), (1, "fail"), "{doc:#}");
+    let found = doc["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "staff.raw_identifiers")
+        .unwrap();
+    assert_eq!(found["file"], format!("test_release/{users}"));
+    assert_eq!(found["column"], "metadata");
+}
