@@ -984,6 +984,7 @@ struct Work {
 
 /// A field or line longer than this is scanned in pieces.
 pub const SEGMENT: usize = 1 << 20;
+
 /// Whether a column of this type holds dates or times (whose well-formed values
 /// are not searched).
 fn is_dated(ty: &FieldType) -> bool {
