@@ -393,10 +393,23 @@ fn facts_of(bytes: &[u8], csv_rows: Option<u64>) -> Facts {
 pub fn verify(opts: &VerifyOptions) -> Result<Report> {
     let started = Instant::now();
     let mut report = Report::new(&opts.bundle.display().to_string(), opts.staff.is_some());
+    let mut staff = None;
     if let Some(mut archive) = open(opts, &mut report)? {
-        check_archive(opts, &mut archive, &mut report)?;
+        staff = check_archive(opts, &mut archive, &mut report)?;
     }
     check_signature(opts, &mut report)?;
+    if let Some(staff) = staff {
+        // No failure or note of any check prints a protected value.
+        let mut scratch = scan::ValueScratch::default();
+        let mut found = Vec::new();
+        report.withhold(&mut |text| {
+            found.clear();
+            staff.needles.find_in_value(&mut scratch, text, &mut found);
+            !found.is_empty()
+        });
+        // Its maps of every needle take a second to free, and nothing waits.
+        crate::pipeline::free_in_background(staff);
+    }
     report.stats.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -439,7 +452,12 @@ struct Streamed {
 }
 
 /// Every check of a zip that opened safely, phase by phase (see [`verify`]).
-fn check_archive(opts: &VerifyOptions, archive: &mut Archive, report: &mut Report) -> Result<()> {
+/// Returns staff verify's preparation, whose needles [`verify`] uses last.
+fn check_archive(
+    opts: &VerifyOptions,
+    archive: &mut Archive,
+    report: &mut Report,
+) -> Result<Option<staff::Prepared>> {
     let entries = archive.entries.clone();
     let lay = layout(&entries, report);
     report.release = Some(lay.root.clone());
@@ -498,19 +516,9 @@ fn check_archive(opts: &VerifyOptions, archive: &mut Archive, report: &mut Repor
         let rebuilt = rebuild.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
         if let (Some(so), Some(staff)) = (&opts.staff, &staff) {
             check_staff(so, staff, &entries, findings, rebuilt, report)?;
-            let mut scratch = scan::ValueScratch::default();
-            let mut found = Vec::new();
-            report.withhold(&mut |text| {
-                found.clear();
-                staff.needles.find_in_value(&mut scratch, text, &mut found);
-                !found.is_empty()
-            });
         }
-        // Its maps of every needle take a second to free, and nothing waits.
-        if let Some(staff) = staff {
-            crate::pipeline::free_in_background(staff);
-        }
-        check_volumes(opts, records.record.typed.as_ref(), report)
+        check_volumes(opts, records.record.typed.as_ref(), report)?;
+        Ok(staff)
     })
 }
 

@@ -321,6 +321,32 @@ pub struct Stats {
 /// What [`Report::withhold`] prints instead of a protected value.
 const WITHHELD: &str = "(withheld: a protected value)";
 
+/// Withholds each backtick-quoted part of `message` in which `protected` holds, or
+/// the whole message when it still holds one after that.
+fn withhold_quoted(message: &mut String, protected: &mut dyn FnMut(&str) -> bool) {
+    if !protected(message) {
+        return;
+    }
+    let parts: Vec<&str> = message.split('`').collect();
+    let quoted = parts.len() % 2 == 1;
+    let mut m = String::with_capacity(message.len());
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            m.push('`');
+        }
+        if quoted && i % 2 == 1 && protected(part) {
+            m.push_str(WITHHELD);
+        } else {
+            m.push_str(part);
+        }
+    }
+    *message = if protected(&m) {
+        "(the message quoted a protected value and is withheld)".to_string()
+    } else {
+        m
+    };
+}
+
 /// The verification report.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -427,6 +453,7 @@ impl Report {
     /// that still holds a protected value after that is withheld whole. Staff
     /// verify's report thus never prints a protected value, whatever a check quoted
     /// from the bundle (a malformed date that is a raw user ID, say).
+    /// The notes of checks and of the report are treated as messages.
     pub fn withhold(&mut self, protected: &mut dyn FnMut(&str) -> bool) {
         for f in &mut self.failures {
             for name in [&mut f.file, &mut f.column].into_iter().flatten() {
@@ -434,27 +461,11 @@ impl Report {
                     *name = WITHHELD.to_string();
                 }
             }
-            if !protected(&f.message) {
-                continue;
-            }
-            let parts: Vec<&str> = f.message.split('`').collect();
-            let quoted = parts.len() % 2 == 1;
-            let mut m = String::with_capacity(f.message.len());
-            for (i, part) in parts.iter().enumerate() {
-                if i > 0 {
-                    m.push('`');
-                }
-                if quoted && i % 2 == 1 && protected(part) {
-                    m.push_str(WITHHELD);
-                } else {
-                    m.push_str(part);
-                }
-            }
-            f.message = if protected(&m) {
-                "(the message quoted a protected value and is withheld)".to_string()
-            } else {
-                m
-            };
+            withhold_quoted(&mut f.message, protected);
+        }
+        let notes = self.checks.iter_mut().filter_map(|c| c.note.as_mut());
+        for note in notes.chain(self.notes.iter_mut()) {
+            withhold_quoted(note, protected);
         }
     }
 
@@ -609,7 +620,22 @@ mod tests {
             "`fine`",
         );
         fail(&mut r, Loc::file("f.csv"), "an odd ` quote 7001002");
+        r.note(CheckId::BagManifest, "signed; trusted comment `by 7001002`");
+        r.notes.push("rebuilt with seed `7001002`".into());
+        r.notes.push("rebuilt with seed `s`".into());
         r.withhold(&mut |t| t.contains("7001002"));
+        let note = r.checks().iter().find(|c| c.id == "bag.manifest").unwrap();
+        assert_eq!(
+            note.note.as_deref(),
+            Some("signed; trusted comment `(withheld: a protected value)`")
+        );
+        assert_eq!(
+            r.notes,
+            [
+                "rebuilt with seed `(withheld: a protected value)`",
+                "rebuilt with seed `s`"
+            ]
+        );
         let got: Vec<_> = r.failures().iter().map(Failure::render).collect();
         assert_eq!(
             got,
