@@ -83,7 +83,7 @@ fn export(wd: &Workdir) {
     }
 }
 
-fn staff_verify(wd: &Workdir, bundle: &str, json: bool, extra: &[&str]) -> Output {
+pub(crate) fn staff_verify(wd: &Workdir, bundle: &str, json: bool, extra: &[&str]) -> Output {
     let mut args = vec![
         "verify",
         bundle,
@@ -102,7 +102,7 @@ fn staff_verify(wd: &Workdir, bundle: &str, json: bool, extra: &[&str]) -> Outpu
 }
 
 /// Everything a command printed, lowercase.
-fn printed(out: &Output) -> String {
+pub(crate) fn printed(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -111,7 +111,7 @@ fn printed(out: &Output) -> String {
     .to_lowercase()
 }
 
-fn report(out: &Output) -> Value {
+pub(crate) fn report(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "no JSON report ({e}); stderr:\n{}",
@@ -120,7 +120,7 @@ fn report(out: &Output) -> Value {
     })
 }
 
-fn status(doc: &Value, check: &str) -> String {
+pub(crate) fn status(doc: &Value, check: &str) -> String {
     doc["checks"]
         .as_array()
         .unwrap()
@@ -132,7 +132,7 @@ fn status(doc: &Value, check: &str) -> String {
         .to_string()
 }
 
-fn failures<'a>(doc: &'a Value, check: &str) -> Vec<&'a Value> {
+pub(crate) fn failures<'a>(doc: &'a Value, check: &str) -> Vec<&'a Value> {
     doc["failures"]
         .as_array()
         .unwrap()

@@ -9,6 +9,7 @@ use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 
+use crate::leakscan::{failures, printed, report, staff_verify, status};
 use crate::workdir::*;
 
 const BUNDLE: &str = "out/test_release.zip";
@@ -360,39 +361,13 @@ fn staff_verify_reads_parquet_values_and_metadata_not_page_bytes() {
     with_parquet(&wd);
     assert_ok(&wd.build(&[]));
     let staff = |bundle: &str| {
-        let out = wd.run(&[
-            "verify",
-            bundle,
-            "--input",
-            "export",
-            "--policy",
-            "policy.toml",
-            "--key-file",
-            "key",
-            "--json",
-        ]);
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let status = |id: &str| {
-            doc["checks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["id"] == id)
-                .unwrap()["status"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        };
-        let printed = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(!printed.to_lowercase().contains("secretsam"), "{printed}");
+        let out = staff_verify(&wd, bundle, true, &[]);
+        let doc = report(&out);
+        assert!(!printed(&out).contains("secretsam"), "{doc:#}");
         (
             out.status.code().unwrap(),
-            status("staff.raw_identifiers"),
-            status("package.parquet"),
+            status(&doc, "staff.raw_identifiers"),
+            status(&doc, "package.parquet"),
             doc,
         )
     };
@@ -451,12 +426,7 @@ fn staff_verify_reads_parquet_values_and_metadata_not_page_bytes() {
     replace(&wd, &format!("test_release/{users}"), noted, "noted.zip");
     let (code, raw, _, doc) = staff("noted.zip");
     assert_eq!((code, raw.as_str()), (1, "fail"), "{doc:#}");
-    let found = doc["failures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["check"] == "staff.raw_identifiers")
-        .unwrap();
+    let found = failures(&doc, "staff.raw_identifiers")[0];
     assert_eq!(found["file"], format!("test_release/{users}"));
     assert_eq!(found["column"], "metadata");
 }
