@@ -496,7 +496,8 @@ impl Needles {
     /// column that is a well-formed date or time of its type is read as a date and
     /// not searched at all: `2018-01-13` is not user ID 20180113 in digit groups,
     /// nor a dropped value that happens to be the same date. A value that is not
-    /// of its type is searched as text.
+    /// of its type is searched as text. In number columns IDs are not read in
+    /// digit groups (`24.7136` is not ID 247136; its digit runs are searched).
     pub fn entry(&self, csv: Option<HashMap<String, FieldType>>) -> EntryScan<'_> {
         self.entry_on(csv, scan_threads())
     }
@@ -524,7 +525,7 @@ impl Needles {
     pub fn scan_name(&self, name: &str) -> Vec<Finding> {
         let mut w = Work::default();
         let mut hits = Vec::new();
-        self.scan_text(&mut w, name, name.len(), true, false, &mut hits);
+        self.scan_text(&mut w, name, name.len(), Read::ALL, false, &mut hits);
         hits.into_iter()
             .map(|h| Finding {
                 kind: self.needles[h.needle].kind,
@@ -544,7 +545,7 @@ impl Needles {
         let w = &mut scratch.0;
         let mut hits = std::mem::take(&mut w.hits);
         hits.clear();
-        self.scan_text(w, value, value.len(), true, true, &mut hits);
+        self.scan_text(w, value, value.len(), Read::ALL, true, &mut hits);
         out.extend(hits.iter().map(|h| h.needle));
         w.hits = hits;
     }
@@ -555,7 +556,7 @@ impl Needles {
         w: &mut Work,
         text: &str,
         limit: usize,
-        names: bool,
+        read: Read,
         whole_field: bool,
         out: &mut Vec<Hit>,
     ) {
@@ -587,7 +588,9 @@ impl Needles {
         let b = &*b;
         // IDs: digit runs.
         if !self.ids.is_empty() || !self.post_ids.is_empty() {
-            self.grouped_ids(b, limit, &opaque, out);
+            if read.groups {
+                self.grouped_ids(b, limit, &opaque, out);
+            }
             let mut i = 0;
             let mut digits = String::new();
             while i < b.len() {
@@ -631,7 +634,7 @@ impl Needles {
         if self.ac.is_none() && self.dropped.is_empty() && self.unanchored.is_empty() {
             return;
         }
-        if names {
+        if read.names {
             self.spaced_names(b, folder, limit, &opaque, out);
         }
         // Names and values: the folded view.
@@ -667,7 +670,7 @@ impl Needles {
         };
         // Tokens of the folded view: dropped values by anchor, public names.
         let mut public_spans: Vec<(usize, usize)> = Vec::new();
-        let check_public = names && !self.public_names.is_empty();
+        let check_public = read.names && !self.public_names.is_empty();
         if !self.anchors.is_empty() || check_public {
             let mut run: Option<usize> = None;
             for (p, c) in nv.char_indices().chain(std::iter::once((nv.len(), ' '))) {
@@ -720,7 +723,7 @@ impl Needles {
             return;
         };
         // A CSV field holding exactly a public account's name is that account's.
-        let names = names && !(whole_field && self.public_cells.contains(nv.trim()));
+        let names = read.names && !(whole_field && self.public_cells.contains(nv.trim()));
         for m in ac.find_overlapping_iter(nv) {
             let (s, e) = (m.start(), m.end());
             let Some((bs, be)) = place(s, e) else {
@@ -994,6 +997,31 @@ fn is_dated(ty: &FieldType) -> bool {
     )
 }
 
+/// What is searched in a piece of text.
+#[derive(Debug, Clone, Copy)]
+struct Read {
+    /// Names (not in typed columns).
+    names: bool,
+    /// IDs in digit groups (not in number columns: `24.7136` is a number, not ID
+    /// 247136; its digit runs are still searched as IDs).
+    groups: bool,
+}
+
+impl Read {
+    const ALL: Read = Read {
+        names: true,
+        groups: true,
+    };
+
+    /// What is searched in a column of this type (`None`: text).
+    fn of(ty: Option<&FieldType>) -> Read {
+        Read {
+            names: ty.is_none(),
+            groups: !matches!(ty, Some(FieldType::Number)),
+        }
+    }
+}
+
 /// Pieces overlap by this many bytes (a longer written form of a name spanning a
 /// piece boundary could be missed).
 const OVERLAP: usize = 64 << 10;
@@ -1003,8 +1031,8 @@ struct CsvState {
     /// The types of the columns that are not text.
     types: HashMap<String, FieldType>,
     header: Vec<Arc<str>>,
-    /// Per column: whether names are searched in it.
-    names: Vec<bool>,
+    /// Per column: what is searched in it.
+    reads: Vec<Read>,
     /// Per column: its type when it holds dates or times.
     dated: Vec<Option<FieldType>>,
     in_header: bool,
@@ -1072,7 +1100,7 @@ struct Job {
     end: usize,
     /// Matches starting at or after this byte belong to the next piece.
     limit: usize,
-    names: bool,
+    read: Read,
     whole_field: bool,
     /// CSV data row and column name (CSV entries).
     row: Option<u64>,
@@ -1089,7 +1117,7 @@ impl Job {
         let text = &batch[self.at..self.end];
         let mut hits = std::mem::take(&mut w.hits);
         hits.clear();
-        n.scan_text(w, text, self.limit, self.names, self.whole_field, &mut hits);
+        n.scan_text(w, text, self.limit, self.read, self.whole_field, &mut hits);
         hits.sort_by_key(|h| (h.start, h.needle));
         hits.dedup_by_key(|h| (h.start, h.needle, h.post));
         let tb = text.as_bytes();
@@ -1235,10 +1263,10 @@ impl EntryScan<'_> {
                 st.row += 1;
                 st.field = 0;
                 if st.in_header {
-                    st.names = st
+                    st.reads = st
                         .header
                         .iter()
-                        .map(|h| !st.types.contains_key(&**h))
+                        .map(|h| Read::of(st.types.get(&**h)))
                         .collect();
                     st.dated = st
                         .header
@@ -1301,7 +1329,7 @@ impl EntryScan<'_> {
             self.seg.clear();
             return;
         }
-        let (row, column_name, names) = match &self.csv {
+        let (row, column_name, read) = match &self.csv {
             Some(st) => {
                 let name = st
                     .header
@@ -1309,10 +1337,13 @@ impl EntryScan<'_> {
                     .filter(|_| !st.in_header)
                     .cloned()
                     .unwrap_or_else(|| format!("#{}", st.field + 1).into());
-                let names = st.in_header || st.names.get(st.field).copied().unwrap_or(true);
-                (Some(st.row), Some(name), names)
+                let read = match st.reads.get(st.field) {
+                    Some(&r) if !st.in_header => r,
+                    _ => Read::ALL,
+                };
+                (Some(st.row), Some(name), read)
             }
-            None => (None, None, true),
+            None => (None, None, Read::ALL),
         };
         let whole_field = row.is_some() && whole && !self.split;
         let batch = &mut self.open;
@@ -1325,7 +1356,7 @@ impl EntryScan<'_> {
             at,
             end: batch.text.len(),
             limit,
-            names,
+            read,
             whole_field,
             row,
             column: column_name,

@@ -877,3 +877,47 @@ fn dates_whose_digits_are_a_pseudonymised_id_are_no_leak_in_date_columns() {
         }
     }
 }
+
+/// Decimal numbers are not user IDs in digit groups: an account whose ID is the
+/// digits of a post's coordinates (`247136` in `24.7136`) does not make a good
+/// bundle fail. The digit runs of a number are still searched as IDs (`247136.5`),
+/// and digit groups in free text (`at 24.7136`).
+#[test]
+fn decimal_numbers_whose_digits_are_a_pseudonymised_id_are_no_leak() {
+    let wd = Workdir::new();
+    let id = "247136";
+    let accounts = vec![
+        account(id, "GeoSam", "12", "core"),
+        account(PUBLIC_ID, PUBLIC_NAME, "250000", "core"),
+    ];
+    let tweets = vec![
+        tweet("90001", id, "a post")
+            .set("latitude", "24.7136")
+            .set("longitude", "46.6753"),
+        tweet("90002", PUBLIC_ID, "a post")
+            .set("latitude", "24.7136")
+            .set("longitude", "46.6753"),
+    ];
+    wd.export(&accounts, &tweets);
+    assert_ok(&wd.build(&[]));
+    let bundle = wd.path("out/test_release.zip");
+    assert!(Bundle::read(&bundle).all_text().contains("24.7136"));
+    assert_passes(&wd, "out/test_release.zip");
+
+    for (column, value) in [("latitude", "247136.5"), ("tweet_text", "at 24.7136")] {
+        let bad = wd.path("bad.zip");
+        fs::write(&bad, planted_in(&bundle, column, |_| value.to_string())).unwrap();
+        let out = staff_verify(&wd, "bad.zip", true, &[]);
+        let doc = report(&out);
+        assert_eq!(out.status.code(), Some(1), "{column}: {value}: {doc:#}");
+        let found = failures(&doc, "staff.raw_identifiers");
+        assert!(
+            found.iter().any(|f| f["column"] == column),
+            "{column}: {value}: {doc:#}"
+        );
+        assert!(
+            !printed(&out).contains(id),
+            "{column}: {value} printed the ID"
+        );
+    }
+}
