@@ -861,20 +861,29 @@ fn dates_whose_digits_are_a_pseudonymised_id_are_no_leak_in_date_columns() {
         ("tweet_text", "since 2017-03-04"),
         ("tweet_text", "at 2019-05-06 07:08"),
     ] {
-        let bad = wd.path("bad.zip");
-        fs::write(&bad, planted_in(&bundle, column, |_| value.to_string())).unwrap();
-        let out = staff_verify(&wd, "bad.zip", true, &[]);
-        let doc = report(&out);
-        assert_eq!(out.status.code(), Some(1), "{column}: {value}: {doc:#}");
-        let found = failures(&doc, "staff.raw_identifiers");
-        assert!(
-            found.iter().any(|f| f["column"] == column),
-            "{column}: {value}: {doc:#}"
-        );
-        let printed = printed(&out);
-        for id in [date_id, time_id] {
-            assert!(!printed.contains(id), "{column}: {value} printed {id}");
-        }
+        assert_raw_id_found(&wd, &bundle, column, value, &[date_id, time_id]);
+    }
+}
+
+/// Staff verify of `good` with the first post's `column` set to `value` fails with
+/// a raw identifier in that column, and prints none of `ids`.
+fn assert_raw_id_found(wd: &Workdir, good: &Path, column: &str, value: &str, ids: &[&str]) {
+    fs::write(
+        wd.path("bad.zip"),
+        planted_in(good, column, |_| value.to_string()),
+    )
+    .unwrap();
+    let out = staff_verify(wd, "bad.zip", true, &[]);
+    let doc = report(&out);
+    assert_eq!(out.status.code(), Some(1), "{column}: {value}: {doc:#}");
+    let found = failures(&doc, "staff.raw_identifiers");
+    assert!(
+        found.iter().any(|f| f["column"] == column),
+        "{column}: {value}: {doc:#}"
+    );
+    let printed = printed(&out);
+    for id in ids {
+        assert!(!printed.contains(id), "{column}: {value} printed {id}");
     }
 }
 
@@ -905,19 +914,6 @@ fn decimal_numbers_whose_digits_are_a_pseudonymised_id_are_no_leak() {
     assert_passes(&wd, "out/test_release.zip");
 
     for (column, value) in [("latitude", "247136.5"), ("tweet_text", "at 24.7136")] {
-        let bad = wd.path("bad.zip");
-        fs::write(&bad, planted_in(&bundle, column, |_| value.to_string())).unwrap();
-        let out = staff_verify(&wd, "bad.zip", true, &[]);
-        let doc = report(&out);
-        assert_eq!(out.status.code(), Some(1), "{column}: {value}: {doc:#}");
-        let found = failures(&doc, "staff.raw_identifiers");
-        assert!(
-            found.iter().any(|f| f["column"] == column),
-            "{column}: {value}: {doc:#}"
-        );
-        assert!(
-            !printed(&out).contains(id),
-            "{column}: {value} printed the ID"
-        );
+        assert_raw_id_found(&wd, &bundle, column, value, &[id]);
     }
 }
