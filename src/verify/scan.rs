@@ -242,12 +242,15 @@ impl Needles {
     }
 
     fn add_pattern(&mut self, folded: String, needle: usize) {
-        let next = u32::try_from(self.by_pattern.len()).expect("under 4 billion patterns");
-        self.patterns.intern(&folded, next);
-        let p = *self.patterns.get(&folded).expect("just added") as usize;
-        if p == self.by_pattern.len() {
-            self.by_pattern.push(Vec::new());
-        }
+        let p = match self.patterns.get(&folded) {
+            Some(&p) => p as usize,
+            None => {
+                let next = u32::try_from(self.by_pattern.len()).expect("under 4 billion patterns");
+                self.patterns.insert(&folded, next);
+                self.by_pattern.push(Vec::new());
+                next as usize
+            }
+        };
         self.by_pattern[p].push(needle);
         self.ac = None;
     }
@@ -1031,10 +1034,8 @@ struct CsvState {
     /// The types of the columns that are not text.
     types: HashMap<String, FieldType>,
     header: Vec<Arc<str>>,
-    /// Per column: what is searched in it.
-    reads: Vec<Read>,
-    /// Per column: its type when it holds dates or times.
-    dated: Vec<Option<FieldType>>,
+    /// Per column: its type (`None`: text).
+    kinds: Vec<Option<FieldType>>,
     in_header: bool,
     started: bool,
     row: u64,
@@ -1263,15 +1264,10 @@ impl EntryScan<'_> {
                 st.row += 1;
                 st.field = 0;
                 if st.in_header {
-                    st.reads = st
+                    st.kinds = st
                         .header
                         .iter()
-                        .map(|h| Read::of(st.types.get(&**h)))
-                        .collect();
-                    st.dated = st
-                        .header
-                        .iter()
-                        .map(|h| st.types.get(&**h).filter(|t| is_dated(t)).cloned())
+                        .map(|h| st.types.get(&**h).cloned())
                         .collect();
                 }
                 st.in_header = false;
@@ -1305,10 +1301,12 @@ impl EntryScan<'_> {
         let Some(st) = self.csv.as_ref().filter(|st| !st.in_header) else {
             return false;
         };
-        let Some(Some(ty)) = st.dated.get(st.field) else {
-            return false;
-        };
-        std::str::from_utf8(&self.seg).is_ok_and(|v| check_value(ty, v).is_ok())
+        match st.kinds.get(st.field) {
+            Some(Some(ty)) if is_dated(ty) => {
+                std::str::from_utf8(&self.seg).is_ok_and(|v| check_value(ty, v).is_ok())
+            }
+            _ => false,
+        }
     }
 
     /// Scans `seg`: all of it when `whole`, else the part before the overlap kept
@@ -1337,8 +1335,8 @@ impl EntryScan<'_> {
                     .filter(|_| !st.in_header)
                     .cloned()
                     .unwrap_or_else(|| format!("#{}", st.field + 1).into());
-                let read = match st.reads.get(st.field) {
-                    Some(&r) if !st.in_header => r,
+                let read = match st.kinds.get(st.field) {
+                    Some(kind) if !st.in_header => Read::of(kind.as_ref()),
                     _ => Read::ALL,
                 };
                 (Some(st.row), Some(name), read)

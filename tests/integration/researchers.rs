@@ -81,8 +81,17 @@ fn batches(parquet: &[u8]) -> Vec<RecordBatch> {
 }
 
 fn write_parquet(schema: Arc<Schema>, batches: &[RecordBatch]) -> Vec<u8> {
+    write_parquet_with(schema, batches, None)
+}
+
+/// [`write_parquet`] with writer properties.
+fn write_parquet_with(
+    schema: Arc<Schema>,
+    batches: &[RecordBatch],
+    props: Option<parquet::file::properties::WriterProperties>,
+) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut out, schema, None).unwrap();
+    let mut w = ArrowWriter::try_new(&mut out, schema, props).unwrap();
     for b in batches {
         w.write(b).unwrap();
     }
@@ -377,15 +386,8 @@ fn staff_verify_reads_parquet_values_and_metadata_not_page_bytes() {
     let users = "data/test_release_users_hashed.parquet";
     let original = batches(Bundle::read(&wd.path(BUNDLE)).get(users));
     let schema = original[0].schema();
-    let rewrite = |props: WriterProperties| {
-        let mut out = Vec::new();
-        let mut w = ArrowWriter::try_new(&mut out, schema.clone(), Some(props)).unwrap();
-        for b in &original {
-            w.write(b).unwrap();
-        }
-        w.close().unwrap();
-        out
-    };
+    let rewrite =
+        |props: WriterProperties| write_parquet_with(schema.clone(), &original, Some(props));
     // The same values, their bytes run together.
     let side_by_side = rewrite(
         WriterProperties::builder()
